@@ -1,0 +1,66 @@
+#include "core/utf8.hpp"
+
+namespace stet::utf8 {
+
+bool is_valid(std::string_view s) noexcept {
+  auto p = reinterpret_cast<const unsigned char*>(s.data());
+  auto end = p + s.size();
+  while (p < end) {
+    unsigned char c = *p;
+    if (c < 0x80) {
+      ++p;
+      continue;
+    }
+    std::size_t need;
+    char32_t cp;
+    char32_t min;
+    if ((c & 0xE0) == 0xC0) {
+      need = 1, cp = c & 0x1F, min = 0x80;
+    } else if ((c & 0xF0) == 0xE0) {
+      need = 2, cp = c & 0x0F, min = 0x800;
+    } else if ((c & 0xF8) == 0xF0) {
+      need = 3, cp = c & 0x07, min = 0x10000;
+    } else {
+      return false;
+    }
+    if (static_cast<std::size_t>(end - p) <= need)
+      return false;
+    for (std::size_t i = 1; i <= need; ++i) {
+      if ((p[i] & 0xC0) != 0x80)
+        return false;
+      cp = (cp << 6) | (p[i] & 0x3F);
+    }
+    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+      return false;
+    p += need + 1;
+  }
+  return true;
+}
+
+std::size_t length(std::string_view s) noexcept {
+  std::size_t n = 0;
+  for (unsigned char c : s)
+    n += (c & 0xC0) != 0x80;
+  return n;
+}
+
+std::size_t byte_offset(std::string_view s, std::size_t index) noexcept {
+  std::size_t i = 0;
+  // Count lead bytes until we have passed `index` of them.
+  for (; i < s.size(); ++i) {
+    if ((static_cast<unsigned char>(s[i]) & 0xC0) != 0x80) {
+      if (index == 0)
+        return i;
+      --index;
+    }
+  }
+  return i;
+}
+
+std::string_view substr(std::string_view s, std::size_t first, std::size_t count) noexcept {
+  auto begin = byte_offset(s, first);
+  auto rest = s.substr(begin);
+  return rest.substr(0, byte_offset(rest, count));
+}
+
+} // namespace stet::utf8

@@ -1,0 +1,26 @@
+// UTF-8 helpers for the pure core. Positions in stet count Unicode code points,
+// so every boundary between "bytes on the wire" and "positions in a document"
+// goes through these functions.
+#pragma once
+
+#include <cstddef>
+#include <string_view>
+
+namespace stet::utf8 {
+
+/// True when `s` is well-formed UTF-8: no overlong forms, no surrogates, no
+/// code point above U+10FFFF, no truncated sequence.
+bool is_valid(std::string_view s) noexcept;
+
+/// Number of code points in `s`. Precondition: `is_valid(s)`.
+std::size_t length(std::string_view s) noexcept;
+
+/// Byte offset of code point `index` in `s` (or `s.size()` when `index` equals
+/// the code point count). Precondition: `is_valid(s)` and `index <= length(s)`.
+std::size_t byte_offset(std::string_view s, std::size_t index) noexcept;
+
+/// The code points [first, first + count) of `s`, as a view into `s`.
+/// Precondition: the range lies inside `s`.
+std::string_view substr(std::string_view s, std::size_t first, std::size_t count) noexcept;
+
+} // namespace stet::utf8

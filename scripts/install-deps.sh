@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs every Debian 12 package stet needs to build, run and test.
+# Usage: scripts/install-deps.sh [--test]   (--test adds the servers and clients the tests drive)
+set -euo pipefail
+
+build_pkgs=(
+  build-essential cmake ninja-build ccache pkg-config
+  libcaf-dev libboost1.81-dev
+  libprotobuf-dev protobuf-compiler
+  libsqlite3-dev libpq-dev libhiredis-dev libsodium-dev libssl-dev
+  prometheus-cpp-dev doctest-dev nlohmann-json3-dev zlib1g-dev
+)
+test_pkgs=(
+  python3 python3-websockets
+  redis-server postgresql
+)
+
+want=("${build_pkgs[@]}")
+if [[ "${1:-}" == "--test" ]]; then want+=("${test_pkgs[@]}"); fi
+
+missing=()
+for p in "${want[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  sudo=""; [[ $(id -u) -eq 0 ]] || sudo="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get update -qq
+  $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
