@@ -1,0 +1,61 @@
+#include "storage/migrations.hpp"
+
+namespace stet::storage {
+
+const std::vector<migration>& migrations() {
+  static const std::vector<migration> all{
+    {1, "initial schema",
+     R"sql(
+CREATE TABLE users(
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  username TEXT NOT NULL UNIQUE,
+  email TEXT,
+  password_hash TEXT NOT NULL,
+  created_at INTEGER NOT NULL);
+CREATE TABLE documents(
+  id TEXT PRIMARY KEY,
+  title TEXT NOT NULL DEFAULT '',
+  content TEXT NOT NULL DEFAULT '',
+  snapshot_rev INTEGER NOT NULL DEFAULT 0,
+  rev INTEGER NOT NULL DEFAULT 0,
+  last_ts INTEGER NOT NULL DEFAULT 0,
+  policy TEXT NOT NULL DEFAULT 'lww' CHECK(policy IN ('lww','merge')),
+  owner_id INTEGER REFERENCES users(id),
+  is_public INTEGER NOT NULL DEFAULT 0,
+  owner_epoch INTEGER NOT NULL DEFAULT 0,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL);
+CREATE TABLE document_ops(
+  doc_id TEXT NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+  rev INTEGER NOT NULL,
+  ops BLOB NOT NULL,
+  author_id INTEGER REFERENCES users(id),
+  ts INTEGER NOT NULL,
+  client_id TEXT NOT NULL,
+  client_seq INTEGER NOT NULL,
+  PRIMARY KEY(doc_id, rev));
+CREATE TABLE document_clients(
+  doc_id TEXT NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+  client_id TEXT NOT NULL,
+  client_seq INTEGER NOT NULL,
+  rev INTEGER NOT NULL,
+  PRIMARY KEY(doc_id, client_id));
+CREATE TABLE document_acl(
+  doc_id TEXT NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  role TEXT NOT NULL CHECK(role IN ('viewer','editor')),
+  PRIMARY KEY(doc_id, user_id));
+CREATE TABLE sessions(
+  id TEXT NOT NULL,
+  doc_id TEXT NOT NULL,
+  user_id INTEGER,
+  node_id TEXT NOT NULL,
+  connected_at INTEGER NOT NULL,
+  disconnected_at INTEGER,
+  PRIMARY KEY(id, doc_id));
+)sql"},
+  };
+  return all;
+}
+
+} // namespace stet::storage

@@ -1,0 +1,315 @@
+#include "storage/sqlite_store.hpp"
+
+#include "storage/migrations.hpp"
+
+#include <sqlite3.h>
+
+#include <chrono>
+#include <map>
+
+namespace stet::storage {
+
+namespace {
+
+std::int64_t now_ms() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+stet::error sqlite_error(sqlite3* db, std::string_view what) {
+  return make_error(errc::storage_unavailable, "sqlite: " + std::string{what} + ": " + sqlite3_errmsg(db));
+}
+
+} // namespace
+
+/// A prepared statement, reset after every use so it can be reused.
+class sqlite_store::statement {
+public:
+  statement(sqlite3* db, const char* sql) : db_(db) {
+    sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt_, nullptr);
+  }
+  ~statement() {
+    sqlite3_finalize(stmt_);
+  }
+  bool valid() const {
+    return stmt_ != nullptr;
+  }
+  statement& bind(int i, std::string_view text) {
+    sqlite3_bind_text(stmt_, i, text.data(), static_cast<int>(text.size()), SQLITE_TRANSIENT);
+    return *this;
+  }
+  statement& bind_blob(int i, std::string_view bytes) {
+    sqlite3_bind_blob(stmt_, i, bytes.data(), static_cast<int>(bytes.size()), SQLITE_TRANSIENT);
+    return *this;
+  }
+  statement& bind(int i, std::int64_t v) {
+    sqlite3_bind_int64(stmt_, i, v);
+    return *this;
+  }
+  statement& bind(int i, std::uint64_t v) {
+    return bind(i, static_cast<std::int64_t>(v));
+  }
+  /// SQLITE_ROW, SQLITE_DONE or an error code.
+  int step() {
+    return sqlite3_step(stmt_);
+  }
+  void reset() {
+    sqlite3_reset(stmt_);
+    sqlite3_clear_bindings(stmt_);
+  }
+  std::string text(int col) {
+    auto p = sqlite3_column_blob(stmt_, col);
+    return p ? std::string(static_cast<const char*>(p), sqlite3_column_bytes(stmt_, col)) : std::string{};
+  }
+  std::int64_t int64(int col) {
+    return sqlite3_column_int64(stmt_, col);
+  }
+
+private:
+  sqlite3* db_;
+  sqlite3_stmt* stmt_ = nullptr;
+};
+
+struct sqlite_store::cache {
+  std::map<const char*, std::unique_ptr<statement>> statements;
+};
+
+sqlite_store::sqlite_store(sqlite3* db) : db_(db), cache_(std::make_unique<cache>()) {
+}
+
+sqlite_store::~sqlite_store() {
+  cache_.reset(); // finalize statements before closing
+  sqlite3_close(db_);
+}
+
+result<std::unique_ptr<store>> sqlite_store::open(const std::string& path) {
+  sqlite3* db = nullptr;
+  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr)
+      != SQLITE_OK) {
+    auto err = make_error(errc::storage_unavailable,
+                          "cannot open SQLite database " + path + ": " + (db ? sqlite3_errmsg(db) : "out of memory"));
+    sqlite3_close(db);
+    return err;
+  }
+  std::unique_ptr<sqlite_store> s{new sqlite_store(db)};
+  sqlite3_busy_timeout(db, 5000);
+  for (auto pragma : {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL", "PRAGMA foreign_keys=ON"})
+    if (auto st = s->exec(pragma); !st)
+      return st.error();
+  if (auto st = s->migrate(); !st)
+    return st.error();
+  return std::unique_ptr<store>{std::move(s)};
+}
+
+status sqlite_store::exec(const char* sql) {
+  char* msg = nullptr;
+  if (sqlite3_exec(db_, sql, nullptr, nullptr, &msg) != SQLITE_OK) {
+    std::string text = msg ? msg : "unknown error";
+    sqlite3_free(msg);
+    return make_error(errc::storage_unavailable, "sqlite: " + text);
+  }
+  return ok();
+}
+
+sqlite_store::statement& sqlite_store::prepared(const char* sql) {
+  auto& slot = cache_->statements[sql];
+  if (!slot)
+    slot = std::make_unique<statement>(db_, sql);
+  return *slot;
+}
+
+int sqlite_store::schema_version() {
+  auto& st = prepared("SELECT COALESCE(MAX(version), 0) FROM schema_migrations");
+  int v = st.step() == SQLITE_ROW ? static_cast<int>(st.int64(0)) : 0;
+  st.reset();
+  return v;
+}
+
+status sqlite_store::migrate() {
+  if (auto st = exec("CREATE TABLE IF NOT EXISTS schema_migrations("
+                     "version INTEGER PRIMARY KEY, description TEXT NOT NULL, applied_at INTEGER NOT NULL)");
+      !st)
+    return st;
+  for (auto& m : migrations()) {
+    // BEGIN IMMEDIATE takes the write lock first, so two processes starting
+    // on one file apply each migration once.
+    if (auto st = exec("BEGIN IMMEDIATE"); !st)
+      return st;
+    if (schema_version() >= m.version) {
+      exec("ROLLBACK");
+      continue;
+    }
+    auto st = exec(std::string{m.sqlite}.c_str());
+    if (st) {
+      auto& ins = prepared("INSERT INTO schema_migrations(version, description, applied_at) VALUES(?,?,?)");
+      ins.bind(1, static_cast<std::int64_t>(m.version)).bind(2, m.description).bind(3, now_ms());
+      if (ins.step() != SQLITE_DONE)
+        st = sqlite_error(db_, "record migration");
+      ins.reset();
+    }
+    if (!st) {
+      exec("ROLLBACK");
+      return make_error(errc::storage_unavailable,
+                        "migration " + std::to_string(m.version) + " failed: " + st.error().message);
+    }
+    if (auto c = exec("COMMIT"); !c)
+      return c;
+  }
+  return ok();
+}
+
+namespace {
+
+constexpr const char* k_select_document =
+  "SELECT id, title, content, snapshot_rev, rev, last_ts, policy, owner_epoch, created_at, updated_at "
+  "FROM documents WHERE id = ?";
+
+} // namespace
+
+result<std::optional<document_row>> sqlite_store::find_document(std::string_view id) {
+  auto& st = prepared(k_select_document);
+  st.bind(1, id);
+  auto rc = st.step();
+  std::optional<document_row> out;
+  if (rc == SQLITE_ROW) {
+    document_row d;
+    d.id = st.text(0);
+    d.title = st.text(1);
+    d.content = st.text(2);
+    d.snapshot_rev = static_cast<std::uint64_t>(st.int64(3));
+    d.rev = static_cast<std::uint64_t>(st.int64(4));
+    d.last_ts = static_cast<std::uint64_t>(st.int64(5));
+    d.policy = st.text(6);
+    d.owner_epoch = static_cast<std::uint64_t>(st.int64(7));
+    d.created_at = st.int64(8);
+    d.updated_at = st.int64(9);
+    out = std::move(d);
+  }
+  st.reset();
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+    return sqlite_error(db_, "find document");
+  return out;
+}
+
+result<document_row> sqlite_store::create_document(const document_row& row) {
+  auto& st = prepared("INSERT OR IGNORE INTO documents(id, title, content, snapshot_rev, rev, policy, "
+                      "created_at, updated_at) VALUES(?,?,?,0,0,?,?,?)");
+  auto now = now_ms();
+  st.bind(1, row.id).bind(2, row.title).bind(3, row.content).bind(4, row.policy).bind(5, now).bind(6, now);
+  auto rc = st.step();
+  st.reset();
+  if (rc != SQLITE_DONE)
+    return sqlite_error(db_, "create document");
+  auto found = find_document(row.id);
+  if (!found)
+    return found.error();
+  if (!*found)
+    return make_error(errc::internal, "document " + row.id + " vanished after insert");
+  return std::move(**found);
+}
+
+result<std::vector<op_row>> sqlite_store::ops_since(std::string_view doc_id, std::uint64_t after_rev) {
+  auto& st = prepared("SELECT rev, ops, client_id, client_seq, ts FROM document_ops "
+                      "WHERE doc_id = ? AND rev > ? ORDER BY rev");
+  st.bind(1, doc_id).bind(2, after_rev);
+  std::vector<op_row> out;
+  int rc;
+  while ((rc = st.step()) == SQLITE_ROW) {
+    op_row r;
+    r.doc_id = std::string{doc_id};
+    r.rev = static_cast<std::uint64_t>(st.int64(0));
+    r.ops = st.text(1);
+    r.client_id = st.text(2);
+    r.client_seq = static_cast<std::uint64_t>(st.int64(3));
+    r.ts = static_cast<std::uint64_t>(st.int64(4));
+    out.push_back(std::move(r));
+  }
+  st.reset();
+  if (rc != SQLITE_DONE)
+    return sqlite_error(db_, "read op log");
+  return out;
+}
+
+result<std::vector<client_seq_row>> sqlite_store::client_seqs(std::string_view doc_id) {
+  auto& st = prepared("SELECT client_id, client_seq, rev FROM document_clients WHERE doc_id = ?");
+  st.bind(1, doc_id);
+  std::vector<client_seq_row> out;
+  int rc;
+  while ((rc = st.step()) == SQLITE_ROW)
+    out.push_back({st.text(0), static_cast<std::uint64_t>(st.int64(1)), static_cast<std::uint64_t>(st.int64(2))});
+  st.reset();
+  if (rc != SQLITE_DONE)
+    return sqlite_error(db_, "read client sequence numbers");
+  return out;
+}
+
+status sqlite_store::commit(const std::vector<op_row>& ops) {
+  if (ops.empty())
+    return ok();
+  if (auto st = exec("BEGIN IMMEDIATE"); !st)
+    return st;
+  auto fail = [this](std::string_view what) -> status {
+    auto err = sqlite_error(db_, what);
+    exec("ROLLBACK");
+    return err;
+  };
+  auto& ins = prepared("INSERT INTO document_ops(doc_id, rev, ops, ts, client_id, client_seq) VALUES(?,?,?,?,?,?)");
+  auto& seq = prepared("INSERT INTO document_clients(doc_id, client_id, client_seq, rev) VALUES(?,?,?,?) "
+                       "ON CONFLICT(doc_id, client_id) DO UPDATE SET client_seq = excluded.client_seq, "
+                       "rev = excluded.rev WHERE excluded.client_seq > document_clients.client_seq");
+  auto& doc = prepared("UPDATE documents SET rev = ?, last_ts = ?, updated_at = ? WHERE id = ? AND rev < ?");
+  auto now = now_ms();
+  for (std::size_t i = 0; i < ops.size(); ++i) {
+    auto& op = ops[i];
+    ins.bind(1, op.doc_id).bind(2, op.rev).bind_blob(3, op.ops).bind(4, op.ts).bind(5, op.client_id).bind(6,
+                                                                                                        op.client_seq);
+    auto rc = ins.step();
+    ins.reset();
+    if (rc != SQLITE_DONE)
+      return fail("append op");
+    if (!op.client_id.empty()) {
+      seq.bind(1, op.doc_id).bind(2, op.client_id).bind(3, op.client_seq).bind(4, op.rev);
+      rc = seq.step();
+      seq.reset();
+      if (rc != SQLITE_DONE)
+        return fail("record client sequence");
+    }
+    // One documents update per document: at its last op in the batch.
+    bool last_of_doc = i + 1 == ops.size() || ops[i + 1].doc_id != op.doc_id;
+    if (last_of_doc) {
+      doc.bind(1, op.rev).bind(2, op.ts).bind(3, now).bind(4, op.doc_id).bind(5, op.rev);
+      rc = doc.step();
+      doc.reset();
+      if (rc != SQLITE_DONE)
+        return fail("advance document rev");
+    }
+  }
+  if (auto st = exec("COMMIT"); !st) {
+    exec("ROLLBACK");
+    return st;
+  }
+  return ok();
+}
+
+status sqlite_store::save_snapshot(const snapshot_row& snap, std::uint64_t prune_through) {
+  if (auto st = exec("BEGIN IMMEDIATE"); !st)
+    return st;
+  auto& upd = prepared("UPDATE documents SET content = ?, snapshot_rev = ? WHERE id = ? AND snapshot_rev <= ?");
+  upd.bind(1, snap.content).bind(2, snap.rev).bind(3, snap.doc_id).bind(4, snap.rev);
+  auto rc = upd.step();
+  upd.reset();
+  auto& del = prepared("DELETE FROM document_ops WHERE doc_id = ? AND rev <= ?");
+  if (rc == SQLITE_DONE) {
+    del.bind(1, snap.doc_id).bind(2, prune_through);
+    rc = del.step();
+    del.reset();
+  }
+  if (rc != SQLITE_DONE) {
+    auto err = sqlite_error(db_, "save snapshot");
+    exec("ROLLBACK");
+    return err;
+  }
+  return exec("COMMIT");
+}
+
+} // namespace stet::storage

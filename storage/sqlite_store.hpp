@@ -1,0 +1,45 @@
+// The embedded default backend: one SQLite file in WAL mode with
+// synchronous=FULL, so a committed transaction survives a crash or power cut.
+#pragma once
+
+#include "storage/store.hpp"
+
+#include <memory>
+#include <string>
+
+struct sqlite3;
+
+namespace stet::storage {
+
+class sqlite_store final : public store {
+public:
+  /// Opens (creating if needed) the database at `path` and runs migrations.
+  /// Errors: storage_unavailable with SQLite's message.
+  static result<std::unique_ptr<store>> open(const std::string& path);
+
+  ~sqlite_store() override;
+  sqlite_store(const sqlite_store&) = delete;
+  sqlite_store& operator=(const sqlite_store&) = delete;
+
+  result<std::optional<document_row>> find_document(std::string_view id) override;
+  result<document_row> create_document(const document_row& row) override;
+  result<std::vector<op_row>> ops_since(std::string_view doc_id, std::uint64_t after_rev) override;
+  result<std::vector<client_seq_row>> client_seqs(std::string_view doc_id) override;
+  status commit(const std::vector<op_row>& ops) override;
+  status save_snapshot(const snapshot_row& snap, std::uint64_t prune_through) override;
+  int schema_version() override;
+
+  class statement;
+
+private:
+  explicit sqlite_store(sqlite3* db);
+  status exec(const char* sql);
+  status migrate();
+  statement& prepared(const char* sql);
+
+  sqlite3* db_;
+  struct cache;
+  std::unique_ptr<cache> cache_;
+};
+
+} // namespace stet::storage

@@ -1,0 +1,84 @@
+// The storage contract every backend (SQLite embedded, PostgreSQL) fulfils.
+// A store is used from one thread at a time (its owning storage actor); calls
+// block, so they must never run on a CAF scheduler thread or an Asio thread.
+#pragma once
+
+#include "core/error.hpp"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace stet::storage {
+
+struct document_row {
+  std::string id;
+  std::string title;
+  /// The text at `snapshot_rev`; later revisions live in the op log.
+  std::string content;
+  std::uint64_t snapshot_rev = 0;
+  /// Newest committed revision.
+  std::uint64_t rev = 0;
+  /// Newest hybrid-clock stamp issued for the document.
+  std::uint64_t last_ts = 0;
+  std::string policy = "lww";
+  std::uint64_t owner_epoch = 0;
+  std::int64_t created_at = 0; // unix ms
+  std::int64_t updated_at = 0;
+};
+
+struct op_row {
+  std::string doc_id;
+  std::uint64_t rev = 0;
+  /// Encoded operation (opaque to the store), erased text included.
+  std::string ops;
+  std::string client_id;
+  std::uint64_t client_seq = 0;
+  std::uint64_t ts = 0;
+};
+
+/// The last edit each client had applied to a document: resends after a
+/// reconnect are recognised by it, even after the op log was compacted.
+struct client_seq_row {
+  std::string client_id;
+  std::uint64_t client_seq = 0;
+  std::uint64_t rev = 0;
+};
+
+struct snapshot_row {
+  std::string doc_id;
+  std::string content;
+  std::uint64_t rev = 0;
+};
+
+class store {
+public:
+  virtual ~store() = default;
+
+  /// The document, or nullopt when it does not exist.
+  virtual result<std::optional<document_row>> find_document(std::string_view id) = 0;
+
+  /// Creates the document unless it exists; returns the stored row either way.
+  virtual result<document_row> create_document(const document_row& row) = 0;
+
+  /// Committed operations with rev > `after_rev`, in rev order.
+  virtual result<std::vector<op_row>> ops_since(std::string_view doc_id, std::uint64_t after_rev) = 0;
+
+  virtual result<std::vector<client_seq_row>> client_seqs(std::string_view doc_id) = 0;
+
+  /// Appends `ops` (any documents, each document's revs consecutive and
+  /// following its stored rev) in one durable transaction, advancing each
+  /// document's rev and last_ts. All or nothing: on error nothing is stored.
+  virtual status commit(const std::vector<op_row>& ops) = 0;
+
+  /// Stores `snap` as the document's snapshot and deletes the ops with rev
+  /// <= `prune_through` (compaction keeps a tail of history for transforms).
+  virtual status save_snapshot(const snapshot_row& snap, std::uint64_t prune_through) = 0;
+
+  /// Schema version after migrations.
+  virtual int schema_version() = 0;
+};
+
+} // namespace stet::storage

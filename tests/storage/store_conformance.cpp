@@ -1,0 +1,91 @@
+#include "tests/storage/store_conformance.hpp"
+
+#include <doctest/doctest.h>
+
+namespace stet::test {
+
+using namespace storage;
+
+namespace {
+
+op_row make_op(const std::string& doc, std::uint64_t rev, std::string client, std::uint64_t seq) {
+  return op_row{doc, rev, "ops-" + std::to_string(rev) + std::string("\0bin", 4), std::move(client), seq, 1000 + rev};
+}
+
+} // namespace
+
+void run_store_conformance(const store_factory& open) {
+  auto s = open(false);
+  REQUIRE(s);
+  CHECK(s->schema_version() >= 1);
+
+  auto missing = s->find_document("nope");
+  REQUIRE(missing);
+  CHECK_FALSE(missing->has_value());
+
+  // Awkward text round-trips verbatim.
+  const std::string title = "Robert'); DROP TABLE documents;-- \"quoted\" \xF0\x9F\x98\x80";
+  auto created = s->create_document({.id = "doc'1", .title = title, .content = "hello", .policy = "merge"});
+  REQUIRE(created);
+  CHECK(created->title == title);
+  CHECK(created->content == "hello");
+  CHECK(created->policy == "merge");
+  CHECK(created->rev == 0);
+  // Creating again returns the stored row unchanged.
+  auto again = s->create_document({.id = "doc'1", .title = "other", .policy = "lww"});
+  REQUIRE(again);
+  CHECK(again->title == title);
+
+  REQUIRE(s->create_document({.id = "d2"}));
+  // One transaction spanning two documents.
+  REQUIRE(s->commit({make_op("doc'1", 1, "a", 1), make_op("doc'1", 2, "b", 1), make_op("d2", 1, "a", 7)}));
+  auto ops = s->ops_since("doc'1", 0);
+  REQUIRE(ops);
+  REQUIRE(ops->size() == 2);
+  CHECK((*ops)[1].ops == make_op("doc'1", 2, "b", 1).ops); // binary-safe
+  CHECK((*ops)[1].client_id == "b");
+  CHECK((*ops)[1].ts == 1002);
+  auto doc = s->find_document("doc'1");
+  REQUIRE(doc);
+  CHECK((*doc)->rev == 2);
+  CHECK((*doc)->last_ts == 1002);
+
+  // A batch that collides with a committed rev stores nothing at all.
+  CHECK_FALSE(s->commit({make_op("d2", 2, "a", 8), make_op("d2", 1, "x", 1)}));
+  auto d2 = s->ops_since("d2", 0);
+  REQUIRE(d2);
+  CHECK(d2->size() == 1);
+
+  REQUIRE(s->commit({make_op("doc'1", 3, "a", 2)}));
+  auto seqs = s->client_seqs("doc'1");
+  REQUIRE(seqs);
+  REQUIRE(seqs->size() == 2);
+  for (auto& c : *seqs) {
+    if (c.client_id == "a")
+      CHECK((c.client_seq == 2 && c.rev == 3));
+    else
+      CHECK((c.client_seq == 1 && c.rev == 2));
+  }
+
+  // Snapshot + compaction.
+  REQUIRE(s->save_snapshot({"doc'1", "snapshot text", 3}, 2));
+  auto after = s->ops_since("doc'1", 0);
+  REQUIRE(after);
+  REQUIRE(after->size() == 1);
+  CHECK((*after)[0].rev == 3);
+  s.reset();
+
+  // Everything survives a reopen.
+  auto r = open(true);
+  auto reloaded = r->find_document("doc'1");
+  REQUIRE(reloaded);
+  REQUIRE(reloaded->has_value());
+  CHECK((*reloaded)->content == "snapshot text");
+  CHECK((*reloaded)->snapshot_rev == 3);
+  CHECK((*reloaded)->rev == 3);
+  auto seqs2 = r->client_seqs("doc'1");
+  REQUIRE(seqs2);
+  CHECK(seqs2->size() == 2);
+}
+
+} // namespace stet::test

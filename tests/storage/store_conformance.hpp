@@ -1,0 +1,17 @@
+// The storage contract as tests, run against every backend.
+#pragma once
+
+#include "storage/store.hpp"
+
+#include <functional>
+#include <memory>
+
+namespace stet::test {
+
+/// Opens a fresh, empty store; called again with `reopen = true`, opens the
+/// same one (to check durability across restarts).
+using store_factory = std::function<std::unique_ptr<storage::store>(bool reopen)>;
+
+void run_store_conformance(const store_factory& open);
+
+} // namespace stet::test
