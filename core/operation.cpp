@@ -76,7 +76,7 @@ operation& operation::push(const component& c) {
 }
 
 std::size_t operation::input_length() const noexcept {
-  std::size_t n = 0;
+  std::size_t n = pending_retain_;
   for (auto& c : components_)
     if (c.kind != component_kind::insert)
       n += c.length;

@@ -48,7 +48,8 @@ public:
   const std::vector<component>& components() const noexcept {
     return components_;
   }
-  /// Minimum document length this operation applies to.
+  /// Minimum document length this operation applies to (a trailing retain,
+  /// though not a component, still counts: it says the document is that long).
   std::size_t input_length() const noexcept;
   /// Code points inserted minus code points erased.
   std::ptrdiff_t length_delta() const noexcept;
@@ -59,6 +60,7 @@ public:
     return components_.empty();
   }
 
+  /// Equal when they change a document the same way.
   bool operator==(const operation& other) const noexcept {
     return components_ == other.components_;
   }

@@ -169,6 +169,28 @@ void to_wire(const operation& op, google::protobuf::RepeatedPtrField<Component>*
   }
 }
 
+std::string encode_stored(const operation& op) {
+  StoredOperation stored;
+  to_wire(op, stored.mutable_ops(), true);
+  return stored.SerializeAsString();
+}
+
+result<operation> decode_stored(std::string_view bytes) {
+  StoredOperation stored;
+  if (!stored.ParseFromArray(bytes.data(), static_cast<int>(bytes.size())))
+    return stet::make_error(errc::bad_message, "corrupt operation in the op log");
+  operation op;
+  for (auto& c : stored.ops()) {
+    switch (c.kind_case()) {
+      case Component::kRetain: op.retain(c.retain()); break;
+      case Component::kInsert: op.insert(c.insert()); break;
+      case Component::kDelete: op.erase(c.delete_(), c.deleted()); break;
+      default: return stet::make_error(errc::bad_message, "corrupt component in the op log");
+    }
+  }
+  return op;
+}
+
 ServerMessage make_error(const stet::error& err, std::string_view doc_id, std::uint64_t client_seq) {
   ServerMessage m;
   auto* e = m.mutable_error();

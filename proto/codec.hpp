@@ -50,6 +50,11 @@ result<operation> to_operation(const google::protobuf::RepeatedPtrField<Componen
 /// removed text.
 void to_wire(const operation& op, google::protobuf::RepeatedPtrField<Component>* out, bool with_deleted);
 
+/// The op-log encoding of an applied operation (removed text included).
+std::string encode_stored(const operation& op);
+/// Errors: bad_message when `bytes` is not a stored operation.
+result<operation> decode_stored(std::string_view bytes);
+
 ServerMessage make_error(const stet::error& err, std::string_view doc_id = {}, std::uint64_t client_seq = 0);
 
 } // namespace stet::wire

@@ -21,7 +21,7 @@ TEST_CASE("operation builder normalises") {
   CHECK(op.components()[0] == component{component_kind::retain, 5, {}});
   CHECK(op.components()[1].text == "abc");
   CHECK(op.components()[2].length == 3);
-  CHECK(op.input_length() == 8); // trailing retain dropped
+  CHECK(op.input_length() == 12); // the trailing retain is no component but still counts
   operation swapped;
   swapped.erase(2).insert("x");
   CHECK(swapped.components()[0].kind == component_kind::insert);

@@ -1,0 +1,133 @@
+#include "actors/document.hpp"
+
+#include "core/utf8.hpp"
+#include "proto/codec.hpp"
+
+namespace stet {
+
+document::document(std::string id, conflict_policy policy, document_limits limits, std::string text,
+                   std::uint64_t rev, std::uint64_t last_ts)
+  : id_(std::move(id)), policy_(policy), limits_(limits), text_(text), rev_(rev), clock_(last_ts) {
+}
+
+result<document> document::restore(const loaded_document& stored, document_limits limits) {
+  auto& row = stored.row;
+  auto policy = parse_conflict_policy(row.policy).value_or(conflict_policy::lww);
+  document d{row.id, policy, limits, row.content, row.snapshot_rev, row.last_ts};
+  // Entries at or before the snapshot only feed the history; their lengths
+  // follow backwards from the snapshot's.
+  std::vector<history_entry> before;
+  for (auto& r : stored.ops) {
+    auto op = wire::decode_stored(r.ops);
+    if (!op)
+      return op.error();
+    history_entry e{r.rev, std::move(*op), r.client_id, r.client_seq, r.ts, 0};
+    if (r.rev <= row.snapshot_rev) {
+      before.push_back(std::move(e));
+      continue;
+    }
+    if (r.rev != d.rev_ + 1)
+      return make_error(errc::internal, "op log of " + row.id + " jumps from rev " + std::to_string(d.rev_)
+                                          + " to " + std::to_string(r.rev));
+    e.length_before = d.text_.size();
+    if (auto st = apply(d.text_, e.op); !st)
+      return make_error(errc::internal, "op log of " + row.id + " does not replay at rev " + std::to_string(r.rev)
+                                          + ": " + st.error().message);
+    d.rev_ = r.rev;
+    d.clock_ = hybrid_clock{std::max(d.clock_.last(), r.ts)};
+    d.remember_client(r.client_id, r.client_seq, r.rev);
+    d.history_.push_back(std::move(e));
+  }
+  auto length = utf8::length(row.content);
+  bool contiguous = !before.empty() && before.back().rev == row.snapshot_rev;
+  for (auto it = before.rbegin(); contiguous && it != before.rend(); ++it) {
+    if (it != before.rbegin() && it->rev + 1 != std::prev(it)->rev)
+      break;
+    length -= static_cast<std::size_t>(it->op.length_delta());
+    it->length_before = length;
+    d.history_.push_front(std::move(*it));
+  }
+  for (auto& c : stored.clients)
+    d.remember_client(c.client_id, c.client_seq, c.rev);
+  return d;
+}
+
+const history_entry* document::entry(std::uint64_t rev) const noexcept {
+  if (history_.empty() || rev < history_.front().rev || rev > history_.back().rev)
+    return nullptr;
+  return &history_[rev - history_.front().rev];
+}
+
+std::uint64_t document::oldest_base() const noexcept {
+  return history_.empty() ? rev_ : history_.front().rev - 1;
+}
+
+std::string document::text_at(std::uint64_t rev) const {
+  if (rev >= rev_)
+    return text_.str();
+  text_buffer copy = text_;
+  for (auto r = rev_; r > rev; --r) {
+    auto undo = invert(entry(r)->op);
+    (void) apply(copy, undo);
+  }
+  return copy.str();
+}
+
+void document::remember_client(const std::string& client_id, std::uint64_t client_seq, std::uint64_t rev) {
+  if (client_id.empty())
+    return;
+  auto& c = clients_[client_id];
+  if (client_seq > c.seq)
+    c = {client_seq, rev};
+}
+
+result<edit_outcome> document::submit(edit_request& req, std::uint64_t now_ms) {
+  if (req.client_seq == 0)
+    return make_error(errc::invalid_argument, "clientSeq must be at least 1");
+  if (auto it = clients_.find(req.client_id); it != clients_.end() && req.client_seq <= it->second.seq) {
+    edit_outcome dup;
+    dup.duplicate = true;
+    dup.rev = req.client_seq == it->second.seq ? it->second.rev : 0;
+    return dup;
+  }
+  if (req.base_rev > rev_)
+    return make_error(errc::bad_rev, "baseRev " + std::to_string(req.base_rev) + " is ahead of the document (rev "
+                                       + std::to_string(rev_) + ")");
+  if (req.base_rev < oldest_base())
+    return make_error(errc::rev_too_old, "baseRev " + std::to_string(req.base_rev)
+                                           + " is older than the history kept (from rev "
+                                           + std::to_string(oldest_base()) + "); rejoin to resync");
+  auto base_length = req.base_rev == rev_ ? text_.size() : entry(req.base_rev + 1)->length_before;
+  if (req.op.input_length() > base_length)
+    return make_error(errc::out_of_range, "the edit spans " + std::to_string(req.op.input_length())
+                                            + " code points but the document had "
+                                            + std::to_string(base_length) + " at rev "
+                                            + std::to_string(req.base_rev));
+  edit_outcome out;
+  auto op = req.op;
+  for (auto r = req.base_rev + 1; r <= rev_; ++r) {
+    auto& earlier = *entry(r);
+    auto t = transform(earlier.op, op, policy_);
+    op = std::move(t.later);
+    for (auto& d : t.dropped)
+      out.conflicts.push_back({earlier.client_id, earlier.client_seq, std::move(d.inserted), std::move(d.erased)});
+  }
+  auto length_before = text_.size();
+  if (auto st = apply(text_, op); !st)
+    return make_error(errc::internal, "transformed edit does not fit: " + st.error().message);
+  if (text_.size_bytes() > limits_.max_bytes) {
+    auto undo = invert(op);
+    (void) apply(text_, undo);
+    return make_error(errc::document_too_large, "the edit would grow the document past its limit of "
+                                                  + std::to_string(limits_.max_bytes) + " bytes");
+  }
+  ++rev_;
+  history_.push_back({rev_, std::move(op), req.client_id, req.client_seq, clock_.stamp(now_ms), length_before});
+  while (history_.size() > limits_.history)
+    history_.pop_front();
+  remember_client(req.client_id, req.client_seq, rev_);
+  out.rev = rev_;
+  return out;
+}
+
+} // namespace stet

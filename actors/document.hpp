@@ -1,0 +1,113 @@
+// One document's state machine: text, revision, history and the conflict
+// policy. It orders edits (transform against everything since their base
+// revision, apply, stamp) but does no I/O; the document actor around it
+// handles commits, acks and fan-out.
+#pragma once
+
+#include "actors/messages.hpp"
+#include "core/hybrid_clock.hpp"
+#include "core/text_buffer.hpp"
+#include "core/transform.hpp"
+
+#include <deque>
+#include <unordered_map>
+
+namespace stet {
+
+struct document_limits {
+  /// Largest document, in UTF-8 bytes.
+  std::size_t max_bytes = 16 * 1024 * 1024;
+  /// Revisions kept in memory for transforming stale edits and resuming
+  /// clients; older base revisions get `rev_too_old`.
+  std::size_t history = 10000;
+};
+
+/// An edit as serialised: the operation as applied (removed text included).
+struct history_entry {
+  std::uint64_t rev = 0;
+  operation op;
+  std::string client_id;
+  std::uint64_t client_seq = 0;
+  std::uint64_t ts = 0;
+  std::size_t length_before = 0; // code points
+};
+
+/// The earlier edit whose change a later one undid (policy lww).
+struct conflict_notice {
+  std::string client_id;
+  std::uint64_t client_seq = 0;
+  std::string dropped;
+  std::string restored;
+};
+
+struct edit_outcome {
+  /// The edit was applied before (a resend): nothing changed.
+  bool duplicate = false;
+  /// The revision of the edit (for a duplicate: the one it got first; 0
+  /// when that is no longer known).
+  std::uint64_t rev = 0;
+  std::vector<conflict_notice> conflicts;
+};
+
+class document {
+public:
+  document(std::string id, conflict_policy policy, document_limits limits, std::string text = {},
+           std::uint64_t rev = 0, std::uint64_t last_ts = 0);
+
+  /// Rebuilds a stored document: snapshot, then the op log after it. Errors:
+  /// bad_message for a corrupt log, internal for a gap in revisions.
+  static result<document> restore(const loaded_document& stored, document_limits limits);
+
+  // -- observers --
+
+  const std::string& id() const noexcept {
+    return id_;
+  }
+  conflict_policy policy() const noexcept {
+    return policy_;
+  }
+  std::uint64_t rev() const noexcept {
+    return rev_;
+  }
+  std::uint64_t last_ts() const noexcept {
+    return clock_.last();
+  }
+  const text_buffer& text() const noexcept {
+    return text_;
+  }
+  /// The history entry of `rev`, or nullptr when it is not kept.
+  const history_entry* entry(std::uint64_t rev) const noexcept;
+  /// Oldest revision a client may still use as a base.
+  std::uint64_t oldest_base() const noexcept;
+  /// The text as of `rev`. Precondition: oldest_base() <= rev <= rev().
+  std::string text_at(std::uint64_t rev) const;
+
+  // -- modifiers --
+
+  /// Orders one edit: deduplicates by (client_id, client_seq), checks it fits
+  /// the document at its base revision, transforms it against every later
+  /// revision under the policy, applies it and assigns the next revision.
+  /// On error nothing changed. Errors: invalid_argument, bad_rev,
+  /// rev_too_old, out_of_range, document_too_large.
+  result<edit_outcome> submit(edit_request& req, std::uint64_t now_ms);
+
+  /// Records that `client_id` had `client_seq` applied as `rev` (restore).
+  void remember_client(const std::string& client_id, std::uint64_t client_seq, std::uint64_t rev);
+
+private:
+  struct client_state {
+    std::uint64_t seq = 0;
+    std::uint64_t rev = 0;
+  };
+
+  std::string id_;
+  conflict_policy policy_;
+  document_limits limits_;
+  text_buffer text_;
+  std::uint64_t rev_;
+  hybrid_clock clock_;
+  std::deque<history_entry> history_;
+  std::unordered_map<std::string, client_state> clients_;
+};
+
+} // namespace stet

@@ -1,0 +1,316 @@
+#include "actors/document_actor.hpp"
+
+#include "metrics/log.hpp"
+
+#include <caf/event_based_actor.hpp>
+#include <caf/system_messages.hpp>
+
+#include <algorithm>
+#include <functional>
+
+namespace stet {
+
+namespace {
+
+std::uint64_t now_ms() {
+  using namespace std::chrono;
+  return static_cast<std::uint64_t>(duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count());
+}
+
+wire::ServerMessage applied_message(const document& doc, const history_entry& e) {
+  wire::ServerMessage m;
+  auto* a = m.mutable_applied();
+  a->set_doc_id(doc.id());
+  a->set_rev(e.rev);
+  wire::to_wire(e.op, a->mutable_ops(), true);
+  a->set_author(e.client_id);
+  a->set_ts(e.ts);
+  a->set_client_seq(e.client_seq);
+  return m;
+}
+
+wire::ServerMessage ack_message(const std::string& doc_id, std::uint64_t seq, std::uint64_t rev, std::uint64_t ts) {
+  wire::ServerMessage m;
+  auto* a = m.mutable_ack();
+  a->set_doc_id(doc_id);
+  a->set_client_seq(seq);
+  a->set_rev(rev);
+  if (ts)
+    a->set_ts(ts);
+  return m;
+}
+
+subscriber* find_session(document_actor_state& st, const std::string& session_id) {
+  for (auto& s : st.subscribers)
+    if (s.session_id == session_id)
+      return &s;
+  return nullptr;
+}
+
+void fill_participants(document_actor_state& st, wire::Snapshot* snap) {
+  for (auto& s : st.subscribers)
+    snap->add_participants()->set_client_id(s.client_id);
+}
+
+void broadcast_presence(document_actor_state& st, const std::string& except_session, const wire::ServerMessage& m) {
+  wire::encoded_message enc{m};
+  for (auto& s : st.subscribers)
+    if (s.session_id != except_session)
+      s.sink->send(enc);
+}
+
+void deliver(document_actor_state& st, const std::vector<pending_notice>& notices) {
+  auto& id = st.doc->id();
+  for (auto& n : notices) {
+    auto* author = find_session(st, n.author_session);
+    if (author)
+      author->sink->send(ack_message(id, n.client_seq, n.rev, n.ts));
+    if (n.applied)
+      for (auto& s : st.subscribers)
+        if (&s != author || s.echo)
+          s.sink->send(*n.applied);
+    for (auto& c : n.conflicts) {
+      wire::ServerMessage m;
+      auto* cm = m.mutable_conflict();
+      cm->set_doc_id(id);
+      cm->set_client_seq(c.client_seq);
+      cm->set_rev(n.rev);
+      cm->set_dropped(c.dropped);
+      cm->set_restored(c.restored);
+      for (auto& s : st.subscribers)
+        if (s.client_id == c.client_id)
+          s.sink->send(m);
+    }
+  }
+}
+
+void maybe_snapshot(document_actor_type* self, bool force);
+void maybe_idle(document_actor_type* self);
+
+// Sends the current batch to storage unless a commit is already in flight;
+// edits arriving meanwhile form the next batch (group commit).
+void flush(document_actor_type* self) {
+  auto& st = self->state;
+  if (st.commit_in_flight || st.batch_notices.empty())
+    return;
+  st.commit_in_flight = true;
+  auto rows = std::move(st.batch_rows);
+  auto notices = std::make_shared<std::vector<pending_notice>>(std::move(st.batch_notices));
+  st.batch_rows.clear();
+  st.batch_notices.clear();
+  auto last_rev = rows.empty() ? st.committed_rev : rows.back().rev;
+  self->request(st.store, caf::infinite, commit_atom::value, rows)
+    .then(
+      [=](caf::ok_atom) {
+        auto& s = self->state;
+        s.commit_in_flight = false;
+        s.committed_rev = std::max(s.committed_rev, last_rev);
+        s.retry_delay = std::chrono::milliseconds{50};
+        deliver(s, *notices);
+        maybe_snapshot(self, false);
+        flush(self);
+        maybe_idle(self);
+      },
+      [=](caf::error& err) mutable {
+        auto& s = self->state;
+        auto e = from_caf(err);
+        log::error("commit failed; will retry", {{"doc", s.doc->id()}, {"error", e.message}});
+        // Put the batch back in front of newer edits and try again later:
+        // its revisions are already ordered, nothing is acked before it lands.
+        s.commit_in_flight = false;
+        rows.insert(rows.end(), std::make_move_iterator(s.batch_rows.begin()),
+                    std::make_move_iterator(s.batch_rows.end()));
+        s.batch_rows = std::move(rows);
+        notices->insert(notices->end(), std::make_move_iterator(s.batch_notices.begin()),
+                        std::make_move_iterator(s.batch_notices.end()));
+        s.batch_notices = std::move(*notices);
+        self->delayed_send(self, s.retry_delay, retry_atom::value);
+        s.retry_delay = std::min(s.retry_delay * 2, std::chrono::milliseconds{2000});
+      });
+}
+
+void maybe_snapshot(document_actor_type* self, bool force) {
+  auto& st = self->state;
+  if (st.snapshot_in_flight || st.committed_rev <= st.snapshot_rev)
+    return;
+  if (!force && st.committed_rev - st.snapshot_rev < st.config.snapshot_every)
+    return;
+  st.snapshot_in_flight = true;
+  auto rev = st.committed_rev;
+  storage::snapshot_row snap{st.doc->id(), st.doc->text_at(rev), rev};
+  auto prune = rev > st.config.log_tail ? rev - st.config.log_tail : 0;
+  self->request(st.store, caf::infinite, snapshot_atom::value, std::move(snap), prune)
+    .then(
+      [=](caf::ok_atom) {
+        self->state.snapshot_in_flight = false;
+        self->state.snapshot_rev = std::max(self->state.snapshot_rev, rev);
+        maybe_idle(self);
+      },
+      [=](caf::error& err) {
+        self->state.snapshot_in_flight = false;
+        log::warn("snapshot failed", {{"doc", self->state.doc->id()}, {"error", from_caf(err).message}});
+      });
+}
+
+bool is_quiet(const document_actor_state& st) {
+  return st.subscribers.empty() && !st.commit_in_flight && st.batch_notices.empty() && !st.snapshot_in_flight;
+}
+
+// Schedules a check: a document without subscribers and without work in
+// flight flushes its snapshot and asks the registry to let it stop.
+void maybe_idle(document_actor_type* self) {
+  auto& st = self->state;
+  if (!is_quiet(st))
+    return;
+  self->delayed_send(self, st.config.idle_timeout, idle_atom::value, ++st.idle_generation);
+}
+
+void on_idle(document_actor_type* self, std::uint64_t generation) {
+  auto& st = self->state;
+  if (generation != st.idle_generation || !is_quiet(st))
+    return;
+  if (st.committed_rev > st.snapshot_rev) {
+    maybe_snapshot(self, true); // calls maybe_idle again once stored
+    return;
+  }
+  self->request(st.registry, caf::infinite, idle_atom::value, st.doc->id(), st.joins_seen)
+    .then([=](bool stop) {
+      if (stop && is_quiet(self->state))
+        self->quit();
+    });
+}
+
+template <class Predicate>
+void remove_subscribers(document_actor_type* self, Predicate pred) {
+  auto& st = self->state;
+  std::vector<subscriber> gone;
+  auto it = std::stable_partition(st.subscribers.begin(), st.subscribers.end(),
+                                  [&](const subscriber& s) { return !pred(s); });
+  gone.assign(std::make_move_iterator(it), std::make_move_iterator(st.subscribers.end()));
+  st.subscribers.erase(it, st.subscribers.end());
+  for (auto& g : gone) {
+    wire::ServerMessage m;
+    auto* p = m.mutable_presence();
+    p->set_doc_id(st.doc->id());
+    p->set_client_id(g.client_id);
+    p->set_left(true);
+    broadcast_presence(st, {}, m);
+  }
+  maybe_idle(self);
+}
+
+void on_join(document_actor_type* self, join_request& req) {
+  auto& st = self->state;
+  auto& doc = *st.doc;
+  ++st.joins_seen;
+  remove_subscribers(self, [&](const subscriber& s) { return s.session_id == req.session_id; });
+  self->monitor(req.gateway);
+  wire::ServerMessage m;
+  auto* snap = m.mutable_snapshot();
+  snap->set_doc_id(doc.id());
+  snap->set_policy(std::string{to_string(doc.policy())});
+  fill_participants(st, snap);
+  snap->add_participants()->set_client_id(req.client_id);
+  bool resume = req.known_rev > 0 && req.known_rev <= st.committed_rev && req.known_rev >= doc.oldest_base();
+  if (resume) {
+    // The client keeps its text; it gets every revision it missed, its own
+    // as acks, exactly as if it had stayed connected.
+    snap->set_rev(req.known_rev);
+    snap->set_resumed(true);
+    req.sink->send(m);
+    for (auto r = req.known_rev + 1; r <= st.committed_rev; ++r) {
+      auto& e = *doc.entry(r);
+      bool own = e.client_id == req.client_id;
+      if (own)
+        req.sink->send(ack_message(doc.id(), e.client_seq, e.rev, e.ts));
+      if (!own || req.echo)
+        req.sink->send(applied_message(doc, e));
+    }
+  } else {
+    // Only committed revisions: later ones reach the client as `applied`
+    // once their batch commits.
+    snap->set_rev(st.committed_rev);
+    snap->set_text(doc.text_at(st.committed_rev));
+    req.sink->send(m);
+  }
+  wire::ServerMessage joined;
+  joined.mutable_presence()->set_doc_id(doc.id());
+  joined.mutable_presence()->set_client_id(req.client_id);
+  broadcast_presence(st, req.session_id, joined);
+  st.subscribers.push_back({req.session_id, req.client_id, req.echo, req.sink, req.gateway.address()});
+}
+
+void on_edit(document_actor_type* self, edit_request& req) {
+  auto& st = self->state;
+  auto& doc = *st.doc;
+  auto* author = find_session(st, req.session_id);
+  auto outcome = doc.submit(req, now_ms());
+  if (!outcome) {
+    if (author)
+      author->sink->send(wire::make_error(outcome.error(), doc.id(), req.client_seq));
+    return;
+  }
+  pending_notice n;
+  n.author_session = req.session_id;
+  n.author_client = req.client_id;
+  n.client_seq = req.client_seq;
+  n.rev = outcome->rev;
+  if (!outcome->duplicate) {
+    auto& e = *doc.entry(outcome->rev);
+    n.ts = e.ts;
+    n.applied = std::make_shared<wire::encoded_message>(applied_message(doc, e));
+    n.conflicts = std::move(outcome->conflicts);
+    st.batch_rows.push_back({doc.id(), e.rev, wire::encode_stored(e.op), e.client_id, e.client_seq, e.ts});
+  }
+  // A duplicate is acked with the batch too, so never before the original
+  // edit is durable.
+  st.batch_notices.push_back(std::move(n));
+  flush(self);
+}
+
+} // namespace
+
+caf::behavior document_actor(document_actor_type* self, std::shared_ptr<document> doc, std::string title,
+                             std::uint64_t snapshot_rev, caf::actor store, caf::actor registry,
+                             document_actor_config config) {
+  auto& st = self->state;
+  st.committed_rev = doc->rev();
+  st.snapshot_rev = snapshot_rev;
+  st.doc.emplace(std::move(*doc));
+  st.title = std::move(title);
+  st.store = std::move(store);
+  st.registry = std::move(registry);
+  st.config = config;
+  self->set_down_handler([self](caf::down_msg& dm) {
+    remove_subscribers(self, [&](const subscriber& s) { return s.gateway == dm.source; });
+  });
+  return {
+    [=](join_atom, join_request& req) -> caf::actor {
+      on_join(self, req);
+      return caf::actor_cast<caf::actor>(self);
+    },
+    [=](edit_atom, edit_request& req) { on_edit(self, req); },
+    [=](presence_atom, const std::string& session_id, const std::string& client_id, std::uint32_t cursor,
+        std::uint32_t anchor) {
+      wire::ServerMessage m;
+      auto* p = m.mutable_presence();
+      p->set_doc_id(self->state.doc->id());
+      p->set_client_id(client_id);
+      p->set_cursor(cursor);
+      p->set_anchor(anchor);
+      broadcast_presence(self->state, session_id, m);
+    },
+    [=](leave_atom, const std::string& session_id) {
+      remove_subscribers(self, [&](const subscriber& s) { return s.session_id == session_id; });
+    },
+    [=](get_atom) -> document_view {
+      auto& s = self->state;
+      return document_view{s.doc->id(), s.title, s.doc->text_at(s.committed_rev), s.committed_rev,
+                           std::string{to_string(s.doc->policy())}};
+    },
+    [=](retry_atom) { flush(self); },
+    [=](idle_atom, std::uint64_t generation) { on_idle(self, generation); },
+  };
+}
+
+} // namespace stet

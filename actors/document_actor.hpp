@@ -1,0 +1,78 @@
+// The actor that owns one open document. It orders every edit (through
+// `document`), commits them in groups through the storage actor, and only
+// after a commit acks the authors and fans the edits out to subscribers.
+#pragma once
+
+#include "actors/document.hpp"
+
+#include <caf/actor_addr.hpp>
+#include <caf/stateful_actor.hpp>
+
+#include <chrono>
+#include <memory>
+#include <optional>
+
+namespace stet {
+
+struct document_actor_config {
+  /// Write a snapshot (and compact the log) every this many revisions.
+  std::uint64_t snapshot_every = 1000;
+  /// Revisions kept in the op log behind a snapshot.
+  std::uint64_t log_tail = 1000;
+  /// How long a document with no subscribers stays open.
+  std::chrono::milliseconds idle_timeout{5000};
+};
+
+struct subscriber {
+  std::string session_id;
+  std::string client_id;
+  bool echo = false;
+  session_sink_ptr sink;
+  caf::actor_addr gateway;
+};
+
+/// An edit waiting for its batch to commit before anyone hears of it.
+struct pending_notice {
+  std::string author_session;
+  std::uint64_t client_seq = 0;
+  std::uint64_t rev = 0;
+  std::uint64_t ts = 0;
+  std::shared_ptr<wire::encoded_message> applied; // null for a duplicate
+  std::string author_client;
+  std::vector<conflict_notice> conflicts;
+};
+
+struct document_actor_state {
+  std::optional<document> doc;
+  std::string title;
+  document_actor_config config;
+  caf::actor store;
+  caf::actor registry;
+  std::vector<subscriber> subscribers;
+  std::vector<storage::op_row> batch_rows;
+  std::vector<pending_notice> batch_notices;
+  bool commit_in_flight = false;
+  std::uint64_t committed_rev = 0;
+  std::uint64_t snapshot_rev = 0;
+  bool snapshot_in_flight = false;
+  std::uint64_t joins_seen = 0;
+  std::uint64_t idle_generation = 0;
+  std::chrono::milliseconds retry_delay{50};
+
+  static inline const char* name = "document";
+};
+
+using document_actor_type = caf::stateful_actor<document_actor_state>;
+
+/// Messages:
+/// - (join_atom, join_request) -> caf::actor (itself); the snapshot or the
+///   missed revisions go straight to the session's sink.
+/// - (edit_atom, edit_request): ack/applied/conflict/error go to sinks.
+/// - (presence_atom, session_id, client_id, cursor, anchor)
+/// - (leave_atom, session_id)
+/// - (get_atom) -> document_view of the committed state.
+caf::behavior document_actor(document_actor_type* self, std::shared_ptr<document> doc, std::string title,
+                             std::uint64_t snapshot_rev, caf::actor store, caf::actor registry,
+                             document_actor_config config);
+
+} // namespace stet

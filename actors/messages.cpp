@@ -1,0 +1,28 @@
+#include "actors/messages.hpp"
+
+#include <caf/make_message.hpp>
+#include <caf/message.hpp>
+#include <caf/to_string.hpp>
+
+namespace stet {
+
+namespace {
+constexpr auto k_category = caf::atom("stet");
+}
+
+caf::error to_caf(const error& err) {
+  return caf::error{static_cast<std::uint8_t>(static_cast<int>(err.code) + 1), k_category,
+                    caf::make_message(err.message)};
+}
+
+error from_caf(const caf::error& err) {
+  if (err.category() == k_category && err.code() > 0) {
+    std::string message;
+    if (err.context().match_elements<std::string>())
+      message = err.context().get_as<std::string>(0);
+    return error{static_cast<errc>(err.code() - 1), std::move(message)};
+  }
+  return error{errc::internal, "actor error: " + caf::to_string(err)};
+}
+
+} // namespace stet

@@ -1,0 +1,88 @@
+// Messages between stet's actors (atoms and payload types). Everything here
+// stays inside one process for now; payloads holding pointers are marked
+// unsafe so CAF never tries to serialise them.
+#pragma once
+
+#include "actors/session_sink.hpp"
+#include "core/error.hpp"
+#include "core/operation.hpp"
+#include "storage/store.hpp"
+
+#include <caf/actor.hpp>
+#include <caf/allowed_unsafe_message_type.hpp>
+#include <caf/atom.hpp>
+#include <caf/error.hpp>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace stet {
+
+using join_atom = caf::atom_constant<caf::atom("join")>;
+using edit_atom = caf::atom_constant<caf::atom("edit")>;
+using presence_atom = caf::atom_constant<caf::atom("presence")>;
+using leave_atom = caf::atom_constant<caf::atom("leave")>;
+using get_atom = caf::atom_constant<caf::atom("get")>;
+using load_atom = caf::atom_constant<caf::atom("load")>;
+using commit_atom = caf::atom_constant<caf::atom("commit")>;
+using snapshot_atom = caf::atom_constant<caf::atom("snapshot")>;
+using flush_atom = caf::atom_constant<caf::atom("flush")>;
+using idle_atom = caf::atom_constant<caf::atom("idle")>;
+using retry_atom = caf::atom_constant<caf::atom("retry")>;
+using stop_atom = caf::atom_constant<caf::atom("stop")>;
+using frame_atom = caf::atom_constant<caf::atom("frame")>;
+using closed_atom = caf::atom_constant<caf::atom("closed")>;
+using stats_atom = caf::atom_constant<caf::atom("stats")>;
+
+/// A session asking to join a document.
+struct join_request {
+  std::string doc_id;
+  std::string policy; // used when the join creates the document
+  std::uint64_t known_rev = 0;
+  bool echo = false;
+  std::string client_id;
+  std::string session_id;
+  session_sink_ptr sink;
+  caf::actor gateway; // monitored: the session leaves when it goes down
+};
+
+/// A validated edit from a session that has joined the document.
+struct edit_request {
+  std::string client_id;
+  std::string session_id;
+  std::uint64_t client_seq = 0;
+  std::uint64_t base_rev = 0;
+  std::uint64_t client_ts = 0;
+  operation op;
+};
+
+/// What `GET /api/documents/{id}` shows: the committed state.
+struct document_view {
+  std::string id;
+  std::string title;
+  std::string text;
+  std::uint64_t rev = 0;
+  std::string policy;
+};
+
+/// A document as stored: snapshot row, op log tail and client sequence numbers.
+struct loaded_document {
+  storage::document_row row;
+  std::vector<storage::op_row> ops;
+  std::vector<storage::client_seq_row> clients;
+};
+
+/// Converts between stet's error values and CAF's (category "stet").
+caf::error to_caf(const error& err);
+error from_caf(const caf::error& err);
+
+} // namespace stet
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stet::join_request)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stet::edit_request)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stet::document_view)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stet::loaded_document)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stet::storage::op_row)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<stet::storage::op_row>)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stet::storage::snapshot_row)

@@ -1,0 +1,115 @@
+#include "actors/registry_actor.hpp"
+
+#include "metrics/log.hpp"
+
+#include <caf/event_based_actor.hpp>
+#include <caf/system_messages.hpp>
+
+namespace stet {
+
+namespace {
+
+void fail_waiting(registry_actor_type* self, const std::string& id, const caf::error& err) {
+  auto waiting = std::move(self->state.loading[id]);
+  self->state.loading.erase(id);
+  for (auto& w : waiting)
+    w.promise.deliver(err);
+}
+
+void on_loaded(registry_actor_type* self, const std::string& id, loaded_document& loaded) {
+  auto& st = self->state;
+  auto restored = document::restore(loaded, st.config.limits);
+  if (!restored) {
+    log::error("cannot restore document", {{"doc", id}, {"error", restored.error().message}});
+    fail_waiting(self, id, to_caf(restored.error()));
+    return;
+  }
+  auto doc = std::make_shared<document>(std::move(*restored));
+  auto actor = self->spawn(document_actor, doc, loaded.row.title, loaded.row.snapshot_rev, st.store,
+                           caf::actor_cast<caf::actor>(self), st.config.document);
+  self->monitor(actor);
+  auto& entry = st.open[id];
+  entry.actor = actor;
+  auto waiting = std::move(st.loading[id]);
+  st.loading.erase(id);
+  for (auto& w : waiting) {
+    ++entry.joins_forwarded;
+    w.promise.delegate(actor, join_atom::value, std::move(w.request));
+  }
+}
+
+} // namespace
+
+caf::behavior registry_actor(registry_actor_type* self, caf::actor store, registry_config config) {
+  self->state.store = std::move(store);
+  self->state.config = config;
+  self->set_down_handler([self](caf::down_msg& dm) {
+    auto& open = self->state.open;
+    for (auto it = open.begin(); it != open.end(); ++it)
+      if (it->second.actor.address() == dm.source) {
+        if (dm.reason)
+          log::error("document actor failed", {{"doc", it->first}, {"reason", caf::to_string(dm.reason)}});
+        open.erase(it);
+        break;
+      }
+  });
+  return {
+    [=](join_atom, join_request& req) {
+      auto& st = self->state;
+      auto rp = self->make_response_promise();
+      if (auto it = st.open.find(req.doc_id); it != st.open.end()) {
+        ++it->second.joins_forwarded;
+        rp.delegate(it->second.actor, join_atom::value, std::move(req));
+        return rp;
+      }
+      auto id = req.doc_id;
+      auto policy = req.policy;
+      auto& waiting = st.loading[id];
+      waiting.push_back(registry_state::waiting_join{rp, std::move(req)});
+      if (waiting.size() == 1) {
+        ++st.loads;
+        self->request(st.store, caf::infinite, load_atom::value, id, policy, true)
+          .then([=](loaded_document& loaded) { on_loaded(self, id, loaded); },
+                [=](caf::error& err) { fail_waiting(self, id, err); });
+      }
+      return rp;
+    },
+    [=](get_atom, const std::string& id) {
+      auto& st = self->state;
+      auto rp = self->make_response_promise();
+      if (auto it = st.open.find(id); it != st.open.end()) {
+        rp.delegate(it->second.actor, get_atom::value);
+        return rp;
+      }
+      ++st.loads;
+      self->request(st.store, caf::infinite, load_atom::value, id, std::string{}, false)
+        .then(
+          [=](loaded_document& loaded) mutable {
+            auto d = document::restore(loaded, self->state.config.limits);
+            if (!d) {
+              rp.deliver(to_caf(d.error()));
+              return;
+            }
+            rp.deliver(document_view{id, loaded.row.title, d->text().str(), d->rev(),
+                                     std::string{to_string(d->policy())}});
+          },
+          [=](caf::error& err) mutable { rp.deliver(err); });
+      return rp;
+    },
+    [=](idle_atom, const std::string& id, std::uint64_t joins_seen) -> bool {
+      auto& open = self->state.open;
+      auto it = open.find(id);
+      // A join forwarded but not yet seen by the document keeps it alive.
+      if (it == open.end() || it->second.actor.address() != self->current_sender()
+          || it->second.joins_forwarded != joins_seen)
+        return false;
+      open.erase(it);
+      return true;
+    },
+    [=](stats_atom) -> caf::result<std::uint64_t, std::uint64_t> {
+      return {static_cast<std::uint64_t>(self->state.open.size()), self->state.loads};
+    },
+  };
+}
+
+} // namespace stet

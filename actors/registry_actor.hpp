@@ -1,0 +1,49 @@
+// The directory of open documents on this node: spawns a document actor on
+// the first join (loading it from storage exactly once, however many joiners
+// arrive meanwhile) and lets idle ones stop.
+#pragma once
+
+#include "actors/document_actor.hpp"
+
+#include <caf/response_promise.hpp>
+#include <caf/stateful_actor.hpp>
+
+#include <map>
+#include <unordered_map>
+
+namespace stet {
+
+struct registry_config {
+  document_limits limits;
+  document_actor_config document;
+};
+
+struct registry_state {
+  struct open_document {
+    caf::actor actor;
+    std::uint64_t joins_forwarded = 0;
+  };
+  struct waiting_join {
+    caf::response_promise promise;
+    join_request request;
+  };
+  std::unordered_map<std::string, open_document> open;
+  std::unordered_map<std::string, std::vector<waiting_join>> loading;
+  caf::actor store;
+  registry_config config;
+  std::uint64_t loads = 0; // storage reads, for tests and metrics
+
+  static inline const char* name = "registry";
+};
+
+using registry_actor_type = caf::stateful_actor<registry_state>;
+
+/// Messages:
+/// - (join_atom, join_request) -> caf::actor: the document actor, after it
+///   sent the snapshot to the joiner's sink.
+/// - (get_atom, doc_id) -> document_view; unknown_document when absent.
+/// - (idle_atom, doc_id, joins_seen) -> bool: true when the document may stop.
+/// - (stats_atom) -> (open documents, storage loads).
+caf::behavior registry_actor(registry_actor_type* self, caf::actor store, registry_config config);
+
+} // namespace stet

@@ -1,0 +1,23 @@
+// The actor that owns a `store`. It runs detached (its own thread) because
+// every store call blocks. Commits that arrive together, from any number of
+// documents, share one transaction (group commit).
+#pragma once
+
+#include "actors/messages.hpp"
+
+#include <caf/event_based_actor.hpp>
+#include <caf/stateful_actor.hpp>
+
+#include <memory>
+
+namespace stet {
+
+/// Messages:
+/// - (load_atom, doc_id, policy, create) -> loaded_document; creates the
+///   document when absent and `create`, else fails with unknown_document.
+/// - (commit_atom, std::vector<op_row>) -> ok_atom once durable.
+/// - (snapshot_atom, snapshot_row, prune_through) -> ok_atom.
+/// Failures are stet errors carried in caf::error (see to_caf).
+caf::behavior storage_actor(caf::event_based_actor* self, std::shared_ptr<storage::store> store);
+
+} // namespace stet

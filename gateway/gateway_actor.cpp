@@ -1,0 +1,184 @@
+#include "gateway/gateway_actor.hpp"
+
+#include "actors/messages.hpp"
+#include "core/transform.hpp"
+#include "metrics/log.hpp"
+
+#include <caf/send.hpp>
+
+#include <chrono>
+
+namespace stet {
+
+namespace {
+
+using wire::ClientMessage;
+
+void send_error(gateway_actor_type* self, errc code, std::string message, std::string_view doc_id = {},
+                std::uint64_t client_seq = 0) {
+  self->state.sink->send(wire::make_error(error{code, std::move(message)}, doc_id, client_seq));
+}
+
+bool valid_doc_id(std::string_view id) {
+  if (id.empty() || id.size() > 128)
+    return false;
+  for (unsigned char c : id)
+    if (!(std::isalnum(c) || c == '_' || c == '-' || c == '.' || c == ':'))
+      return false;
+  return true;
+}
+
+const std::string& doc_id_of(const ClientMessage& m) {
+  switch (m.body_case()) {
+    case ClientMessage::kEdit: return m.edit().doc_id();
+    case ClientMessage::kPresence: return m.presence().doc_id();
+    case ClientMessage::kLeave: return m.leave().doc_id();
+    default: return m.join().doc_id();
+  }
+}
+
+void on_message(gateway_actor_type* self, ClientMessage& m);
+
+void on_hello(gateway_actor_type* self, const wire::Hello& hello) {
+  auto& st = self->state;
+  if (!hello.client_id().empty() && hello.client_id() != st.client_id) {
+    if (!st.joined.empty() || !st.joining.empty())
+      return send_error(self, errc::invalid_argument, "hello must come before the first join");
+    if (hello.client_id().size() > 128)
+      return send_error(self, errc::invalid_argument, "clientId must be at most 128 bytes");
+    st.client_id = hello.client_id();
+  }
+  st.said_hello = true;
+  wire::ServerMessage w;
+  auto* welcome = w.mutable_welcome();
+  welcome->set_client_id(st.client_id);
+  welcome->set_session_id(st.settings.session_id);
+  welcome->set_node_id(st.settings.node_id);
+  welcome->set_max_frame_bytes(static_cast<std::uint32_t>(st.settings.limits.max_frame_bytes));
+  st.sink->send(w);
+}
+
+void on_join(gateway_actor_type* self, const wire::Join& join) {
+  auto& st = self->state;
+  auto& id = join.doc_id();
+  if (!valid_doc_id(id))
+    return send_error(self, errc::invalid_argument,
+                      "docId must be 1-128 characters of A-Z a-z 0-9 _ - . :", id);
+  if (st.joined.count(id) || st.joining.count(id))
+    return send_error(self, errc::invalid_argument, "already joined " + id + "; leave it first", id);
+  if (st.joined.size() + st.joining.size() >= st.settings.limits.max_joins_per_session)
+    return send_error(self, errc::invalid_argument,
+                      "a session may join at most " + std::to_string(st.settings.limits.max_joins_per_session)
+                        + " documents",
+                      id);
+  std::string policy = join.policy().empty() ? "lww" : join.policy();
+  if (!parse_conflict_policy(policy))
+    return send_error(self, errc::invalid_argument, "policy must be \"lww\" or \"merge\"", id);
+  join_request req{id, policy, join.known_rev(), join.echo(), st.client_id, st.settings.session_id, st.sink,
+                   caf::actor_cast<caf::actor>(self)};
+  st.joining[id];
+  self->request(st.registry, std::chrono::seconds(30), join_atom::value, std::move(req))
+    .then(
+      [=](caf::actor& doc) {
+        auto& s = self->state;
+        auto queued = std::move(s.joining[id]);
+        s.joining.erase(id);
+        s.joined[id] = doc;
+        for (auto& m : queued)
+          on_message(self, m);
+      },
+      [=](caf::error& err) {
+        self->state.joining.erase(id);
+        auto e = from_caf(err);
+        log::warn("join failed", {{"session", self->state.settings.session_id}, {"doc", id}, {"error", e.message}});
+        send_error(self, e.code == errc::internal ? errc::storage_unavailable : e.code,
+                   "cannot open " + id + ": " + e.message, id);
+      });
+}
+
+void on_edit(gateway_actor_type* self, const wire::Edit& edit, const caf::actor& doc) {
+  auto& st = self->state;
+  if (static_cast<std::size_t>(edit.ops_size()) > st.settings.limits.max_ops_per_edit)
+    return send_error(self, errc::too_many_ops,
+                      "an edit may have at most " + std::to_string(st.settings.limits.max_ops_per_edit)
+                        + " components",
+                      edit.doc_id(), edit.client_seq());
+  auto op = wire::to_operation(edit.ops());
+  if (!op)
+    return send_error(self, op.error().code, op.error().message, edit.doc_id(), edit.client_seq());
+  if (edit.client_seq() == 0)
+    return send_error(self, errc::invalid_argument, "clientSeq must be at least 1", edit.doc_id());
+  self->send(doc, edit_atom::value,
+             edit_request{st.client_id, st.settings.session_id, edit.client_seq(), edit.base_rev(),
+                          edit.client_ts(), std::move(*op)});
+}
+
+void on_message(gateway_actor_type* self, ClientMessage& m) {
+  auto& st = self->state;
+  switch (m.body_case()) {
+    case ClientMessage::kHello: return on_hello(self, m.hello());
+    case ClientMessage::kJoin: return on_join(self, m.join());
+    case ClientMessage::kPing: {
+      wire::ServerMessage pong;
+      pong.mutable_pong()->set_nonce(m.ping().nonce());
+      using namespace std::chrono;
+      pong.mutable_pong()->set_server_ts(
+        static_cast<std::uint64_t>(duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count()));
+      st.sink->send(pong);
+      return;
+    }
+    default: break;
+  }
+  // edit, presence, leave: the document must be joined (or joining).
+  auto& id = doc_id_of(m);
+  if (auto it = st.joining.find(id); it != st.joining.end()) {
+    it->second.push_back(std::move(m));
+    return;
+  }
+  auto it = st.joined.find(id);
+  if (it == st.joined.end()) {
+    auto seq = m.body_case() == ClientMessage::kEdit ? m.edit().client_seq() : 0;
+    return send_error(self, errc::not_joined, "join " + (id.empty() ? std::string{"the document"} : id) + " first",
+                      id, seq);
+  }
+  switch (m.body_case()) {
+    case ClientMessage::kEdit: return on_edit(self, m.edit(), it->second);
+    case ClientMessage::kPresence:
+      self->send(it->second, presence_atom::value, st.settings.session_id, st.client_id, m.presence().cursor(),
+                 m.presence().anchor());
+      return;
+    case ClientMessage::kLeave:
+      self->send(it->second, leave_atom::value, st.settings.session_id);
+      st.joined.erase(it);
+      return;
+    default: return;
+  }
+}
+
+} // namespace
+
+caf::behavior gateway_actor(gateway_actor_type* self, session_sink_ptr sink, caf::actor registry,
+                            gateway_settings settings) {
+  auto& st = self->state;
+  st.sink = std::move(sink);
+  st.registry = std::move(registry);
+  st.settings = std::move(settings);
+  st.client_id = st.settings.session_id; // until hello names one
+  return {
+    [=](frame_atom, const std::string& payload, bool binary) {
+      auto msg = wire::decode_client(payload, binary ? wire::frame_format::binary : wire::frame_format::json);
+      if (!msg)
+        return send_error(self, msg.error().code, msg.error().message);
+      on_message(self, *msg);
+    },
+    [=](closed_atom) {
+      for (auto& [id, doc] : self->state.joined)
+        self->send(doc, leave_atom::value, self->state.settings.session_id);
+      self->state.joined.clear();
+      self->state.sink.reset();
+      self->quit();
+    },
+  };
+}
+
+} // namespace stet

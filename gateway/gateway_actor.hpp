@@ -1,0 +1,46 @@
+// The logic of one WebSocket session, as an actor: decodes and validates the
+// client's frames, keeps which documents the session joined, and routes
+// edits and presence to their document actors. Its I/O stays on Asio in the
+// session that owns the socket.
+#pragma once
+
+#include "actors/session_sink.hpp"
+#include "gateway/gateway_context.hpp"
+
+#include <caf/event_based_actor.hpp>
+#include <caf/stateful_actor.hpp>
+
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace stet {
+
+struct gateway_settings {
+  std::string session_id;
+  std::string node_id;
+  gateway_limits limits;
+};
+
+struct gateway_state {
+  session_sink_ptr sink;
+  caf::actor registry;
+  gateway_settings settings;
+  std::string client_id;
+  bool said_hello = false;
+  std::unordered_map<std::string, caf::actor> joined;
+  /// Messages for documents whose join is still under way, replayed in order
+  /// once it completes (the snapshot may reach the client first).
+  std::unordered_map<std::string, std::vector<wire::ClientMessage>> joining;
+
+  static inline const char* name = "gateway";
+};
+
+using gateway_actor_type = caf::stateful_actor<gateway_state>;
+
+/// Messages: (frame_atom, payload, is_binary) from the socket, in order;
+/// (closed_atom) when the socket closed: leaves every document and quits.
+caf::behavior gateway_actor(gateway_actor_type* self, session_sink_ptr sink, caf::actor registry,
+                            gateway_settings settings);
+
+} // namespace stet

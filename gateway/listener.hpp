@@ -1,0 +1,32 @@
+// Accepts TCP connections and starts an http_session for each.
+#pragma once
+
+#include "gateway/gateway_context.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+
+#include <memory>
+
+namespace stet {
+
+class listener : public std::enable_shared_from_this<listener> {
+public:
+  /// Binds `endpoint`; throws boost::system::system_error when it cannot
+  /// (start-up only). `ctx` must outlive the listener.
+  listener(boost::asio::io_context& ioc, boost::asio::ip::tcp::endpoint endpoint, gateway_context& ctx);
+
+  void run();
+  /// The bound port (useful with port 0).
+  unsigned short port() const;
+
+private:
+  void do_accept();
+  void on_accept(boost::system::error_code ec, boost::asio::ip::tcp::socket socket);
+
+  boost::asio::io_context& ioc_;
+  boost::asio::ip::tcp::acceptor acceptor_;
+  gateway_context& ctx_;
+};
+
+} // namespace stet

@@ -1,0 +1,27 @@
+// A whole stet node: storage, actors and the HTTP/WebSocket gateway.
+#pragma once
+
+#include "actors/registry_actor.hpp"
+#include "gateway/gateway_context.hpp"
+
+#include <string>
+
+namespace stet {
+
+struct server_options {
+  std::string host = "127.0.0.1";
+  unsigned short port = 8080;
+  /// Folder of the embedded SQLite database.
+  std::string data_dir = "data";
+  std::string node_id = "local";
+  int io_threads = 1;
+  int actor_threads = 2;
+  gateway_limits limits;
+  registry_config registry;
+};
+
+/// Runs until SIGINT or SIGTERM. Returns the process exit code; start-up
+/// failures (storage, port in use) are logged with the reason.
+int run_server(const server_options& options);
+
+} // namespace stet

@@ -1,0 +1,133 @@
+#include "gateway/websocket_session.hpp"
+
+#include "actors/messages.hpp"
+#include "gateway/gateway_actor.hpp"
+#include "metrics/log.hpp"
+
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/beast/core/buffers_to_string.hpp>
+#include <boost/beast/websocket.hpp>
+#include <caf/actor_system.hpp>
+#include <caf/send.hpp>
+
+namespace stet {
+
+namespace beast = boost::beast;
+namespace websocket = beast::websocket;
+namespace net = boost::asio;
+
+websocket_session::websocket_session(beast::tcp_stream&& stream, gateway_context& ctx)
+  : ws_(std::move(stream)), ctx_(ctx) {
+  session_id_ = ctx.node_id + "-" + std::to_string(ctx.next_session++);
+  ++ctx_.open_sessions;
+}
+
+websocket_session::~websocket_session() {
+  --ctx_.open_sessions;
+}
+
+void websocket_session::run(beast::http::request<beast::http::string_body> upgrade) {
+  ws_.set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));
+  ws_.set_option(websocket::stream_base::decorator(
+    [](websocket::response_type& res) { res.set(beast::http::field::server, "stet"); }));
+  ws_.read_message_max(ctx_.limits.max_frame_bytes);
+  ws_.async_accept(upgrade, beast::bind_front_handler(&websocket_session::on_accept, shared_from_this()));
+}
+
+void websocket_session::on_accept(beast::error_code ec) {
+  if (ec) {
+    log::info("websocket handshake failed", {{"session", session_id_}, {"error", ec.message()}});
+    return;
+  }
+  actor_ = ctx_.system.spawn(gateway_actor, session_sink_ptr{shared_from_this()}, ctx_.registry,
+                             gateway_settings{session_id_, ctx_.node_id, ctx_.limits});
+  do_read();
+}
+
+void websocket_session::do_read() {
+  ws_.async_read(buffer_, beast::bind_front_handler(&websocket_session::on_read, shared_from_this()));
+}
+
+void websocket_session::on_read(beast::error_code ec, std::size_t) {
+  if (ec) {
+    // Oversize frames (1009) and invalid UTF-8 in text frames (1007) were
+    // already answered with a close frame by Beast.
+    if (ec != websocket::error::closed && ec != net::error::eof && ec != net::error::operation_aborted)
+      log::info("websocket closed", {{"session", session_id_}, {"reason", ec.message()}});
+    caf::anon_send(actor_, closed_atom::value);
+    return;
+  }
+  auto fmt = ws_.got_binary() ? wire::frame_format::binary : wire::frame_format::json;
+  format_.store(fmt, std::memory_order_relaxed);
+  caf::anon_send(actor_, frame_atom::value, beast::buffers_to_string(buffer_.data()),
+                 fmt == wire::frame_format::binary);
+  buffer_.consume(buffer_.size());
+  do_read();
+}
+
+void websocket_session::send(std::shared_ptr<const std::string> frame) {
+  // Called from actor threads: hop onto the session's strand.
+  net::post(ws_.get_executor(), [self = shared_from_this(), out = outgoing{std::move(frame), format() == wire::frame_format::binary}]() mutable {
+    self->enqueue(std::move(out));
+  });
+}
+
+void websocket_session::enqueue(outgoing out) {
+  if (closing_)
+    return;
+  queued_bytes_ += out.frame->size();
+  queue_.push_back(std::move(out));
+  if (queue_.size() > ctx_.limits.max_queued_frames || queued_bytes_ > ctx_.limits.max_queued_bytes) {
+    close_slow_consumer();
+    return;
+  }
+  if (!writing_)
+    do_write();
+}
+
+void websocket_session::do_write() {
+  writing_ = true;
+  auto& front = queue_.front();
+  ws_.binary(front.binary);
+  ws_.async_write(net::buffer(*front.frame), beast::bind_front_handler(&websocket_session::on_write, shared_from_this()));
+}
+
+void websocket_session::on_write(beast::error_code ec, std::size_t) {
+  writing_ = false;
+  if (ec) {
+    queue_.clear();
+    queued_bytes_ = 0;
+    return;
+  }
+  queued_bytes_ -= queue_.front().frame->size();
+  queue_.pop_front();
+  if (closing_) {
+    queue_.clear();
+    queued_bytes_ = 0;
+    ws_.async_close(websocket::close_reason{websocket::close_code::try_again_later, "slow_consumer: send queue overflow"},
+                    [self = shared_from_this()](beast::error_code) {});
+    return;
+  }
+  if (!queue_.empty())
+    do_write();
+}
+
+void websocket_session::close_slow_consumer() {
+  log::warn("closing slow consumer", {{"session", session_id_}, {"queued_frames", std::to_string(queue_.size())}});
+  closing_ = true;
+  if (writing_) {
+    // Only one write at a time: keep the frame in flight, drop the rest,
+    // close once it completes. A peer that never reads is cut by the timeout.
+    queue_.erase(queue_.begin() + 1, queue_.end());
+    queued_bytes_ = queue_.front().frame->size();
+    beast::get_lowest_layer(ws_).expires_after(std::chrono::seconds(5));
+    return;
+  }
+  queue_.clear();
+  queued_bytes_ = 0;
+  ws_.async_close(websocket::close_reason{websocket::close_code::try_again_later, "slow_consumer: send queue overflow"},
+                  [self = shared_from_this()](beast::error_code) {});
+}
+
+} // namespace stet

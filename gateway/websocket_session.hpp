@@ -1,0 +1,66 @@
+// One WebSocket connection: Beast I/O on a strand, with the session's logic
+// in its gateway actor. Incoming frames go to the actor in order; outgoing
+// frames (from the gateway actor or straight from document actors) queue
+// here, bounded: a client that does not read is closed, never buffered
+// without limit.
+#pragma once
+
+#include "actors/session_sink.hpp"
+#include "gateway/gateway_context.hpp"
+
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/websocket/stream.hpp>
+
+#include <atomic>
+#include <deque>
+#include <memory>
+
+namespace stet {
+
+class websocket_session : public session_sink, public std::enable_shared_from_this<websocket_session> {
+public:
+  /// Takes over `stream` after an HTTP upgrade request; `ctx` must outlive
+  /// the session.
+  websocket_session(boost::beast::tcp_stream&& stream, gateway_context& ctx);
+  ~websocket_session() override;
+
+  /// Completes the upgrade handshake and starts reading.
+  void run(boost::beast::http::request<boost::beast::http::string_body> upgrade);
+
+  wire::frame_format format() const noexcept override {
+    return format_.load(std::memory_order_relaxed);
+  }
+  void send(std::shared_ptr<const std::string> frame) override;
+  using session_sink::send;
+
+private:
+  struct outgoing {
+    std::shared_ptr<const std::string> frame;
+    bool binary;
+  };
+
+  void on_accept(boost::beast::error_code ec);
+  void do_read();
+  void on_read(boost::beast::error_code ec, std::size_t bytes);
+  void enqueue(outgoing out);
+  void do_write();
+  void on_write(boost::beast::error_code ec, std::size_t bytes);
+  void close_slow_consumer();
+
+  boost::beast::websocket::stream<boost::beast::tcp_stream> ws_;
+  boost::beast::flat_buffer buffer_;
+  gateway_context& ctx_;
+  caf::actor actor_;
+  std::string session_id_;
+  std::atomic<wire::frame_format> format_{wire::frame_format::json};
+  // Strand-only state.
+  std::deque<outgoing> queue_;
+  std::size_t queued_bytes_ = 0;
+  bool writing_ = false;
+  bool closing_ = false;
+};
+
+} // namespace stet
