@@ -59,7 +59,11 @@ void websocket_session::on_read(beast::error_code ec, std::size_t) {
     return;
   }
   auto fmt = ws_.got_binary() ? wire::frame_format::binary : wire::frame_format::json;
-  format_.store(fmt, std::memory_order_relaxed);
+  // A session answers in the format of its first frame, whatever comes later.
+  if (!format_fixed_) {
+    format_fixed_ = true;
+    format_.store(fmt, std::memory_order_relaxed);
+  }
   caf::anon_send(actor_, frame_atom::value, beast::buffers_to_string(buffer_.data()),
                  fmt == wire::frame_format::binary);
   buffer_.consume(buffer_.size());

@@ -57,6 +57,7 @@ private:
   std::string session_id_;
   std::atomic<wire::frame_format> format_{wire::frame_format::json};
   // Strand-only state.
+  bool format_fixed_ = false;
   std::deque<outgoing> queue_;
   std::size_t queued_bytes_ = 0;
   bool writing_ = false;

@@ -11,7 +11,7 @@ build_pkgs=(
   prometheus-cpp-dev doctest-dev nlohmann-json3-dev zlib1g-dev
 )
 test_pkgs=(
-  python3 python3-websockets
+  python3 python3-websockets python3-pytest
   redis-server postgresql
 )
 

@@ -1,0 +1,209 @@
+"""Drives a real build/stet process with an independent WebSocket client
+(Debian's python3-websockets). Shared by the integration tests."""
+
+import asyncio
+import json
+import os
+import re
+import signal
+import subprocess
+import tempfile
+import time
+import urllib.error
+import urllib.request
+
+import websockets
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BINARY = os.environ.get("STET_BINARY", os.path.join(REPO, "build", "stet"))
+TRACES = os.environ.get("STET_TRACES_DIR", os.path.join(os.path.dirname(REPO), "shared", "traces"))
+
+
+class Server:
+    """One stet process on a free loopback port, with its own data folder
+    that survives restarts of the process."""
+
+    def __init__(self, *extra_args, data_dir=None):
+        self.extra_args = list(extra_args)
+        self._tmp = None if data_dir else tempfile.TemporaryDirectory(prefix="stet-it-")
+        self.data_dir = data_dir or self._tmp.name
+        self.port = None
+        self.proc = None
+        self.log_path = os.path.join(self.data_dir, "server.log")
+
+    def start(self):
+        listen = f"127.0.0.1:{self.port or 0}"
+        self._log = open(self.log_path, "a")
+        self.proc = subprocess.Popen(
+            [BINARY, "serve", "--listen", listen, "--data", self.data_dir, *self.extra_args],
+            stdout=self._log, stderr=subprocess.STDOUT)
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"stet exited with {self.proc.returncode}: {self.log()}")
+            for line in self.log().splitlines():
+                if '"msg":"listening"' in line:
+                    port = int(json.loads(line)["port"])
+                    if self.port in (None, port):
+                        self.port = port
+                        if self._healthy():
+                            return self
+            time.sleep(0.05)
+        raise RuntimeError("stet did not start: " + self.log())
+
+    def _healthy(self):
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/healthz", timeout=1) as r:
+                return r.status == 200
+        except OSError:
+            return False
+
+    def log(self):
+        with open(self.log_path) as f:
+            return f.read()
+
+    def kill9(self):
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait()
+        self._log.close()
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self.proc:
+            self._log.close()
+
+    def restart(self):
+        """SIGKILL, then start again on the same port and data."""
+        self.kill9()
+        # Keep the old log lines from matching the new process's port check.
+        with open(self.log_path, "a") as f:
+            f.write("--- restart ---\n")
+        os.replace(self.log_path, self.log_path + ".old")
+        return self.start()
+
+    @property
+    def ws_url(self):
+        return f"ws://127.0.0.1:{self.port}/ws"
+
+    def get_document(self, doc_id):
+        """(status, json body) of GET /api/documents/{id}."""
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/api/documents/{doc_id}", timeout=10) as r:
+                return r.status, json.loads(r.read())
+        except urllib.error.HTTPError as e:
+            return e.code, json.loads(e.read())
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+        if self._tmp:
+            self._tmp.cleanup()
+
+
+def apply_ops(text, ops):
+    """Applies wire components to a str (Python indexes code points, as stet does)."""
+    out, pos = [], 0
+    for c in ops:
+        if "retain" in c:
+            n = int(c["retain"])
+            if pos + n > len(text):
+                raise ValueError(f"retain past the end: {c} on {len(text)} code points")
+            out.append(text[pos:pos + n])
+            pos += n
+        elif "insert" in c:
+            out.append(c["insert"])
+        elif "delete" in c:
+            n = int(c["delete"])
+            if pos + n > len(text):
+                raise ValueError(f"delete past the end: {c}")
+            pos += n
+    out.append(text[pos:])
+    return "".join(out)
+
+
+class Client:
+    """A simple 'echo' client: it does not apply its own edits optimistically;
+    it mirrors the server's text by applying every `applied` in rev order."""
+
+    def __init__(self, url, client_id, **connect_args):
+        self.url, self.client_id, self.connect_args = url, client_id, connect_args
+        self.ws = None
+        self.text, self.rev = "", 0
+        self.acks = {}        # client_seq -> rev
+        self.errors = []      # error messages
+        self.conflicts = []
+        self.other = []       # everything else, in arrival order
+        self._reader = None
+        self._snapshot = None
+
+    async def connect(self):
+        self.ws = await websockets.connect(self.url, max_size=64 * 1024 * 1024, **self.connect_args)
+        await self.ws.send(json.dumps({"hello": {"clientId": self.client_id}}))
+        welcome = json.loads(await self.ws.recv())
+        assert "welcome" in welcome, welcome
+        self._reader = asyncio.create_task(self._read())
+        return self
+
+    async def join(self, doc_id, known_rev=0, policy=None, echo=True):
+        self._snapshot = asyncio.get_running_loop().create_future()
+        join = {"docId": doc_id, "knownRev": known_rev, "echo": echo}
+        if policy:
+            join["policy"] = policy
+        await self.ws.send(json.dumps({"join": join}))
+        snap = await asyncio.wait_for(self._snapshot, 20)
+        return snap
+
+    async def _read(self):
+        try:
+            async for frame in self.ws:
+                self.handle(json.loads(frame))
+        except websockets.ConnectionClosed:
+            pass
+
+    def handle(self, m):
+        if "snapshot" in m:
+            s = m["snapshot"]
+            if not s.get("resumed"):
+                self.text = s.get("text", "")
+            self.rev = int(s.get("rev", 0))
+            if self._snapshot and not self._snapshot.done():
+                self._snapshot.set_result(s)
+        elif "applied" in m:
+            a = m["applied"]
+            rev = int(a["rev"])
+            assert rev == self.rev + 1, f"{self.client_id}: gap: have {self.rev}, got {rev}"
+            self.text = apply_ops(self.text, a.get("ops", []))
+            self.rev = rev
+        elif "ack" in m:
+            self.acks[int(m["ack"]["clientSeq"])] = int(m["ack"]["rev"])
+        elif "error" in m:
+            self.errors.append(m["error"])
+        elif "conflict" in m:
+            self.conflicts.append(m["conflict"])
+        else:
+            self.other.append(m)
+
+    async def edit(self, doc_id, seq, ops, base_rev=None):
+        await self.ws.send(json.dumps({"edit": {
+            "docId": doc_id, "baseRev": self.rev if base_rev is None else base_rev,
+            "clientSeq": seq, "clientTs": int(time.time() * 1000), "ops": ops}}))
+
+    async def wait_for(self, predicate, timeout=30):
+        deadline = time.time() + timeout
+        while not predicate():
+            if time.time() > deadline:
+                raise TimeoutError(f"{self.client_id}: condition not met (rev {self.rev}, errors {self.errors[-3:]})")
+            await asyncio.sleep(0.01)
+
+    async def close(self):
+        await self.ws.close()
+        if self._reader:
+            await self._reader
