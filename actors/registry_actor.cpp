@@ -25,7 +25,8 @@ void on_loaded(registry_actor_type* self, const std::string& id, loaded_document
     return;
   }
   auto doc = std::make_shared<document>(std::move(*restored));
-  auto actor = self->spawn(document_actor, doc, loaded.row.title, loaded.row.snapshot_rev, st.store,
+  // Linked: a registry shut down takes its documents with it.
+  auto actor = self->spawn<caf::linked>(document_actor, doc, loaded.row.title, loaded.row.snapshot_rev, st.store,
                            caf::actor_cast<caf::actor>(self), st.config.document);
   self->monitor(actor);
   auto& entry = st.open[id];

@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Installs what stet needs, builds it and runs one node on its embedded
+# defaults: SQLite in ./data, no Redis, no PostgreSQL. Extra arguments go to
+# `stet serve` (see `build/stet serve --help`).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install-deps.sh
+scripts/build.sh
+exec build/stet serve --data data "$@"

@@ -1,0 +1,124 @@
+#include "actors/document.hpp"
+
+#include "proto/codec.hpp"
+
+#include <doctest/doctest.h>
+
+using namespace stet;
+
+namespace {
+
+edit_request edit(std::string client, std::uint64_t seq, std::uint64_t base, operation op) {
+  return edit_request{std::move(client), "s-" + client, seq, base, 0, std::move(op)};
+}
+
+document fresh(conflict_policy p = conflict_policy::lww, document_limits limits = {}) {
+  return document{"d", p, limits, "hello world"};
+}
+
+} // namespace
+
+TEST_CASE("document orders edits and transforms stale ones") {
+  auto d = fresh(conflict_policy::merge);
+  auto a = edit("a", 1, 0, operation{}.insert(">"));
+  auto b = edit("b", 1, 0, operation{}.retain(11).insert("!"));
+  REQUIRE(d.submit(a, 1000));
+  auto r = d.submit(b, 1000);
+  REQUIRE(r);
+  CHECK(r->rev == 2);
+  CHECK(d.text().str() == ">hello world!");
+  CHECK(d.entry(2)->ts > d.entry(1)->ts);
+  CHECK(d.text_at(1) == ">hello world");
+  CHECK(d.text_at(0) == "hello world");
+}
+
+TEST_CASE("document deduplicates resends by client and sequence number") {
+  auto d = fresh();
+  auto a = edit("a", 1, 0, operation{}.insert("x"));
+  REQUIRE(d.submit(a, 1));
+  auto again = edit("a", 1, 0, operation{}.insert("x"));
+  auto r = d.submit(again, 2);
+  REQUIRE(r);
+  CHECK(r->duplicate);
+  CHECK(r->rev == 1);
+  CHECK(d.rev() == 1);
+  CHECK(d.text().str() == "xhello world");
+}
+
+TEST_CASE("document rejects bad edits and changes nothing") {
+  document_limits small;
+  small.max_bytes = 20;
+  small.history = 2;
+  auto d = fresh(conflict_policy::lww, small);
+  auto check = [&](edit_request req, errc code) {
+    auto r = d.submit(req, 1);
+    REQUIRE_FALSE(r);
+    CHECK(r.error().code == code);
+    CHECK(d.text().str() == "hello world");
+  };
+  check(edit("a", 0, 0, operation{}.insert("x")), errc::invalid_argument);
+  check(edit("a", 1, 5, operation{}.insert("x")), errc::bad_rev);
+  check(edit("a", 1, 0, operation{}.retain(12).insert("x")), errc::out_of_range);
+  check(edit("a", 1, 0, operation{}.insert("0123456789abc")), errc::document_too_large);
+  // History of 2: after three edits, base 0 is too old.
+  for (std::uint64_t i = 1; i <= 3; ++i) {
+    auto e = edit("b", i, d.rev(), operation{}.erase(1));
+    REQUIRE(d.submit(e, 1));
+  }
+  auto old = edit("a", 1, 0, operation{}.insert("x"));
+  auto r = d.submit(old, 1);
+  REQUIRE_FALSE(r);
+  CHECK(r.error().code == errc::rev_too_old);
+}
+
+TEST_CASE("document reports lww conflicts to the earlier author") {
+  auto d = fresh(conflict_policy::lww);
+  auto first = edit("a", 7, 0, operation{}.retain(6).erase(5).insert("there"));
+  auto second = edit("b", 1, 0, operation{}.retain(6).erase(5).insert("stet"));
+  REQUIRE(d.submit(first, 1));
+  auto r = d.submit(second, 2);
+  REQUIRE(r);
+  CHECK(d.text().str() == "hello stet");
+  REQUIRE(r->conflicts.size() == 1);
+  CHECK(r->conflicts[0].client_id == "a");
+  CHECK(r->conflicts[0].client_seq == 7);
+  CHECK(r->conflicts[0].dropped == "there");
+  CHECK(r->conflicts[0].restored == "world");
+}
+
+TEST_CASE("document restores from snapshot and op log") {
+  auto d = fresh();
+  for (std::uint64_t i = 1; i <= 5; ++i) {
+    auto e = edit("a", i, d.rev(), operation{}.insert(std::to_string(i)));
+    REQUIRE(d.submit(e, 100 + i));
+  }
+  loaded_document stored;
+  stored.row.id = "d";
+  stored.row.content = d.text_at(3); // snapshot at rev 3
+  stored.row.snapshot_rev = 3;
+  stored.row.rev = 5;
+  for (std::uint64_t r = 2; r <= 5; ++r) {
+    auto* e = d.entry(r);
+    stored.ops.push_back({"d", r, wire::encode_stored(e->op), e->client_id, e->client_seq, e->ts});
+  }
+  auto restored = document::restore(stored, {});
+  REQUIRE(restored);
+  CHECK(restored->text().str() == d.text().str());
+  CHECK(restored->rev() == 5);
+  CHECK(restored->last_ts() == d.last_ts());
+  CHECK(restored->oldest_base() == 1);
+  CHECK(restored->text_at(1) == d.text_at(1));
+  // A stale edit based on rev 2 still transforms after the reload.
+  auto stale = edit("b", 1, 2, operation{}.retain(2).insert("!"));
+  REQUIRE(restored->submit(stale, 200));
+  // And a resend of a5 is recognised.
+  auto resend = edit("a", 5, 4, operation{}.insert("5"));
+  auto r = restored->submit(resend, 201);
+  REQUIRE(r);
+  CHECK(r->duplicate);
+
+  stored.ops.erase(stored.ops.begin() + 2); // rev 4 missing: a gap
+  auto broken = document::restore(stored, {});
+  REQUIRE_FALSE(broken);
+  CHECK(broken.error().code == errc::internal);
+}

@@ -1,0 +1,166 @@
+// The actors together, for real: registry, document actors and the storage
+// actor over a SQLite file, with sessions faked as sinks that record frames.
+#include "actors/registry_actor.hpp"
+#include "actors/storage_actor.hpp"
+#include "storage/sqlite_store.hpp"
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/scoped_actor.hpp>
+#include <doctest/doctest.h>
+
+#include <chrono>
+#include <filesystem>
+#include <mutex>
+#include <thread>
+#include <unistd.h>
+
+using namespace stet;
+using namespace std::chrono_literals;
+
+namespace {
+
+class recording_sink : public session_sink {
+public:
+  wire::frame_format format() const noexcept override {
+    return wire::frame_format::binary;
+  }
+  void send(std::shared_ptr<const std::string> frame) override {
+    auto m = wire::decode_server(*frame, wire::frame_format::binary);
+    REQUIRE(m);
+    std::lock_guard<std::mutex> guard{mutex_};
+    messages_.push_back(std::move(*m));
+  }
+  using session_sink::send;
+
+  std::vector<wire::ServerMessage> messages() {
+    std::lock_guard<std::mutex> guard{mutex_};
+    return messages_;
+  }
+  /// Waits up to 10 s for a message matching `pred`.
+  template <class Predicate>
+  std::optional<wire::ServerMessage> wait_for(Predicate pred) {
+    for (int i = 0; i < 1000; ++i) {
+      for (auto& m : messages())
+        if (pred(m))
+          return m;
+      std::this_thread::sleep_for(10ms);
+    }
+    return std::nullopt;
+  }
+
+private:
+  std::mutex mutex_;
+  std::vector<wire::ServerMessage> messages_;
+};
+
+struct fixture {
+  std::filesystem::path dir = std::filesystem::temp_directory_path()
+                              / ("stet-actors-" + std::to_string(::getpid()));
+  std::string db;
+  caf::actor_system_config cfg;
+  std::unique_ptr<caf::actor_system> sys;
+  caf::actor storage;
+  caf::actor registry;
+
+  fixture() {
+    std::filesystem::remove_all(dir);
+    std::filesystem::create_directories(dir);
+    db = (dir / "stet.db").string();
+    cfg.set("logger.verbosity", caf::atom("quiet"));
+    sys = std::make_unique<caf::actor_system>(cfg);
+    auto store = storage::sqlite_store::open(db);
+    REQUIRE(store);
+    storage = sys->spawn<caf::detached>(storage_actor, std::shared_ptr<storage::store>{std::move(*store)});
+    registry_config rc;
+    rc.document.idle_timeout = 50ms;
+    registry = sys->spawn(registry_actor, storage, rc);
+  }
+  ~fixture() {
+    caf::anon_send_exit(registry, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(storage, caf::exit_reason::user_shutdown);
+    // Handles keep actors alive: drop them before the system waits for its threads.
+    registry = caf::actor{};
+    storage = caf::actor{};
+    sys.reset();
+    std::filesystem::remove_all(dir);
+  }
+
+  join_request join(const std::string& doc, const std::string& client, std::shared_ptr<recording_sink> sink,
+                    const caf::actor& gateway) {
+    return join_request{doc, "lww", 0, false, client, "session-" + client, sink, gateway};
+  }
+
+  std::pair<std::uint64_t, std::uint64_t> stats() {
+    caf::scoped_actor self{*sys};
+    std::pair<std::uint64_t, std::uint64_t> out;
+    self->request(registry, caf::infinite, stats_atom::value)
+      .receive([&](std::uint64_t open, std::uint64_t loads) { out = {open, loads}; },
+               [&](caf::error&) { FAIL("stats failed"); });
+    return out;
+  }
+};
+
+} // namespace
+
+TEST_CASE("a hundred simultaneous cold joins read storage once, edits ack after commit, idle documents stop") {
+  fixture f;
+  caf::scoped_actor self{*f.sys};
+  std::vector<std::shared_ptr<recording_sink>> sinks;
+  std::vector<caf::actor> gateways;
+  for (int i = 0; i < 100; ++i) {
+    sinks.push_back(std::make_shared<recording_sink>());
+    // Any live actor stands in for the session's gateway actor.
+    gateways.push_back(f.sys->spawn([](caf::event_based_actor*) -> caf::behavior {
+      return {[](int) {}};
+    }));
+    self->send(f.registry, join_atom::value, f.join("cold", "c" + std::to_string(i), sinks.back(), gateways.back()));
+  }
+  caf::actor doc;
+  for (int i = 0; i < 100; ++i)
+    self->receive([&](caf::actor& d) { doc = d; }, [&](caf::error& e) { FAIL(caf::to_string(e)); });
+  CHECK(f.stats() == std::pair<std::uint64_t, std::uint64_t>{1, 1});
+  for (auto& s : sinks)
+    CHECK(s->wait_for([](auto& m) { return m.has_snapshot(); }));
+
+  // An edit is acked only once it is in the database.
+  self->send(doc, edit_atom::value, edit_request{"c0", "session-c0", 1, 0, 0, operation{}.insert("durable")});
+  auto ack = sinks[0]->wait_for([](auto& m) { return m.has_ack(); });
+  REQUIRE(ack);
+  CHECK(ack->ack().rev() == 1);
+  {
+    auto reader = storage::sqlite_store::open(f.db);
+    REQUIRE(reader);
+    auto ops = (*reader)->ops_since("cold", 0);
+    REQUIRE(ops);
+    CHECK(ops->size() == 1);
+  }
+  // Everyone else hears of it; the author does not (no echo).
+  CHECK(sinks[1]->wait_for([](auto& m) { return m.has_applied() && m.applied().rev() == 1; }));
+  for (auto& m : sinks[0]->messages())
+    CHECK_FALSE(m.has_applied());
+
+  // When everyone has gone, the document flushes a snapshot and stops.
+  for (auto& g : gateways)
+    caf::anon_send_exit(g, caf::exit_reason::user_shutdown);
+  for (int i = 0; i < 500 && f.stats().first != 0; ++i)
+    std::this_thread::sleep_for(10ms);
+  CHECK(f.stats().first == 0);
+  auto reader = storage::sqlite_store::open(f.db);
+  REQUIRE(reader);
+  auto row = (*reader)->find_document("cold");
+  REQUIRE(row);
+  REQUIRE(row->has_value());
+  CHECK((*row)->content == "durable");
+  CHECK((*row)->snapshot_rev == 1);
+
+  // The next join loads it again, from the snapshot.
+  auto sink = std::make_shared<recording_sink>();
+  self->request(f.registry, caf::infinite, join_atom::value, f.join("cold", "late", sink, gateways[0]))
+    .receive([](caf::actor&) {}, [](caf::error& e) { FAIL(caf::to_string(e)); });
+  auto snap = sink->wait_for([](auto& m) { return m.has_snapshot(); });
+  REQUIRE(snap);
+  CHECK(snap->snapshot().text() == "durable");
+  CHECK(snap->snapshot().rev() == 1);
+  CHECK(f.stats().second == 2);
+}

@@ -1,0 +1,66 @@
+#include "proto/codec.hpp"
+
+#include <doctest/doctest.h>
+
+using namespace stet;
+
+TEST_CASE("decode_client reads the JSON form of the issue's examples") {
+  auto m = wire::decode_client(
+    R"({"edit":{"docId":"d1","baseRev":3,"clientSeq":1,"clientTs":1700000000000,"ops":[{"retain":5},{"insert":"abc"},{"delete":2}]}})",
+    wire::frame_format::json);
+  REQUIRE(m);
+  REQUIRE(m->has_edit());
+  CHECK(m->edit().base_rev() == 3);
+  auto op = wire::to_operation(m->edit().ops());
+  REQUIRE(op);
+  CHECK(to_debug_string(*op) == "[r5, i'abc', d2]");
+}
+
+TEST_CASE("decode_client names what is wrong") {
+  auto code = [](std::string_view frame, wire::frame_format f = wire::frame_format::json) {
+    auto m = wire::decode_client(frame, f);
+    REQUIRE_FALSE(m);
+    CHECK_FALSE(m.error().message.empty());
+    return m.error().code;
+  };
+  CHECK(code("{oops") == errc::bad_message);
+  CHECK(code(R"({"nope":{}})") == errc::unknown_message);
+  CHECK(code("{}") == errc::unknown_message);
+  CHECK(code(R"({"join":{"docId":"a"},"ping":{}})") == errc::bad_message);
+  CHECK(code(R"({"join":{"docId":"\ud800"}})") == errc::invalid_utf8);
+  CHECK(code("\xff\xff\xff", wire::frame_format::binary) == errc::bad_message);
+  // ClientMessage.join { doc_id: "\xff" } in protobuf binary.
+  CHECK(code(std::string_view{"\x12\x03\x0a\x01\xff", 5}, wire::frame_format::binary) == errc::invalid_utf8);
+}
+
+TEST_CASE("to_operation rejects empty and kindless components") {
+  wire::Edit e;
+  e.add_ops()->set_retain(0);
+  CHECK(wire::to_operation(e.ops()).error().code == errc::invalid_argument);
+  wire::Edit k;
+  k.add_ops();
+  CHECK(wire::to_operation(k.ops()).error().code == errc::invalid_argument);
+}
+
+TEST_CASE("server messages encode in both formats; 64-bit fields are JSON strings") {
+  wire::ServerMessage m;
+  m.mutable_ack()->set_doc_id("d");
+  m.mutable_ack()->set_rev(42);
+  auto json = wire::encode(m, wire::frame_format::json);
+  CHECK(json == R"({"ack":{"docId":"d","rev":"42"}})");
+  wire::encoded_message shared{m};
+  auto bin = shared.get(wire::frame_format::binary);
+  CHECK(shared.get(wire::frame_format::binary) == bin); // encoded once
+  auto back = wire::decode_server(*bin, wire::frame_format::binary);
+  REQUIRE(back);
+  CHECK(back->ack().rev() == 42);
+}
+
+TEST_CASE("stored operations keep the text they removed") {
+  operation op;
+  op.retain(1).erase(2, "\xC3\xA9x").insert("y");
+  auto back = wire::decode_stored(wire::encode_stored(op));
+  REQUIRE(back);
+  CHECK(*back == op);
+  CHECK_FALSE(wire::decode_stored("\xff\xff"));
+}
