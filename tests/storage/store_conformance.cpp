@@ -25,18 +25,27 @@ void run_store_conformance(const store_factory& open) {
 
   // Awkward text round-trips verbatim.
   const std::string title = "Robert'); DROP TABLE documents;-- \"quoted\" \xF0\x9F\x98\x80";
-  auto created = s->create_document({.id = "doc'1", .title = title, .content = "hello", .policy = "merge"});
+  document_row row;
+  row.id = "doc'1";
+  row.title = title;
+  row.content = "hello";
+  row.policy = "merge";
+  auto created = s->create_document(row);
   REQUIRE(created);
   CHECK(created->title == title);
   CHECK(created->content == "hello");
   CHECK(created->policy == "merge");
   CHECK(created->rev == 0);
   // Creating again returns the stored row unchanged.
-  auto again = s->create_document({.id = "doc'1", .title = "other", .policy = "lww"});
+  row.title = "other";
+  row.policy = "lww";
+  auto again = s->create_document(row);
   REQUIRE(again);
   CHECK(again->title == title);
 
-  REQUIRE(s->create_document({.id = "d2"}));
+  document_row d2_row;
+  d2_row.id = "d2";
+  REQUIRE(s->create_document(d2_row));
   // One transaction spanning two documents.
   REQUIRE(s->commit({make_op("doc'1", 1, "a", 1), make_op("doc'1", 2, "b", 1), make_op("d2", 1, "a", 7)}));
   auto ops = s->ops_since("doc'1", 0);
