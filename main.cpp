@@ -13,6 +13,8 @@ constexpr std::string_view k_usage = R"(usage: stet serve [flags]
 
   --listen HOST:PORT        address to serve HTTP and WebSocket on (default 127.0.0.1:8080; env STET_LISTEN)
   --data DIR                folder for the embedded SQLite database (default ./data; env STET_DATA)
+  --postgres URL            store everything in PostgreSQL instead (libpq URL or key=value; env STET_POSTGRES_URL)
+  --storage-connections N   PostgreSQL connections, one storage actor each (default 4)
   --node-id ID              this node's name in logs and session ids (default local; env STET_NODE_ID)
   --log-level LEVEL         debug | info | warn | error (default info; env STET_LOG_LEVEL)
   --max-frame-bytes N       largest WebSocket frame (default 1048576)
@@ -64,6 +66,8 @@ int main(int argc, char** argv) {
     parse_listen(v, opt);
   if (auto v = env("STET_DATA"))
     opt.data_dir = v;
+  if (auto v = env("STET_POSTGRES_URL"))
+    opt.postgres = v;
   if (auto v = env("STET_NODE_ID"))
     opt.node_id = v;
   std::string log_level = env("STET_LOG_LEVEL") ? env("STET_LOG_LEVEL") : "info";
@@ -86,6 +90,10 @@ int main(int argc, char** argv) {
       parse_listen(value, opt);
     else if (flag == "--data")
       opt.data_dir = value;
+    else if (flag == "--postgres")
+      opt.postgres = value;
+    else if (flag == "--storage-connections")
+      opt.storage_connections = static_cast<int>(std::max<std::size_t>(1, parse_size(flag, value)));
     else if (flag == "--node-id")
       opt.node_id = value;
     else if (flag == "--log-level")

@@ -1,6 +1,7 @@
 #include "actors/document_actor.hpp"
 
 #include "metrics/log.hpp"
+#include "metrics/metrics.hpp"
 
 #include <caf/event_based_actor.hpp>
 #include <caf/system_messages.hpp>
@@ -11,6 +12,11 @@
 namespace stet {
 
 namespace {
+
+std::int64_t wall_ms() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
 
 std::uint64_t now_ms() {
   using namespace std::chrono;
@@ -61,7 +67,9 @@ void broadcast_presence(document_actor_state& st, const std::string& except_sess
 
 void deliver(document_actor_state& st, const std::vector<pending_notice>& notices) {
   auto& id = st.doc->id();
+  auto now = std::chrono::steady_clock::now();
   for (auto& n : notices) {
+    metrics::get().edit_commit_seconds.Observe(std::chrono::duration<double>(now - n.received).count());
     auto* author = find_session(st, n.author_session);
     if (author)
       author->sink->send(ack_message(id, n.client_seq, n.rev, n.ts));
@@ -91,15 +99,17 @@ void maybe_idle(document_actor_type* self);
 // edits arriving meanwhile form the next batch (group commit).
 void flush(document_actor_type* self) {
   auto& st = self->state;
-  if (st.commit_in_flight || st.batch_notices.empty())
+  if (st.commit_in_flight || (st.batch_notices.empty() && st.batch_sessions.empty()))
     return;
   st.commit_in_flight = true;
   auto rows = std::move(st.batch_rows);
+  auto sessions = std::move(st.batch_sessions);
   auto notices = std::make_shared<std::vector<pending_notice>>(std::move(st.batch_notices));
   st.batch_rows.clear();
+  st.batch_sessions.clear();
   st.batch_notices.clear();
   auto last_rev = rows.empty() ? st.committed_rev : rows.back().rev;
-  self->request(st.store, caf::infinite, commit_atom::value, rows)
+  self->request(st.store, caf::infinite, commit_atom::value, rows, sessions)
     .then(
       [=](caf::ok_atom) {
         auto& s = self->state;
@@ -121,6 +131,9 @@ void flush(document_actor_type* self) {
         rows.insert(rows.end(), std::make_move_iterator(s.batch_rows.begin()),
                     std::make_move_iterator(s.batch_rows.end()));
         s.batch_rows = std::move(rows);
+        sessions.insert(sessions.end(), std::make_move_iterator(s.batch_sessions.begin()),
+                        std::make_move_iterator(s.batch_sessions.end()));
+        s.batch_sessions = std::move(sessions);
         notices->insert(notices->end(), std::make_move_iterator(s.batch_notices.begin()),
                         std::make_move_iterator(s.batch_notices.end()));
         s.batch_notices = std::move(*notices);
@@ -153,7 +166,8 @@ void maybe_snapshot(document_actor_type* self, bool force) {
 }
 
 bool is_quiet(const document_actor_state& st) {
-  return st.subscribers.empty() && !st.commit_in_flight && st.batch_notices.empty() && !st.snapshot_in_flight;
+  return st.subscribers.empty() && !st.commit_in_flight && st.batch_notices.empty() && st.batch_sessions.empty()
+         && !st.snapshot_in_flight;
 }
 
 // Schedules a check: a document without subscribers and without work in
@@ -189,6 +203,7 @@ void remove_subscribers(document_actor_type* self, Predicate pred) {
   gone.assign(std::make_move_iterator(it), std::make_move_iterator(st.subscribers.end()));
   st.subscribers.erase(it, st.subscribers.end());
   for (auto& g : gone) {
+    st.batch_sessions.push_back({g.session_id, st.doc->id(), st.config.node_id, {}, wall_ms(), false});
     wire::ServerMessage m;
     auto* p = m.mutable_presence();
     p->set_doc_id(st.doc->id());
@@ -196,6 +211,8 @@ void remove_subscribers(document_actor_type* self, Predicate pred) {
     p->set_left(true);
     broadcast_presence(st, {}, m);
   }
+  if (!gone.empty())
+    flush(self);
   maybe_idle(self);
 }
 
@@ -238,23 +255,35 @@ void on_join(document_actor_type* self, join_request& req) {
   joined.mutable_presence()->set_client_id(req.client_id);
   broadcast_presence(st, req.session_id, joined);
   st.subscribers.push_back({req.session_id, req.client_id, req.echo, req.sink, req.gateway.address()});
+  st.batch_sessions.push_back({req.session_id, doc.id(), st.config.node_id, {}, wall_ms(), true});
+  flush(self);
 }
 
 void on_edit(document_actor_type* self, edit_request& req) {
   auto& st = self->state;
   auto& doc = *st.doc;
   auto* author = find_session(st, req.session_id);
-  auto outcome = doc.submit(req, now_ms());
-  if (!outcome) {
+  auto& m = metrics::get();
+  auto reject = [&](const error& err) {
+    m.rejected(to_string(err.code));
     if (author)
-      author->sink->send(wire::make_error(outcome.error(), doc.id(), req.client_seq));
-    return;
-  }
+      author->sink->send(wire::make_error(err, doc.id(), req.client_seq));
+  };
+  if (st.batch_notices.size() >= st.config.max_pending_edits)
+    return reject(make_error(errc::storage_unavailable,
+                             std::to_string(st.batch_notices.size())
+                               + " edits are waiting for storage to commit; this one was not applied, retry later"));
+  auto outcome = doc.submit(req, now_ms());
+  if (!outcome)
+    return reject(outcome.error());
+  (outcome->duplicate ? m.edits_duplicate : m.edits_applied).Increment();
+  m.conflicts.Increment(static_cast<double>(outcome->conflicts.size()));
   pending_notice n;
   n.author_session = req.session_id;
   n.author_client = req.client_id;
   n.client_seq = req.client_seq;
   n.rev = outcome->rev;
+  n.received = std::chrono::steady_clock::now();
   if (!outcome->duplicate) {
     auto& e = *doc.entry(outcome->rev);
     n.ts = e.ts;

@@ -21,6 +21,11 @@ struct document_actor_config {
   std::uint64_t log_tail = 1000;
   /// How long a document with no subscribers stays open.
   std::chrono::milliseconds idle_timeout{5000};
+  /// Edits waiting for storage before new ones get `storage_unavailable`
+  /// (bounds memory while storage is down).
+  std::size_t max_pending_edits = 10000;
+  /// This node's id, recorded with sessions.
+  std::string node_id = "local";
 };
 
 struct subscriber {
@@ -40,6 +45,7 @@ struct pending_notice {
   std::shared_ptr<wire::encoded_message> applied; // null for a duplicate
   std::string author_client;
   std::vector<conflict_notice> conflicts;
+  std::chrono::steady_clock::time_point received;
 };
 
 struct document_actor_state {
@@ -51,6 +57,7 @@ struct document_actor_state {
   std::vector<subscriber> subscribers;
   std::vector<storage::op_row> batch_rows;
   std::vector<pending_notice> batch_notices;
+  std::vector<storage::session_event> batch_sessions;
   bool commit_in_flight = false;
   std::uint64_t committed_rev = 0;
   std::uint64_t snapshot_rev = 0;

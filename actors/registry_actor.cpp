@@ -1,6 +1,9 @@
 #include "actors/registry_actor.hpp"
 
 #include "metrics/log.hpp"
+#include "metrics/metrics.hpp"
+
+#include <functional>
 
 #include <caf/event_based_actor.hpp>
 #include <caf/system_messages.hpp>
@@ -8,6 +11,10 @@
 namespace stet {
 
 namespace {
+
+const caf::actor& store_for(registry_state& st, const std::string& doc_id) {
+  return st.stores[std::hash<std::string>{}(doc_id) % st.stores.size()];
+}
 
 void fail_waiting(registry_actor_type* self, const std::string& id, const caf::error& err) {
   auto waiting = std::move(self->state.loading[id]);
@@ -26,11 +33,12 @@ void on_loaded(registry_actor_type* self, const std::string& id, loaded_document
   }
   auto doc = std::make_shared<document>(std::move(*restored));
   // Linked: a registry shut down takes its documents with it.
-  auto actor = self->spawn<caf::linked>(document_actor, doc, loaded.row.title, loaded.row.snapshot_rev, st.store,
+  auto actor = self->spawn<caf::linked>(document_actor, doc, loaded.row.title, loaded.row.snapshot_rev, store_for(st, id),
                            caf::actor_cast<caf::actor>(self), st.config.document);
   self->monitor(actor);
   auto& entry = st.open[id];
   entry.actor = actor;
+  metrics::get().open_documents.Set(static_cast<double>(st.open.size()));
   auto waiting = std::move(st.loading[id]);
   st.loading.erase(id);
   for (auto& w : waiting) {
@@ -41,8 +49,8 @@ void on_loaded(registry_actor_type* self, const std::string& id, loaded_document
 
 } // namespace
 
-caf::behavior registry_actor(registry_actor_type* self, caf::actor store, registry_config config) {
-  self->state.store = std::move(store);
+caf::behavior registry_actor(registry_actor_type* self, std::vector<caf::actor> stores, registry_config config) {
+  self->state.stores = std::move(stores);
   self->state.config = config;
   self->set_down_handler([self](caf::down_msg& dm) {
     auto& open = self->state.open;
@@ -51,6 +59,7 @@ caf::behavior registry_actor(registry_actor_type* self, caf::actor store, regist
         if (dm.reason)
           log::error("document actor failed", {{"doc", it->first}, {"reason", caf::to_string(dm.reason)}});
         open.erase(it);
+        metrics::get().open_documents.Set(static_cast<double>(open.size()));
         break;
       }
   });
@@ -69,7 +78,7 @@ caf::behavior registry_actor(registry_actor_type* self, caf::actor store, regist
       waiting.push_back(registry_state::waiting_join{rp, std::move(req)});
       if (waiting.size() == 1) {
         ++st.loads;
-        self->request(st.store, caf::infinite, load_atom::value, id, policy, true)
+        self->request(store_for(st, id), caf::infinite, load_atom::value, id, policy, true)
           .then([=](loaded_document& loaded) { on_loaded(self, id, loaded); },
                 [=](caf::error& err) { fail_waiting(self, id, err); });
       }
@@ -83,7 +92,7 @@ caf::behavior registry_actor(registry_actor_type* self, caf::actor store, regist
         return rp;
       }
       ++st.loads;
-      self->request(st.store, caf::infinite, load_atom::value, id, std::string{}, false)
+      self->request(store_for(st, id), caf::infinite, load_atom::value, id, std::string{}, false)
         .then(
           [=](loaded_document& loaded) mutable {
             auto d = document::restore(loaded, self->state.config.limits);
@@ -105,6 +114,7 @@ caf::behavior registry_actor(registry_actor_type* self, caf::actor store, regist
           || it->second.joins_forwarded != joins_seen)
         return false;
       open.erase(it);
+      metrics::get().open_documents.Set(static_cast<double>(open.size()));
       return true;
     },
     [=](stats_atom) -> caf::result<std::uint64_t, std::uint64_t> {

@@ -29,7 +29,9 @@ struct registry_state {
   };
   std::unordered_map<std::string, open_document> open;
   std::unordered_map<std::string, std::vector<waiting_join>> loading;
-  caf::actor store;
+  /// The storage actors (one connection each); a document always uses the
+  /// same one, so its commits stay in order.
+  std::vector<caf::actor> stores;
   registry_config config;
   std::uint64_t loads = 0; // storage reads, for tests and metrics
 
@@ -44,6 +46,6 @@ using registry_actor_type = caf::stateful_actor<registry_state>;
 /// - (get_atom, doc_id) -> document_view; unknown_document when absent.
 /// - (idle_atom, doc_id, joins_seen) -> bool: true when the document may stop.
 /// - (stats_atom) -> (open documents, storage loads).
-caf::behavior registry_actor(registry_actor_type* self, caf::actor store, registry_config config);
+caf::behavior registry_actor(registry_actor_type* self, std::vector<caf::actor> stores, registry_config config);
 
 } // namespace stet

@@ -3,6 +3,10 @@
 #include <caf/atom.hpp>
 #include <caf/response_promise.hpp>
 
+#include "metrics/metrics.hpp"
+
+#include <chrono>
+
 #include <iostream>
 
 namespace stet {
@@ -11,34 +15,67 @@ namespace {
 
 struct pending_commit {
   std::vector<storage::op_row> rows;
+  std::vector<storage::session_event> sessions;
   caf::response_promise promise;
 };
 
+struct storage_state;
+void report(storage_state& st, const status& r);
+
 struct storage_state {
   std::shared_ptr<storage::store> store;
+  std::shared_ptr<node_health> health;
   std::vector<pending_commit> pending;
   bool flush_scheduled = false;
 };
+
+status timed_commit(storage_state& st, const std::vector<storage::op_row>& rows,
+                    const std::vector<storage::session_event>& sessions) {
+  auto& m = metrics::get();
+  auto start = std::chrono::steady_clock::now();
+  auto r = st.store->commit(rows, sessions);
+  std::chrono::duration<double> took = std::chrono::steady_clock::now() - start;
+  report(st, r);
+  if (r) {
+    m.storage_commit_seconds.Observe(took.count());
+    m.storage_batch_edits.Observe(static_cast<double>(rows.size()));
+  }
+  return r;
+}
 
 void flush(storage_state& st) {
   auto batch = std::move(st.pending);
   st.pending.clear();
   st.flush_scheduled = false;
-  std::vector<storage::op_row> all;
-  for (auto& p : batch)
-    all.insert(all.end(), p.rows.begin(), p.rows.end());
-  if (st.store->commit(all)) {
+  std::vector<storage::op_row> rows;
+  std::vector<storage::session_event> sessions;
+  for (auto& p : batch) {
+    rows.insert(rows.end(), p.rows.begin(), p.rows.end());
+    sessions.insert(sessions.end(), p.sessions.begin(), p.sessions.end());
+  }
+  auto all = timed_commit(st, rows, sessions);
+  if (all) {
     for (auto& p : batch)
       p.promise.deliver(caf::ok_atom::value);
     return;
   }
+  if (batch.size() == 1) {
+    batch[0].promise.deliver(to_caf(all.error()));
+    return;
+  }
   // One document's failure must not fail the others: retry one by one.
   for (auto& p : batch) {
-    if (auto r = st.store->commit(p.rows); r)
+    if (auto r = timed_commit(st, p.rows, p.sessions); r)
       p.promise.deliver(caf::ok_atom::value);
     else
       p.promise.deliver(to_caf(r.error()));
   }
+}
+
+void report(storage_state& st, const status& r) {
+  st.health->storage_result(r ? std::string{} : r.error().message);
+  if (!r)
+    metrics::get().storage_errors.Increment();
 }
 
 result<loaded_document> load(storage::store& s, const std::string& id, const std::string& policy, bool create) {
@@ -72,18 +109,22 @@ result<loaded_document> load(storage::store& s, const std::string& id, const std
 
 } // namespace
 
-caf::behavior storage_actor(caf::event_based_actor* self, std::shared_ptr<storage::store> store) {
+caf::behavior storage_actor(caf::event_based_actor* self, std::shared_ptr<storage::store> store,
+                            std::shared_ptr<node_health> health) {
   auto st = std::make_shared<storage_state>();
   st->store = std::move(store);
+  st->health = std::move(health);
   return {
     [=](load_atom, const std::string& id, const std::string& policy, bool create) -> caf::result<loaded_document> {
       auto r = load(*st->store, id, policy, create);
+      // A missing document is an answer, not a storage failure.
+      report(*st, r || r.error().code == errc::unknown_document ? ok() : status{r.error()});
       if (!r)
         return to_caf(r.error());
       return std::move(*r);
     },
-    [=](commit_atom, std::vector<storage::op_row>& rows) {
-      st->pending.push_back({std::move(rows), self->make_response_promise()});
+    [=](commit_atom, std::vector<storage::op_row>& rows, std::vector<storage::session_event>& sessions) {
+      st->pending.push_back({std::move(rows), std::move(sessions), self->make_response_promise()});
       if (!st->flush_scheduled) {
         st->flush_scheduled = true;
         // Lands behind every commit already queued: they share one transaction.
@@ -92,7 +133,9 @@ caf::behavior storage_actor(caf::event_based_actor* self, std::shared_ptr<storag
     },
     [=](flush_atom) { flush(*st); },
     [=](snapshot_atom, const storage::snapshot_row& snap, std::uint64_t prune_through) -> caf::result<caf::ok_atom> {
-      if (auto r = st->store->save_snapshot(snap, prune_through); !r)
+      auto r = st->store->save_snapshot(snap, prune_through);
+      report(*st, r);
+      if (!r)
         return to_caf(r.error());
       return caf::ok_atom::value;
     },

@@ -4,6 +4,7 @@
 #pragma once
 
 #include "actors/messages.hpp"
+#include "actors/node_health.hpp"
 
 #include <caf/event_based_actor.hpp>
 #include <caf/stateful_actor.hpp>
@@ -15,9 +16,12 @@ namespace stet {
 /// Messages:
 /// - (load_atom, doc_id, policy, create) -> loaded_document; creates the
 ///   document when absent and `create`, else fails with unknown_document.
-/// - (commit_atom, std::vector<op_row>) -> ok_atom once durable.
+/// - (commit_atom, std::vector<op_row>, std::vector<session_event>) -> ok_atom
+///   once durable.
 /// - (snapshot_atom, snapshot_row, prune_through) -> ok_atom.
 /// Failures are stet errors carried in caf::error (see to_caf).
-caf::behavior storage_actor(caf::event_based_actor* self, std::shared_ptr<storage::store> store);
+/// Every outcome is reported to `health` (for /readyz) and to the metrics.
+caf::behavior storage_actor(caf::event_based_actor* self, std::shared_ptr<storage::store> store,
+                            std::shared_ptr<node_health> health);
 
 } // namespace stet

@@ -3,6 +3,7 @@
 #include "actors/messages.hpp"
 #include "core/transform.hpp"
 #include "metrics/log.hpp"
+#include "metrics/metrics.hpp"
 
 #include <caf/send.hpp>
 
@@ -16,6 +17,7 @@ using wire::ClientMessage;
 
 void send_error(gateway_actor_type* self, errc code, std::string message, std::string_view doc_id = {},
                 std::uint64_t client_seq = 0) {
+  metrics::get().rejected(to_string(code));
   self->state.sink->send(wire::make_error(error{code, std::move(message)}, doc_id, client_seq));
 }
 

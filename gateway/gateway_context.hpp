@@ -2,11 +2,14 @@
 // shares: the actor system, the registry and the limits.
 #pragma once
 
+#include "actors/node_health.hpp"
+
 #include <caf/actor.hpp>
 
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 
 namespace caf {
@@ -35,6 +38,7 @@ struct gateway_context {
   caf::actor registry;
   gateway_limits limits;
   std::string node_id;
+  std::shared_ptr<node_health> health;
   std::atomic<std::uint64_t> next_session{1};
   std::atomic<std::int64_t> open_sessions{0};
 };

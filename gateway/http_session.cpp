@@ -3,6 +3,7 @@
 #include "actors/messages.hpp"
 #include "gateway/websocket_session.hpp"
 #include "metrics/log.hpp"
+#include "metrics/metrics.hpp"
 
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
@@ -98,6 +99,22 @@ void http_session::handle(http::request<http::string_body> req) {
     target = target.substr(0, q);
   if (target == "/healthz") {
     return respond(json_response(http::status::ok, {{"status", "ok"}}, version, keep_alive));
+  }
+  if (target == "/readyz") {
+    auto reason = ctx_.health->not_ready_reason();
+    if (reason.empty())
+      return respond(json_response(http::status::ok, {{"status", "ready"}}, version, keep_alive));
+    return respond(json_response(http::status::service_unavailable, {{"status", "not_ready"}, {"reason", reason}},
+                                 version, keep_alive));
+  }
+  if (target == "/metrics") {
+    response res{http::status::ok, version};
+    res.set(http::field::server, "stet");
+    res.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
+    res.keep_alive(keep_alive);
+    res.body() = metrics::get().scrape();
+    res.prepare_payload();
+    return respond(std::move(res));
   }
   constexpr std::string_view docs = "/api/documents/";
   if (target.starts_with(docs) && target.size() > docs.size()) {

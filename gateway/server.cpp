@@ -3,6 +3,7 @@
 #include "actors/storage_actor.hpp"
 #include "gateway/listener.hpp"
 #include "metrics/log.hpp"
+#include "storage/pg_store.hpp"
 #include "storage/sqlite_store.hpp"
 
 #include <boost/asio/io_context.hpp>
@@ -11,6 +12,7 @@
 #include <caf/actor_system_config.hpp>
 #include <caf/send.hpp>
 
+#include <chrono>
 #include <filesystem>
 #include <thread>
 #include <vector>
@@ -19,25 +21,64 @@ namespace stet {
 
 namespace net = boost::asio;
 
+namespace {
+
+std::int64_t now_ms() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+// Opens the configured backend: `count` PostgreSQL connections, or one
+// SQLite file (SQLite has one writer anyway).
+result<std::vector<std::unique_ptr<storage::store>>> open_stores(const server_options& opt) {
+  std::vector<std::unique_ptr<storage::store>> stores;
+  if (opt.postgres.empty()) {
+    std::error_code ec;
+    std::filesystem::create_directories(opt.data_dir, ec);
+    auto path = (std::filesystem::path(opt.data_dir) / "stet.db").string();
+    auto s = storage::sqlite_store::open(path);
+    if (!s)
+      return s.error();
+    log::info("storage ready", {{"backend", "sqlite"}, {"path", path}});
+    stores.push_back(std::move(*s));
+    return stores;
+  }
+  for (int i = 0; i < std::max(1, opt.storage_connections); ++i) {
+    auto s = storage::pg_store::open(opt.postgres);
+    if (!s)
+      return s.error();
+    stores.push_back(std::move(*s));
+  }
+  log::info("storage ready", {{"backend", "postgres"}, {"connections", std::to_string(stores.size())}});
+  return stores;
+}
+
+} // namespace
+
 int run_server(const server_options& opt) {
-  std::error_code fs_ec;
-  std::filesystem::create_directories(opt.data_dir, fs_ec);
-  auto db_path = (std::filesystem::path(opt.data_dir) / "stet.db").string();
-  auto store = storage::sqlite_store::open(db_path);
-  if (!store) {
-    log::error("cannot open storage", {{"path", db_path}, {"error", store.error().message}});
+  auto stores = open_stores(opt);
+  if (!stores) {
+    log::error("cannot open storage", {{"error", stores.error().message}});
     return 1;
   }
-  log::info("storage ready", {{"backend", "sqlite"}, {"path", db_path}});
+  // Sessions this node left open when it last stopped are over.
+  if (auto st = stores->front()->close_node_sessions(opt.node_id, now_ms()); !st)
+    log::warn("cannot close stale sessions", {{"error", st.error().message}});
 
   caf::actor_system_config cfg;
   cfg.set("scheduler.max-threads", static_cast<size_t>(opt.actor_threads));
   cfg.set("logger.verbosity", caf::atom("quiet"));
   caf::actor_system system{cfg};
-  auto storage = system.spawn<caf::detached>(storage_actor, std::shared_ptr<storage::store>{std::move(*store)});
-  auto registry = system.spawn(registry_actor, storage, opt.registry);
+  auto health = std::make_shared<node_health>();
+  std::vector<caf::actor> storage_actors;
+  for (auto& s : *stores)
+    storage_actors.push_back(
+      system.spawn<caf::detached>(storage_actor, std::shared_ptr<storage::store>{std::move(s)}, health));
+  auto registry_opts = opt.registry;
+  registry_opts.document.node_id = opt.node_id;
+  auto registry = system.spawn(registry_actor, storage_actors, registry_opts);
 
-  gateway_context ctx{system, registry, opt.limits, opt.node_id};
+  gateway_context ctx{system, registry, opt.limits, opt.node_id, health};
   net::io_context ioc{opt.io_threads};
   std::shared_ptr<listener> l;
   try {
@@ -45,7 +86,9 @@ int run_server(const server_options& opt) {
   } catch (const std::exception& e) {
     log::error("cannot listen", {{"address", opt.host + ":" + std::to_string(opt.port)}, {"error", e.what()}});
     caf::anon_send_exit(registry, caf::exit_reason::user_shutdown);
-    caf::anon_send_exit(storage, caf::exit_reason::user_shutdown);
+    for (auto& s : storage_actors)
+      caf::anon_send_exit(s, caf::exit_reason::user_shutdown);
+    system.await_actors_before_shutdown(false);
     return 1;
   }
   l->run();
@@ -65,7 +108,8 @@ int run_server(const server_options& opt) {
     t.join();
   // Acked edits are already durable; unacked ones are resent by clients.
   caf::anon_send_exit(registry, caf::exit_reason::user_shutdown);
-  caf::anon_send_exit(storage, caf::exit_reason::user_shutdown);
+  for (auto& s : storage_actors)
+    caf::anon_send_exit(s, caf::exit_reason::user_shutdown);
   system.await_actors_before_shutdown(false);
   return 0;
 }

@@ -13,6 +13,10 @@ struct server_options {
   unsigned short port = 8080;
   /// Folder of the embedded SQLite database.
   std::string data_dir = "data";
+  /// PostgreSQL connection (libpq URL or key=value); empty = embedded SQLite.
+  std::string postgres;
+  /// Storage connections (storage actors) when on PostgreSQL.
+  int storage_connections = 4;
   std::string node_id = "local";
   int io_threads = 1;
   int actor_threads = 2;

@@ -3,6 +3,7 @@
 #include "actors/messages.hpp"
 #include "gateway/gateway_actor.hpp"
 #include "metrics/log.hpp"
+#include "metrics/metrics.hpp"
 
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
@@ -21,10 +22,12 @@ websocket_session::websocket_session(beast::tcp_stream&& stream, gateway_context
   : ws_(std::move(stream)), ctx_(ctx) {
   session_id_ = ctx.node_id + "-" + std::to_string(ctx.next_session++);
   ++ctx_.open_sessions;
+  metrics::get().websocket_sessions.Increment();
 }
 
 websocket_session::~websocket_session() {
   --ctx_.open_sessions;
+  metrics::get().websocket_sessions.Decrement();
 }
 
 void websocket_session::run(beast::http::request<beast::http::string_body> upgrade) {
@@ -120,6 +123,7 @@ void websocket_session::on_write(beast::error_code ec, std::size_t) {
 void websocket_session::close_slow_consumer() {
   log::warn("closing slow consumer", {{"session", session_id_}, {"queued_frames", std::to_string(queue_.size())}});
   closing_ = true;
+  metrics::get().slow_consumer_closes.Increment();
   if (writing_) {
     // Only one write at a time: keep the frame in flight, drop the rest,
     // close once it completes. A peer that never reads is cut by the timeout.

@@ -53,6 +53,56 @@ CREATE TABLE sessions(
   connected_at INTEGER NOT NULL,
   disconnected_at INTEGER,
   PRIMARY KEY(id, doc_id));
+)sql",
+     R"sql(
+CREATE TABLE users(
+  id BIGSERIAL PRIMARY KEY,
+  username TEXT NOT NULL UNIQUE,
+  email TEXT,
+  password_hash TEXT NOT NULL,
+  created_at BIGINT NOT NULL);
+CREATE TABLE documents(
+  id TEXT PRIMARY KEY,
+  title TEXT NOT NULL DEFAULT '',
+  content TEXT NOT NULL DEFAULT '',
+  snapshot_rev BIGINT NOT NULL DEFAULT 0,
+  rev BIGINT NOT NULL DEFAULT 0,
+  last_ts BIGINT NOT NULL DEFAULT 0,
+  policy TEXT NOT NULL DEFAULT 'lww' CHECK(policy IN ('lww','merge')),
+  owner_id BIGINT REFERENCES users(id),
+  is_public BOOLEAN NOT NULL DEFAULT false,
+  owner_epoch BIGINT NOT NULL DEFAULT 0,
+  created_at BIGINT NOT NULL,
+  updated_at BIGINT NOT NULL);
+CREATE TABLE document_ops(
+  doc_id TEXT NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+  rev BIGINT NOT NULL,
+  ops BYTEA NOT NULL,
+  author_id BIGINT REFERENCES users(id),
+  ts BIGINT NOT NULL,
+  client_id TEXT NOT NULL,
+  client_seq BIGINT NOT NULL,
+  PRIMARY KEY(doc_id, rev));
+CREATE TABLE document_clients(
+  doc_id TEXT NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+  client_id TEXT NOT NULL,
+  client_seq BIGINT NOT NULL,
+  rev BIGINT NOT NULL,
+  PRIMARY KEY(doc_id, client_id));
+CREATE TABLE document_acl(
+  doc_id TEXT NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+  user_id BIGINT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  role TEXT NOT NULL CHECK(role IN ('viewer','editor')),
+  PRIMARY KEY(doc_id, user_id));
+CREATE TABLE sessions(
+  id TEXT NOT NULL,
+  doc_id TEXT NOT NULL,
+  user_id BIGINT,
+  node_id TEXT NOT NULL,
+  connected_at BIGINT NOT NULL,
+  disconnected_at BIGINT,
+  PRIMARY KEY(id, doc_id));
+CREATE INDEX sessions_open ON sessions(doc_id) WHERE disconnected_at IS NULL;
 )sql"},
   };
   return all;

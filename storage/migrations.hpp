@@ -12,6 +12,7 @@ struct migration {
   int version;
   std::string_view description;
   std::string_view sqlite;
+  std::string_view postgres;
 };
 
 const std::vector<migration>& migrations();

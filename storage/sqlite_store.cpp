@@ -243,17 +243,18 @@ result<std::vector<client_seq_row>> sqlite_store::client_seqs(std::string_view d
   return out;
 }
 
-status sqlite_store::commit(const std::vector<op_row>& ops) {
-  if (ops.empty())
+status sqlite_store::commit(const std::vector<op_row>& ops, const std::vector<session_event>& sessions) {
+  if (ops.empty() && sessions.empty())
     return ok();
   if (auto st = exec("BEGIN IMMEDIATE"); !st)
     return st;
-  auto fail = [this](std::string_view what) -> status {
-    auto err = sqlite_error(db_, what);
+  auto fail = [this](stet::error err) -> status {
     exec("ROLLBACK");
     return err;
   };
-  auto& ins = prepared("INSERT INTO document_ops(doc_id, rev, ops, ts, client_id, client_seq) VALUES(?,?,?,?,?,?)");
+  auto& ins = prepared("INSERT INTO document_ops(doc_id, rev, ops, ts, client_id, client_seq) VALUES(?,?,?,?,?,?) "
+                       "ON CONFLICT(doc_id, rev) DO NOTHING");
+  auto& same = prepared("SELECT client_id, client_seq FROM document_ops WHERE doc_id = ? AND rev = ?");
   auto& seq = prepared("INSERT INTO document_clients(doc_id, client_id, client_seq, rev) VALUES(?,?,?,?) "
                        "ON CONFLICT(doc_id, client_id) DO UPDATE SET client_seq = excluded.client_seq, "
                        "rev = excluded.rev WHERE excluded.client_seq > document_clients.client_seq");
@@ -261,18 +262,28 @@ status sqlite_store::commit(const std::vector<op_row>& ops) {
   auto now = now_ms();
   for (std::size_t i = 0; i < ops.size(); ++i) {
     auto& op = ops[i];
-    ins.bind(1, op.doc_id).bind(2, op.rev).bind_blob(3, op.ops).bind(4, op.ts).bind(5, op.client_id).bind(6,
-                                                                                                        op.client_seq);
+    ins.bind(1, op.doc_id).bind(2, op.rev).bind_blob(3, op.ops).bind(4, op.ts).bind(5, op.client_id);
+    ins.bind(6, op.client_seq);
     auto rc = ins.step();
     ins.reset();
     if (rc != SQLITE_DONE)
-      return fail("append op");
+      return fail(sqlite_error(db_, "append op"));
+    if (sqlite3_changes(db_) == 0) {
+      // Already there: fine if it is this very edit (a retried commit).
+      same.bind(1, op.doc_id).bind(2, op.rev);
+      bool match = same.step() == SQLITE_ROW && same.text(0) == op.client_id
+                   && static_cast<std::uint64_t>(same.int64(1)) == op.client_seq;
+      same.reset();
+      if (!match)
+        return fail(make_error(errc::internal, "rev " + std::to_string(op.rev) + " of " + op.doc_id
+                                                 + " is already taken by another edit"));
+    }
     if (!op.client_id.empty()) {
       seq.bind(1, op.doc_id).bind(2, op.client_id).bind(3, op.client_seq).bind(4, op.rev);
       rc = seq.step();
       seq.reset();
       if (rc != SQLITE_DONE)
-        return fail("record client sequence");
+        return fail(sqlite_error(db_, "record client sequence"));
     }
     // One documents update per document: at its last op in the batch.
     bool last_of_doc = i + 1 == ops.size() || ops[i + 1].doc_id != op.doc_id;
@@ -281,13 +292,55 @@ status sqlite_store::commit(const std::vector<op_row>& ops) {
       rc = doc.step();
       doc.reset();
       if (rc != SQLITE_DONE)
-        return fail("advance document rev");
+        return fail(sqlite_error(db_, "advance document rev"));
     }
+  }
+  auto& join = prepared("INSERT INTO sessions(id, doc_id, user_id, node_id, connected_at) VALUES(?,?,?,?,?) "
+                        "ON CONFLICT(id, doc_id) DO UPDATE SET connected_at = excluded.connected_at, "
+                        "disconnected_at = NULL");
+  auto& leave = prepared("UPDATE sessions SET disconnected_at = ? WHERE id = ? AND doc_id = ?");
+  for (auto& e : sessions) {
+    auto& st = e.joined ? join : leave;
+    if (e.joined) {
+      join.bind(1, e.session_id).bind(2, e.doc_id).bind(4, e.node_id).bind(5, e.at);
+      if (!e.user_id.empty())
+        join.bind(3, e.user_id);
+    } else {
+      leave.bind(1, e.at).bind(2, e.session_id).bind(3, e.doc_id);
+    }
+    auto rc = st.step();
+    st.reset();
+    if (rc != SQLITE_DONE)
+      return fail(sqlite_error(db_, "record session"));
   }
   if (auto st = exec("COMMIT"); !st) {
     exec("ROLLBACK");
     return st;
   }
+  return ok();
+}
+
+result<std::vector<session_row>> sqlite_store::open_sessions(std::string_view doc_id) {
+  auto& st = prepared("SELECT id, doc_id, node_id, connected_at FROM sessions "
+                      "WHERE doc_id = ? AND disconnected_at IS NULL ORDER BY connected_at, id");
+  st.bind(1, doc_id);
+  std::vector<session_row> out;
+  int rc;
+  while ((rc = st.step()) == SQLITE_ROW)
+    out.push_back({st.text(0), st.text(1), st.text(2), st.int64(3), 0});
+  st.reset();
+  if (rc != SQLITE_DONE)
+    return sqlite_error(db_, "read sessions");
+  return out;
+}
+
+status sqlite_store::close_node_sessions(std::string_view node_id, std::int64_t at) {
+  auto& st = prepared("UPDATE sessions SET disconnected_at = ? WHERE node_id = ? AND disconnected_at IS NULL");
+  st.bind(1, at).bind(2, node_id);
+  auto rc = st.step();
+  st.reset();
+  if (rc != SQLITE_DONE)
+    return sqlite_error(db_, "close sessions");
   return ok();
 }
 

@@ -47,6 +47,24 @@ struct client_seq_row {
   std::uint64_t rev = 0;
 };
 
+/// A session joining or leaving a document, for the `sessions` table.
+struct session_event {
+  std::string session_id;
+  std::string doc_id;
+  std::string node_id;
+  std::string user_id; // empty while there are no accounts
+  std::int64_t at = 0; // unix ms
+  bool joined = true;
+};
+
+struct session_row {
+  std::string session_id;
+  std::string doc_id;
+  std::string node_id;
+  std::int64_t connected_at = 0;
+  std::int64_t disconnected_at = 0; // 0 while connected
+};
+
 struct snapshot_row {
   std::string doc_id;
   std::string content;
@@ -69,9 +87,19 @@ public:
   virtual result<std::vector<client_seq_row>> client_seqs(std::string_view doc_id) = 0;
 
   /// Appends `ops` (any documents, each document's revs consecutive and
-  /// following its stored rev) in one durable transaction, advancing each
-  /// document's rev and last_ts. All or nothing: on error nothing is stored.
-  virtual status commit(const std::vector<op_row>& ops) = 0;
+  /// following its stored rev) and records `sessions` in one durable
+  /// transaction, advancing each document's rev and last_ts. All or nothing:
+  /// on error nothing is stored. Idempotent: an op already stored with the
+  /// same rev, client and sequence number (a retry after an ambiguous
+  /// failure) counts as committed; a different one at that rev is an error.
+  virtual status commit(const std::vector<op_row>& ops, const std::vector<session_event>& sessions = {}) = 0;
+
+  /// Sessions of `doc_id` still connected ("who is editing now").
+  virtual result<std::vector<session_row>> open_sessions(std::string_view doc_id) = 0;
+
+  /// Marks every session of `node_id` still open as disconnected at `at`
+  /// (a node restarting after a crash closes what it left behind).
+  virtual status close_node_sessions(std::string_view node_id, std::int64_t at) = 0;
 
   /// Stores `snap` as the document's snapshot and deletes the ops with rev
   /// <= `prune_through` (compaction keeps a tail of history for transforms).

@@ -71,10 +71,11 @@ struct fixture {
     sys = std::make_unique<caf::actor_system>(cfg);
     auto store = storage::sqlite_store::open(db);
     REQUIRE(store);
-    storage = sys->spawn<caf::detached>(storage_actor, std::shared_ptr<storage::store>{std::move(*store)});
+    storage = sys->spawn<caf::detached>(storage_actor, std::shared_ptr<storage::store>{std::move(*store)},
+                                        std::make_shared<node_health>());
     registry_config rc;
     rc.document.idle_timeout = 50ms;
-    registry = sys->spawn(registry_actor, storage, rc);
+    registry = sys->spawn(registry_actor, std::vector<caf::actor>{storage}, rc);
   }
   ~fixture() {
     caf::anon_send_exit(registry, caf::exit_reason::user_shutdown);

@@ -76,6 +76,28 @@ void run_store_conformance(const store_factory& open) {
       CHECK((c.client_seq == 1 && c.rev == 2));
   }
 
+  // A retried commit of the same edits (after an ambiguous failure) is
+  // accepted and stores nothing twice.
+  REQUIRE(s->commit({make_op("doc'1", 2, "b", 1), make_op("doc'1", 3, "a", 2)}));
+  auto retried = s->ops_since("doc'1", 0);
+  REQUIRE(retried);
+  CHECK(retried->size() == 3);
+
+  // Sessions: who is editing now.
+  REQUIRE(s->commit({}, {{"s1", "doc'1", "n1", "", 100, true}, {"s2", "doc'1", "n1", "", 101, true},
+                         {"s3", "doc'1", "n2", "", 101, true}}));
+  REQUIRE(s->commit({}, {{"s1", "doc'1", "n1", "", 102, false}}));
+  auto open_now = s->open_sessions("doc'1");
+  REQUIRE(open_now);
+  REQUIRE(open_now->size() == 2);
+  CHECK((*open_now)[0].session_id == "s2");
+  CHECK((*open_now)[0].connected_at == 101);
+  REQUIRE(s->close_node_sessions("n1", 200));
+  open_now = s->open_sessions("doc'1");
+  REQUIRE(open_now);
+  REQUIRE(open_now->size() == 1);
+  CHECK((*open_now)[0].node_id == "n2");
+
   // Snapshot + compaction.
   REQUIRE(s->save_snapshot({"doc'1", "snapshot text", 3}, 2));
   auto after = s->ops_since("doc'1", 0);

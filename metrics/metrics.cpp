@@ -1,0 +1,82 @@
+#include "metrics/metrics.hpp"
+
+#include <prometheus/text_serializer.h>
+
+namespace stet::metrics {
+
+namespace {
+
+prometheus::Histogram::BucketBoundaries latency_buckets() {
+  return {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5};
+}
+
+} // namespace
+
+node_metrics::node_metrics()
+  : sessions_family(prometheus::BuildGauge()
+                      .Name("stet_websocket_sessions")
+                      .Help("Open WebSocket sessions on this node")
+                      .Register(*registry)),
+    websocket_sessions(sessions_family.Add({})),
+    open_documents(prometheus::BuildGauge()
+                     .Name("stet_open_documents")
+                     .Help("Documents with a live actor on this node")
+                     .Register(*registry)
+                     .Add({})),
+    edits_family(prometheus::BuildCounter()
+                   .Name("stet_edits_total")
+                   .Help("Edits received by document actors, by outcome")
+                   .Register(*registry)),
+    edits_applied(edits_family.Add({{"outcome", "applied"}})),
+    edits_duplicate(edits_family.Add({{"outcome", "duplicate"}})),
+    rejected_family(prometheus::BuildCounter()
+                      .Name("stet_rejected_messages_total")
+                      .Help("Client messages answered with an error, by error code")
+                      .Register(*registry)),
+    conflicts(prometheus::BuildCounter()
+                .Name("stet_conflicts_total")
+                .Help("Changes undone by a later edit under the lww policy")
+                .Register(*registry)
+                .Add({})),
+    slow_consumer_closes(prometheus::BuildCounter()
+                           .Name("stet_slow_consumer_closes_total")
+                           .Help("Sessions closed because their send queue overflowed")
+                           .Register(*registry)
+                           .Add({})),
+    storage_commit_seconds(prometheus::BuildHistogram()
+                             .Name("stet_storage_commit_seconds")
+                             .Help("Duration of one group-commit transaction")
+                             .Register(*registry)
+                             .Add({}, latency_buckets())),
+    storage_batch_edits(prometheus::BuildHistogram()
+                          .Name("stet_storage_batch_edits")
+                          .Help("Edits per group-commit transaction")
+                          .Register(*registry)
+                          .Add({}, prometheus::Histogram::BucketBoundaries{1, 2, 4, 8, 16, 32, 64, 128, 256, 512,
+                                                                          1024, 4096})),
+    storage_errors(prometheus::BuildCounter()
+                     .Name("stet_storage_errors_total")
+                     .Help("Failed storage operations (each is retried or reported)")
+                     .Register(*registry)
+                     .Add({})),
+    edit_commit_seconds(prometheus::BuildHistogram()
+                          .Name("stet_edit_commit_seconds")
+                          .Help("From an edit's arrival at its document actor to its commit")
+                          .Register(*registry)
+                          .Add({}, latency_buckets())) {
+}
+
+void node_metrics::rejected(std::string_view code) {
+  rejected_family.Add({{"code", std::string{code}}}).Increment();
+}
+
+std::string node_metrics::scrape() const {
+  return prometheus::TextSerializer{}.Serialize(registry->Collect());
+}
+
+node_metrics& get() {
+  static node_metrics instance;
+  return instance;
+}
+
+} // namespace stet::metrics

@@ -1,0 +1,47 @@
+// The node's Prometheus metrics (prometheus-cpp). One registry per process;
+// every metric object is thread-safe, so actors and Asio threads update them
+// directly. Names follow Prometheus conventions; no label carries a document
+// id (unbounded cardinality).
+#pragma once
+
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace stet::metrics {
+
+struct node_metrics {
+  std::shared_ptr<prometheus::Registry> registry = std::make_shared<prometheus::Registry>();
+
+  prometheus::Family<prometheus::Gauge>& sessions_family;
+  prometheus::Gauge& websocket_sessions;
+  prometheus::Gauge& open_documents;
+  prometheus::Family<prometheus::Counter>& edits_family;
+  prometheus::Counter& edits_applied;
+  prometheus::Counter& edits_duplicate;
+  prometheus::Family<prometheus::Counter>& rejected_family;
+  prometheus::Counter& conflicts;
+  prometheus::Counter& slow_consumer_closes;
+  prometheus::Histogram& storage_commit_seconds;
+  prometheus::Histogram& storage_batch_edits;
+  prometheus::Counter& storage_errors;
+  prometheus::Histogram& edit_commit_seconds;
+
+  node_metrics();
+
+  /// Counts an edit or message rejected with the wire error `code`.
+  void rejected(std::string_view code);
+  /// The registry in Prometheus text exposition format.
+  std::string scrape() const;
+};
+
+/// The process-wide metrics.
+node_metrics& get();
+
+} // namespace stet::metrics

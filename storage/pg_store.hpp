@@ -1,0 +1,51 @@
+// The production backend: PostgreSQL through libpq. One connection per
+// store (the storage actors form the pool); statements are prepared once per
+// connection, parameters are sent out of band (bytea in binary), and a
+// commit pipelines all of a batch's statements in one round trip.
+#pragma once
+
+#include "storage/store.hpp"
+
+#include <memory>
+#include <string>
+
+struct pg_conn;
+
+namespace stet::storage {
+
+class pg_store final : public store {
+public:
+  /// Connects to `conninfo` (a libpq URL or key=value string) and runs
+  /// migrations under an advisory lock, so nodes starting together migrate
+  /// once. Errors: storage_unavailable with the server's message.
+  static result<std::unique_ptr<store>> open(const std::string& conninfo);
+
+  ~pg_store() override;
+  pg_store(const pg_store&) = delete;
+  pg_store& operator=(const pg_store&) = delete;
+
+  result<std::optional<document_row>> find_document(std::string_view id) override;
+  result<document_row> create_document(const document_row& row) override;
+  result<std::vector<op_row>> ops_since(std::string_view doc_id, std::uint64_t after_rev) override;
+  result<std::vector<client_seq_row>> client_seqs(std::string_view doc_id) override;
+  status commit(const std::vector<op_row>& ops, const std::vector<session_event>& sessions) override;
+  result<std::vector<session_row>> open_sessions(std::string_view doc_id) override;
+  status close_node_sessions(std::string_view node_id, std::int64_t at) override;
+  status save_snapshot(const snapshot_row& snap, std::uint64_t prune_through) override;
+  int schema_version() override;
+
+  class query;
+
+private:
+  explicit pg_store(std::string conninfo);
+  /// Connects (again) when there is no healthy connection.
+  status ensure_connected();
+  status migrate();
+  /// Drops a broken connection so the next call reconnects.
+  stet::error lost(std::string_view what);
+
+  std::string conninfo_;
+  pg_conn* conn_ = nullptr;
+};
+
+} // namespace stet::storage
