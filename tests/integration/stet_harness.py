@@ -19,12 +19,43 @@ BINARY = os.environ.get("STET_BINARY", os.path.join(REPO, "build", "stet"))
 TRACES = os.environ.get("STET_TRACES_DIR", os.path.join(os.path.dirname(REPO), "shared", "traces"))
 
 
+def postgres_available():
+    return os.environ.get("STET_TEST_POSTGRES") == "1"
+
+
+def psql(sql, dbname="postgres"):
+    """Runs SQL through psql (PG* variables from pg_virtualenv); returns rows."""
+    out = subprocess.run(["psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", dbname, "-c", sql],
+                         check=True, capture_output=True, text=True).stdout
+    return [line.split("|") for line in out.splitlines() if line]
+
+
+def postgres_cluster():
+    """(version, name) of the cluster on $PGPORT, for pg_ctlcluster."""
+    for line in subprocess.run(["pg_lsclusters", "-h"], capture_output=True, text=True, check=True).stdout.splitlines():
+        version, name, port = line.split()[:3]
+        if port == os.environ.get("PGPORT", "5432"):
+            return version, name
+    raise RuntimeError("no PostgreSQL cluster on $PGPORT")
+
+
 class Server:
     """One stet process on a free loopback port, with its own data folder
-    that survives restarts of the process."""
+    that survives restarts of the process. With backend="postgres" it stores
+    everything in a fresh PostgreSQL database instead of SQLite."""
 
-    def __init__(self, *extra_args, data_dir=None):
+    _databases = 0
+
+    def __init__(self, *extra_args, data_dir=None, backend="sqlite"):
         self.extra_args = list(extra_args)
+        self.backend = backend
+        self.database = None
+        if backend == "postgres":
+            Server._databases += 1
+            self.database = f"stet_it_{os.getpid()}_{Server._databases}"
+            psql(f"DROP DATABASE IF EXISTS {self.database}")
+            psql(f"CREATE DATABASE {self.database}")
+            self.extra_args += ["--postgres", f"dbname={self.database} connect_timeout=2"]
         self._tmp = None if data_dir else tempfile.TemporaryDirectory(prefix="stet-it-")
         self.data_dir = data_dir or self._tmp.name
         self.port = None
@@ -106,6 +137,15 @@ class Server:
         self.stop()
         if self._tmp:
             self._tmp.cleanup()
+        if self.database:
+            psql(f"DROP DATABASE IF EXISTS {self.database} WITH (FORCE)")
+
+    def readyz(self):
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/readyz", timeout=5) as r:
+                return r.status, json.loads(r.read())
+        except urllib.error.HTTPError as e:
+            return e.code, json.loads(e.read())
 
 
 def apply_ops(text, ops):

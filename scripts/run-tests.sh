@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Runs the whole suite against an already built tree. scripts/test.sh calls
+# it inside pg_virtualenv, which provides a throwaway PostgreSQL cluster and
+# the PG* variables that libpq, psql and the tests read.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export STET_TEST_POSTGRES=1
+
+echo "== unit and property tests (doctest via ctest)"
+ctest --test-dir build --output-on-failure
+
+echo "== integration tests (real server, real WebSocket clients, real PostgreSQL)"
+# Debian's interpreter, where python3-websockets and python3-pytest live.
+/usr/bin/python3 -m pytest -q -s tests/integration
