@@ -21,6 +21,7 @@ def test_rejoin_with_known_rev_replays_missed_revisions_own_as_acks():
             # While a is away: b edits, and a's own edit 2 lands through
             # another connection with a's client id (a resend after a drop).
             await b.edit("resume", 1, [{"retain": 4}, {"insert": "two "}])
+            await b.wait_for(lambda: 1 in b.acks)
             a2 = await Client(server.ws_url, "a").connect()
             await a2.join("resume")
             await a2.edit("resume", 2, [{"retain": 8}, {"insert": "three"}])
