@@ -19,15 +19,18 @@ struct pending_commit {
   caf::response_promise promise;
 };
 
-struct storage_state;
-void report(storage_state& st, const status& r);
-
 struct storage_state {
   std::shared_ptr<storage::store> store;
   std::shared_ptr<node_health> health;
   std::vector<pending_commit> pending;
   bool flush_scheduled = false;
 };
+
+void report(storage_state& st, const status& r) {
+  st.health->storage_result(r ? std::string{} : r.error().message);
+  if (!r)
+    metrics::get().storage_errors.Increment();
+}
 
 status timed_commit(storage_state& st, const std::vector<storage::op_row>& rows,
                     const std::vector<storage::session_event>& sessions) {
@@ -70,12 +73,6 @@ void flush(storage_state& st) {
     else
       p.promise.deliver(to_caf(r.error()));
   }
-}
-
-void report(storage_state& st, const status& r) {
-  st.health->storage_result(r ? std::string{} : r.error().message);
-  if (!r)
-    metrics::get().storage_errors.Increment();
 }
 
 result<loaded_document> load(storage::store& s, const std::string& id, const std::string& policy, bool create) {
