@@ -16,7 +16,9 @@ std::string_view to_string(errc code) noexcept {
     case errc::document_too_large: return "document_too_large";
     case errc::too_many_ops: return "too_many_ops";
     case errc::unknown_document: return "unknown_document";
+    case errc::unauthorized: return "unauthorized";
     case errc::forbidden: return "forbidden";
+    case errc::rate_limited: return "rate_limited";
     case errc::storage_unavailable: return "storage_unavailable";
     case errc::slow_consumer: return "slow_consumer";
     case errc::internal: return "internal";

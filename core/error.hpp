@@ -22,7 +22,9 @@ enum class errc {
   document_too_large,  // the edit would grow the document past its limit
   too_many_ops,        // more components in one edit than allowed
   unknown_document,    // no such document
-  forbidden,           // not allowed
+  unauthorized,        // no valid token (absent, malformed, forged or expired)
+  forbidden,           // authenticated, but not allowed
+  rate_limited,        // too many requests; slow down
   storage_unavailable, // the store could not commit; the edit was not applied
   slow_consumer,       // the session's send queue overflowed
   internal,            // a bug; the message says where

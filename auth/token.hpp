@@ -1,0 +1,48 @@
+// Signed, expiring session tokens: base64url(JSON claims) "." base64url(
+// HMAC-SHA256(secret, claims)). Stateless, so every node of a cluster that
+// shares the secret accepts them.
+#pragma once
+
+#include "core/error.hpp"
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace stet::auth {
+
+struct claims {
+  std::int64_t user_id = 0;
+  std::string username;
+  std::int64_t expires_at = 0; // unix seconds
+};
+
+class token_signer {
+public:
+  /// `secret` should be at least 32 random bytes.
+  explicit token_signer(std::string secret) : secret_(std::move(secret)) {
+  }
+
+  std::string issue(const claims& c) const;
+
+  /// The claims of a token this signer issued and that has not expired at
+  /// `now` (unix seconds). Errors: unauthorized, with what was wrong.
+  result<claims> verify(std::string_view token, std::int64_t now) const;
+
+private:
+  std::string sign(std::string_view payload) const;
+  std::string secret_;
+};
+
+std::int64_t unix_now();
+
+/// URL-safe base64 without padding.
+std::string base64url(std::string_view bytes);
+/// False when `text` is not base64url.
+bool base64url_decode(std::string_view text, std::string& out);
+
+/// `n` cryptographically random bytes, hex encoded (ids, secrets).
+std::string random_hex(std::size_t n);
+
+} // namespace stet::auth

@@ -1,0 +1,62 @@
+// Rate limiting by token bucket: `rate` tokens per second up to `burst`.
+// token_bucket is single-threaded (one owner, e.g. a gateway actor);
+// keyed_limiter shares buckets by key (user, IP) across threads.
+#pragma once
+
+#include <chrono>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+
+namespace stet::auth {
+
+class token_bucket {
+public:
+  using clock = std::chrono::steady_clock;
+
+  token_bucket(double rate, double burst) : rate_(rate), burst_(burst), tokens_(burst), last_(clock::now()) {
+  }
+
+  /// Takes one token if there is one.
+  bool try_take(clock::time_point now = clock::now()) {
+    refill(now);
+    if (tokens_ < 1.0)
+      return false;
+    tokens_ -= 1.0;
+    return true;
+  }
+
+private:
+  void refill(clock::time_point now) {
+    std::chrono::duration<double> dt = now - last_;
+    last_ = now;
+    tokens_ = std::min(burst_, tokens_ + dt.count() * rate_);
+  }
+  double rate_;
+  double burst_;
+  double tokens_;
+  clock::time_point last_;
+};
+
+class keyed_limiter {
+public:
+  keyed_limiter(double rate, double burst) : rate_(rate), burst_(burst) {
+  }
+  /// Thread-safe. Buckets of keys idle long enough to be full again are
+  /// dropped now and then, so memory stays bounded by recent keys.
+  bool try_take(const std::string& key) {
+    std::lock_guard<std::mutex> guard{mutex_};
+    if (buckets_.size() > 100000)
+      buckets_.clear(); // a flood of distinct keys: forget, do not grow
+    auto it = buckets_.try_emplace(key, rate_, burst_).first;
+    return it->second.try_take();
+  }
+
+private:
+  double rate_;
+  double burst_;
+  std::mutex mutex_;
+  std::unordered_map<std::string, token_bucket> buckets_;
+};
+
+} // namespace stet::auth
