@@ -104,6 +104,15 @@ CREATE TABLE sessions(
   PRIMARY KEY(id, doc_id));
 CREATE INDEX sessions_open ON sessions(doc_id) WHERE disconnected_at IS NULL;
 )sql"},
+    {2, "indexes for listing a user's documents",
+     R"sql(
+CREATE INDEX documents_owner ON documents(owner_id);
+CREATE INDEX document_acl_user ON document_acl(user_id);
+)sql",
+     R"sql(
+CREATE INDEX documents_owner ON documents(owner_id);
+CREATE INDEX document_acl_user ON document_acl(user_id);
+)sql"},
   };
   return all;
 }

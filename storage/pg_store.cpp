@@ -48,6 +48,23 @@ std::string bytea(const PGresult* r, int row, int col) {
   return out;
 }
 
+document_row read_document(const PGresult* p, int row) {
+  document_row d;
+  d.id = text(p, row, 0);
+  d.title = text(p, row, 1);
+  d.content = text(p, row, 2);
+  d.snapshot_rev = u64(p, row, 3);
+  d.rev = u64(p, row, 4);
+  d.last_ts = u64(p, row, 5);
+  d.policy = text(p, row, 6);
+  d.owner_epoch = u64(p, row, 7);
+  d.created_at = i64(p, row, 8);
+  d.updated_at = i64(p, row, 9);
+  d.owner_id = i64(p, row, 10);
+  d.is_public = text(p, row, 11) == "t";
+  return d;
+}
+
 // Statements prepared on every connection: name, SQL.
 struct statement {
   const char* name;
@@ -56,17 +73,39 @@ struct statement {
 
 constexpr statement k_statements[] = {
   {"find_document",
-   "SELECT id, title, content, snapshot_rev, rev, last_ts, policy, owner_epoch, created_at, updated_at "
-   "FROM documents WHERE id = $1"},
+   "SELECT id, title, content, snapshot_rev, rev, last_ts, policy, owner_epoch, created_at, updated_at, "
+   "COALESCE(owner_id, 0), is_public FROM documents WHERE id = $1"},
+  {"list_documents",
+   "SELECT id, title, content, snapshot_rev, rev, last_ts, policy, owner_epoch, created_at, updated_at, "
+   "COALESCE(owner_id, 0), is_public FROM documents "
+   "WHERE owner_id = $1 OR id IN (SELECT doc_id FROM document_acl WHERE user_id = $1) "
+   "ORDER BY updated_at DESC, id"},
   {"create_document",
-   "INSERT INTO documents(id, title, content, policy, created_at, updated_at) VALUES($1, $2, $3, $4, $5, $5) "
-   "ON CONFLICT (id) DO NOTHING"},
+   "INSERT INTO documents(id, title, content, policy, created_at, updated_at, owner_id, is_public) "
+   "VALUES($1, $2, $3, $4, $5, $5, $6, $7) ON CONFLICT (id) DO NOTHING"},
   {"ops_since",
-   "SELECT rev, ops, client_id, client_seq, ts FROM document_ops WHERE doc_id = $1 AND rev > $2 ORDER BY rev"},
+   "SELECT rev, ops, client_id, client_seq, ts, COALESCE(author_id, 0) FROM document_ops "
+   "WHERE doc_id = $1 AND rev > $2 ORDER BY rev"},
+  {"create_user",
+   "INSERT INTO users(username, email, password_hash, created_at) VALUES($1, $2, $3, $4) "
+   "ON CONFLICT (username) DO NOTHING RETURNING id"},
+  {"find_user", "SELECT id, username, COALESCE(email, ''), password_hash, created_at FROM users WHERE username = $1"},
+  {"delete_document", "DELETE FROM documents WHERE id = $1"},
+  {"remove_role", "DELETE FROM document_acl WHERE doc_id = $1 AND user_id = $2"},
+  {"set_role",
+   "INSERT INTO document_acl(doc_id, user_id, role) VALUES($1, $2, $3) "
+   "ON CONFLICT (doc_id, user_id) DO UPDATE SET role = EXCLUDED.role"},
+  {"access_list",
+   "SELECT a.user_id, u.username, a.role FROM document_acl a JOIN users u ON u.id = a.user_id "
+   "WHERE a.doc_id = $1 ORDER BY u.username"},
+  {"history",
+   "SELECT o.rev, o.client_id, COALESCE(o.author_id, 0), COALESCE(u.username, ''), o.ts "
+   "FROM document_ops o LEFT JOIN users u ON u.id = o.author_id WHERE o.doc_id = $1 ORDER BY o.rev"},
   {"client_seqs", "SELECT client_id, client_seq, rev FROM document_clients WHERE doc_id = $1"},
   // Returns a row when inserted, or when this very edit is already there.
   {"insert_op",
-   "INSERT INTO document_ops(doc_id, rev, ops, ts, client_id, client_seq) VALUES($1, $2, $3, $4, $5, $6) "
+   "INSERT INTO document_ops(doc_id, rev, ops, ts, client_id, client_seq, author_id) "
+   "VALUES($1, $2, $3, $4, $5, $6, $7) "
    "ON CONFLICT (doc_id, rev) DO UPDATE SET rev = document_ops.rev "
    "WHERE document_ops.client_id = EXCLUDED.client_id AND document_ops.client_seq = EXCLUDED.client_seq "
    "RETURNING rev"},
@@ -113,11 +152,25 @@ public:
     add(std::string{v}, false, v.empty());
     return *this;
   }
+  query& null_if_zero(std::int64_t v) {
+    add(std::to_string(v), false, v == 0);
+    return *this;
+  }
+  query& boolean(bool v) {
+    add(v ? "true" : "false", false, false);
+    return *this;
+  }
 
   PGresult* run(PGconn* conn, const char* name) {
     prepare_arrays();
     return PQexecPrepared(conn, name, static_cast<int>(values_.size()), ptrs_.data(), lengths_.data(),
                           formats_.data(), 0);
+  }
+  /// Runs `sql` unprepared, with the same out-of-band parameters.
+  PGresult* run_sql(PGconn* conn, const char* sql) {
+    prepare_arrays();
+    return PQexecParams(conn, sql, static_cast<int>(values_.size()), nullptr, ptrs_.data(), lengths_.data(),
+                        formats_.data(), 0);
   }
   bool send(PGconn* conn, const char* name) {
     prepare_arrays();
@@ -228,10 +281,13 @@ status pg_store::migrate() {
     result = exec("BEGIN");
     if (result)
       result = exec(std::string{m.postgres});
-    if (result)
-      result = exec("INSERT INTO schema_migrations(version, description, applied_at) VALUES("
-                    + std::to_string(m.version) + ", '" + std::string{m.description} + "', "
-                    + std::to_string(now_ms()) + ")");
+    if (result) {
+      auto r = wrap(query{}.number(static_cast<std::int64_t>(m.version)).text(m.description).number(now_ms())
+                      .run_sql(conn_, "INSERT INTO schema_migrations(version, description, applied_at) "
+                                      "VALUES($1, $2, $3)"));
+      if (!ok_status(r.get()))
+        result = lost("record migration");
+    }
     if (result)
       result = exec("COMMIT");
     if (!result) {
@@ -256,26 +312,14 @@ result<std::optional<document_row>> pg_store::find_document(std::string_view id)
     return lost("find document");
   if (PQntuples(r.get()) == 0)
     return std::optional<document_row>{};
-  auto* p = r.get();
-  document_row d;
-  d.id = text(p, 0, 0);
-  d.title = text(p, 0, 1);
-  d.content = text(p, 0, 2);
-  d.snapshot_rev = u64(p, 0, 3);
-  d.rev = u64(p, 0, 4);
-  d.last_ts = u64(p, 0, 5);
-  d.policy = text(p, 0, 6);
-  d.owner_epoch = u64(p, 0, 7);
-  d.created_at = i64(p, 0, 8);
-  d.updated_at = i64(p, 0, 9);
-  return std::optional<document_row>{std::move(d)};
+  return std::optional<document_row>{read_document(r.get(), 0)};
 }
 
 result<document_row> pg_store::create_document(const document_row& row) {
   if (auto st = ensure_connected(); !st)
     return st.error();
   auto r = wrap(query{}.text(row.id).text(row.title).text(row.content).text(row.policy).number(now_ms())
-                  .run(conn_, "create_document"));
+                  .null_if_zero(row.owner_id).boolean(row.is_public).run(conn_, "create_document"));
   if (!ok_status(r.get()))
     return lost("create document");
   auto found = find_document(row.id);
@@ -295,7 +339,7 @@ result<std::vector<op_row>> pg_store::ops_since(std::string_view doc_id, std::ui
   std::vector<op_row> out;
   for (int i = 0; i < PQntuples(r.get()); ++i)
     out.push_back({std::string{doc_id}, u64(r.get(), i, 0), bytea(r.get(), i, 1), text(r.get(), i, 2),
-                   u64(r.get(), i, 3), u64(r.get(), i, 4)});
+                   u64(r.get(), i, 3), u64(r.get(), i, 4), i64(r.get(), i, 5)});
   return out;
 }
 
@@ -338,7 +382,7 @@ status pg_store::commit(const std::vector<op_row>& ops, const std::vector<sessio
   for (std::size_t i = 0; sent_all && i < ops.size(); ++i) {
     auto& op = ops[i];
     sent_all = send(query{}.text(op.doc_id).number(op.rev).bytes(op.ops).number(op.ts).text(op.client_id)
-                      .number(op.client_seq),
+                      .number(op.client_seq).null_if_zero(op.author_id),
                     "insert_op", true,
                     "rev " + std::to_string(op.rev) + " of " + op.doc_id + " is already taken by another edit");
     if (sent_all && !op.client_id.empty())
@@ -443,6 +487,90 @@ status pg_store::save_snapshot(const snapshot_row& snap, std::uint64_t prune_thr
   if (!ok_status(c.get()))
     return lost("save snapshot");
   return ok();
+}
+
+result<user_row> pg_store::create_user(const user_row& user) {
+  if (auto st = ensure_connected(); !st)
+    return st.error();
+  auto now = now_ms();
+  auto r = wrap(query{}.text(user.username).null_if_empty(user.email).text(user.password_hash).number(now)
+                  .run(conn_, "create_user"));
+  if (!ok_status(r.get()))
+    return lost("create user");
+  if (PQntuples(r.get()) == 0)
+    return make_error(errc::invalid_argument, "username is taken");
+  auto created = user;
+  created.id = i64(r.get(), 0, 0);
+  created.created_at = now;
+  return created;
+}
+
+result<std::optional<user_row>> pg_store::find_user(std::string_view username) {
+  if (auto st = ensure_connected(); !st)
+    return st.error();
+  auto r = wrap(query{}.text(username).run(conn_, "find_user"));
+  if (!ok_status(r.get()))
+    return lost("find user");
+  if (PQntuples(r.get()) == 0)
+    return std::optional<user_row>{};
+  return std::optional<user_row>{
+    user_row{i64(r.get(), 0, 0), text(r.get(), 0, 1), text(r.get(), 0, 2), text(r.get(), 0, 3), i64(r.get(), 0, 4)}};
+}
+
+result<std::vector<document_row>> pg_store::list_documents(std::int64_t user_id) {
+  if (auto st = ensure_connected(); !st)
+    return st.error();
+  auto r = wrap(query{}.number(user_id).run(conn_, "list_documents"));
+  if (!ok_status(r.get()))
+    return lost("list documents");
+  std::vector<document_row> out;
+  for (int i = 0; i < PQntuples(r.get()); ++i)
+    out.push_back(read_document(r.get(), i));
+  return out;
+}
+
+status pg_store::delete_document(std::string_view id) {
+  if (auto st = ensure_connected(); !st)
+    return st;
+  auto r = wrap(query{}.text(id).run(conn_, "delete_document"));
+  if (!ok_status(r.get()))
+    return lost("delete document");
+  return ok();
+}
+
+status pg_store::set_role(std::string_view doc_id, std::int64_t user_id, std::string_view role) {
+  if (auto st = ensure_connected(); !st)
+    return st;
+  auto r = role.empty() ? wrap(query{}.text(doc_id).number(user_id).run(conn_, "remove_role"))
+                        : wrap(query{}.text(doc_id).number(user_id).text(role).run(conn_, "set_role"));
+  if (!ok_status(r.get()))
+    return lost("set role");
+  return ok();
+}
+
+result<std::vector<acl_row>> pg_store::access_list(std::string_view doc_id) {
+  if (auto st = ensure_connected(); !st)
+    return st.error();
+  auto r = wrap(query{}.text(doc_id).run(conn_, "access_list"));
+  if (!ok_status(r.get()))
+    return lost("read access list");
+  std::vector<acl_row> out;
+  for (int i = 0; i < PQntuples(r.get()); ++i)
+    out.push_back({i64(r.get(), i, 0), text(r.get(), i, 1), text(r.get(), i, 2)});
+  return out;
+}
+
+result<std::vector<history_row>> pg_store::history(std::string_view doc_id) {
+  if (auto st = ensure_connected(); !st)
+    return st.error();
+  auto r = wrap(query{}.text(doc_id).run(conn_, "history"));
+  if (!ok_status(r.get()))
+    return lost("read history");
+  std::vector<history_row> out;
+  for (int i = 0; i < PQntuples(r.get()); ++i)
+    out.push_back({u64(r.get(), i, 0), text(r.get(), i, 1), i64(r.get(), i, 2), text(r.get(), i, 3),
+                   u64(r.get(), i, 4)});
+  return out;
 }
 
 } // namespace stet::storage

@@ -161,8 +161,35 @@ status sqlite_store::migrate() {
 namespace {
 
 constexpr const char* k_select_document =
-  "SELECT id, title, content, snapshot_rev, rev, last_ts, policy, owner_epoch, created_at, updated_at "
-  "FROM documents WHERE id = ?";
+  "SELECT id, title, content, snapshot_rev, rev, last_ts, policy, owner_epoch, created_at, updated_at, "
+  "COALESCE(owner_id, 0), is_public FROM documents WHERE id = ?";
+
+constexpr const char* k_list_documents =
+  "SELECT id, title, content, snapshot_rev, rev, last_ts, policy, owner_epoch, created_at, updated_at, "
+  "COALESCE(owner_id, 0), is_public FROM documents "
+  "WHERE owner_id = ?1 OR id IN (SELECT doc_id FROM document_acl WHERE user_id = ?1) "
+  "ORDER BY updated_at DESC, id";
+
+} // namespace
+
+namespace {
+
+document_row read_document(sqlite_store::statement& st) {
+  document_row d;
+  d.id = st.text(0);
+  d.title = st.text(1);
+  d.content = st.text(2);
+  d.snapshot_rev = static_cast<std::uint64_t>(st.int64(3));
+  d.rev = static_cast<std::uint64_t>(st.int64(4));
+  d.last_ts = static_cast<std::uint64_t>(st.int64(5));
+  d.policy = st.text(6);
+  d.owner_epoch = static_cast<std::uint64_t>(st.int64(7));
+  d.created_at = st.int64(8);
+  d.updated_at = st.int64(9);
+  d.owner_id = st.int64(10);
+  d.is_public = st.int64(11) != 0;
+  return d;
+}
 
 } // namespace
 
@@ -171,20 +198,8 @@ result<std::optional<document_row>> sqlite_store::find_document(std::string_view
   st.bind(1, id);
   auto rc = st.step();
   std::optional<document_row> out;
-  if (rc == SQLITE_ROW) {
-    document_row d;
-    d.id = st.text(0);
-    d.title = st.text(1);
-    d.content = st.text(2);
-    d.snapshot_rev = static_cast<std::uint64_t>(st.int64(3));
-    d.rev = static_cast<std::uint64_t>(st.int64(4));
-    d.last_ts = static_cast<std::uint64_t>(st.int64(5));
-    d.policy = st.text(6);
-    d.owner_epoch = static_cast<std::uint64_t>(st.int64(7));
-    d.created_at = st.int64(8);
-    d.updated_at = st.int64(9);
-    out = std::move(d);
-  }
+  if (rc == SQLITE_ROW)
+    out = read_document(st);
   st.reset();
   if (rc != SQLITE_ROW && rc != SQLITE_DONE)
     return sqlite_error(db_, "find document");
@@ -193,9 +208,12 @@ result<std::optional<document_row>> sqlite_store::find_document(std::string_view
 
 result<document_row> sqlite_store::create_document(const document_row& row) {
   auto& st = prepared("INSERT OR IGNORE INTO documents(id, title, content, snapshot_rev, rev, policy, "
-                      "created_at, updated_at) VALUES(?,?,?,0,0,?,?,?)");
+                      "created_at, updated_at, owner_id, is_public) VALUES(?,?,?,0,0,?,?,?,?,?)");
   auto now = now_ms();
   st.bind(1, row.id).bind(2, row.title).bind(3, row.content).bind(4, row.policy).bind(5, now).bind(6, now);
+  if (row.owner_id != 0)
+    st.bind(7, row.owner_id);
+  st.bind(8, static_cast<std::int64_t>(row.is_public));
   auto rc = st.step();
   st.reset();
   if (rc != SQLITE_DONE)
@@ -209,7 +227,7 @@ result<document_row> sqlite_store::create_document(const document_row& row) {
 }
 
 result<std::vector<op_row>> sqlite_store::ops_since(std::string_view doc_id, std::uint64_t after_rev) {
-  auto& st = prepared("SELECT rev, ops, client_id, client_seq, ts FROM document_ops "
+  auto& st = prepared("SELECT rev, ops, client_id, client_seq, ts, COALESCE(author_id, 0) FROM document_ops "
                       "WHERE doc_id = ? AND rev > ? ORDER BY rev");
   st.bind(1, doc_id).bind(2, after_rev);
   std::vector<op_row> out;
@@ -222,6 +240,7 @@ result<std::vector<op_row>> sqlite_store::ops_since(std::string_view doc_id, std
     r.client_id = st.text(2);
     r.client_seq = static_cast<std::uint64_t>(st.int64(3));
     r.ts = static_cast<std::uint64_t>(st.int64(4));
+    r.author_id = st.int64(5);
     out.push_back(std::move(r));
   }
   st.reset();
@@ -252,8 +271,8 @@ status sqlite_store::commit(const std::vector<op_row>& ops, const std::vector<se
     exec("ROLLBACK");
     return err;
   };
-  auto& ins = prepared("INSERT INTO document_ops(doc_id, rev, ops, ts, client_id, client_seq) VALUES(?,?,?,?,?,?) "
-                       "ON CONFLICT(doc_id, rev) DO NOTHING");
+  auto& ins = prepared("INSERT INTO document_ops(doc_id, rev, ops, ts, client_id, client_seq, author_id) "
+                       "VALUES(?,?,?,?,?,?,?) ON CONFLICT(doc_id, rev) DO NOTHING");
   auto& same = prepared("SELECT client_id, client_seq FROM document_ops WHERE doc_id = ? AND rev = ?");
   auto& seq = prepared("INSERT INTO document_clients(doc_id, client_id, client_seq, rev) VALUES(?,?,?,?) "
                        "ON CONFLICT(doc_id, client_id) DO UPDATE SET client_seq = excluded.client_seq, "
@@ -264,6 +283,8 @@ status sqlite_store::commit(const std::vector<op_row>& ops, const std::vector<se
     auto& op = ops[i];
     ins.bind(1, op.doc_id).bind(2, op.rev).bind_blob(3, op.ops).bind(4, op.ts).bind(5, op.client_id);
     ins.bind(6, op.client_seq);
+    if (op.author_id != 0)
+      ins.bind(7, op.author_id);
     auto rc = ins.step();
     ins.reset();
     if (rc != SQLITE_DONE)
@@ -363,6 +384,108 @@ status sqlite_store::save_snapshot(const snapshot_row& snap, std::uint64_t prune
     return err;
   }
   return exec("COMMIT");
+}
+
+result<user_row> sqlite_store::create_user(const user_row& user) {
+  auto& st = prepared("INSERT INTO users(username, email, password_hash, created_at) VALUES(?,?,?,?) "
+                      "ON CONFLICT(username) DO NOTHING");
+  auto now = now_ms();
+  st.bind(1, user.username);
+  if (!user.email.empty())
+    st.bind(2, user.email);
+  st.bind(3, user.password_hash).bind(4, now);
+  auto rc = st.step();
+  st.reset();
+  if (rc != SQLITE_DONE)
+    return sqlite_error(db_, "create user");
+  if (sqlite3_changes(db_) == 0)
+    return make_error(errc::invalid_argument, "username is taken");
+  auto created = user;
+  created.id = sqlite3_last_insert_rowid(db_);
+  created.created_at = now;
+  return created;
+}
+
+result<std::optional<user_row>> sqlite_store::find_user(std::string_view username) {
+  auto& st = prepared("SELECT id, username, COALESCE(email, ''), password_hash, created_at FROM users "
+                      "WHERE username = ?");
+  st.bind(1, username);
+  std::optional<user_row> out;
+  auto rc = st.step();
+  if (rc == SQLITE_ROW)
+    out = user_row{st.int64(0), st.text(1), st.text(2), st.text(3), st.int64(4)};
+  st.reset();
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+    return sqlite_error(db_, "find user");
+  return out;
+}
+
+result<std::vector<document_row>> sqlite_store::list_documents(std::int64_t user_id) {
+  auto& st = prepared(k_list_documents);
+  st.bind(1, user_id);
+  std::vector<document_row> out;
+  int rc;
+  while ((rc = st.step()) == SQLITE_ROW)
+    out.push_back(read_document(st));
+  st.reset();
+  if (rc != SQLITE_DONE)
+    return sqlite_error(db_, "list documents");
+  return out;
+}
+
+status sqlite_store::delete_document(std::string_view id) {
+  // Foreign keys cascade to ops, access list and client records.
+  auto& st = prepared("DELETE FROM documents WHERE id = ?");
+  st.bind(1, id);
+  auto rc = st.step();
+  st.reset();
+  if (rc != SQLITE_DONE)
+    return sqlite_error(db_, "delete document");
+  return ok();
+}
+
+status sqlite_store::set_role(std::string_view doc_id, std::int64_t user_id, std::string_view role) {
+  auto& del = prepared("DELETE FROM document_acl WHERE doc_id = ? AND user_id = ?");
+  auto& put = prepared("INSERT INTO document_acl(doc_id, user_id, role) VALUES(?,?,?) "
+                       "ON CONFLICT(doc_id, user_id) DO UPDATE SET role = excluded.role");
+  auto& st = role.empty() ? del : put;
+  st.bind(1, doc_id).bind(2, user_id);
+  if (!role.empty())
+    st.bind(3, role);
+  auto rc = st.step();
+  st.reset();
+  if (rc != SQLITE_DONE)
+    return sqlite_error(db_, "set role");
+  return ok();
+}
+
+result<std::vector<acl_row>> sqlite_store::access_list(std::string_view doc_id) {
+  auto& st = prepared("SELECT a.user_id, u.username, a.role FROM document_acl a JOIN users u ON u.id = a.user_id "
+                      "WHERE a.doc_id = ? ORDER BY u.username");
+  st.bind(1, doc_id);
+  std::vector<acl_row> out;
+  int rc;
+  while ((rc = st.step()) == SQLITE_ROW)
+    out.push_back({st.int64(0), st.text(1), st.text(2)});
+  st.reset();
+  if (rc != SQLITE_DONE)
+    return sqlite_error(db_, "read access list");
+  return out;
+}
+
+result<std::vector<history_row>> sqlite_store::history(std::string_view doc_id) {
+  auto& st = prepared("SELECT o.rev, o.client_id, COALESCE(o.author_id, 0), COALESCE(u.username, ''), o.ts "
+                      "FROM document_ops o LEFT JOIN users u ON u.id = o.author_id WHERE o.doc_id = ? ORDER BY o.rev");
+  st.bind(1, doc_id);
+  std::vector<history_row> out;
+  int rc;
+  while ((rc = st.step()) == SQLITE_ROW)
+    out.push_back({static_cast<std::uint64_t>(st.int64(0)), st.text(1), st.int64(2), st.text(3),
+                   static_cast<std::uint64_t>(st.int64(4))});
+  st.reset();
+  if (rc != SQLITE_DONE)
+    return sqlite_error(db_, "read history");
+  return out;
 }
 
 } // namespace stet::storage

@@ -25,8 +25,34 @@ struct document_row {
   std::uint64_t last_ts = 0;
   std::string policy = "lww";
   std::uint64_t owner_epoch = 0;
+  std::int64_t owner_id = 0; // 0: created anonymously, open to everyone
+  bool is_public = false;    // anyone may view
   std::int64_t created_at = 0; // unix ms
   std::int64_t updated_at = 0;
+};
+
+struct user_row {
+  std::int64_t id = 0;
+  std::string username;
+  std::string email;
+  std::string password_hash;
+  std::int64_t created_at = 0;
+};
+
+/// One entry of a document's access list: "viewer" or "editor".
+struct acl_row {
+  std::int64_t user_id = 0;
+  std::string username;
+  std::string role;
+};
+
+/// One revision in a document's history (as far as the op log reaches).
+struct history_row {
+  std::uint64_t rev = 0;
+  std::string client_id;
+  std::int64_t author_id = 0;
+  std::string author; // username, empty for anonymous edits
+  std::uint64_t ts = 0;
 };
 
 struct op_row {
@@ -37,6 +63,7 @@ struct op_row {
   std::string client_id;
   std::uint64_t client_seq = 0;
   std::uint64_t ts = 0;
+  std::int64_t author_id = 0; // 0 for anonymous sessions
 };
 
 /// The last edit each client had applied to a document: resends after a
@@ -104,6 +131,20 @@ public:
   /// Stores `snap` as the document's snapshot and deletes the ops with rev
   /// <= `prune_through` (compaction keeps a tail of history for transforms).
   virtual status save_snapshot(const snapshot_row& snap, std::uint64_t prune_through) = 0;
+
+  // -- accounts and access --
+
+  /// Errors: invalid_argument when the username is taken.
+  virtual result<user_row> create_user(const user_row& user) = 0;
+  virtual result<std::optional<user_row>> find_user(std::string_view username) = 0;
+  /// Documents `user_id` owns or was given a role on, newest first.
+  virtual result<std::vector<document_row>> list_documents(std::int64_t user_id) = 0;
+  /// Deletes the document with its op log, access list and client records.
+  virtual status delete_document(std::string_view id) = 0;
+  /// Gives `user_id` the role "viewer" or "editor"; an empty role removes it.
+  virtual status set_role(std::string_view doc_id, std::int64_t user_id, std::string_view role) = 0;
+  virtual result<std::vector<acl_row>> access_list(std::string_view doc_id) = 0;
+  virtual result<std::vector<history_row>> history(std::string_view doc_id) = 0;
 
   /// Schema version after migrations.
   virtual int schema_version() = 0;

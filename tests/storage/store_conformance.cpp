@@ -117,6 +117,83 @@ void run_store_conformance(const store_factory& open) {
   auto seqs2 = r->client_seqs("doc'1");
   REQUIRE(seqs2);
   CHECK(seqs2->size() == 2);
+
+  // -- accounts and access --
+  const std::string tricky = "O'Brien\"; DROP TABLE users;-- \xF0\x9F\x98\x80";
+  auto alice = r->create_user({0, tricky, "a@example.com", "$argon2id$fake", 0});
+  REQUIRE(alice);
+  CHECK(alice->id > 0);
+  auto dup = r->create_user({0, tricky, "", "$argon2id$other", 0});
+  REQUIRE_FALSE(dup);
+  CHECK(dup.error().code == errc::invalid_argument);
+  auto bob = r->create_user({0, "bob", "", "$argon2id$bob", 0});
+  REQUIRE(bob);
+  auto found = r->find_user(tricky);
+  REQUIRE(found);
+  REQUIRE(found->has_value());
+  CHECK((*found)->username == tricky);
+  CHECK((*found)->password_hash == "$argon2id$fake");
+  CHECK((*found)->email == "a@example.com");
+  auto nobody = r->find_user("nobody");
+  REQUIRE(nobody);
+  CHECK_FALSE(nobody->has_value());
+
+  document_row owned;
+  owned.id = "owned";
+  owned.title = tricky;
+  owned.owner_id = alice->id;
+  owned.is_public = true;
+  REQUIRE(r->create_document(owned));
+  auto got = r->find_document("owned");
+  REQUIRE(got);
+  CHECK((*got)->owner_id == alice->id);
+  CHECK((*got)->is_public);
+  CHECK((*got)->title == tricky);
+
+  auto bobs = r->list_documents(bob->id);
+  REQUIRE(bobs);
+  CHECK(bobs->empty());
+  REQUIRE(r->set_role("owned", bob->id, "viewer"));
+  REQUIRE(r->set_role("owned", bob->id, "editor")); // update, not a second row
+  auto acl = r->access_list("owned");
+  REQUIRE(acl);
+  REQUIRE(acl->size() == 1);
+  CHECK((*acl)[0].username == "bob");
+  CHECK((*acl)[0].role == "editor");
+  bobs = r->list_documents(bob->id);
+  REQUIRE(bobs);
+  REQUIRE(bobs->size() == 1);
+  CHECK((*bobs)[0].id == "owned");
+  auto alices = r->list_documents(alice->id);
+  REQUIRE(alices);
+  CHECK(alices->size() == 1);
+
+  auto authored = make_op("owned", 1, "c", 1);
+  authored.author_id = bob->id;
+  REQUIRE(r->commit({authored, make_op("owned", 2, "anon", 1)}));
+  auto hist = r->history("owned");
+  REQUIRE(hist);
+  REQUIRE(hist->size() == 2);
+  CHECK((*hist)[0].author == "bob");
+  CHECK((*hist)[0].author_id == bob->id);
+  CHECK((*hist)[0].ts == 1001);
+  CHECK((*hist)[1].author.empty());
+  auto with_author = r->ops_since("owned", 0);
+  REQUIRE(with_author);
+  CHECK((*with_author)[0].author_id == bob->id);
+
+  REQUIRE(r->set_role("owned", bob->id, ""));
+  acl = r->access_list("owned");
+  REQUIRE(acl);
+  CHECK(acl->empty());
+
+  REQUIRE(r->delete_document("owned"));
+  auto gone = r->find_document("owned");
+  REQUIRE(gone);
+  CHECK_FALSE(gone->has_value());
+  auto gone_ops = r->ops_since("owned", 0);
+  REQUIRE(gone_ops);
+  CHECK(gone_ops->empty());
 }
 
 } // namespace stet::test
