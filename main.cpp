@@ -3,6 +3,7 @@
 #include "metrics/log.hpp"
 
 #include <cstdlib>
+#include <fstream>
 #include <iostream>
 #include <string>
 #include <string_view>
@@ -22,6 +23,13 @@ constexpr std::string_view k_usage = R"(usage: stet serve [flags]
   --max-queued-frames N     frames queued per session before it is closed as slow (default 4096)
   --idle-timeout-ms N       how long a document without clients stays open (default 5000)
   --snapshot-every N        revisions between snapshots (default 1000)
+  --auth-secret-file F      file holding the token signing key (env STET_AUTH_SECRET: the key itself)
+  --allow-anonymous         sessions and requests without a token may use documents without an owner
+  --token-ttl-seconds N     lifetime of login tokens (default 86400)
+  --allowed-origin ORIGIN   an Origin allowed to open WebSockets (repeatable; default: the server's own host)
+  --web-root DIR            serve the web client from DIR at / (default: web/dist next to the binary's source)
+  --max-edits-per-second N  per session (default 500; per user twice that)
+  --max-connections-per-ip N  (default 256)
   --io-threads N            Asio threads (default 1)
   --actor-threads N         CAF scheduler threads (default 2)
 )";
@@ -66,6 +74,8 @@ int main(int argc, char** argv) {
     parse_listen(v, opt);
   if (auto v = env("STET_DATA"))
     opt.data_dir = v;
+  if (auto v = env("STET_AUTH_SECRET"))
+    opt.auth_secret = v;
   if (auto v = env("STET_POSTGRES_URL"))
     opt.postgres = v;
   if (auto v = env("STET_NODE_ID"))
@@ -76,6 +86,10 @@ int main(int argc, char** argv) {
     if (flag == "--help" || flag == "-h") {
       std::cout << k_usage;
       return 0;
+    }
+    if (flag == "--allow-anonymous") {
+      opt.allow_anonymous = true;
+      continue;
     }
     std::string value;
     if (auto eq = flag.find('='); eq != std::string::npos) {
@@ -94,6 +108,24 @@ int main(int argc, char** argv) {
       opt.postgres = value;
     else if (flag == "--storage-connections")
       opt.storage_connections = static_cast<int>(std::max<std::size_t>(1, parse_size(flag, value)));
+    else if (flag == "--auth-secret-file") {
+      std::ifstream in{value};
+      if (!in)
+        usage_error("cannot read --auth-secret-file " + value);
+      std::getline(in, opt.auth_secret);
+      if (opt.auth_secret.size() < 32)
+        usage_error("the key in " + value + " must be at least 32 characters");
+    } else if (flag == "--token-ttl-seconds")
+      opt.token_ttl_seconds = static_cast<std::int64_t>(parse_size(flag, value));
+    else if (flag == "--allowed-origin")
+      opt.allowed_origins.push_back(value);
+    else if (flag == "--web-root")
+      opt.web_root = value;
+    else if (flag == "--max-edits-per-second") {
+      opt.limits.edits_per_second_per_session = static_cast<double>(parse_size(flag, value));
+      opt.limits.edits_per_second_per_user = 2 * opt.limits.edits_per_second_per_session;
+    } else if (flag == "--max-connections-per-ip")
+      opt.limits.max_connections_per_ip = parse_size(flag, value);
     else if (flag == "--node-id")
       opt.node_id = value;
     else if (flag == "--log-level")

@@ -216,10 +216,15 @@ void remove_subscribers(document_actor_type* self, Predicate pred) {
   maybe_idle(self);
 }
 
-void on_join(document_actor_type* self, join_request& req) {
+caf::error on_join(document_actor_type* self, join_request& req) {
   auto& st = self->state;
   auto& doc = *st.doc;
   ++st.joins_seen;
+  auto role = auth::role_of(st.access, req.user_id);
+  if (!auth::can_view(role)) {
+    maybe_idle(self);
+    return to_caf(make_error(errc::forbidden, "you may not open document " + doc.id()));
+  }
   remove_subscribers(self, [&](const subscriber& s) { return s.session_id == req.session_id; });
   self->monitor(req.gateway);
   wire::ServerMessage m;
@@ -254,9 +259,12 @@ void on_join(document_actor_type* self, join_request& req) {
   joined.mutable_presence()->set_doc_id(doc.id());
   joined.mutable_presence()->set_client_id(req.client_id);
   broadcast_presence(st, req.session_id, joined);
-  st.subscribers.push_back({req.session_id, req.client_id, req.echo, req.sink, req.gateway.address()});
-  st.batch_sessions.push_back({req.session_id, doc.id(), st.config.node_id, {}, wall_ms(), true});
+  st.subscribers.push_back(
+    {req.session_id, req.client_id, req.user_id, role, req.echo, req.sink, req.gateway.address()});
+  st.batch_sessions.push_back({req.session_id, doc.id(), st.config.node_id,
+                               req.user_id ? std::to_string(req.user_id) : std::string{}, wall_ms(), true});
   flush(self);
+  return {};
 }
 
 void on_edit(document_actor_type* self, edit_request& req) {
@@ -269,6 +277,10 @@ void on_edit(document_actor_type* self, edit_request& req) {
     if (author)
       author->sink->send(wire::make_error(err, doc.id(), req.client_seq));
   };
+  if (!author)
+    return; // left (or was dropped) while the edit was on its way
+  if (!auth::can_edit(author->role))
+    return reject(make_error(errc::forbidden, "you may view but not edit document " + doc.id()));
   if (st.batch_notices.size() >= st.config.max_pending_edits)
     return reject(make_error(errc::storage_unavailable,
                              std::to_string(st.batch_notices.size())
@@ -289,7 +301,8 @@ void on_edit(document_actor_type* self, edit_request& req) {
     n.ts = e.ts;
     n.applied = std::make_shared<wire::encoded_message>(applied_message(doc, e));
     n.conflicts = std::move(outcome->conflicts);
-    st.batch_rows.push_back({doc.id(), e.rev, wire::encode_stored(e.op), e.client_id, e.client_seq, e.ts});
+    st.batch_rows.push_back(
+      {doc.id(), e.rev, wire::encode_stored(e.op), e.client_id, e.client_seq, e.ts, author->user_id});
   }
   // A duplicate is acked with the batch too, so never before the original
   // edit is durable.
@@ -297,16 +310,41 @@ void on_edit(document_actor_type* self, edit_request& req) {
   flush(self);
 }
 
+void on_drop(document_actor_type* self) {
+  auto& st = self->state;
+  wire::ServerMessage m = wire::make_error(
+    make_error(errc::unknown_document, "document " + st.doc->id() + " was deleted"), st.doc->id());
+  for (auto& s : st.subscribers)
+    s.sink->send(m);
+  st.subscribers.clear();
+  self->quit();
+}
+
+void on_grant(document_actor_type* self, std::int64_t user_id, const std::string& role) {
+  auto& st = self->state;
+  auto grant = auth::parse_grant(role);
+  if (grant == auth::role::none)
+    st.access.grants.erase(user_id);
+  else
+    st.access.grants[user_id] = grant;
+  // Sessions keep their connection; what they may do follows the grant.
+  for (auto& s : st.subscribers)
+    if (s.user_id == user_id)
+      s.role = auth::role_of(st.access, user_id);
+  remove_subscribers(self, [](const subscriber& s) { return !auth::can_view(s.role); });
+}
+
 } // namespace
 
 caf::behavior document_actor(document_actor_type* self, std::shared_ptr<document> doc, std::string title,
-                             std::uint64_t snapshot_rev, caf::actor store, caf::actor registry,
-                             document_actor_config config) {
+                             auth::document_access access, std::uint64_t snapshot_rev, caf::actor store,
+                             caf::actor registry, document_actor_config config) {
   auto& st = self->state;
   st.committed_rev = doc->rev();
   st.snapshot_rev = snapshot_rev;
   st.doc.emplace(std::move(*doc));
   st.title = std::move(title);
+  st.access = std::move(access);
   st.store = std::move(store);
   st.registry = std::move(registry);
   st.config = config;
@@ -314,8 +352,9 @@ caf::behavior document_actor(document_actor_type* self, std::shared_ptr<document
     remove_subscribers(self, [&](const subscriber& s) { return s.gateway == dm.source; });
   });
   return {
-    [=](join_atom, join_request& req) -> caf::actor {
-      on_join(self, req);
+    [=](join_atom, join_request& req) -> caf::result<caf::actor> {
+      if (auto err = on_join(self, req))
+        return err;
       return caf::actor_cast<caf::actor>(self);
     },
     [=](edit_atom, edit_request& req) { on_edit(self, req); },
@@ -332,11 +371,21 @@ caf::behavior document_actor(document_actor_type* self, std::shared_ptr<document
     [=](leave_atom, const std::string& session_id) {
       remove_subscribers(self, [&](const subscriber& s) { return s.session_id == session_id; });
     },
-    [=](get_atom) -> document_view {
+    [=](get_atom, std::uint64_t rev) -> caf::result<document_view> {
       auto& s = self->state;
-      return document_view{s.doc->id(), s.title, s.doc->text_at(s.committed_rev), s.committed_rev,
-                           std::string{to_string(s.doc->policy())}};
+      if (rev == k_current_rev)
+        rev = s.committed_rev;
+      if (rev > s.committed_rev)
+        return to_caf(make_error(errc::bad_rev, "revision " + std::to_string(rev) + " does not exist yet (rev "
+                                                  + std::to_string(s.committed_rev) + ")"));
+      if (rev < s.doc->oldest_base())
+        return to_caf(make_error(errc::rev_too_old, "revision " + std::to_string(rev)
+                                                      + " was compacted; history reaches back to rev "
+                                                      + std::to_string(s.doc->oldest_base())));
+      return document_view{s.doc->id(), s.title, s.doc->text_at(rev), rev, std::string{to_string(s.doc->policy())}};
     },
+    [=](acl_atom, std::int64_t user_id, const std::string& role) { on_grant(self, user_id, role); },
+    [=](drop_atom) { on_drop(self); },
     [=](retry_atom) { flush(self); },
     [=](idle_atom, std::uint64_t generation) { on_idle(self, generation); },
   };

@@ -4,6 +4,7 @@
 #pragma once
 
 #include "actors/document.hpp"
+#include "auth/access.hpp"
 
 #include <caf/actor_addr.hpp>
 #include <caf/stateful_actor.hpp>
@@ -31,6 +32,8 @@ struct document_actor_config {
 struct subscriber {
   std::string session_id;
   std::string client_id;
+  std::int64_t user_id = 0;
+  auth::role role = auth::role::none;
   bool echo = false;
   session_sink_ptr sink;
   caf::actor_addr gateway;
@@ -51,6 +54,7 @@ struct pending_notice {
 struct document_actor_state {
   std::optional<document> doc;
   std::string title;
+  auth::document_access access;
   document_actor_config config;
   caf::actor store;
   caf::actor registry;
@@ -77,9 +81,13 @@ using document_actor_type = caf::stateful_actor<document_actor_state>;
 /// - (edit_atom, edit_request): ack/applied/conflict/error go to sinks.
 /// - (presence_atom, session_id, client_id, cursor, anchor)
 /// - (leave_atom, session_id)
-/// - (get_atom) -> document_view of the committed state.
+/// - (get_atom, rev) -> document_view of the committed state (k_current_rev)
+///   or of an older revision still in the history (else rev_too_old).
+/// - (acl_atom, user_id, role): a grant changed ("" = revoked).
+/// - (drop_atom): the document was deleted: tell the sessions and stop.
+/// Joins without view rights and edits without edit rights get `forbidden`.
 caf::behavior document_actor(document_actor_type* self, std::shared_ptr<document> doc, std::string title,
-                             std::uint64_t snapshot_rev, caf::actor store, caf::actor registry,
-                             document_actor_config config);
+                             auth::document_access access, std::uint64_t snapshot_rev, caf::actor store,
+                             caf::actor registry, document_actor_config config);
 
 } // namespace stet

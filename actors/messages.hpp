@@ -14,6 +14,7 @@
 #include <caf/error.hpp>
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -34,6 +35,22 @@ using stop_atom = caf::atom_constant<caf::atom("stop")>;
 using frame_atom = caf::atom_constant<caf::atom("frame")>;
 using closed_atom = caf::atom_constant<caf::atom("closed")>;
 using stats_atom = caf::atom_constant<caf::atom("stats")>;
+using acl_atom = caf::atom_constant<caf::atom("acl")>;
+using drop_atom = caf::atom_constant<caf::atom("drop")>;
+using run_atom = caf::atom_constant<caf::atom("run")>;
+
+/// Work to run on a storage actor's thread with its store (REST requests).
+/// The job reports its own result (e.g. by posting back to a session).
+using store_job = std::function<void(storage::store&)>;
+
+/// Which of `n` storage actors serves `doc_id`: the registry and the REST API
+/// pick the same one, so a document's writes keep their order.
+inline std::size_t storage_index(const std::string& doc_id, std::size_t n) {
+  return std::hash<std::string>{}(doc_id) % n;
+}
+
+/// "The current revision" where a revision is asked for.
+constexpr std::uint64_t k_current_rev = ~std::uint64_t{0};
 
 /// A session asking to join a document.
 struct join_request {
@@ -43,6 +60,7 @@ struct join_request {
   bool echo = false;
   std::string client_id;
   std::string session_id;
+  std::int64_t user_id = 0; // 0: anonymous session
   session_sink_ptr sink;
   caf::actor gateway; // monitored: the session leaves when it goes down
 };
@@ -71,6 +89,7 @@ struct loaded_document {
   storage::document_row row;
   std::vector<storage::op_row> ops;
   std::vector<storage::client_seq_row> clients;
+  std::vector<storage::acl_row> acl;
 };
 
 /// Converts between stet's error values and CAF's (category "stet").
@@ -87,3 +106,4 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stet::storage::op_row)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<stet::storage::op_row>)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stet::storage::snapshot_row)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<stet::storage::session_event>)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stet::store_job)

@@ -13,7 +13,7 @@ namespace stet {
 namespace {
 
 const caf::actor& store_for(registry_state& st, const std::string& doc_id) {
-  return st.stores[std::hash<std::string>{}(doc_id) % st.stores.size()];
+  return st.stores[storage_index(doc_id, st.stores.size())];
 }
 
 void fail_waiting(registry_actor_type* self, const std::string& id, const caf::error& err) {
@@ -32,9 +32,13 @@ void on_loaded(registry_actor_type* self, const std::string& id, loaded_document
     return;
   }
   auto doc = std::make_shared<document>(std::move(*restored));
+  auth::document_access access{loaded.row.owner_id, loaded.row.is_public, {}};
+  for (auto& a : loaded.acl)
+    access.grants[a.user_id] = auth::parse_grant(a.role);
   // Linked: a registry shut down takes its documents with it.
-  auto actor = self->spawn<caf::linked>(document_actor, doc, loaded.row.title, loaded.row.snapshot_rev, store_for(st, id),
-                           caf::actor_cast<caf::actor>(self), st.config.document);
+  auto actor = self->spawn<caf::linked>(document_actor, doc, loaded.row.title, std::move(access),
+                                        loaded.row.snapshot_rev, store_for(st, id), caf::actor_cast<caf::actor>(self),
+                                        st.config.document);
   self->monitor(actor);
   auto& entry = st.open[id];
   entry.actor = actor;
@@ -74,25 +78,26 @@ caf::behavior registry_actor(registry_actor_type* self, std::vector<caf::actor> 
       }
       auto id = req.doc_id;
       auto policy = req.policy;
+      auto owner = req.user_id; // a join that creates the document makes its user the owner
       auto& waiting = st.loading[id];
       waiting.push_back(registry_state::waiting_join{rp, std::move(req)});
       if (waiting.size() == 1) {
         ++st.loads;
-        self->request(store_for(st, id), caf::infinite, load_atom::value, id, policy, true)
+        self->request(store_for(st, id), caf::infinite, load_atom::value, id, policy, true, owner)
           .then([=](loaded_document& loaded) { on_loaded(self, id, loaded); },
                 [=](caf::error& err) { fail_waiting(self, id, err); });
       }
       return rp;
     },
-    [=](get_atom, const std::string& id) {
+    [=](get_atom, const std::string& id, std::uint64_t rev) {
       auto& st = self->state;
       auto rp = self->make_response_promise();
       if (auto it = st.open.find(id); it != st.open.end()) {
-        rp.delegate(it->second.actor, get_atom::value);
+        rp.delegate(it->second.actor, get_atom::value, rev);
         return rp;
       }
       ++st.loads;
-      self->request(store_for(st, id), caf::infinite, load_atom::value, id, std::string{}, false)
+      self->request(store_for(st, id), caf::infinite, load_atom::value, id, std::string{}, false, std::int64_t{0})
         .then(
           [=](loaded_document& loaded) mutable {
             auto d = document::restore(loaded, self->state.config.limits);
@@ -100,8 +105,15 @@ caf::behavior registry_actor(registry_actor_type* self, std::vector<caf::actor> 
               rp.deliver(to_caf(d.error()));
               return;
             }
-            rp.deliver(document_view{id, loaded.row.title, d->text().str(), d->rev(),
-                                     std::string{to_string(d->policy())}});
+            auto at = rev == k_current_rev ? d->rev() : rev;
+            if (at > d->rev() || at < d->oldest_base()) {
+              rp.deliver(to_caf(make_error(at > d->rev() ? errc::bad_rev : errc::rev_too_old,
+                                           "revision " + std::to_string(at) + " is not available (history covers "
+                                             + std::to_string(d->oldest_base()) + " to " + std::to_string(d->rev())
+                                             + ")")));
+              return;
+            }
+            rp.deliver(document_view{id, loaded.row.title, d->text_at(at), at, std::string{to_string(d->policy())}});
           },
           [=](caf::error& err) mutable { rp.deliver(err); });
       return rp;
@@ -116,6 +128,18 @@ caf::behavior registry_actor(registry_actor_type* self, std::vector<caf::actor> 
       open.erase(it);
       metrics::get().open_documents.Set(static_cast<double>(open.size()));
       return true;
+    },
+    [=](acl_atom, const std::string& id, std::int64_t user_id, const std::string& role) {
+      if (auto it = self->state.open.find(id); it != self->state.open.end())
+        self->send(it->second.actor, acl_atom::value, user_id, role);
+    },
+    [=](drop_atom, const std::string& id) {
+      auto& open = self->state.open;
+      if (auto it = open.find(id); it != open.end()) {
+        self->send(it->second.actor, drop_atom::value);
+        open.erase(it);
+        metrics::get().open_documents.Set(static_cast<double>(open.size()));
+      }
     },
     [=](stats_atom) -> caf::result<std::uint64_t, std::uint64_t> {
       return {static_cast<std::uint64_t>(self->state.open.size()), self->state.loads};

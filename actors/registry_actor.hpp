@@ -43,7 +43,11 @@ using registry_actor_type = caf::stateful_actor<registry_state>;
 /// Messages:
 /// - (join_atom, join_request) -> caf::actor: the document actor, after it
 ///   sent the snapshot to the joiner's sink.
-/// - (get_atom, doc_id) -> document_view; unknown_document when absent.
+/// - (get_atom, doc_id, rev) -> document_view (rev: k_current_rev or an
+///   older one); unknown_document when absent.
+/// - (acl_atom, doc_id, user_id, role): forwards a grant change to the open
+///   document, if any.
+/// - (drop_atom, doc_id): the document was deleted; its actor stops.
 /// - (idle_atom, doc_id, joins_seen) -> bool: true when the document may stop.
 /// - (stats_atom) -> (open documents, storage loads).
 caf::behavior registry_actor(registry_actor_type* self, std::vector<caf::actor> stores, registry_config config);

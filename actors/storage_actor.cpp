@@ -75,7 +75,8 @@ void flush(storage_state& st) {
   }
 }
 
-result<loaded_document> load(storage::store& s, const std::string& id, const std::string& policy, bool create) {
+result<loaded_document> load(storage::store& s, const std::string& id, const std::string& policy, bool create,
+                             std::int64_t owner_id) {
   auto found = s.find_document(id);
   if (!found)
     return found.error();
@@ -86,6 +87,7 @@ result<loaded_document> load(storage::store& s, const std::string& id, const std
     storage::document_row row;
     row.id = id;
     row.policy = policy;
+    row.owner_id = owner_id;
     auto created = s.create_document(row);
     if (!created)
       return created.error();
@@ -101,6 +103,10 @@ result<loaded_document> load(storage::store& s, const std::string& id, const std
   if (!clients)
     return clients.error();
   out.clients = std::move(*clients);
+  auto acl = s.access_list(id);
+  if (!acl)
+    return acl.error();
+  out.acl = std::move(*acl);
   return out;
 }
 
@@ -112,8 +118,9 @@ caf::behavior storage_actor(caf::event_based_actor* self, std::shared_ptr<storag
   st->store = std::move(store);
   st->health = std::move(health);
   return {
-    [=](load_atom, const std::string& id, const std::string& policy, bool create) -> caf::result<loaded_document> {
-      auto r = load(*st->store, id, policy, create);
+    [=](load_atom, const std::string& id, const std::string& policy, bool create,
+        std::int64_t owner_id) -> caf::result<loaded_document> {
+      auto r = load(*st->store, id, policy, create, owner_id);
       // A missing document is an answer, not a storage failure.
       report(*st, r || r.error().code == errc::unknown_document ? ok() : status{r.error()});
       if (!r)
@@ -129,6 +136,7 @@ caf::behavior storage_actor(caf::event_based_actor* self, std::shared_ptr<storag
       }
     },
     [=](flush_atom) { flush(*st); },
+    [=](run_atom, const store_job& job) { job(*st->store); },
     [=](snapshot_atom, const storage::snapshot_row& snap, std::uint64_t prune_through) -> caf::result<caf::ok_atom> {
       auto r = st->store->save_snapshot(snap, prune_through);
       report(*st, r);

@@ -14,8 +14,10 @@
 namespace stet {
 
 /// Messages:
-/// - (load_atom, doc_id, policy, create) -> loaded_document; creates the
-///   document when absent and `create`, else fails with unknown_document.
+/// - (load_atom, doc_id, policy, create, owner_id) -> loaded_document;
+///   creates the document (owned by owner_id, 0 = open to all) when absent
+///   and `create`, else fails with unknown_document.
+/// - (run_atom, store_job): runs the job with the store (REST requests).
 /// - (commit_atom, std::vector<op_row>, std::vector<session_event>) -> ok_atom
 ///   once durable.
 /// - (snapshot_atom, snapshot_row, prune_through) -> ok_atom.

@@ -1,6 +1,7 @@
 #include "gateway/gateway_actor.hpp"
 
 #include "actors/messages.hpp"
+#include "core/ids.hpp"
 #include "core/transform.hpp"
 #include "metrics/log.hpp"
 #include "metrics/metrics.hpp"
@@ -21,15 +22,6 @@ void send_error(gateway_actor_type* self, errc code, std::string message, std::s
   self->state.sink->send(wire::make_error(error{code, std::move(message)}, doc_id, client_seq));
 }
 
-bool valid_doc_id(std::string_view id) {
-  if (id.empty() || id.size() > 128)
-    return false;
-  for (unsigned char c : id)
-    if (!(std::isalnum(c) || c == '_' || c == '-' || c == '.' || c == ':'))
-      return false;
-  return true;
-}
-
 const std::string& doc_id_of(const ClientMessage& m) {
   switch (m.body_case()) {
     case ClientMessage::kEdit: return m.edit().doc_id();
@@ -43,6 +35,15 @@ void on_message(gateway_actor_type* self, ClientMessage& m);
 
 void on_hello(gateway_actor_type* self, const wire::Hello& hello) {
   auto& st = self->state;
+  if (!hello.token().empty()) {
+    auto claims = st.settings.signer->verify(hello.token(), auth::unix_now());
+    if (!claims)
+      return send_error(self, claims.error().code, claims.error().message);
+    if (st.user_id != 0 && st.user_id != claims->user_id && (!st.joined.empty() || !st.joining.empty()))
+      return send_error(self, errc::invalid_argument, "a session cannot change user after joining documents");
+    st.user_id = claims->user_id;
+    st.username = claims->username;
+  }
   if (!hello.client_id().empty() && hello.client_id() != st.client_id) {
     if (!st.joined.empty() || !st.joining.empty())
       return send_error(self, errc::invalid_argument, "hello must come before the first join");
@@ -57,6 +58,8 @@ void on_hello(gateway_actor_type* self, const wire::Hello& hello) {
   welcome->set_session_id(st.settings.session_id);
   welcome->set_node_id(st.settings.node_id);
   welcome->set_max_frame_bytes(static_cast<std::uint32_t>(st.settings.limits.max_frame_bytes));
+  if (st.user_id != 0)
+    welcome->set_username(st.username);
   st.sink->send(w);
 }
 
@@ -76,8 +79,9 @@ void on_join(gateway_actor_type* self, const wire::Join& join) {
   std::string policy = join.policy().empty() ? "lww" : join.policy();
   if (!parse_conflict_policy(policy))
     return send_error(self, errc::invalid_argument, "policy must be \"lww\" or \"merge\"", id);
-  join_request req{id, policy, join.known_rev(), join.echo(), st.client_id, st.settings.session_id, st.sink,
-                   caf::actor_cast<caf::actor>(self)};
+  join_request req{id,           policy,  join.known_rev(),
+                   join.echo(),  st.client_id, st.settings.session_id,
+                   st.user_id,   st.sink, caf::actor_cast<caf::actor>(self)};
   st.joining[id];
   self->request(st.registry, std::chrono::seconds(30), join_atom::value, std::move(req))
     .then(
@@ -105,6 +109,10 @@ void on_edit(gateway_actor_type* self, const wire::Edit& edit, const caf::actor&
                       "an edit may have at most " + std::to_string(st.settings.limits.max_ops_per_edit)
                         + " components",
                       edit.doc_id(), edit.client_seq());
+  if (!st.session_edits->try_take()
+      || (st.user_id != 0 && !st.settings.user_edits->try_take(std::to_string(st.user_id))))
+    return send_error(self, errc::rate_limited, "too many edits per second; resend this one later", edit.doc_id(),
+                      edit.client_seq());
   auto op = wire::to_operation(edit.ops());
   if (!op)
     return send_error(self, op.error().code, op.error().message, edit.doc_id(), edit.client_seq());
@@ -119,7 +127,6 @@ void on_message(gateway_actor_type* self, ClientMessage& m) {
   auto& st = self->state;
   switch (m.body_case()) {
     case ClientMessage::kHello: return on_hello(self, m.hello());
-    case ClientMessage::kJoin: return on_join(self, m.join());
     case ClientMessage::kPing: {
       wire::ServerMessage pong;
       pong.mutable_pong()->set_nonce(m.ping().nonce());
@@ -131,7 +138,12 @@ void on_message(gateway_actor_type* self, ClientMessage& m) {
     }
     default: break;
   }
-  // edit, presence, leave: the document must be joined (or joining).
+  if (st.user_id == 0 && !st.settings.allow_anonymous)
+    return send_error(self, errc::unauthorized, "send hello with a token first (POST /api/login gives one)",
+                      doc_id_of(m));
+  // join, edit, presence, leave need a document; all but join a joined one.
+  if (m.body_case() == ClientMessage::kJoin)
+    return on_join(self, m.join());
   auto& id = doc_id_of(m);
   if (auto it = st.joining.find(id); it != st.joining.end()) {
     it->second.push_back(std::move(m));
@@ -166,6 +178,8 @@ caf::behavior gateway_actor(gateway_actor_type* self, session_sink_ptr sink, caf
   st.registry = std::move(registry);
   st.settings = std::move(settings);
   st.client_id = st.settings.session_id; // until hello names one
+  auto rate = st.settings.limits.edits_per_second_per_session;
+  st.session_edits.emplace(rate, 2 * rate);
   return {
     [=](frame_atom, const std::string& payload, bool binary) {
       auto msg = wire::decode_client(payload, binary ? wire::frame_format::binary : wire::frame_format::json);

@@ -5,11 +5,14 @@
 #pragma once
 
 #include "actors/session_sink.hpp"
+#include "auth/token.hpp"
+#include "auth/token_bucket.hpp"
 #include "gateway/gateway_context.hpp"
 
 #include <caf/event_based_actor.hpp>
 #include <caf/stateful_actor.hpp>
 
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -20,6 +23,9 @@ struct gateway_settings {
   std::string session_id;
   std::string node_id;
   gateway_limits limits;
+  std::shared_ptr<auth::token_signer> signer;
+  bool allow_anonymous = false;
+  std::shared_ptr<auth::keyed_limiter> user_edits;
 };
 
 struct gateway_state {
@@ -28,6 +34,9 @@ struct gateway_state {
   gateway_settings settings;
   std::string client_id;
   bool said_hello = false;
+  std::int64_t user_id = 0; // 0 until hello carries a valid token
+  std::string username;
+  std::optional<auth::token_bucket> session_edits;
   std::unordered_map<std::string, caf::actor> joined;
   /// Messages for documents whose join is still under way, replayed in order
   /// once it completes (the snapshot may reach the client first).

@@ -1,16 +1,22 @@
 // What every listener, HTTP session and WebSocket session of one server
-// shares: the actor system, the registry and the limits.
+// shares: the actor system, the registry, storage, auth and the limits.
 #pragma once
 
 #include "actors/node_health.hpp"
+#include "auth/token.hpp"
+#include "auth/token_bucket.hpp"
 
+#include <boost/asio/thread_pool.hpp>
 #include <caf/actor.hpp>
 
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <unordered_map>
+#include <vector>
 
 namespace caf {
 class actor_system;
@@ -31,16 +37,104 @@ struct gateway_limits {
   std::size_t max_joins_per_session = 100;
   /// Largest HTTP request body.
   std::size_t max_http_body_bytes = 1024 * 1024;
+  /// Edits per second per session and per user (token buckets, burst 2x).
+  double edits_per_second_per_session = 500;
+  double edits_per_second_per_user = 1000;
+  /// Open connections from one IP address.
+  std::size_t max_connections_per_ip = 256;
+  /// Login attempts per minute, per username and per IP address.
+  double logins_per_minute = 10;
+};
+
+struct auth_settings {
+  /// Signs and checks tokens; the key never has a built-in default.
+  std::shared_ptr<auth::token_signer> signer;
+  /// Sessions and requests without a token act as the anonymous user.
+  bool allow_anonymous = false;
+  std::int64_t token_ttl_seconds = 24 * 3600;
+  /// Origins allowed to open WebSockets; empty: the request's own host only.
+  std::vector<std::string> allowed_origins;
 };
 
 struct gateway_context {
+  gateway_context(caf::actor_system& sys, caf::actor reg, std::vector<caf::actor> storage, gateway_limits lim,
+                  auth_settings au, std::string node, std::shared_ptr<node_health> h, std::string web)
+    : system(sys),
+      registry(std::move(reg)),
+      stores(std::move(storage)),
+      limits(lim),
+      auth(std::move(au)),
+      node_id(std::move(node)),
+      health(std::move(h)),
+      web_root(std::move(web)),
+      user_edits(std::make_shared<auth::keyed_limiter>(lim.edits_per_second_per_user,
+                                                       2 * lim.edits_per_second_per_user)),
+      logins(lim.logins_per_minute / 60.0, lim.logins_per_minute) {
+  }
+
   caf::actor_system& system;
   caf::actor registry;
+  /// Storage actors, for REST work (same one per document as its actor uses).
+  std::vector<caf::actor> stores;
   gateway_limits limits;
+  auth_settings auth;
   std::string node_id;
   std::shared_ptr<node_health> health;
+  /// Folder of the web client's static files; empty: none served.
+  std::string web_root;
+  /// Password hashing runs here, off the Asio and CAF threads.
+  boost::asio::thread_pool crypto{1};
+  /// Shared with the gateway actors, which may outlive this context.
+  std::shared_ptr<auth::keyed_limiter> user_edits;
+  auth::keyed_limiter logins;
   std::atomic<std::uint64_t> next_session{1};
   std::atomic<std::int64_t> open_sessions{0};
+
+  /// Counts a connection from `ip`; false when it is over the limit.
+  bool open_connection(const std::string& ip) {
+    std::lock_guard<std::mutex> guard{connections_mutex_};
+    auto& n = connections_[ip];
+    if (n >= limits.max_connections_per_ip)
+      return false;
+    ++n;
+    return true;
+  }
+  void close_connection(const std::string& ip) {
+    std::lock_guard<std::mutex> guard{connections_mutex_};
+    if (auto it = connections_.find(ip); it != connections_.end() && --it->second == 0)
+      connections_.erase(it);
+  }
+
+  const caf::actor& store_for(const std::string& key) const;
+
+private:
+  std::mutex connections_mutex_;
+  std::unordered_map<std::string, std::size_t> connections_;
+};
+
+/// Holds one counted connection for as long as it lives (moves from the
+/// HTTP session to the WebSocket session on upgrade).
+class connection_slot {
+public:
+  connection_slot(gateway_context& ctx, std::string ip) : ctx_(&ctx), ip_(std::move(ip)) {
+  }
+  connection_slot(connection_slot&& other) noexcept : ctx_(other.ctx_), ip_(std::move(other.ip_)) {
+    other.ctx_ = nullptr;
+  }
+  connection_slot(const connection_slot&) = delete;
+  connection_slot& operator=(const connection_slot&) = delete;
+  connection_slot& operator=(connection_slot&&) = delete;
+  ~connection_slot() {
+    if (ctx_)
+      ctx_->close_connection(ip_);
+  }
+  const std::string& ip() const {
+    return ip_;
+  }
+
+private:
+  gateway_context* ctx_;
+  std::string ip_;
 };
 
 } // namespace stet

@@ -1,17 +1,17 @@
 #include "gateway/http_session.hpp"
 
-#include "actors/messages.hpp"
+#include "gateway/api.hpp"
+#include "gateway/static_files.hpp"
 #include "gateway/websocket_session.hpp"
-#include "metrics/log.hpp"
 #include "metrics/metrics.hpp"
 
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket/rfc6455.hpp>
-#include <caf/actor_system.hpp>
-#include <caf/event_based_actor.hpp>
 #include <nlohmann/json.hpp>
+
+#include <algorithm>
 
 namespace stet {
 
@@ -21,37 +21,23 @@ namespace net = boost::asio;
 
 namespace {
 
-http_session::response json_response(http::status status, const nlohmann::json& body, unsigned version,
-                                     bool keep_alive) {
-  http_session::response res{status, version};
-  res.set(http::field::server, "stet");
-  res.set(http::field::content_type, "application/json");
-  res.set(http::field::cache_control, "no-store");
-  res.set("X-Content-Type-Options", "nosniff");
-  res.keep_alive(keep_alive);
-  res.body() = body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-  res.prepare_payload();
-  return res;
-}
-
-nlohmann::json error_body(errc code, const std::string& message) {
-  return {{"error", {{"code", std::string{to_string(code)}}, {"message", message}}}};
-}
-
-http::status status_of(errc code) {
-  switch (code) {
-    case errc::unknown_document: return http::status::not_found;
-    case errc::invalid_argument: return http::status::bad_request;
-    case errc::forbidden: return http::status::forbidden;
-    case errc::storage_unavailable: return http::status::service_unavailable;
-    default: return http::status::internal_server_error;
-  }
+// Browsers send Origin on every WebSocket handshake; scripts usually do not.
+// Without --allowed-origin, only the server's own host may connect.
+bool origin_allowed(const gateway_context& ctx, const http_util::request& req) {
+  auto origin = req[http::field::origin];
+  if (origin.empty())
+    return true;
+  auto& allowed = ctx.auth.allowed_origins;
+  if (!allowed.empty())
+    return std::find(allowed.begin(), allowed.end(), std::string_view{origin.data(), origin.size()}) != allowed.end();
+  std::string host{req[http::field::host]};
+  return origin == "http://" + host || origin == "https://" + host;
 }
 
 } // namespace
 
-http_session::http_session(net::ip::tcp::socket&& socket, gateway_context& ctx)
-  : stream_(std::move(socket)), ctx_(ctx) {
+http_session::http_session(net::ip::tcp::socket&& socket, gateway_context& ctx, connection_slot slot)
+  : stream_(std::move(socket)), ctx_(ctx), slot_(std::move(slot)) {
 }
 
 void http_session::run() {
@@ -72,88 +58,77 @@ void http_session::on_read(beast::error_code ec, std::size_t) {
     return;
   }
   if (ec == http::error::body_limit) {
-    respond(json_response(http::status::payload_too_large,
-                          error_body(errc::frame_too_large, "request body over the limit"), 11, false));
-    return;
+    auto res = http_util::error(http::status::payload_too_large, errc::frame_too_large,
+                                "request body over " + std::to_string(ctx_.limits.max_http_body_bytes) + " bytes",
+                                parser_->get());
+    res.keep_alive(false);
+    return respond(std::move(res));
   }
   if (ec)
     return;
-  if (beast::websocket::is_upgrade(parser_->get())) {
-    if (parser_->get().target() != "/ws") {
-      respond(json_response(http::status::not_found,
-                            error_body(errc::invalid_argument, "WebSocket endpoint is /ws"), 11, false));
-      return;
-    }
-    stream_.expires_never();
-    std::make_shared<websocket_session>(std::move(stream_), ctx_)->run(parser_->release());
-    return;
-  }
+  if (beast::websocket::is_upgrade(parser_->get()))
+    return upgrade();
   handle(parser_->release());
 }
 
-void http_session::handle(http::request<http::string_body> req) {
-  auto version = req.version();
-  auto keep_alive = req.keep_alive();
+void http_session::upgrade() {
+  auto& req = parser_->get();
+  auto refuse = [&](http::status status, errc code, const std::string& why) {
+    metrics::get().rejected(to_string(code));
+    auto res = http_util::error(status, code, why, req);
+    res.keep_alive(false);
+    respond(std::move(res));
+  };
+  if (req.target() != "/ws")
+    return refuse(http::status::not_found, errc::invalid_argument, "the WebSocket endpoint is /ws");
+  if (!origin_allowed(ctx_, req))
+    return refuse(http::status::forbidden, errc::forbidden,
+                  "origin " + std::string{req[http::field::origin]} + " may not open a session here");
+  stream_.expires_never();
+  std::make_shared<websocket_session>(std::move(stream_), ctx_, std::move(*slot_))->run(parser_->release());
+}
+
+void http_session::handle(http_util::request req) {
   std::string_view target{req.target().data(), req.target().size()};
-  if (auto q = target.find('?'); q != std::string_view::npos)
-    target = target.substr(0, q);
-  if (target == "/healthz") {
-    return respond(json_response(http::status::ok, {{"status", "ok"}}, version, keep_alive));
-  }
+  target = target.substr(0, target.find('?'));
+  if (target == "/healthz")
+    return respond(http_util::json(http::status::ok, {{"status", "ok"}}, req));
   if (target == "/readyz") {
     auto reason = ctx_.health->not_ready_reason();
     if (reason.empty())
-      return respond(json_response(http::status::ok, {{"status", "ready"}}, version, keep_alive));
-    return respond(json_response(http::status::service_unavailable, {{"status", "not_ready"}, {"reason", reason}},
-                                 version, keep_alive));
+      return respond(http_util::json(http::status::ok, {{"status", "ready"}}, req));
+    return respond(
+      http_util::json(http::status::service_unavailable, {{"status", "not_ready"}, {"reason", reason}}, req));
   }
   if (target == "/metrics") {
-    response res{http::status::ok, version};
-    res.set(http::field::server, "stet");
+    http_util::response res{http::status::ok, req.version()};
     res.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
-    res.keep_alive(keep_alive);
+    res.keep_alive(req.keep_alive());
     res.body() = metrics::get().scrape();
+    http_util::secure(res);
     res.prepare_payload();
     return respond(std::move(res));
   }
-  constexpr std::string_view docs = "/api/documents/";
-  if (target.starts_with(docs) && target.size() > docs.size()) {
-    if (req.method() != http::verb::get)
-      return respond(json_response(http::status::method_not_allowed,
-                                   error_body(errc::invalid_argument, "only GET is supported here"), version,
-                                   keep_alive));
-    std::string id{target.substr(docs.size())};
-    // The actor answers on its own thread; the reply hops back onto the strand.
+  if (api::handles(target)) {
+    // The answer may come from any thread; it hops back onto the strand.
     auto self = shared_from_this();
-    auto done = [self, version, keep_alive](response res) {
+    api::handle(ctx_, std::move(req), slot_->ip(), [self](http_util::response res) {
       net::post(self->stream_.get_executor(), [self, res = std::move(res)]() mutable { self->respond(std::move(res)); });
-    };
-    ctx_.system.spawn([registry = ctx_.registry, id, done, version, keep_alive](caf::event_based_actor* a) {
-      a->request(registry, std::chrono::seconds(10), get_atom::value, id)
-        .then(
-          [=](const document_view& v) {
-            done(json_response(http::status::ok,
-                               {{"id", v.id}, {"title", v.title}, {"text", v.text}, {"rev", v.rev}, {"policy", v.policy}},
-                               version, keep_alive));
-          },
-          [=](caf::error& err) {
-            auto e = from_caf(err);
-            done(json_response(status_of(e.code), error_body(e.code, e.message), version, keep_alive));
-          });
     });
     return;
   }
-  respond(json_response(http::status::not_found, error_body(errc::invalid_argument, "no such endpoint"), version,
-                        keep_alive));
+  if (req.method() == http::verb::get || req.method() == http::verb::head)
+    if (auto res = serve_static(ctx_.web_root, req))
+      return respond(std::move(*res));
+  respond(http_util::error(http::status::not_found, errc::invalid_argument, "no such endpoint", req));
 }
 
-void http_session::respond(response res) {
+void http_session::respond(http_util::response res) {
   auto keep_alive = res.keep_alive();
-  auto sp = std::make_shared<response>(std::move(res));
-  http::async_write(stream_, *sp,
-                    [self = shared_from_this(), sp, keep_alive](beast::error_code ec, std::size_t n) {
-                      self->on_write(keep_alive, ec, n);
-                    });
+  auto sp = std::make_shared<http_util::response>(std::move(res));
+  http::async_write(stream_, *sp, [self = shared_from_this(), sp, keep_alive](beast::error_code ec, std::size_t n) {
+    self->on_write(keep_alive, ec, n);
+  });
 }
 
 void http_session::on_write(bool keep_alive, beast::error_code ec, std::size_t) {

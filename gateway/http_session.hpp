@@ -1,13 +1,13 @@
-// One HTTP connection: serves the REST API and health checks, and hands
-// WebSocket upgrades on /ws over to a websocket_session.
+// One HTTP connection: serves health, metrics, the REST API and static
+// files, and hands WebSocket upgrades on /ws over to a websocket_session.
 #pragma once
 
 #include "gateway/gateway_context.hpp"
+#include "gateway/http_util.hpp"
 
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/parser.hpp>
-#include <boost/beast/http/string_body.hpp>
 
 #include <memory>
 #include <optional>
@@ -16,23 +16,23 @@ namespace stet {
 
 class http_session : public std::enable_shared_from_this<http_session> {
 public:
-  /// `ctx` must outlive the session.
-  http_session(boost::asio::ip::tcp::socket&& socket, gateway_context& ctx);
+  /// `ctx` must outlive the session; `slot` counts the connection.
+  http_session(boost::asio::ip::tcp::socket&& socket, gateway_context& ctx, connection_slot slot);
 
   void run();
-
-  using response = boost::beast::http::response<boost::beast::http::string_body>;
 
 private:
   void do_read();
   void on_read(boost::beast::error_code ec, std::size_t bytes);
-  void handle(boost::beast::http::request<boost::beast::http::string_body> req);
-  void respond(response res);
+  void handle(http_util::request req);
+  void upgrade();
+  void respond(http_util::response res);
   void on_write(bool keep_alive, boost::beast::error_code ec, std::size_t bytes);
 
   boost::beast::tcp_stream stream_;
   boost::beast::flat_buffer buffer_;
   gateway_context& ctx_;
+  std::optional<connection_slot> slot_;
   std::optional<boost::beast::http::request_parser<boost::beast::http::string_body>> parser_;
 };
 

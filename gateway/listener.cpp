@@ -4,6 +4,7 @@
 #include "metrics/log.hpp"
 
 #include <boost/asio/strand.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core/bind_handler.hpp>
 
 namespace stet {
@@ -38,8 +39,20 @@ void listener::on_accept(boost::system::error_code ec, net::ip::tcp::socket sock
       return;
     log::warn("accept failed", {{"error", ec.message()}});
   } else {
-    socket.set_option(net::ip::tcp::no_delay(true));
-    std::make_shared<http_session>(std::move(socket), ctx_)->run();
+    boost::system::error_code ignored;
+    auto ip = socket.remote_endpoint(ignored).address().to_string();
+    if (!ctx_.open_connection(ip)) {
+      // The response fits the fresh socket's buffer: this write does not wait.
+      static constexpr std::string_view refused =
+        "HTTP/1.1 429 Too Many Requests\r\nContent-Type: application/json\r\nConnection: close\r\n"
+        "Content-Length: 84\r\n\r\n"
+        "{\"error\":{\"code\":\"rate_limited\",\"message\":\"too many connections from this address\"}}";
+      net::write(socket, net::buffer(refused.data(), refused.size()), ignored);
+      socket.close(ignored);
+    } else {
+      socket.set_option(net::ip::tcp::no_delay(true), ignored);
+      std::make_shared<http_session>(std::move(socket), ctx_, connection_slot{ctx_, ip})->run();
+    }
   }
   do_accept();
 }

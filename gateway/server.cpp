@@ -1,6 +1,7 @@
 #include "gateway/server.hpp"
 
 #include "actors/storage_actor.hpp"
+#include "auth/token.hpp"
 #include "gateway/listener.hpp"
 #include "metrics/log.hpp"
 #include "storage/pg_store.hpp"
@@ -14,6 +15,8 @@
 
 #include <chrono>
 #include <filesystem>
+#include <fstream>
+#include <sys/stat.h>
 #include <thread>
 #include <vector>
 
@@ -53,9 +56,42 @@ result<std::vector<std::unique_ptr<storage::store>>> open_stores(const server_op
   return stores;
 }
 
+// The token key: given, or (only with --allow-anonymous) a random one kept
+// in the data folder so tokens survive restarts of a quick-start node.
+result<std::string> auth_secret(const server_options& opt) {
+  if (!opt.auth_secret.empty())
+    return opt.auth_secret;
+  if (!opt.allow_anonymous)
+    return make_error(errc::invalid_argument,
+                      "no token key: set --auth-secret-file or STET_AUTH_SECRET "
+                      "(or --allow-anonymous for a local quick start)");
+  std::error_code ec;
+  std::filesystem::create_directories(opt.data_dir, ec);
+  auto path = std::filesystem::path(opt.data_dir) / "auth.secret";
+  std::string secret;
+  if (std::ifstream in{path}; in)
+    std::getline(in, secret);
+  if (secret.size() < 32) {
+    secret = auth::random_hex(32);
+    std::ofstream out{path, std::ios::trunc};
+    out << secret << "\n";
+    ::chmod(path.c_str(), 0600);
+  }
+  log::warn("no token key given: using a generated one (quick-start mode)", {{"path", path.string()}});
+  return secret;
+}
+
 } // namespace
 
 int run_server(const server_options& opt) {
+  auto secret = auth_secret(opt);
+  if (!secret) {
+    log::error("cannot start", {{"error", secret.error().message}});
+    return 2;
+  }
+  if (opt.allow_anonymous)
+    log::warn("anonymous sessions are allowed (--allow-anonymous): anyone who can reach this port may edit "
+              "documents that have no owner");
   auto stores = open_stores(opt);
   if (!stores) {
     log::error("cannot open storage", {{"error", stores.error().message}});
@@ -78,7 +114,10 @@ int run_server(const server_options& opt) {
   registry_opts.document.node_id = opt.node_id;
   auto registry = system.spawn(registry_actor, storage_actors, registry_opts);
 
-  gateway_context ctx{system, registry, opt.limits, opt.node_id, health};
+  auth_settings auth{std::make_shared<auth::token_signer>(*secret), opt.allow_anonymous, opt.token_ttl_seconds,
+                     opt.allowed_origins};
+  gateway_context ctx{system, registry, storage_actors, opt.limits, std::move(auth), opt.node_id, health,
+                      opt.web_root};
   net::io_context ioc{opt.io_threads};
   std::shared_ptr<listener> l;
   try {

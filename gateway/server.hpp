@@ -5,6 +5,7 @@
 #include "gateway/gateway_context.hpp"
 
 #include <string>
+#include <vector>
 
 namespace stet {
 
@@ -22,6 +23,14 @@ struct server_options {
   int actor_threads = 2;
   gateway_limits limits;
   registry_config registry;
+  /// HMAC key for tokens; empty: refuse to start unless allow_anonymous,
+  /// which then uses a random key kept in data_dir/auth.secret.
+  std::string auth_secret;
+  bool allow_anonymous = false;
+  std::int64_t token_ttl_seconds = 24 * 3600;
+  std::vector<std::string> allowed_origins;
+  /// Static web client folder ("" = none).
+  std::string web_root;
 };
 
 /// Runs until SIGINT or SIGTERM. Returns the process exit code; start-up

@@ -18,8 +18,8 @@ namespace beast = boost::beast;
 namespace websocket = beast::websocket;
 namespace net = boost::asio;
 
-websocket_session::websocket_session(beast::tcp_stream&& stream, gateway_context& ctx)
-  : ws_(std::move(stream)), ctx_(ctx) {
+websocket_session::websocket_session(beast::tcp_stream&& stream, gateway_context& ctx, connection_slot slot)
+  : ws_(std::move(stream)), ctx_(ctx), slot_(std::move(slot)) {
   session_id_ = ctx.node_id + "-" + std::to_string(ctx.next_session++);
   ++ctx_.open_sessions;
   metrics::get().websocket_sessions.Increment();
@@ -44,7 +44,8 @@ void websocket_session::on_accept(beast::error_code ec) {
     return;
   }
   actor_ = ctx_.system.spawn(gateway_actor, session_sink_ptr{shared_from_this()}, ctx_.registry,
-                             gateway_settings{session_id_, ctx_.node_id, ctx_.limits});
+                             gateway_settings{session_id_, ctx_.node_id, ctx_.limits, ctx_.auth.signer,
+                                              ctx_.auth.allow_anonymous, ctx_.user_edits});
   do_read();
 }
 

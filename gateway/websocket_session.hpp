@@ -22,9 +22,9 @@ namespace stet {
 
 class websocket_session : public session_sink, public std::enable_shared_from_this<websocket_session> {
 public:
-  /// Takes over `stream` after an HTTP upgrade request; `ctx` must outlive
-  /// the session.
-  websocket_session(boost::beast::tcp_stream&& stream, gateway_context& ctx);
+  /// Takes over `stream` and its connection `slot` after an HTTP upgrade
+  /// request; `ctx` must outlive the session.
+  websocket_session(boost::beast::tcp_stream&& stream, gateway_context& ctx, connection_slot slot);
   ~websocket_session() override;
 
   /// Completes the upgrade handshake and starts reading.
@@ -53,6 +53,7 @@ private:
   boost::beast::websocket::stream<boost::beast::tcp_stream> ws_;
   boost::beast::flat_buffer buffer_;
   gateway_context& ctx_;
+  connection_slot slot_;
   caf::actor actor_;
   std::string session_id_;
   std::atomic<wire::frame_format> format_{wire::frame_format::json};

@@ -89,7 +89,7 @@ struct fixture {
 
   join_request join(const std::string& doc, const std::string& client, std::shared_ptr<recording_sink> sink,
                     const caf::actor& gateway) {
-    return join_request{doc, "lww", 0, false, client, "session-" + client, sink, gateway};
+    return join_request{doc, "lww", 0, false, client, "session-" + client, 0, sink, gateway};
   }
 
   std::pair<std::uint64_t, std::uint64_t> stats() {

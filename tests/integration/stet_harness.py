@@ -46,8 +46,13 @@ class Server:
 
     _databases = 0
 
-    def __init__(self, *extra_args, data_dir=None, backend="sqlite"):
-        self.extra_args = list(extra_args)
+    SECRET = "integration-test-secret-0123456789abcdef"
+
+    def __init__(self, *extra_args, data_dir=None, backend="sqlite", anonymous=True):
+        # Most tests speak as anonymous clients at full speed; the accounts
+        # tests start a server that requires tokens.
+        self.extra_args = (["--allow-anonymous", "--max-edits-per-second", "1000000"] if anonymous else []) + list(
+            extra_args)
         self.backend = backend
         self.database = None
         if backend == "postgres":
@@ -67,7 +72,7 @@ class Server:
         self._log = open(self.log_path, "a")
         self.proc = subprocess.Popen(
             [BINARY, "serve", "--listen", listen, "--data", self.data_dir, *self.extra_args],
-            stdout=self._log, stderr=subprocess.STDOUT)
+            stdout=self._log, stderr=subprocess.STDOUT, env={**os.environ, "STET_AUTH_SECRET": self.SECRET})
         deadline = time.time() + 20
         while time.time() < deadline:
             if self.proc.poll() is not None:

@@ -76,7 +76,7 @@ def test_one_connection_edits_several_documents_and_http_reads_them():
             for doc, text in (("x1", "first"), ("x2", "second")):
                 status, body = server.get_document(doc)
                 assert status == 200
-                assert body == {"id": doc, "title": "", "text": text, "rev": 1, "policy": "merge"}
+                assert body == {"id": doc, "title": "", "text": text, "rev": 1, "policy": "merge", "role": "editor"}
             status, body = server.get_document("never-created")
             assert status == 404 and body["error"]["code"] == "unknown_document"
             await c.ws.send(json.dumps({"leave": {"docId": "x1"}}))

@@ -1,0 +1,380 @@
+#include "gateway/api.hpp"
+
+#include "actors/messages.hpp"
+#include "auth/access.hpp"
+#include "auth/password.hpp"
+#include "core/ids.hpp"
+#include "core/transform.hpp"
+#include "core/utf8.hpp"
+#include "metrics/log.hpp"
+#include "metrics/metrics.hpp"
+
+#include <boost/asio/post.hpp>
+#include <boost/beast/http/verb.hpp>
+#include <caf/actor_system.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/send.hpp>
+#include <nlohmann/json.hpp>
+
+namespace stet::api {
+
+namespace http = boost::beast::http;
+using nlohmann::json;
+using http_util::request;
+
+namespace {
+
+constexpr std::string_view k_docs = "/api/documents";
+
+struct call {
+  gateway_context& ctx;
+  std::shared_ptr<const request> req;
+  reply done;
+  auth::claims user; // user_id 0: anonymous
+
+  void respond(http::status s, const json& body) const {
+    done(http_util::json(s, body, *req));
+  }
+  void fail(const error& e) const {
+    metrics::get().rejected(to_string(e.code));
+    done(http_util::error(e, *req));
+  }
+  void fail(errc code, std::string message) const {
+    fail(error{code, std::move(message)});
+  }
+};
+
+using call_ptr = std::shared_ptr<call>;
+
+// Runs `job` on the storage actor that serves `key`.
+void on_store(const call_ptr& c, const std::string& key, std::function<void(storage::store&)> job) {
+  caf::anon_send(c->ctx.store_for(key), run_atom::value, store_job{std::move(job)});
+}
+
+json document_json(const storage::document_row& d, auth::role r) {
+  return {{"id", d.id},           {"title", d.title},        {"policy", d.policy}, {"public", d.is_public},
+          {"rev", d.rev},         {"role", auth::to_string(r)}, {"createdAt", d.created_at},
+          {"updatedAt", d.updated_at}};
+}
+
+// Loads the document and the caller's role on it (on a storage thread).
+// Answers and returns nullopt when it does not exist or storage failed; a
+// document the caller may not see is reported as absent (404), not 403.
+std::optional<std::pair<storage::document_row, auth::role>> access(const call& c, storage::store& s,
+                                                                    const std::string& id) {
+  auto doc = s.find_document(id);
+  if (!doc) {
+    c.fail(doc.error());
+    return std::nullopt;
+  }
+  auto acl = s.access_list(id);
+  if (!acl) {
+    c.fail(acl.error());
+    return std::nullopt;
+  }
+  if (!*doc) {
+    c.fail(errc::unknown_document, "no document with id " + id);
+    return std::nullopt;
+  }
+  auth::document_access a{(*doc)->owner_id, (*doc)->is_public, {}};
+  for (auto& g : *acl)
+    a.grants[g.user_id] = auth::parse_grant(g.role);
+  auto role = auth::role_of(a, c.user.user_id);
+  if (!auth::can_view(role)) {
+    c.fail(errc::unknown_document, "no document with id " + id);
+    return std::nullopt;
+  }
+  return std::make_pair(std::move(**doc), role);
+}
+
+bool require_owner(const call& c, auth::role r, std::string_view what) {
+  if (r == auth::role::owner)
+    return true;
+  c.fail(errc::forbidden, "only the document's owner may " + std::string{what});
+  return false;
+}
+
+std::optional<json> body_json(const call& c) {
+  auto j = json::parse(c.req->body(), nullptr, false);
+  if (j.is_discarded() || !j.is_object()) {
+    c.fail(errc::bad_message, "the request body must be a JSON object");
+    return std::nullopt;
+  }
+  return j;
+}
+
+bool valid_username(const std::string& name) {
+  if (!utf8::is_valid(name))
+    return false;
+  auto n = utf8::length(name);
+  if (n == 0 || n > 64)
+    return false;
+  for (unsigned char ch : name)
+    if (ch < 0x20 || ch == 0x7F || ch == '/')
+      return false;
+  return true;
+}
+
+// -- accounts --
+
+void do_register(const call_ptr& c) {
+  auto body = body_json(*c);
+  if (!body)
+    return;
+  auto username = body->value("username", std::string{});
+  auto password = body->value("password", std::string{});
+  auto email = body->value("email", std::string{});
+  if (!valid_username(username))
+    return c->fail(errc::invalid_argument,
+                   "username must be 1-64 characters of valid UTF-8, without control characters or '/'");
+  if (password.size() < 8 || password.size() > 1024)
+    return c->fail(errc::invalid_argument, "password must be 8 to 1024 bytes long");
+  if (!utf8::is_valid(email) || email.size() > 320)
+    return c->fail(errc::invalid_argument, "email must be valid UTF-8, at most 320 bytes");
+  boost::asio::post(c->ctx.crypto, [c, username, password, email] {
+    auto hash = auth::hash_password(password);
+    if (!hash)
+      return c->fail(hash.error());
+    on_store(c, username, [c, username, email, hash = *hash](storage::store& s) {
+      auto user = s.create_user({0, username, email, hash, 0});
+      if (!user) {
+        if (user.error().code == errc::invalid_argument)
+          return c->done(http_util::error(http::status::conflict, errc::invalid_argument, "username is taken",
+                                          *c->req));
+        return c->fail(user.error());
+      }
+      c->respond(http::status::created, {{"id", user->id}, {"username", user->username}});
+    });
+  });
+}
+
+void do_login(const call_ptr& c, const std::string& ip) {
+  auto body = body_json(*c);
+  if (!body)
+    return;
+  auto username = body->value("username", std::string{});
+  auto password = body->value("password", std::string{});
+  if (!c->ctx.logins.try_take("ip:" + ip) || !c->ctx.logins.try_take("user:" + username))
+    return c->fail(errc::rate_limited, "too many login attempts; wait a minute and try again");
+  on_store(c, username, [c, username, password](storage::store& s) {
+    auto user = s.find_user(username);
+    if (!user)
+      return c->fail(user.error());
+    boost::asio::post(c->ctx.crypto, [c, user = *user, password] {
+      // Same answer for an unknown user and a wrong password.
+      if (!user || !auth::verify_password(password, user->password_hash))
+        return c->fail(errc::unauthorized, "wrong username or password");
+      auto expires = auth::unix_now() + c->ctx.auth.token_ttl_seconds;
+      auto token = c->ctx.auth.signer->issue({user->id, user->username, expires});
+      c->respond(http::status::ok,
+                 {{"token", token}, {"expiresAt", expires}, {"user", {{"id", user->id}, {"username", user->username}}}});
+    });
+  });
+}
+
+// -- documents --
+
+void create_document(const call_ptr& c) {
+  if (c->user.user_id == 0)
+    return c->fail(errc::unauthorized, "log in to create documents");
+  auto body = body_json(*c);
+  if (!body)
+    return;
+  storage::document_row row;
+  row.id = auth::random_hex(12);
+  row.title = body->value("title", std::string{});
+  row.policy = body->value("policy", std::string{"lww"});
+  row.is_public = body->value("public", false);
+  row.owner_id = c->user.user_id;
+  if (!utf8::is_valid(row.title) || row.title.size() > 1024)
+    return c->fail(errc::invalid_argument, "title must be valid UTF-8, at most 1024 bytes");
+  if (!parse_conflict_policy(row.policy))
+    return c->fail(errc::invalid_argument, "policy must be \"lww\" or \"merge\"");
+  on_store(c, row.id, [c, row](storage::store& s) {
+    auto created = s.create_document(row);
+    if (!created)
+      return c->fail(created.error());
+    c->respond(http::status::created, document_json(*created, auth::role::owner));
+  });
+}
+
+void list_documents(const call_ptr& c) {
+  if (c->user.user_id == 0)
+    return c->fail(errc::unauthorized, "log in to list your documents");
+  on_store(c, std::to_string(c->user.user_id), [c](storage::store& s) {
+    auto docs = s.list_documents(c->user.user_id);
+    if (!docs)
+      return c->fail(docs.error());
+    json out = json::array();
+    for (auto& d : *docs) {
+      auto role = auth::role::owner;
+      if (d.owner_id != c->user.user_id) {
+        auto acl = s.access_list(d.id);
+        if (!acl)
+          return c->fail(acl.error());
+        role = auth::role::viewer;
+        for (auto& g : *acl)
+          if (g.user_id == c->user.user_id)
+            role = auth::parse_grant(g.role);
+      }
+      out.push_back(document_json(d, role));
+    }
+    c->respond(http::status::ok, {{"documents", out}});
+  });
+}
+
+// The committed text comes from the document actor when it is open.
+void get_document(const call_ptr& c, const std::string& id) {
+  std::uint64_t rev = k_current_rev;
+  if (auto r = http_util::query_param(c->req->target(), "rev")) {
+    try {
+      std::size_t used = 0;
+      rev = std::stoull(*r, &used);
+      if (used != r->size())
+        throw std::invalid_argument{"rev"};
+    } catch (...) {
+      return c->fail(errc::invalid_argument, "rev must be a revision number");
+    }
+  }
+  on_store(c, id, [c, id, rev](storage::store& s) {
+    auto found = access(*c, s, id);
+    if (!found)
+      return;
+    auto role = found->second;
+    c->ctx.system.spawn([c, id, rev, role](caf::event_based_actor* self) {
+      self->request(c->ctx.registry, std::chrono::seconds(10), get_atom::value, id, rev)
+        .then(
+          [=](const document_view& v) {
+            c->respond(http::status::ok, {{"id", v.id},
+                                          {"title", v.title},
+                                          {"text", v.text},
+                                          {"rev", v.rev},
+                                          {"policy", v.policy},
+                                          {"role", auth::to_string(role)}});
+          },
+          [=](caf::error& err) { c->fail(from_caf(err)); });
+    });
+  });
+}
+
+void delete_document(const call_ptr& c, const std::string& id) {
+  on_store(c, id, [c, id](storage::store& s) {
+    auto found = access(*c, s, id);
+    if (!found || !require_owner(*c, found->second, "delete it"))
+      return;
+    if (auto st = s.delete_document(id); !st)
+      return c->fail(st.error());
+    caf::anon_send(c->ctx.registry, drop_atom::value, id);
+    c->respond(http::status::no_content, {});
+  });
+}
+
+void share(const call_ptr& c, const std::string& id, const std::string& username, std::string role) {
+  on_store(c, id, [c, id, username, role](storage::store& s) {
+    auto found = access(*c, s, id);
+    if (!found || !require_owner(*c, found->second, "share it"))
+      return;
+    auto user = s.find_user(username);
+    if (!user)
+      return c->fail(user.error());
+    if (!*user)
+      return c->fail(errc::invalid_argument, "no user named " + username);
+    if ((*user)->id == found->first.owner_id)
+      return c->fail(errc::invalid_argument, "the owner already has every right");
+    if (auto st = s.set_role(id, (*user)->id, role); !st)
+      return c->fail(st.error());
+    caf::anon_send(c->ctx.registry, acl_atom::value, id, (*user)->id, role);
+    if (role.empty())
+      return c->respond(http::status::no_content, {});
+    c->respond(http::status::ok, {{"user", username}, {"role", role}});
+  });
+}
+
+void history(const call_ptr& c, const std::string& id) {
+  on_store(c, id, [c, id](storage::store& s) {
+    auto found = access(*c, s, id);
+    if (!found)
+      return;
+    auto rows = s.history(id);
+    if (!rows)
+      return c->fail(rows.error());
+    json out = json::array();
+    for (auto& h : *rows)
+      out.push_back({{"rev", h.rev}, {"author", h.author}, {"clientId", h.client_id}, {"ts", h.ts}});
+    c->respond(http::status::ok, {{"id", id}, {"rev", found->first.rev}, {"history", out}});
+  });
+}
+
+// Splits "/api/documents/{id}/rest..." into id and the rest.
+void route_document(const call_ptr& c, std::string_view path) {
+  auto verb = c->req->method();
+  auto slash = path.find('/');
+  std::string id{path.substr(0, slash)};
+  auto rest = slash == std::string_view::npos ? std::string_view{} : path.substr(slash + 1);
+  if (!valid_doc_id(id))
+    return c->fail(errc::invalid_argument, "document ids are 1-128 characters of A-Z a-z 0-9 _ - . :");
+  if (rest.empty()) {
+    if (verb == http::verb::get)
+      return get_document(c, id);
+    if (verb == http::verb::delete_)
+      return delete_document(c, id);
+  } else if (rest == "history" && verb == http::verb::get) {
+    return history(c, id);
+  } else if (rest == "share" && verb == http::verb::post) {
+    auto body = body_json(*c);
+    if (!body)
+      return;
+    auto role = body->value("role", std::string{});
+    if (auth::parse_grant(role) == auth::role::none)
+      return c->fail(errc::invalid_argument, "role must be \"viewer\" or \"editor\"");
+    return share(c, id, body->value("user", std::string{}), role);
+  } else if (rest.starts_with("share/") && verb == http::verb::delete_) {
+    auto user = http_util::percent_decode(rest.substr(6));
+    if (!user || user->empty())
+      return c->fail(errc::invalid_argument, "malformed user name in the path");
+    return share(c, id, *user, "");
+  }
+  c->done(http_util::error(http::status::method_not_allowed, errc::invalid_argument,
+                           "no such operation on a document", *c->req));
+}
+
+} // namespace
+
+bool handles(std::string_view target) {
+  return target.starts_with("/api/");
+}
+
+void handle(gateway_context& ctx, request req, const std::string& client_ip, reply done) {
+  auto c = std::make_shared<call>(call{ctx, std::make_shared<const request>(std::move(req)), std::move(done), {}});
+  std::string_view target{c->req->target().data(), c->req->target().size()};
+  target = target.substr(0, target.find('?'));
+  auto verb = c->req->method();
+  if (target == "/api/register" && verb == http::verb::post)
+    return do_register(c);
+  if (target == "/api/login" && verb == http::verb::post)
+    return do_login(c, client_ip);
+  // Everything else acts as the token's user, or anonymously where allowed.
+  auto bearer = (*c->req)[http::field::authorization];
+  if (!bearer.empty()) {
+    constexpr std::string_view prefix = "Bearer ";
+    if (!bearer.starts_with(prefix))
+      return c->fail(errc::unauthorized, "the Authorization header must be \"Bearer <token>\"");
+    auto claims = ctx.auth.signer->verify(bearer.substr(prefix.size()), auth::unix_now());
+    if (!claims)
+      return c->fail(claims.error());
+    c->user = *claims;
+  } else if (!ctx.auth.allow_anonymous) {
+    return c->fail(errc::unauthorized, "send Authorization: Bearer <token> (POST /api/login gives one)");
+  }
+  if (target == k_docs) {
+    if (verb == http::verb::get)
+      return list_documents(c);
+    if (verb == http::verb::post)
+      return create_document(c);
+  } else if (target.starts_with(std::string{k_docs} + "/")) {
+    return route_document(c, target.substr(k_docs.size() + 1));
+  }
+  c->done(http_util::error(http::status::not_found, errc::invalid_argument, "no such endpoint", *c->req));
+}
+
+} // namespace stet::api
