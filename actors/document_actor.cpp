@@ -260,7 +260,7 @@ caf::error on_join(document_actor_type* self, join_request& req) {
   joined.mutable_presence()->set_client_id(req.client_id);
   broadcast_presence(st, req.session_id, joined);
   st.subscribers.push_back(
-    {req.session_id, req.client_id, req.user_id, role, req.echo, req.sink, req.gateway.address()});
+    {req.session_id, req.client_id, req.user_id, role, req.echo, req.sink, req.gateway});
   st.batch_sessions.push_back({req.session_id, doc.id(), st.config.node_id,
                                req.user_id ? std::to_string(req.user_id) : std::string{}, wall_ms(), true});
   flush(self);
@@ -314,8 +314,10 @@ void on_drop(document_actor_type* self) {
   auto& st = self->state;
   wire::ServerMessage m = wire::make_error(
     make_error(errc::unknown_document, "document " + st.doc->id() + " was deleted"), st.doc->id());
-  for (auto& s : st.subscribers)
+  for (auto& s : st.subscribers) {
     s.sink->send(m);
+    self->send(s.gateway, drop_atom::value, st.doc->id());
+  }
   st.subscribers.clear();
   self->quit();
 }
@@ -328,9 +330,16 @@ void on_grant(document_actor_type* self, std::int64_t user_id, const std::string
   else
     st.access.grants[user_id] = grant;
   // Sessions keep their connection; what they may do follows the grant.
-  for (auto& s : st.subscribers)
-    if (s.user_id == user_id)
-      s.role = auth::role_of(st.access, user_id);
+  auto revoked = make_error(errc::forbidden, "your access to document " + st.doc->id() + " was revoked");
+  for (auto& s : st.subscribers) {
+    if (s.user_id != user_id)
+      continue;
+    s.role = auth::role_of(st.access, user_id);
+    if (!auth::can_view(s.role)) {
+      s.sink->send(wire::make_error(revoked, st.doc->id()));
+      self->send(s.gateway, drop_atom::value, st.doc->id());
+    }
+  }
   remove_subscribers(self, [](const subscriber& s) { return !auth::can_view(s.role); });
 }
 
@@ -349,7 +358,7 @@ caf::behavior document_actor(document_actor_type* self, std::shared_ptr<document
   st.registry = std::move(registry);
   st.config = config;
   self->set_down_handler([self](caf::down_msg& dm) {
-    remove_subscribers(self, [&](const subscriber& s) { return s.gateway == dm.source; });
+    remove_subscribers(self, [&](const subscriber& s) { return s.gateway.address() == dm.source; });
   });
   return {
     [=](join_atom, join_request& req) -> caf::result<caf::actor> {

@@ -6,7 +6,7 @@
 #include "actors/document.hpp"
 #include "auth/access.hpp"
 
-#include <caf/actor_addr.hpp>
+#include <caf/actor.hpp>
 #include <caf/stateful_actor.hpp>
 
 #include <chrono>
@@ -36,7 +36,7 @@ struct subscriber {
   auth::role role = auth::role::none;
   bool echo = false;
   session_sink_ptr sink;
-  caf::actor_addr gateway;
+  caf::actor gateway;
 };
 
 /// An edit waiting for its batch to commit before anyone hears of it.

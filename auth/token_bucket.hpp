@@ -17,6 +17,12 @@ public:
   token_bucket(double rate, double burst) : rate_(rate), burst_(burst), tokens_(burst), last_(clock::now()) {
   }
 
+  /// True when a token is there, without taking it.
+  bool available(clock::time_point now = clock::now()) {
+    refill(now);
+    return tokens_ >= 1.0;
+  }
+
   /// Takes one token if there is one.
   bool try_take(clock::time_point now = clock::now()) {
     refill(now);
@@ -50,6 +56,13 @@ public:
       buckets_.clear(); // a flood of distinct keys: forget, do not grow
     auto it = buckets_.try_emplace(key, rate_, burst_).first;
     return it->second.try_take();
+  }
+
+  /// Thread-safe: whether `key` has a token left, without taking it.
+  bool available(const std::string& key) {
+    std::lock_guard<std::mutex> guard{mutex_};
+    auto it = buckets_.find(key);
+    return it == buckets_.end() || it->second.available();
   }
 
 private:

@@ -154,16 +154,20 @@ void do_login(const call_ptr& c, const std::string& ip) {
     return;
   auto username = body->value("username", std::string{});
   auto password = body->value("password", std::string{});
-  if (!c->ctx.logins.try_take("ip:" + ip) || !c->ctx.logins.try_take("user:" + username))
-    return c->fail(errc::rate_limited, "too many login attempts; wait a minute and try again");
-  on_store(c, username, [c, username, password](storage::store& s) {
+  // Failed attempts count, per IP and per username; success costs nothing.
+  if (!c->ctx.ip_logins.available(ip) || !c->ctx.user_logins.available(username))
+    return c->fail(errc::rate_limited, "too many failed logins; wait a minute and try again");
+  on_store(c, username, [c, username, password, ip](storage::store& s) {
     auto user = s.find_user(username);
     if (!user)
       return c->fail(user.error());
-    boost::asio::post(c->ctx.crypto, [c, user = *user, password] {
+    boost::asio::post(c->ctx.crypto, [c, user = *user, password, username, ip] {
       // Same answer for an unknown user and a wrong password.
-      if (!user || !auth::verify_password(password, user->password_hash))
+      if (!user || !auth::verify_password(password, user->password_hash)) {
+        c->ctx.ip_logins.try_take(ip);
+        c->ctx.user_logins.try_take(username);
         return c->fail(errc::unauthorized, "wrong username or password");
+      }
       auto expires = auth::unix_now() + c->ctx.auth.token_ttl_seconds;
       auto token = c->ctx.auth.signer->issue({user->id, user->username, expires});
       c->respond(http::status::ok,

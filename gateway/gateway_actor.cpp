@@ -187,6 +187,10 @@ caf::behavior gateway_actor(gateway_actor_type* self, session_sink_ptr sink, caf
         return send_error(self, msg.error().code, msg.error().message);
       on_message(self, *msg);
     },
+    [=](drop_atom, const std::string& doc_id) {
+      // The document was deleted or our access revoked: it is not joined any more.
+      self->state.joined.erase(doc_id);
+    },
     [=](closed_atom) {
       for (auto& [id, doc] : self->state.joined)
         self->send(doc, leave_atom::value, self->state.settings.session_id);

@@ -48,7 +48,9 @@ struct gateway_state {
 using gateway_actor_type = caf::stateful_actor<gateway_state>;
 
 /// Messages: (frame_atom, payload, is_binary) from the socket, in order;
-/// (closed_atom) when the socket closed: leaves every document and quits.
+/// (drop_atom, doc_id) when a document it joined was deleted or access to it
+/// revoked; (closed_atom) when the socket closed: leaves every document and
+/// quits.
 caf::behavior gateway_actor(gateway_actor_type* self, session_sink_ptr sink, caf::actor registry,
                             gateway_settings settings);
 

@@ -42,7 +42,8 @@ struct gateway_limits {
   double edits_per_second_per_user = 1000;
   /// Open connections from one IP address.
   std::size_t max_connections_per_ip = 256;
-  /// Login attempts per minute, per username and per IP address.
+  /// Failed login attempts per minute per username; an IP address (which
+  /// many users may share) gets six times as many.
   double logins_per_minute = 10;
 };
 
@@ -69,7 +70,8 @@ struct gateway_context {
       web_root(std::move(web)),
       user_edits(std::make_shared<auth::keyed_limiter>(lim.edits_per_second_per_user,
                                                        2 * lim.edits_per_second_per_user)),
-      logins(lim.logins_per_minute / 60.0, lim.logins_per_minute) {
+      user_logins(lim.logins_per_minute / 60.0, lim.logins_per_minute),
+      ip_logins(6 * lim.logins_per_minute / 60.0, 6 * lim.logins_per_minute) {
   }
 
   caf::actor_system& system;
@@ -86,7 +88,8 @@ struct gateway_context {
   boost::asio::thread_pool crypto{1};
   /// Shared with the gateway actors, which may outlive this context.
   std::shared_ptr<auth::keyed_limiter> user_edits;
-  auth::keyed_limiter logins;
+  auth::keyed_limiter user_logins;
+  auth::keyed_limiter ip_logins;
   std::atomic<std::uint64_t> next_session{1};
   std::atomic<std::int64_t> open_sessions{0};
 

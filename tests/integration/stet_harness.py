@@ -145,6 +145,41 @@ class Server:
         if self.database:
             psql(f"DROP DATABASE IF EXISTS {self.database} WITH (FORCE)")
 
+    def http(self, method, path, body=None, token=None, headers=None):
+        """(status, parsed JSON or None, response headers) of one request.
+        `path` goes on the wire as given (no normalisation of "..")."""
+        import http.client
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        h = dict(headers or {})
+        if token:
+            h["Authorization"] = f"Bearer {token}"
+        data = None
+        if body is not None:
+            data = body if isinstance(body, (bytes, str)) else json.dumps(body)
+            h["Content-Type"] = "application/json"
+        conn.request(method, path, body=data, headers=h)
+        r = conn.getresponse()
+        raw = r.read()
+        conn.close()
+        try:
+            parsed = json.loads(raw) if raw else None
+        except ValueError:
+            parsed = raw
+        return r.status, parsed, dict(r.getheaders())
+
+    def get_document_as(self, doc_id, token):
+        status, body, _ = self.http("GET", f"/api/documents/{doc_id}", token=token)
+        assert status == 200, body
+        return body
+
+    def register(self, username, password="correct horse battery"):
+        return self.http("POST", "/api/register", {"username": username, "password": password})
+
+    def login(self, username, password="correct horse battery"):
+        status, body, _ = self.http("POST", "/api/login", {"username": username, "password": password})
+        assert status == 200, body
+        return body["token"]
+
     def readyz(self):
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/readyz", timeout=5) as r:
@@ -189,11 +224,15 @@ class Client:
         self._reader = None
         self._snapshot = None
 
-    async def connect(self):
+    async def connect(self, token=None):
         self.ws = await websockets.connect(self.url, max_size=64 * 1024 * 1024, **self.connect_args)
-        await self.ws.send(json.dumps({"hello": {"clientId": self.client_id}}))
+        hello = {"clientId": self.client_id}
+        if token:
+            hello["token"] = token
+        await self.ws.send(json.dumps({"hello": hello}))
         welcome = json.loads(await self.ws.recv())
         assert "welcome" in welcome, welcome
+        self.welcome = welcome["welcome"]
         self._reader = asyncio.create_task(self._read())
         return self
 
