@@ -4,7 +4,7 @@
 set -euo pipefail
 
 build_pkgs=(
-  build-essential cmake ninja-build ccache pkg-config
+  build-essential cmake ninja-build ccache pkg-config clang-14 libclang-rt-14-dev
   libcaf-dev libboost1.81-dev
   libprotobuf-dev protobuf-compiler
   libsqlite3-dev libpq-dev libhiredis-dev libsodium-dev libssl-dev

@@ -8,5 +8,8 @@ cd "$(dirname "$0")/.."
 scripts/install-deps.sh --test
 scripts/build.sh
 
+echo "== fuzzing (libFuzzer, bounded, on the checked-in seed corpus)"
+scripts/fuzz.sh "${STET_FUZZ_SECONDS:-30}"
+
 # A throwaway PostgreSQL cluster for the run (also works as root).
 pg_virtualenv -- scripts/run-tests.sh
