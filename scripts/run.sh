@@ -6,4 +6,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 scripts/build.sh
-exec build/stet serve --data data "$@"
+# Quick-start mode: anonymous sessions allowed, token key generated in data/.
+exec build/stet serve --data data --allow-anonymous "$@"
