@@ -67,8 +67,9 @@ def test_expired_token_is_refused_on_rest_and_websocket():
             token = s.login("dora")
             assert s.http("GET", "/api/documents", token=token)[0] == 200
             time.sleep(2.1)
-            status, body, _ = s.http("GET", "/api/documents", token=token)
-            assert status == 401 and "expired" in body["error"]["message"]
+            for method, path, body in ENDPOINTS:
+                status, reply, _ = s.http(method, path, body, token=token)
+                assert status == 401 and "expired" in reply["error"]["message"], (method, path, reply)
             async with websockets.connect(s.ws_url) as ws:
                 await ws.send(json.dumps({"hello": {"token": token}}))
                 err = json.loads(await ws.recv())["error"]
