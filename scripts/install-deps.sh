@@ -13,6 +13,7 @@ build_pkgs=(
 test_pkgs=(
   python3 python3-websockets python3-pytest
   redis-server postgresql
+  chromium
 )
 
 want=("${build_pkgs[@]}")
@@ -22,6 +23,11 @@ missing=()
 for p in "${want[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# The web client is built with Node.js and npm; use the machine's when it has
+# them (any Node >= 18), else Debian's.
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  missing+=(nodejs npm)
+fi
 if ((${#missing[@]})); then
   sudo=""; [[ $(id -u) -eq 0 ]] || sudo="sudo"
   export DEBIAN_FRONTEND=noninteractive

@@ -12,3 +12,8 @@ ctest --test-dir build --output-on-failure
 echo "== integration tests (real server, real WebSocket clients, real PostgreSQL)"
 # Debian's interpreter, where python3-websockets and python3-pytest live.
 /usr/bin/python3 -m pytest -q -s tests/integration
+
+echo "== web client (node --test: the JavaScript op algebra against the C++ core, and Playwright in chromium)"
+mkdir -p build/test-vectors
+build/tests/stet_ot_vectors build/test-vectors/ot.json
+(cd web && node --test test/)

@@ -6,5 +6,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 scripts/build.sh
+scripts/build-web.sh
 # Quick-start mode: anonymous sessions allowed, token key generated in data/.
-exec build/stet serve --data data --allow-anonymous "$@"
+exec build/stet serve --data data --web-root web/dist --allow-anonymous "$@"

@@ -7,6 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh --test
 scripts/build.sh
+scripts/build-web.sh
 
 echo "== fuzzing (libFuzzer, bounded, on the checked-in seed corpus)"
 scripts/fuzz.sh "${STET_FUZZ_SECONDS:-30}"
