@@ -150,7 +150,7 @@ async function renderDocument(id) {
         <h3>Share</h3>
         <form id="share"><input name="user" placeholder="username" required>
           <select name="role"><option>editor</option><option>viewer</option></select><button>Share</button></form>
-        <h3>History</h3><ul class="history" id="history"></ul>
+        <h3>History <button id="history-refresh" title="Reload the history">↻</button></h3><ul class="history" id="history"></ul>
       </aside>
     </div>`;
   const model = monaco.editor.createModel('', languageOf(info.title || ''));
@@ -247,6 +247,7 @@ async function renderDocument(id) {
     } catch (err) { toast(err.message); }
   });
   loadHistory(id, model);
+  $('#history-refresh').onclick = () => loadHistory(id, model);
   current = { doc, editor, model };
   window.stetEditor = editor;
   window.stetDocument = doc;
