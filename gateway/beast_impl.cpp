@@ -1,4 +1,3 @@
-// Compiles Asio and Beast once for the whole program (their separate
-// compilation mode), instead of in every file that includes them.
-#include <boost/asio/impl/src.hpp>
+// Compiles Beast once for the whole program (its separate compilation mode),
+// instead of in every file that includes it. Asio's part is in actors/.
 #include <boost/beast/src.hpp>

@@ -5,6 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export STET_TEST_POSTGRES=1
+export STET_TEST_REDIS=1
 
 echo "== unit and property tests (doctest via ctest)"
 ctest --test-dir build --output-on-failure

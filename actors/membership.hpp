@@ -1,0 +1,51 @@
+// Cluster membership through Redis: every node refreshes its entry in one
+// sorted set (score = last heartbeat, ms) every `interval`; entries older
+// than `ttl` are dropped, so a killed node leaves the live set by itself.
+// Every node reads the same set and so derives the same ring.
+#pragma once
+
+#include "actors/redis_connection.hpp"
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace stet {
+
+class membership : public std::enable_shared_from_this<membership> {
+public:
+  using change_handler = std::function<void(const std::vector<std::string>& live)>;
+
+  /// `redis` must be a command connection on `io`'s single thread.
+  membership(boost::asio::io_context& io, std::shared_ptr<redis_connection> redis, std::string node_id,
+             std::chrono::milliseconds interval = std::chrono::milliseconds{1000},
+             std::chrono::milliseconds ttl = std::chrono::milliseconds{3000}, std::string key = "stet:nodes");
+
+  /// Called on the io thread whenever the live set (sorted) changes.
+  void on_change(change_handler h) {
+    on_change_ = std::move(h);
+  }
+  void start();
+  /// Leaves the set at once (graceful shutdown), then stops heartbeating.
+  void leave();
+  const std::vector<std::string>& live() const noexcept {
+    return live_;
+  }
+
+private:
+  void beat();
+
+  boost::asio::steady_timer timer_;
+  std::shared_ptr<redis_connection> redis_;
+  std::string node_id_;
+  std::chrono::milliseconds interval_;
+  std::chrono::milliseconds ttl_;
+  std::string key_;
+  std::vector<std::string> live_;
+  change_handler on_change_;
+  bool stopped_ = false;
+};
+
+} // namespace stet

@@ -1,0 +1,271 @@
+#include "actors/redis_connection.hpp"
+
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <hiredis/async.h>
+#include <hiredis/hiredis.h>
+
+namespace stet {
+
+namespace {
+
+// -- hiredis <-> Asio: readiness of hiredis' socket drives its handlers --
+
+struct asio_events {
+  redisAsyncContext* ac;
+  boost::asio::posix::stream_descriptor fd;
+  bool reading = false;
+  bool writing = false;
+  bool read_armed = false;
+  bool write_armed = false;
+  bool alive = true;
+
+  asio_events(boost::asio::io_context& io, redisAsyncContext* c) : ac(c), fd(io, c->c.fd) {
+  }
+};
+
+using events_ptr = std::shared_ptr<asio_events>;
+
+void arm_read(const events_ptr& ev) {
+  if (!ev->alive || !ev->reading || ev->read_armed)
+    return;
+  ev->read_armed = true;
+  ev->fd.async_wait(boost::asio::posix::stream_descriptor::wait_read, [ev](const boost::system::error_code& ec) {
+    ev->read_armed = false;
+    if (ec || !ev->alive || !ev->reading)
+      return;
+    redisAsyncHandleRead(ev->ac); // may free the context (then alive == false)
+    arm_read(ev);
+  });
+}
+
+void arm_write(const events_ptr& ev) {
+  if (!ev->alive || !ev->writing || ev->write_armed)
+    return;
+  ev->write_armed = true;
+  ev->fd.async_wait(boost::asio::posix::stream_descriptor::wait_write, [ev](const boost::system::error_code& ec) {
+    ev->write_armed = false;
+    if (ec || !ev->alive || !ev->writing)
+      return;
+    redisAsyncHandleWrite(ev->ac);
+    arm_write(ev);
+  });
+}
+
+events_ptr& box(void* privdata) {
+  return *static_cast<events_ptr*>(privdata);
+}
+
+void add_read(void* p) {
+  box(p)->reading = true;
+  arm_read(box(p));
+}
+void del_read(void* p) {
+  box(p)->reading = false;
+}
+void add_write(void* p) {
+  box(p)->writing = true;
+  arm_write(box(p));
+}
+void del_write(void* p) {
+  box(p)->writing = false;
+}
+void cleanup(void* p) {
+  auto* holder = static_cast<events_ptr*>(p);
+  auto& ev = *holder;
+  ev->alive = false;
+  boost::system::error_code ignored;
+  ev->fd.cancel(ignored);
+  ev->fd.release(); // hiredis closes its own socket
+  delete holder;
+}
+
+void attach(boost::asio::io_context& io, redisAsyncContext* ac) {
+  ac->ev.data = new events_ptr(std::make_shared<asio_events>(io, ac));
+  ac->ev.addRead = add_read;
+  ac->ev.delRead = del_read;
+  ac->ev.addWrite = add_write;
+  ac->ev.delWrite = del_write;
+  ac->ev.cleanup = cleanup;
+}
+
+redis_reply copy_reply(const redisReply* r) {
+  redis_reply out;
+  if (!r) {
+    out.error = "connection lost";
+    return out;
+  }
+  switch (r->type) {
+    case REDIS_REPLY_ERROR: out.error = std::string(r->str, r->len); return out;
+    case REDIS_REPLY_STRING:
+    case REDIS_REPLY_STATUS: out.str.assign(r->str, r->len); break;
+    case REDIS_REPLY_INTEGER: out.integer = r->integer; break;
+    case REDIS_REPLY_NIL: out.nil = true; break;
+    case REDIS_REPLY_ARRAY:
+      for (std::size_t i = 0; i < r->elements; ++i) {
+        auto* e = r->element[i];
+        out.elements.emplace_back(e && e->str ? std::string(e->str, e->len)
+                                  : e && e->type == REDIS_REPLY_INTEGER ? std::to_string(e->integer)
+                                                                      : std::string{});
+      }
+      break;
+    default: break;
+  }
+  out.ok = true;
+  return out;
+}
+
+redis_connection* owner_of(const redisAsyncContext* ac) {
+  return static_cast<redis_connection*>(ac->data);
+}
+
+void on_connect(const redisAsyncContext* ac, int status) {
+  if (auto* self = owner_of(ac))
+    self->handle_connected(status);
+}
+
+void on_disconnect(const redisAsyncContext* ac, int status) {
+  if (auto* self = owner_of(ac))
+    self->handle_disconnected(status);
+}
+
+void on_reply(redisAsyncContext*, void* reply, void* privdata) {
+  auto* done = static_cast<redis_connection::reply_handler*>(privdata);
+  if (*done)
+    (*done)(copy_reply(static_cast<redisReply*>(reply)));
+  delete done;
+}
+
+void on_pubsub(redisAsyncContext* ac, void* reply, void*) {
+  if (auto* self = owner_of(ac))
+    self->handle_pubsub(reply);
+}
+
+int send_argv(redisAsyncContext* ac, redisCallbackFn* fn, void* privdata, const std::vector<std::string>& args) {
+  std::vector<const char*> argv;
+  std::vector<size_t> lens;
+  for (auto& a : args) {
+    argv.push_back(a.data());
+    lens.push_back(a.size());
+  }
+  return redisAsyncCommandArgv(ac, fn, privdata, static_cast<int>(argv.size()), argv.data(), lens.data());
+}
+
+} // namespace
+
+redis_connection::redis_connection(boost::asio::io_context& io, std::string host, int port)
+  : io_(io), host_(std::move(host)), port_(port), retry_(io) {
+}
+
+redis_connection::~redis_connection() {
+  stop();
+}
+
+void redis_connection::start() {
+  stopped_ = false;
+  connect();
+}
+
+void redis_connection::stop() {
+  stopped_ = true;
+  retry_.cancel();
+  if (ac_) {
+    ac_->data = nullptr; // no callbacks into us any more
+    redisAsyncFree(ac_);
+    ac_ = nullptr;
+  }
+  up_ = false;
+}
+
+void redis_connection::connect() {
+  if (stopped_)
+    return;
+  ac_ = redisAsyncConnect(host_.c_str(), port_);
+  if (!ac_ || ac_->err) {
+    std::string why = ac_ ? ac_->errstr : "out of memory";
+    if (ac_)
+      redisAsyncFree(ac_);
+    ac_ = nullptr;
+    return schedule_reconnect(why);
+  }
+  ac_->data = this;
+  attach(io_, ac_);
+  redisAsyncSetConnectCallback(ac_, on_connect);
+  redisAsyncSetDisconnectCallback(ac_, on_disconnect);
+}
+
+void redis_connection::handle_connected(int status) {
+  if (status != REDIS_OK) {
+    std::string why = ac_ && ac_->errstr[0] ? ac_->errstr : "connect failed";
+    ac_ = nullptr; // hiredis frees the context after this callback
+    return schedule_reconnect(why);
+  }
+  backoff_ = std::chrono::milliseconds{100};
+  for (auto& ch : channels_)
+    send_argv(ac_, on_pubsub, nullptr, {"SUBSCRIBE", ch});
+  set_up(true, "connected");
+}
+
+void redis_connection::handle_disconnected(int status) {
+  std::string why = status == REDIS_OK ? "closed" : (ac_ && ac_->errstr[0] ? ac_->errstr : "connection lost");
+  ac_ = nullptr; // freed by hiredis
+  schedule_reconnect(why);
+}
+
+void redis_connection::schedule_reconnect(const std::string& why) {
+  set_up(false, why);
+  if (stopped_)
+    return;
+  retry_.expires_after(backoff_);
+  backoff_ = std::min(backoff_ * 2, std::chrono::milliseconds{5000});
+  retry_.async_wait([w = weak_from_this()](const boost::system::error_code& ec) {
+    if (auto self = w.lock(); self && !ec)
+      self->connect();
+  });
+}
+
+void redis_connection::set_up(bool up, const std::string& why) {
+  bool changed = up != up_;
+  up_ = up;
+  if (changed && on_state_)
+    on_state_(up, why);
+}
+
+void redis_connection::command(const std::vector<std::string>& args, reply_handler done) {
+  if (!ac_ || !up_) {
+    if (done)
+      done(redis_reply{false, "not connected to redis"});
+    return;
+  }
+  auto* holder = new reply_handler(std::move(done));
+  if (send_argv(ac_, on_reply, holder, args) != REDIS_OK) {
+    if (*holder)
+      (*holder)(redis_reply{false, "redis refused the command"});
+    delete holder;
+  }
+}
+
+void redis_connection::subscribe(const std::string& channel) {
+  if (!channels_.insert(channel).second)
+    return;
+  if (ac_ && up_)
+    send_argv(ac_, on_pubsub, nullptr, {"SUBSCRIBE", channel});
+}
+
+void redis_connection::unsubscribe(const std::string& channel) {
+  if (!channels_.erase(channel))
+    return;
+  if (ac_ && up_)
+    send_argv(ac_, on_pubsub, nullptr, {"UNSUBSCRIBE", channel});
+}
+
+void redis_connection::handle_pubsub(void* reply) {
+  auto* r = static_cast<redisReply*>(reply);
+  if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 3)
+    return;
+  std::string kind(r->element[0]->str, r->element[0]->len);
+  if (kind != "message" || !on_message_)
+    return;
+  on_message_(std::string(r->element[1]->str, r->element[1]->len), std::string(r->element[2]->str, r->element[2]->len));
+}
+
+} // namespace stet

@@ -1,0 +1,90 @@
+// One Redis connection (hiredis async) driven by an Asio io_context, which
+// must be run by exactly one thread: every member function, and every
+// callback it makes, runs on that thread. It reconnects by itself with
+// backoff (100 ms doubling to 5 s) and re-subscribes its channels, so
+// callers see a state change and carry on.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <functional>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+struct redisAsyncContext;
+
+namespace stet {
+
+/// A Redis reply, copied out of hiredis (which frees its own after the callback).
+struct redis_reply {
+  bool ok = false;    // false: no reply (disconnected) or a Redis error
+  std::string error;  // why, when !ok
+  long long integer = 0;
+  std::string str;    // string, status or error text
+  std::vector<std::string> elements; // array replies (one level)
+  bool nil = false;
+};
+
+class redis_connection : public std::enable_shared_from_this<redis_connection> {
+public:
+  using state_handler = std::function<void(bool up, const std::string& why)>;
+  using message_handler = std::function<void(const std::string& channel, const std::string& payload)>;
+  using reply_handler = std::function<void(const redis_reply&)>;
+
+  redis_connection(boost::asio::io_context& io, std::string host, int port);
+  ~redis_connection();
+  redis_connection(const redis_connection&) = delete;
+  redis_connection& operator=(const redis_connection&) = delete;
+
+  void on_state(state_handler h) {
+    on_state_ = std::move(h);
+  }
+  void on_message(message_handler h) {
+    on_message_ = std::move(h);
+  }
+
+  void start();
+  void stop();
+  bool up() const noexcept {
+    return up_;
+  }
+
+  /// Sends a command; `done` (optional) gets the reply, or !ok when the
+  /// connection is down or drops first. Commands sent together are written
+  /// together (pipelining comes with hiredis' output buffer).
+  void command(const std::vector<std::string>& args, reply_handler done = {});
+
+  /// Pub/sub (use a connection only for this): kept across reconnects.
+  void subscribe(const std::string& channel);
+  void unsubscribe(const std::string& channel);
+  const std::set<std::string>& channels() const noexcept {
+    return channels_;
+  }
+
+  // hiredis callbacks (C linkage trampolines call these).
+  void handle_connected(int status);
+  void handle_disconnected(int status);
+  void handle_pubsub(void* reply);
+
+private:
+  void connect();
+  void schedule_reconnect(const std::string& why);
+  void set_up(bool up, const std::string& why);
+
+  boost::asio::io_context& io_;
+  std::string host_;
+  int port_;
+  redisAsyncContext* ac_ = nullptr;
+  bool up_ = false;
+  bool stopped_ = true;
+  boost::asio::steady_timer retry_;
+  std::chrono::milliseconds backoff_{100};
+  std::set<std::string> channels_;
+  state_handler on_state_;
+  message_handler on_message_;
+};
+
+} // namespace stet
