@@ -124,6 +124,21 @@ void flush(document_actor_type* self) {
       [=](caf::error& err) mutable {
         auto& s = self->state;
         auto e = from_caf(err);
+        if (e.code == errc::fenced) {
+          // Another node holds the lease now: nothing here may commit. The
+          // unacked edits are the clients' to resend to the new owner.
+          log::warn("lease lost; closing document", {{"doc", s.doc->id()}, {"error", e.message}});
+          auto moved = wire::make_error(make_error(errc::fenced, "document " + s.doc->id()
+                                                                  + " moved to another node; join it again"),
+                                        s.doc->id());
+          for (auto& sub : s.subscribers) {
+            sub.sink->send(moved);
+            self->send(sub.gateway, drop_atom::value, s.doc->id());
+          }
+          s.subscribers.clear();
+          self->quit();
+          return;
+        }
         log::error("commit failed; will retry", {{"doc", s.doc->id()}, {"error", e.message}});
         // Put the batch back in front of newer edits and try again later:
         // its revisions are already ordered, nothing is acked before it lands.
@@ -302,7 +317,7 @@ void on_edit(document_actor_type* self, edit_request& req) {
     n.applied = std::make_shared<wire::encoded_message>(applied_message(doc, e));
     n.conflicts = std::move(outcome->conflicts);
     st.batch_rows.push_back(
-      {doc.id(), e.rev, wire::encode_stored(e.op), e.client_id, e.client_seq, e.ts, author->user_id});
+      {doc.id(), e.rev, wire::encode_stored(e.op), e.client_id, e.client_seq, e.ts, author->user_id, st.epoch});
   }
   // A duplicate is acked with the batch too, so never before the original
   // edit is durable.
@@ -350,6 +365,7 @@ caf::behavior document_actor(document_actor_type* self, std::shared_ptr<document
                              caf::actor registry, document_actor_config config) {
   auto& st = self->state;
   st.committed_rev = doc->rev();
+  st.epoch = config.epoch;
   st.snapshot_rev = snapshot_rev;
   st.doc.emplace(std::move(*doc));
   st.title = std::move(title);

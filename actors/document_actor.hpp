@@ -27,6 +27,8 @@ struct document_actor_config {
   std::size_t max_pending_edits = 10000;
   /// This node's id, recorded with sessions.
   std::string node_id = "local";
+  /// Lease epoch to commit under (set per document by the registry).
+  std::uint64_t epoch = 0;
 };
 
 struct subscriber {
@@ -54,6 +56,8 @@ struct pending_notice {
 struct document_actor_state {
   std::optional<document> doc;
   std::string title;
+  /// The lease epoch every commit is fenced by (the stored one as loaded).
+  std::uint64_t epoch = 0;
   auth::document_access access;
   document_actor_config config;
   caf::actor store;

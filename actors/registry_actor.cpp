@@ -35,10 +35,12 @@ void on_loaded(registry_actor_type* self, const std::string& id, loaded_document
   auth::document_access access{loaded.row.owner_id, loaded.row.is_public, {}};
   for (auto& a : loaded.acl)
     access.grants[a.user_id] = auth::parse_grant(a.role);
+  auto config = st.config.document;
+  config.epoch = loaded.row.owner_epoch;
   // Linked: a registry shut down takes its documents with it.
   auto actor = self->spawn<caf::linked>(document_actor, doc, loaded.row.title, std::move(access),
                                         loaded.row.snapshot_rev, store_for(st, id), caf::actor_cast<caf::actor>(self),
-                                        st.config.document);
+                                        config);
   self->monitor(actor);
   auto& entry = st.open[id];
   entry.actor = actor;

@@ -113,6 +113,9 @@ CREATE INDEX document_acl_user ON document_acl(user_id);
 CREATE INDEX documents_owner ON documents(owner_id);
 CREATE INDEX document_acl_user ON document_acl(user_id);
 )sql"},
+    {3, "lease holder of each document",
+     "ALTER TABLE documents ADD COLUMN owner_node TEXT NOT NULL DEFAULT '';",
+     "ALTER TABLE documents ADD COLUMN owner_node TEXT NOT NULL DEFAULT '';"},
   };
   return all;
 }

@@ -113,7 +113,12 @@ constexpr statement k_statements[] = {
    "INSERT INTO document_clients(doc_id, client_id, client_seq, rev) VALUES($1, $2, $3, $4) "
    "ON CONFLICT (doc_id, client_id) DO UPDATE SET client_seq = EXCLUDED.client_seq, rev = EXCLUDED.rev "
    "WHERE EXCLUDED.client_seq > document_clients.client_seq"},
-  {"advance_document", "UPDATE documents SET rev = $1, last_ts = $2, updated_at = $3 WHERE id = $4 AND rev < $1"},
+  // rev only grows; the epoch check fences a node whose lease was taken over.
+  {"advance_document",
+   "UPDATE documents SET rev = GREATEST(rev, $1), last_ts = GREATEST(last_ts, $2), updated_at = $3 "
+   "WHERE id = $4 AND owner_epoch = $5 RETURNING id"},
+  {"acquire_lease",
+   "UPDATE documents SET owner_epoch = owner_epoch + 1, owner_node = $2 WHERE id = $1 RETURNING owner_epoch"},
   {"session_join",
    "INSERT INTO sessions(id, doc_id, user_id, node_id, connected_at) VALUES($1, $2, $3, $4, $5) "
    "ON CONFLICT (id, doc_id) DO UPDATE SET connected_at = EXCLUDED.connected_at, disconnected_at = NULL"},
@@ -390,8 +395,10 @@ status pg_store::commit(const std::vector<op_row>& ops, const std::vector<sessio
                       "record_client", false, "record client");
     bool last_of_doc = i + 1 == ops.size() || ops[i + 1].doc_id != op.doc_id;
     if (sent_all && last_of_doc)
-      sent_all = send(query{}.number(op.rev).number(op.ts).number(now).text(op.doc_id), "advance_document", false,
-                      "advance document");
+      sent_all = send(query{}.number(op.rev).number(op.ts).number(now).text(op.doc_id).number(op.epoch),
+                      "advance_document", true,
+                      "fenced: document " + op.doc_id + " is no longer leased at epoch " + std::to_string(op.epoch)
+                        + " (or was deleted)");
   }
   for (std::size_t i = 0; sent_all && i < sessions.size(); ++i) {
     auto& e = sessions[i];
@@ -439,6 +446,8 @@ status pg_store::commit(const std::vector<op_row>& ops, const std::vector<sessio
     wrap(PQexec(conn_, "ROLLBACK"));
     if (failure.find("already taken") != std::string::npos)
       return make_error(errc::internal, failure);
+    if (failure.rfind("fenced: ", 0) == 0)
+      return make_error(errc::fenced, failure.substr(8));
     return lost("commit batch: " + failure);
   }
   auto c = wrap(PQexec(conn_, "COMMIT"));
@@ -571,6 +580,17 @@ result<std::vector<history_row>> pg_store::history(std::string_view doc_id) {
     out.push_back({u64(r.get(), i, 0), text(r.get(), i, 1), i64(r.get(), i, 2), text(r.get(), i, 3),
                    u64(r.get(), i, 4)});
   return out;
+}
+
+result<std::uint64_t> pg_store::acquire_lease(std::string_view doc_id, std::string_view node_id) {
+  if (auto st = ensure_connected(); !st)
+    return st.error();
+  auto r = wrap(query{}.text(doc_id).text(node_id).run(conn_, "acquire_lease"));
+  if (!ok_status(r.get()))
+    return lost("acquire lease");
+  if (PQntuples(r.get()) == 0)
+    return make_error(errc::unknown_document, "no document with id " + std::string{doc_id});
+  return u64(r.get(), 0, 0);
 }
 
 } // namespace stet::storage

@@ -32,6 +32,7 @@ public:
   result<std::vector<session_row>> open_sessions(std::string_view doc_id) override;
   status close_node_sessions(std::string_view node_id, std::int64_t at) override;
   status save_snapshot(const snapshot_row& snap, std::uint64_t prune_through) override;
+  result<std::uint64_t> acquire_lease(std::string_view doc_id, std::string_view node_id) override;
   result<user_row> create_user(const user_row& user) override;
   result<std::optional<user_row>> find_user(std::string_view username) override;
   result<std::vector<document_row>> list_documents(std::int64_t user_id) override;

@@ -277,7 +277,10 @@ status sqlite_store::commit(const std::vector<op_row>& ops, const std::vector<se
   auto& seq = prepared("INSERT INTO document_clients(doc_id, client_id, client_seq, rev) VALUES(?,?,?,?) "
                        "ON CONFLICT(doc_id, client_id) DO UPDATE SET client_seq = excluded.client_seq, "
                        "rev = excluded.rev WHERE excluded.client_seq > document_clients.client_seq");
-  auto& doc = prepared("UPDATE documents SET rev = ?, last_ts = ?, updated_at = ? WHERE id = ? AND rev < ?");
+  // rev only grows (a retried batch must not move it back); the epoch check
+  // fences a node whose lease was taken over.
+  auto& doc = prepared("UPDATE documents SET rev = MAX(rev, ?1), last_ts = MAX(last_ts, ?2), updated_at = ?3 "
+                       "WHERE id = ?4 AND owner_epoch = ?5");
   auto now = now_ms();
   for (std::size_t i = 0; i < ops.size(); ++i) {
     auto& op = ops[i];
@@ -309,11 +312,14 @@ status sqlite_store::commit(const std::vector<op_row>& ops, const std::vector<se
     // One documents update per document: at its last op in the batch.
     bool last_of_doc = i + 1 == ops.size() || ops[i + 1].doc_id != op.doc_id;
     if (last_of_doc) {
-      doc.bind(1, op.rev).bind(2, op.ts).bind(3, now).bind(4, op.doc_id).bind(5, op.rev);
+      doc.bind(1, op.rev).bind(2, op.ts).bind(3, now).bind(4, op.doc_id).bind(5, op.epoch);
       rc = doc.step();
       doc.reset();
       if (rc != SQLITE_DONE)
         return fail(sqlite_error(db_, "advance document rev"));
+      if (sqlite3_changes(db_) == 0)
+        return fail(make_error(errc::fenced, "document " + op.doc_id + " is no longer leased at epoch "
+                                               + std::to_string(op.epoch) + " (or was deleted)"));
     }
   }
   auto& join = prepared("INSERT INTO sessions(id, doc_id, user_id, node_id, connected_at) VALUES(?,?,?,?,?) "
@@ -486,6 +492,22 @@ result<std::vector<history_row>> sqlite_store::history(std::string_view doc_id) 
   if (rc != SQLITE_DONE)
     return sqlite_error(db_, "read history");
   return out;
+}
+
+result<std::uint64_t> sqlite_store::acquire_lease(std::string_view doc_id, std::string_view node_id) {
+  auto& st = prepared("UPDATE documents SET owner_epoch = owner_epoch + 1, owner_node = ? WHERE id = ? "
+                      "RETURNING owner_epoch");
+  st.bind(1, node_id).bind(2, doc_id);
+  auto rc = st.step();
+  std::uint64_t epoch = rc == SQLITE_ROW ? static_cast<std::uint64_t>(st.int64(0)) : 0;
+  if (rc == SQLITE_ROW)
+    rc = st.step();
+  st.reset();
+  if (rc != SQLITE_DONE)
+    return sqlite_error(db_, "acquire lease");
+  if (epoch == 0)
+    return make_error(errc::unknown_document, "no document with id " + std::string{doc_id});
+  return epoch;
 }
 
 } // namespace stet::storage

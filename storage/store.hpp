@@ -64,6 +64,8 @@ struct op_row {
   std::uint64_t client_seq = 0;
   std::uint64_t ts = 0;
   std::int64_t author_id = 0; // 0 for anonymous sessions
+  /// The committing node's lease epoch on the document (0 without leases).
+  std::uint64_t epoch = 0;
 };
 
 /// The last edit each client had applied to a document: resends after a
@@ -131,6 +133,11 @@ public:
   /// Stores `snap` as the document's snapshot and deletes the ops with rev
   /// <= `prune_through` (compaction keeps a tail of history for transforms).
   virtual status save_snapshot(const snapshot_row& snap, std::uint64_t prune_through) = 0;
+
+  /// Takes the lease on a document for `node_id`: bumps and returns its
+  /// owner_epoch, which fences every commit made under an older epoch.
+  /// Errors: unknown_document.
+  virtual result<std::uint64_t> acquire_lease(std::string_view doc_id, std::string_view node_id) = 0;
 
   // -- accounts and access --
 

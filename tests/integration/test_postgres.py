@@ -111,3 +111,29 @@ def test_sessions_table_answers_who_is_editing_now():
             await a.close()
 
     asyncio.run(main())
+
+
+def test_a_node_whose_lease_was_taken_cannot_commit():
+    async def main():
+        with Server(backend="postgres") as server:
+            c = await Client(server.ws_url, "leaseholder").connect()
+            await c.join("fenced-doc")
+            await c.edit("fenced-doc", 1, [{"insert": "mine"}])
+            await c.wait_for(lambda: 1 in c.acks)
+            # Another node takes the lease (as a new owner does on a move).
+            psql("UPDATE documents SET owner_epoch = owner_epoch + 1, owner_node = 'other' "
+                 "WHERE id = 'fenced-doc'", server.database)
+            await c.edit("fenced-doc", 2, [{"insert": "late "}])
+            await c.wait_for(lambda: any(e["code"] == "fenced" for e in c.errors))
+            assert 2 not in c.acks
+            status, body = server.get_document("fenced-doc")
+            assert body["text"] == "mine" and body["rev"] == 1
+            # Joining again opens it under the current lease; the resend lands once.
+            c.errors.clear()
+            await c.join("fenced-doc", known_rev=1)
+            await c.edit("fenced-doc", 2, [{"insert": "late "}], base_rev=1)
+            await c.wait_for(lambda: 2 in c.acks)
+            assert server.get_document("fenced-doc")[1]["text"] == "late mine"
+            await c.close()
+
+    asyncio.run(main())

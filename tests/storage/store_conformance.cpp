@@ -118,6 +118,30 @@ void run_store_conformance(const store_factory& open) {
   REQUIRE(seqs2);
   CHECK(seqs2->size() == 2);
 
+  // -- leases: a commit under a superseded epoch stores nothing --
+  document_row leased;
+  leased.id = "leased";
+  REQUIRE(r->create_document(leased));
+  auto e1 = r->acquire_lease("leased", "node-a");
+  REQUIRE(e1);
+  auto e2 = r->acquire_lease("leased", "node-b");
+  REQUIRE(e2);
+  CHECK(*e2 == *e1 + 1);
+  auto stale = make_op("leased", 1, "a", 1);
+  stale.epoch = *e1;
+  auto fenced = r->commit({stale});
+  REQUIRE_FALSE(fenced);
+  CHECK(fenced.error().code == errc::fenced);
+  auto none = r->ops_since("leased", 0);
+  REQUIRE(none);
+  CHECK(none->empty());
+  auto current = make_op("leased", 1, "b", 1);
+  current.epoch = *e2;
+  REQUIRE(r->commit({current}));
+  CHECK((*r->find_document("leased"))->rev == 1);
+  CHECK((*r->find_document("leased"))->owner_epoch == *e2);
+  CHECK_FALSE(r->acquire_lease("no-such-document", "node-a"));
+
   // -- accounts and access --
   const std::string tricky = "O'Brien\"; DROP TABLE users;-- \xF0\x9F\x98\x80";
   auto alice = r->create_user({0, tricky, "a@example.com", "$argon2id$fake", 0});
