@@ -151,5 +151,6 @@ int main(int argc, char** argv) {
   if (!stet::log::parse_level(log_level, lvl))
     usage_error("--log-level must be debug, info, warn or error");
   stet::log::set_level(lvl);
+  stet::log::set_node(opt.node_id);
   return stet::run_server(opt);
 }

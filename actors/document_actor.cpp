@@ -69,14 +69,19 @@ void deliver(document_actor_state& st, const std::vector<pending_notice>& notice
   auto& id = st.doc->id();
   auto now = std::chrono::steady_clock::now();
   for (auto& n : notices) {
-    metrics::get().edit_commit_seconds.Observe(std::chrono::duration<double>(now - n.received).count());
+    metrics::get().edit_latency_seconds.Observe(std::chrono::duration<double>(now - n.received).count());
     auto* author = find_session(st, n.author_session);
     if (author)
       author->sink->send(ack_message(id, n.client_seq, n.rev, n.ts));
-    if (n.applied)
+    if (n.applied) {
+      std::size_t receivers = 0;
       for (auto& s : st.subscribers)
-        if (&s != author || s.echo)
+        if (&s != author || s.echo) {
           s.sink->send(*n.applied);
+          ++receivers;
+        }
+      metrics::get().fanout_sessions.Observe(static_cast<double>(receivers));
+    }
     for (auto& c : n.conflicts) {
       wire::ServerMessage m;
       auto* cm = m.mutable_conflict();

@@ -26,6 +26,7 @@ websocket_session::websocket_session(beast::tcp_stream&& stream, gateway_context
 }
 
 websocket_session::~websocket_session() {
+  discard_queue(0);
   --ctx_.open_sessions;
   metrics::get().websocket_sessions.Decrement();
 }
@@ -62,6 +63,9 @@ void websocket_session::on_read(beast::error_code ec, std::size_t) {
     caf::anon_send(actor_, closed_atom::value);
     return;
   }
+  auto& m = metrics::get();
+  m.frames_received.Increment();
+  m.bytes_received.Increment(static_cast<double>(buffer_.size()));
   auto fmt = ws_.got_binary() ? wire::frame_format::binary : wire::frame_format::json;
   // A session answers in the format of its first frame, whatever comes later.
   if (!format_fixed_) {
@@ -86,6 +90,7 @@ void websocket_session::enqueue(outgoing out) {
     return;
   queued_bytes_ += out.frame->size();
   queue_.push_back(std::move(out));
+  metrics::get().queued_frames.Increment();
   if (queue_.size() > ctx_.limits.max_queued_frames || queued_bytes_ > ctx_.limits.max_queued_bytes) {
     close_slow_consumer();
     return;
@@ -104,15 +109,17 @@ void websocket_session::do_write() {
 void websocket_session::on_write(beast::error_code ec, std::size_t) {
   writing_ = false;
   if (ec) {
-    queue_.clear();
-    queued_bytes_ = 0;
+    discard_queue(0);
     return;
   }
+  auto& m = metrics::get();
+  m.frames_sent.Increment();
+  m.bytes_sent.Increment(static_cast<double>(queue_.front().frame->size()));
+  m.queued_frames.Decrement();
   queued_bytes_ -= queue_.front().frame->size();
   queue_.pop_front();
   if (closing_) {
-    queue_.clear();
-    queued_bytes_ = 0;
+    discard_queue(0);
     ws_.async_close(websocket::close_reason{websocket::close_code::try_again_later, "slow_consumer: send queue overflow"},
                     [self = shared_from_this()](beast::error_code) {});
     return;
@@ -128,15 +135,21 @@ void websocket_session::close_slow_consumer() {
   if (writing_) {
     // Only one write at a time: keep the frame in flight, drop the rest,
     // close once it completes. A peer that never reads is cut by the timeout.
-    queue_.erase(queue_.begin() + 1, queue_.end());
-    queued_bytes_ = queue_.front().frame->size();
+    discard_queue(1);
     beast::get_lowest_layer(ws_).expires_after(std::chrono::seconds(5));
     return;
   }
-  queue_.clear();
-  queued_bytes_ = 0;
+  discard_queue(0);
   ws_.async_close(websocket::close_reason{websocket::close_code::try_again_later, "slow_consumer: send queue overflow"},
                   [self = shared_from_this()](beast::error_code) {});
+}
+
+void websocket_session::discard_queue(std::size_t keep) {
+  while (queue_.size() > keep) {
+    queued_bytes_ -= queue_.back().frame->size();
+    queue_.pop_back();
+    metrics::get().queued_frames.Decrement();
+  }
 }
 
 } // namespace stet

@@ -49,6 +49,8 @@ private:
   void do_write();
   void on_write(boost::beast::error_code ec, std::size_t bytes);
   void close_slow_consumer();
+  /// Drops queued frames beyond the first `keep` (keeping the gauge right).
+  void discard_queue(std::size_t keep);
 
   boost::beast::websocket::stream<boost::beast::tcp_stream> ws_;
   boost::beast::flat_buffer buffer_;

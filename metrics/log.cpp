@@ -9,6 +9,7 @@ namespace stet::log {
 
 namespace {
 std::atomic<level> min_level{level::info};
+std::string node; // set once before any thread logs
 
 const char* name_of(level l) {
   switch (l) {
@@ -20,6 +21,10 @@ const char* name_of(level l) {
   return "info";
 }
 } // namespace
+
+void set_node(std::string node_id) {
+  node = std::move(node_id);
+}
 
 void set_level(level min) noexcept {
   min_level = min;
@@ -42,6 +47,8 @@ void write(level lvl, std::string_view msg, std::initializer_list<field> fields)
   j["ts"] = duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
   j["level"] = name_of(lvl);
   j["msg"] = msg;
+  if (!node.empty())
+    j["node"] = node;
   for (auto& [k, v] : fields)
     j[std::string{k}] = v;
   auto line = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";

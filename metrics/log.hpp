@@ -11,6 +11,9 @@ namespace stet::log {
 
 enum class level { debug, info, warn, error };
 
+/// Every line names this node (call once at start-up, before logging).
+void set_node(std::string node_id);
+
 /// Lines below `min` are dropped. Default: info.
 void set_level(level min) noexcept;
 /// Parses "debug" | "info" | "warn" | "error"; false on anything else.

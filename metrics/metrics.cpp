@@ -59,11 +59,48 @@ node_metrics::node_metrics()
                      .Help("Failed storage operations (each is retried or reported)")
                      .Register(*registry)
                      .Add({})),
-    edit_commit_seconds(prometheus::BuildHistogram()
-                          .Name("stet_edit_commit_seconds")
-                          .Help("From an edit's arrival at its document actor to its commit")
-                          .Register(*registry)
-                          .Add({}, latency_buckets())) {
+    edit_latency_seconds(prometheus::BuildHistogram()
+                           .Name("stet_edit_latency_seconds")
+                           .Help("From an edit's arrival at its document actor to its ack and broadcast "
+                                 "(after the commit)")
+                           .Register(*registry)
+                           .Add({}, latency_buckets())),
+    fanout_sessions(prometheus::BuildHistogram()
+                      .Name("stet_fanout_sessions")
+                      .Help("Sessions that received one applied edit")
+                      .Register(*registry)
+                      .Add({}, prometheus::Histogram::BucketBoundaries{0, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000})),
+    frames_received(prometheus::BuildCounter()
+                      .Name("stet_websocket_frames_received_total")
+                      .Help("WebSocket frames read from clients")
+                      .Register(*registry)
+                      .Add({})),
+    bytes_received(prometheus::BuildCounter()
+                     .Name("stet_websocket_received_bytes_total")
+                     .Help("Bytes of WebSocket frames read from clients")
+                     .Register(*registry)
+                     .Add({})),
+    frames_sent(prometheus::BuildCounter()
+                  .Name("stet_websocket_frames_sent_total")
+                  .Help("WebSocket frames written to clients")
+                  .Register(*registry)
+                  .Add({})),
+    bytes_sent(prometheus::BuildCounter()
+                 .Name("stet_websocket_sent_bytes_total")
+                 .Help("Bytes of WebSocket frames written to clients")
+                 .Register(*registry)
+                 .Add({})),
+    queued_frames(prometheus::BuildGauge()
+                    .Name("stet_send_queue_frames")
+                    .Help("Frames waiting in sessions' send queues, summed over sessions")
+                    .Register(*registry)
+                    .Add({})) {
+  prometheus::BuildGauge()
+    .Name("stet_build_info")
+    .Help("Build of this node (value 1)")
+    .Register(*registry)
+    .Add({{"version", STET_VERSION}})
+    .Set(1);
 }
 
 void node_metrics::rejected(std::string_view code) {

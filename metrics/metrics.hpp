@@ -31,7 +31,13 @@ struct node_metrics {
   prometheus::Histogram& storage_commit_seconds;
   prometheus::Histogram& storage_batch_edits;
   prometheus::Counter& storage_errors;
-  prometheus::Histogram& edit_commit_seconds;
+  prometheus::Histogram& edit_latency_seconds;
+  prometheus::Histogram& fanout_sessions;
+  prometheus::Counter& frames_received;
+  prometheus::Counter& bytes_received;
+  prometheus::Counter& frames_sent;
+  prometheus::Counter& bytes_sent;
+  prometheus::Gauge& queued_frames;
 
   node_metrics();
 

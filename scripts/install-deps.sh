@@ -14,6 +14,7 @@ test_pkgs=(
   python3 python3-websockets python3-pytest
   redis-server postgresql
   chromium
+  prometheus
 )
 
 want=("${build_pkgs[@]}")
