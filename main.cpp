@@ -16,6 +16,7 @@ constexpr std::string_view k_usage = R"(usage: stet serve [flags]
   --data DIR                folder for the embedded SQLite database (default ./data; env STET_DATA)
   --postgres URL            store everything in PostgreSQL instead (libpq URL or key=value; env STET_POSTGRES_URL)
   --storage-connections N   PostgreSQL connections, one storage actor each (default 4)
+  --redis URL               join a cluster through Redis (redis://HOST:PORT; env STET_REDIS_URL; needs --postgres)
   --node-id ID              this node's name in logs and session ids (default local; env STET_NODE_ID)
   --log-level LEVEL         debug | info | warn | error (default info; env STET_LOG_LEVEL)
   --max-frame-bytes N       largest WebSocket frame (default 1048576)
@@ -78,6 +79,8 @@ int main(int argc, char** argv) {
     opt.auth_secret = v;
   if (auto v = env("STET_POSTGRES_URL"))
     opt.postgres = v;
+  if (auto v = env("STET_REDIS_URL"))
+    opt.redis = v;
   if (auto v = env("STET_NODE_ID"))
     opt.node_id = v;
   std::string log_level = env("STET_LOG_LEVEL") ? env("STET_LOG_LEVEL") : "info";
@@ -106,6 +109,8 @@ int main(int argc, char** argv) {
       opt.data_dir = value;
     else if (flag == "--postgres")
       opt.postgres = value;
+    else if (flag == "--redis")
+      opt.redis = value;
     else if (flag == "--storage-connections")
       opt.storage_connections = static_cast<int>(std::max<std::size_t>(1, parse_size(flag, value)));
     else if (flag == "--auth-secret-file") {

@@ -75,11 +75,28 @@ void deliver(document_actor_state& st, const std::vector<pending_notice>& notice
       author->sink->send(ack_message(id, n.client_seq, n.rev, n.ts));
     if (n.applied) {
       std::size_t receivers = 0;
-      for (auto& s : st.subscribers)
+      bool remote = false;
+      for (auto& s : st.subscribers) {
+        if (!s.remote_node.empty()) {
+          remote = true;
+          continue;
+        }
         if (&s != author || s.echo) {
           s.sink->send(*n.applied);
           ++receivers;
         }
+      }
+      // Other nodes' sessions: once per edit, on the document's channel.
+      if (remote && st.config.bus) {
+        wire::BusEnvelope env;
+        env.set_from_node(st.config.bus->node_id());
+        env.set_doc_id(id);
+        auto* b = env.mutable_broadcast();
+        b->set_rev(n.rev);
+        b->set_applied(*n.applied->get(wire::frame_format::binary));
+        b->set_author_session(n.author_session);
+        st.config.bus->publish(redis_bridge::doc_channel(id), env.SerializeAsString());
+      }
       metrics::get().fanout_sessions.Observe(static_cast<double>(receivers));
     }
     for (auto& c : n.conflicts) {
@@ -99,6 +116,7 @@ void deliver(document_actor_state& st, const std::vector<pending_notice>& notice
 
 void maybe_snapshot(document_actor_type* self, bool force);
 void maybe_idle(document_actor_type* self);
+void close_moved(document_actor_type* self);
 
 // Sends the current batch to storage unless a commit is already in flight;
 // edits arriving meanwhile form the next batch (group commit).
@@ -122,6 +140,8 @@ void flush(document_actor_type* self) {
         s.committed_rev = std::max(s.committed_rev, last_rev);
         s.retry_delay = std::chrono::milliseconds{50};
         deliver(s, *notices);
+        if (s.moving && s.batch_notices.empty())
+          return close_moved(self);
         maybe_snapshot(self, false);
         flush(self);
         maybe_idle(self);
@@ -138,7 +158,8 @@ void flush(document_actor_type* self) {
                                         s.doc->id());
           for (auto& sub : s.subscribers) {
             sub.sink->send(moved);
-            self->send(sub.gateway, drop_atom::value, s.doc->id());
+            if (sub.remote_node.empty())
+              self->send(sub.gateway, drop_atom::value, s.doc->id());
           }
           s.subscribers.clear();
           self->quit();
@@ -280,7 +301,7 @@ caf::error on_join(document_actor_type* self, join_request& req) {
   joined.mutable_presence()->set_client_id(req.client_id);
   broadcast_presence(st, req.session_id, joined);
   st.subscribers.push_back(
-    {req.session_id, req.client_id, req.user_id, role, req.echo, req.sink, req.gateway});
+    {req.session_id, req.client_id, req.user_id, role, req.echo, req.sink, req.gateway, req.remote_node});
   st.batch_sessions.push_back({req.session_id, doc.id(), st.config.node_id,
                                req.user_id ? std::to_string(req.user_id) : std::string{}, wall_ms(), true});
   flush(self);
@@ -301,6 +322,8 @@ void on_edit(document_actor_type* self, edit_request& req) {
     return; // left (or was dropped) while the edit was on its way
   if (!auth::can_edit(author->role))
     return reject(make_error(errc::forbidden, "you may view but not edit document " + doc.id()));
+  if (st.moving)
+    return reject(make_error(errc::fenced, "document " + doc.id() + " is moving to another node; join it again"));
   if (st.batch_notices.size() >= st.config.max_pending_edits)
     return reject(make_error(errc::storage_unavailable,
                              std::to_string(st.batch_notices.size())
@@ -330,13 +353,32 @@ void on_edit(document_actor_type* self, edit_request& req) {
   flush(self);
 }
 
+// Hands the document over: every session is told to join again (the
+// registry routes that to the new owner, which resumes it from its known
+// revision) and this actor stops; its commits are fenced from now on anyway.
+void close_moved(document_actor_type* self) {
+  auto& st = self->state;
+  metrics::get().document_moves.Increment();
+  log::info("document moved", {{"doc", st.doc->id()}, {"rev", std::to_string(st.committed_rev)}});
+  auto moved = wire::make_error(
+    make_error(errc::fenced, "document " + st.doc->id() + " moved to another node; join it again"), st.doc->id());
+  for (auto& sub : st.subscribers) {
+    sub.sink->send(moved);
+    if (sub.remote_node.empty())
+      self->send(sub.gateway, drop_atom::value, st.doc->id());
+  }
+  st.subscribers.clear();
+  self->quit();
+}
+
 void on_drop(document_actor_type* self) {
   auto& st = self->state;
   wire::ServerMessage m = wire::make_error(
     make_error(errc::unknown_document, "document " + st.doc->id() + " was deleted"), st.doc->id());
   for (auto& s : st.subscribers) {
     s.sink->send(m);
-    self->send(s.gateway, drop_atom::value, st.doc->id());
+    if (s.remote_node.empty())
+      self->send(s.gateway, drop_atom::value, st.doc->id());
   }
   st.subscribers.clear();
   self->quit();
@@ -357,7 +399,8 @@ void on_grant(document_actor_type* self, std::int64_t user_id, const std::string
     s.role = auth::role_of(st.access, user_id);
     if (!auth::can_view(s.role)) {
       s.sink->send(wire::make_error(revoked, st.doc->id()));
-      self->send(s.gateway, drop_atom::value, st.doc->id());
+      if (s.remote_node.empty())
+        self->send(s.gateway, drop_atom::value, st.doc->id());
     }
   }
   remove_subscribers(self, [](const subscriber& s) { return !auth::can_view(s.role); });
@@ -416,6 +459,15 @@ caf::behavior document_actor(document_actor_type* self, std::shared_ptr<document
     },
     [=](acl_atom, std::int64_t user_id, const std::string& role) { on_grant(self, user_id, role); },
     [=](drop_atom) { on_drop(self); },
+    [=](move_atom) {
+      auto& s = self->state;
+      s.moving = true;
+      if (!s.commit_in_flight && s.batch_notices.empty())
+        close_moved(self);
+    },
+    [=](gone_atom, const std::string& node) {
+      remove_subscribers(self, [&](const subscriber& s) { return s.remote_node == node; });
+    },
     [=](retry_atom) { flush(self); },
     [=](idle_atom, std::uint64_t generation) { on_idle(self, generation); },
   };

@@ -4,6 +4,7 @@
 #pragma once
 
 #include "actors/document.hpp"
+#include "actors/redis_bridge.hpp"
 #include "auth/access.hpp"
 
 #include <caf/actor.hpp>
@@ -29,6 +30,9 @@ struct document_actor_config {
   std::string node_id = "local";
   /// Lease epoch to commit under (set per document by the registry).
   std::uint64_t epoch = 0;
+  /// The cluster bus, when clustered: applied edits go once to the
+  /// document's channel for the other nodes' sessions.
+  std::shared_ptr<redis_bridge> bus;
 };
 
 struct subscriber {
@@ -39,6 +43,7 @@ struct subscriber {
   bool echo = false;
   session_sink_ptr sink;
   caf::actor gateway;
+  std::string remote_node; // empty: a session on this node
 };
 
 /// An edit waiting for its batch to commit before anyone hears of it.
@@ -73,6 +78,7 @@ struct document_actor_state {
   std::uint64_t joins_seen = 0;
   std::uint64_t idle_generation = 0;
   std::chrono::milliseconds retry_delay{50};
+  bool moving = false; // the owner changed: commit what is pending, then close
 
   static inline const char* name = "document";
 };
@@ -89,6 +95,9 @@ using document_actor_type = caf::stateful_actor<document_actor_state>;
 ///   or of an older revision still in the history (else rev_too_old).
 /// - (acl_atom, user_id, role): a grant changed ("" = revoked).
 /// - (drop_atom): the document was deleted: tell the sessions and stop.
+/// - (move_atom): another node owns it now: commit what is pending, tell
+///   the sessions to join again, stop.
+/// - (gone_atom, node): that node left: forget its sessions.
 /// Joins without view rights and edits without edit rights get `forbidden`.
 caf::behavior document_actor(document_actor_type* self, std::shared_ptr<document> doc, std::string title,
                              auth::document_access access, std::uint64_t snapshot_rev, caf::actor store,

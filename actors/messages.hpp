@@ -38,6 +38,12 @@ using stats_atom = caf::atom_constant<caf::atom("stats")>;
 using acl_atom = caf::atom_constant<caf::atom("acl")>;
 using drop_atom = caf::atom_constant<caf::atom("drop")>;
 using run_atom = caf::atom_constant<caf::atom("run")>;
+using bus_atom = caf::atom_constant<caf::atom("bus")>;
+using ring_atom = caf::atom_constant<caf::atom("ring")>;
+using redis_atom = caf::atom_constant<caf::atom("redis")>;
+using move_atom = caf::atom_constant<caf::atom("move")>;
+using subscribed_atom = caf::atom_constant<caf::atom("subscribed")>;
+using gone_atom = caf::atom_constant<caf::atom("gone")>;
 
 /// Work to run on a storage actor's thread with its store (REST requests).
 /// The job reports its own result (e.g. by posting back to a session).
@@ -63,6 +69,8 @@ struct join_request {
   std::int64_t user_id = 0; // 0: anonymous session
   session_sink_ptr sink;
   caf::actor gateway; // monitored: the session leaves when it goes down
+  /// Set when the session lives on another node (its sink publishes there).
+  std::string remote_node;
 };
 
 /// A validated edit from a session that has joined the document.

@@ -16,16 +16,39 @@ public:
     storage_ok_ = error.empty();
     storage_error_ = error;
   }
+  /// Records whether Redis answers (cluster nodes only).
+  void redis_result(const std::string& error) {
+    std::lock_guard<std::mutex> guard{mutex_};
+    redis_error_ = error;
+  }
+  /// Records the live set's size (cluster nodes only); 0: not settled.
+  void ring_size(std::size_t n) {
+    std::lock_guard<std::mutex> guard{mutex_};
+    ring_ = n;
+  }
+  void clustered(bool on) {
+    std::lock_guard<std::mutex> guard{mutex_};
+    clustered_ = on;
+  }
   /// Empty when ready, else why not.
   std::string not_ready_reason() const {
     std::lock_guard<std::mutex> guard{mutex_};
-    return storage_ok_ ? std::string{} : "storage: " + storage_error_;
+    if (!storage_ok_)
+      return "storage: " + storage_error_;
+    if (clustered_ && !redis_error_.empty())
+      return "redis: " + redis_error_;
+    if (clustered_ && ring_ == 0)
+      return "ownership not settled: no live set from Redis yet";
+    return {};
   }
 
 private:
   mutable std::mutex mutex_;
   bool storage_ok_ = true;
   std::string storage_error_;
+  bool clustered_ = false;
+  std::string redis_error_ = "not connected yet";
+  std::size_t ring_ = 0;
 };
 
 } // namespace stet

@@ -263,6 +263,8 @@ void redis_connection::handle_pubsub(void* reply) {
   if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 3)
     return;
   std::string kind(r->element[0]->str, r->element[0]->len);
+  if (kind == "subscribe" && on_subscribed_ && r->element[1]->str)
+    on_subscribed_(std::string(r->element[1]->str, r->element[1]->len));
   if (kind != "message" || !on_message_)
     return;
   on_message_(std::string(r->element[1]->str, r->element[1]->len), std::string(r->element[2]->str, r->element[2]->len));

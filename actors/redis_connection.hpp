@@ -45,6 +45,10 @@ public:
   void on_message(message_handler h) {
     on_message_ = std::move(h);
   }
+  /// Called when Redis confirms a SUBSCRIBE (also after each reconnect).
+  void on_subscribed(std::function<void(const std::string& channel)> h) {
+    on_subscribed_ = std::move(h);
+  }
 
   void start();
   void stop();
@@ -85,6 +89,7 @@ private:
   std::set<std::string> channels_;
   state_handler on_state_;
   message_handler on_message_;
+  std::function<void(const std::string&)> on_subscribed_;
 };
 
 } // namespace stet

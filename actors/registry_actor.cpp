@@ -1,6 +1,9 @@
 #include "actors/registry_actor.hpp"
 
 #include "metrics/log.hpp"
+#include "actors/remote_document.hpp"
+#include "actors/remote_sink.hpp"
+#include "core/rendezvous.hpp"
 #include "metrics/metrics.hpp"
 
 #include <functional>
@@ -11,6 +14,21 @@
 namespace stet {
 
 namespace {
+
+const std::string& self_node(const registry_state& st) {
+  return st.config.bus->node_id();
+}
+
+// The node that owns `doc_id`: this one when not clustered.
+std::string owner_of(const registry_state& st, const std::string& doc_id) {
+  if (!st.config.bus)
+    return {};
+  return rendezvous_owner(doc_id, st.ring);
+}
+
+bool owned_here(const registry_state& st, const std::string& doc_id) {
+  return !st.config.bus || owner_of(st, doc_id) == self_node(st);
+}
 
 const caf::actor& store_for(registry_state& st, const std::string& doc_id) {
   return st.stores[storage_index(doc_id, st.stores.size())];
@@ -53,12 +71,113 @@ void on_loaded(registry_actor_type* self, const std::string& id, loaded_document
   }
 }
 
+void reply_to_remote(registry_actor_type* self, const std::string& node, const std::string& doc_id,
+                     const std::string& session_id, const error& err) {
+  remote_sink sink{self->state.config.bus, node, doc_id, session_id};
+  sink.send(wire::make_error(err, doc_id));
+}
+
+// A message from another node for a document this node owns, or for a
+// stand-in of one it does not.
+void on_bus(registry_actor_type* self, const std::string& payload) {
+  auto& st = self->state;
+  wire::BusEnvelope env;
+  if (!env.ParseFromString(payload) || !st.config.bus)
+    return;
+  auto& doc_id = env.doc_id();
+  if (env.has_frame() || env.has_broadcast()) {
+    if (auto it = st.proxies.find(doc_id); it != st.proxies.end())
+      self->send(it->second, bus_atom::value, payload);
+    return;
+  }
+  auto& from = env.from_node();
+  if (env.has_join()) {
+    auto& j = env.join();
+    if (!owned_here(st, doc_id))
+      return reply_to_remote(self, from, doc_id, j.session_id(),
+                             make_error(errc::fenced, "document " + doc_id + " is owned by another node; join again"));
+    join_request req{doc_id,
+                     j.policy(),
+                     j.known_rev(),
+                     j.echo(),
+                     j.client_id(),
+                     j.session_id(),
+                     j.user_id(),
+                     std::make_shared<remote_sink>(st.config.bus, from, doc_id, j.session_id()),
+                     caf::actor_cast<caf::actor>(self),
+                     from};
+    // Joining through ourselves takes the local path (we own it) and
+    // reports a refusal back to the remote session.
+    self->request(caf::actor_cast<caf::actor>(self), std::chrono::seconds(30), join_atom::value, std::move(req))
+      .then([](caf::actor&) {},
+            [=](caf::error& err) { reply_to_remote(self, from, doc_id, j.session_id(), from_caf(err)); });
+    return;
+  }
+  auto it = st.open.find(doc_id);
+  if (it == st.open.end()) {
+    if (env.has_edit())
+      reply_to_remote(self, from, doc_id, env.edit().session_id(),
+                      make_error(errc::fenced, "document " + doc_id + " is not open on its owner; join again"));
+    return;
+  }
+  if (env.has_edit()) {
+    auto& e = env.edit();
+    auto op = wire::to_operation(e.ops());
+    if (!op)
+      return reply_to_remote(self, from, doc_id, e.session_id(), op.error());
+    self->send(it->second.actor, edit_atom::value,
+               edit_request{e.client_id(), e.session_id(), e.client_seq(), e.base_rev(), e.client_ts(), std::move(*op)});
+  } else if (env.has_presence()) {
+    auto& p = env.presence();
+    self->send(it->second.actor, presence_atom::value, p.session_id(), p.client_id(), p.cursor(), p.anchor());
+  } else if (env.has_leave()) {
+    self->send(it->second.actor, leave_atom::value, env.leave().session_id());
+  }
+}
+
+// The live set changed: documents whose owner changed move, stand-ins for
+// them resync, and sessions of nodes that left are forgotten.
+void on_ring(registry_actor_type* self, std::vector<std::string> live) {
+  auto& st = self->state;
+  auto old = std::move(st.ring);
+  st.ring = std::move(live);
+  log::info("membership changed", {{"nodes", std::to_string(st.ring.size())}});
+  for (auto& node : old)
+    if (!std::binary_search(st.ring.begin(), st.ring.end(), node))
+      for (auto& [id, doc] : st.open)
+        self->send(doc.actor, gone_atom::value, node);
+  std::vector<std::string> moved;
+  for (auto& [id, doc] : st.open)
+    if (!owned_here(st, id)) {
+      self->send(doc.actor, move_atom::value);
+      moved.push_back(id);
+    }
+  // The actor stops once drained; new joins already go to the new owner.
+  for (auto& id : moved)
+    st.open.erase(id);
+  metrics::get().open_documents.Set(static_cast<double>(st.open.size()));
+  std::vector<std::string> stale;
+  for (auto& [id, proxy] : st.proxies)
+    if (owner_of(st, id) != rendezvous_owner(id, old) || owned_here(st, id)) {
+      self->send(proxy, move_atom::value);
+      stale.push_back(id);
+    }
+  for (auto& id : stale)
+    st.proxies.erase(id);
+}
+
 } // namespace
 
 caf::behavior registry_actor(registry_actor_type* self, std::vector<caf::actor> stores, registry_config config) {
   self->state.stores = std::move(stores);
   self->state.config = config;
   self->set_down_handler([self](caf::down_msg& dm) {
+    auto& proxies = self->state.proxies;
+    for (auto it = proxies.begin(); it != proxies.end(); ++it)
+      if (it->second.address() == dm.source) {
+        proxies.erase(it);
+        return;
+      }
     auto& open = self->state.open;
     for (auto it = open.begin(); it != open.end(); ++it)
       if (it->second.actor.address() == dm.source) {
@@ -73,6 +192,22 @@ caf::behavior registry_actor(registry_actor_type* self, std::vector<caf::actor> 
     [=](join_atom, join_request& req) {
       auto& st = self->state;
       auto rp = self->make_response_promise();
+      if (st.config.bus && st.ring.empty()) {
+        rp.deliver(to_caf(make_error(errc::storage_unavailable,
+                                     "cluster membership is not settled yet; join again in a moment")));
+        return rp;
+      }
+      if (!owned_here(st, req.doc_id)) {
+        // Another node owns it: sessions here go through a stand-in.
+        auto& proxy = st.proxies[req.doc_id];
+        if (!proxy) {
+          proxy = self->spawn<caf::linked>(remote_document, req.doc_id, owner_of(st, req.doc_id), st.config.bus,
+                                           caf::actor_cast<caf::actor>(self));
+          self->monitor(proxy);
+        }
+        rp.delegate(proxy, join_atom::value, std::move(req));
+        return rp;
+      }
       if (auto it = st.open.find(req.doc_id); it != st.open.end()) {
         ++it->second.joins_forwarded;
         rp.delegate(it->second.actor, join_atom::value, std::move(req));
@@ -85,7 +220,8 @@ caf::behavior registry_actor(registry_actor_type* self, std::vector<caf::actor> 
       waiting.push_back(registry_state::waiting_join{rp, std::move(req)});
       if (waiting.size() == 1) {
         ++st.loads;
-        self->request(store_for(st, id), caf::infinite, load_atom::value, id, policy, true, owner)
+        std::string lease = st.config.bus ? self_node(st) : std::string{};
+        self->request(store_for(st, id), caf::infinite, load_atom::value, id, policy, true, owner, lease)
           .then([=](loaded_document& loaded) { on_loaded(self, id, loaded); },
                 [=](caf::error& err) { fail_waiting(self, id, err); });
       }
@@ -99,7 +235,8 @@ caf::behavior registry_actor(registry_actor_type* self, std::vector<caf::actor> 
         return rp;
       }
       ++st.loads;
-      self->request(store_for(st, id), caf::infinite, load_atom::value, id, std::string{}, false, std::int64_t{0})
+      self->request(store_for(st, id), caf::infinite, load_atom::value, id, std::string{}, false, std::int64_t{0},
+                    std::string{})
         .then(
           [=](loaded_document& loaded) mutable {
             auto d = document::restore(loaded, self->state.config.limits);
@@ -130,6 +267,13 @@ caf::behavior registry_actor(registry_actor_type* self, std::vector<caf::actor> 
       open.erase(it);
       metrics::get().open_documents.Set(static_cast<double>(open.size()));
       return true;
+    },
+    [=](bus_atom, const std::string& payload) { on_bus(self, payload); },
+    [=](ring_atom, std::vector<std::string>& live) { on_ring(self, std::move(live)); },
+    [=](redis_atom, bool) {
+      // Messages may have been lost while Redis was away: stand-ins resync.
+      for (auto& [id, proxy] : self->state.proxies)
+        self->send(proxy, move_atom::value);
     },
     [=](acl_atom, const std::string& id, std::int64_t user_id, const std::string& role) {
       if (auto it = self->state.open.find(id); it != self->state.open.end())

@@ -4,6 +4,7 @@
 #pragma once
 
 #include "actors/document_actor.hpp"
+#include "actors/redis_bridge.hpp"
 
 #include <caf/response_promise.hpp>
 #include <caf/stateful_actor.hpp>
@@ -16,6 +17,9 @@ namespace stet {
 struct registry_config {
   document_limits limits;
   document_actor_config document;
+  /// Set on cluster nodes: documents are owned by the rendezvous winner over
+  /// the live nodes; the others relay through the bus.
+  std::shared_ptr<redis_bridge> bus;
 };
 
 struct registry_state {
@@ -34,6 +38,10 @@ struct registry_state {
   std::vector<caf::actor> stores;
   registry_config config;
   std::uint64_t loads = 0; // storage reads, for tests and metrics
+  /// Cluster: the live nodes (sorted) and the stand-ins for documents that
+  /// other nodes own.
+  std::vector<std::string> ring;
+  std::unordered_map<std::string, caf::actor> proxies;
 
   static inline const char* name = "registry";
 };
@@ -50,6 +58,9 @@ using registry_actor_type = caf::stateful_actor<registry_state>;
 /// - (drop_atom, doc_id): the document was deleted; its actor stops.
 /// - (idle_atom, doc_id, joins_seen) -> bool: true when the document may stop.
 /// - (stats_atom) -> (open documents, storage loads).
+/// Cluster nodes also take (bus_atom, BusEnvelope bytes) from the bridge,
+/// (ring_atom, live nodes) on membership changes and (redis_atom, true) when
+/// Redis is back after an outage.
 caf::behavior registry_actor(registry_actor_type* self, std::vector<caf::actor> stores, registry_config config);
 
 } // namespace stet

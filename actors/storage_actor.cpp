@@ -76,7 +76,7 @@ void flush(storage_state& st) {
 }
 
 result<loaded_document> load(storage::store& s, const std::string& id, const std::string& policy, bool create,
-                             std::int64_t owner_id) {
+                             std::int64_t owner_id, const std::string& lease_node) {
   auto found = s.find_document(id);
   if (!found)
     return found.error();
@@ -94,6 +94,13 @@ result<loaded_document> load(storage::store& s, const std::string& id, const std
     out.row = std::move(*created);
   } else {
     return make_error(errc::unknown_document, "no document with id " + id);
+  }
+  if (!lease_node.empty()) {
+    // Taking the lease fences every commit of a previous owner.
+    auto epoch = s.acquire_lease(id, lease_node);
+    if (!epoch)
+      return epoch.error();
+    out.row.owner_epoch = *epoch;
   }
   auto ops = s.ops_since(id, 0);
   if (!ops)
@@ -118,9 +125,9 @@ caf::behavior storage_actor(caf::event_based_actor* self, std::shared_ptr<storag
   st->store = std::move(store);
   st->health = std::move(health);
   return {
-    [=](load_atom, const std::string& id, const std::string& policy, bool create,
-        std::int64_t owner_id) -> caf::result<loaded_document> {
-      auto r = load(*st->store, id, policy, create, owner_id);
+    [=](load_atom, const std::string& id, const std::string& policy, bool create, std::int64_t owner_id,
+        const std::string& lease_node) -> caf::result<loaded_document> {
+      auto r = load(*st->store, id, policy, create, owner_id, lease_node);
       // A missing document is an answer, not a storage failure.
       report(*st, r || r.error().code == errc::unknown_document ? ok() : status{r.error()});
       if (!r)

@@ -14,9 +14,10 @@
 namespace stet {
 
 /// Messages:
-/// - (load_atom, doc_id, policy, create, owner_id) -> loaded_document;
-///   creates the document (owned by owner_id, 0 = open to all) when absent
-///   and `create`, else fails with unknown_document.
+/// - (load_atom, doc_id, policy, create, owner_id, lease_node) ->
+///   loaded_document; creates the document (owned by owner_id, 0 = open to
+///   all) when absent and `create`, else fails with unknown_document; with a
+///   lease_node, takes the document's lease for it first.
 /// - (run_atom, store_job): runs the job with the store (REST requests).
 /// - (commit_atom, std::vector<op_row>, std::vector<session_event>) -> ok_atom
 ///   once durable.

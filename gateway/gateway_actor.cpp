@@ -69,8 +69,14 @@ void on_join(gateway_actor_type* self, const wire::Join& join) {
   if (!valid_doc_id(id))
     return send_error(self, errc::invalid_argument,
                       "docId must be 1-128 characters of A-Z a-z 0-9 _ - . :", id);
-  if (st.joined.count(id) || st.joining.count(id))
-    return send_error(self, errc::invalid_argument, "already joined " + id + "; leave it first", id);
+  if (st.joining.count(id))
+    return send_error(self, errc::invalid_argument, "already joining " + id + "; wait for its snapshot", id);
+  // Joining a joined document again starts over from the given known rev
+  // (how clients resync after a gap or a move).
+  if (auto it = st.joined.find(id); it != st.joined.end()) {
+    self->send(it->second, leave_atom::value, st.settings.session_id);
+    st.joined.erase(it);
+  }
   if (st.joined.size() + st.joining.size() >= st.settings.limits.max_joins_per_session)
     return send_error(self, errc::invalid_argument,
                       "a session may join at most " + std::to_string(st.settings.limits.max_joins_per_session)

@@ -1,5 +1,6 @@
 #include "gateway/server.hpp"
 
+#include "actors/redis_bridge.hpp"
 #include "actors/storage_actor.hpp"
 #include "auth/token.hpp"
 #include "gateway/listener.hpp"
@@ -92,6 +93,10 @@ int run_server(const server_options& opt) {
   if (opt.allow_anonymous)
     log::warn("anonymous sessions are allowed (--allow-anonymous): anyone who can reach this port may edit "
               "documents that have no owner");
+  if (!opt.redis.empty() && opt.postgres.empty()) {
+    log::error("cannot start", {{"error", "--redis needs --postgres: cluster nodes share one database"}});
+    return 2;
+  }
   auto stores = open_stores(opt);
   if (!stores) {
     log::error("cannot open storage", {{"error", stores.error().message}});
@@ -112,7 +117,17 @@ int run_server(const server_options& opt) {
       system.spawn<caf::detached>(storage_actor, std::shared_ptr<storage::store>{std::move(s)}, health));
   auto registry_opts = opt.registry;
   registry_opts.document.node_id = opt.node_id;
+  std::shared_ptr<redis_bridge> bridge;
+  if (!opt.redis.empty()) {
+    bridge = std::make_shared<redis_bridge>(opt.node_id, opt.redis, health);
+    registry_opts.bus = bridge;
+    registry_opts.document.bus = bridge;
+  }
   auto registry = system.spawn(registry_actor, storage_actors, registry_opts);
+  if (bridge) {
+    bridge->start(registry);
+    log::info("cluster member", {{"redis", opt.redis}, {"node", opt.node_id}});
+  }
 
   auth_settings auth{std::make_shared<auth::token_signer>(*secret), opt.allow_anonymous, opt.token_ttl_seconds,
                      opt.allowed_origins};
@@ -145,6 +160,9 @@ int run_server(const server_options& opt) {
   ioc.run();
   for (auto& t : threads)
     t.join();
+  // Leave the membership first, so the others take over at once.
+  if (bridge)
+    bridge->stop();
   // Acked edits are already durable; unacked ones are resent by clients.
   caf::anon_send_exit(registry, caf::exit_reason::user_shutdown);
   for (auto& s : storage_actors)

@@ -16,6 +16,9 @@ struct server_options {
   std::string data_dir = "data";
   /// PostgreSQL connection (libpq URL or key=value); empty = embedded SQLite.
   std::string postgres;
+  /// Redis (redis://HOST:PORT): makes this node a cluster member; needs
+  /// PostgreSQL (documents must be shared storage).
+  std::string redis;
   /// Storage connections (storage actors) when on PostgreSQL.
   int storage_connections = 4;
   std::string node_id = "local";

@@ -94,13 +94,31 @@ node_metrics::node_metrics()
                     .Name("stet_send_queue_frames")
                     .Help("Frames waiting in sessions' send queues, summed over sessions")
                     .Register(*registry)
-                    .Add({})) {
+                    .Add({})),
+    redis_family(prometheus::BuildGauge()
+                   .Name("stet_redis_connected")
+                   .Help("1 while this node's Redis command connection is up (cluster nodes)")
+                   .Register(*registry)),
+    ring_family(prometheus::BuildGauge()
+                  .Name("stet_cluster_nodes")
+                  .Help("Live nodes in the membership this node sees")
+                  .Register(*registry)),
+    document_moves(prometheus::BuildCounter()
+                     .Name("stet_document_moves_total")
+                     .Help("Documents this node handed to another owner after a membership change")
+                     .Register(*registry)
+                     .Add({})) {
   prometheus::BuildGauge()
     .Name("stet_build_info")
     .Help("Build of this node (value 1)")
     .Register(*registry)
     .Add({{"version", STET_VERSION}})
     .Set(1);
+}
+
+void node_metrics::enable_cluster_metrics() {
+  redis_connected = &redis_family.Add({});
+  cluster_nodes = &ring_family.Add({});
 }
 
 void node_metrics::rejected(std::string_view code) {

@@ -38,6 +38,13 @@ struct node_metrics {
   prometheus::Counter& frames_sent;
   prometheus::Counter& bytes_sent;
   prometheus::Gauge& queued_frames;
+  prometheus::Family<prometheus::Gauge>& redis_family;
+  prometheus::Family<prometheus::Gauge>& ring_family;
+  prometheus::Counter& document_moves;
+  /// Cluster-only gauges: absent on a single node (so "Redis down" cannot fire there).
+  prometheus::Gauge* redis_connected = nullptr;
+  prometheus::Gauge* cluster_nodes = nullptr;
+  void enable_cluster_metrics();
 
   node_metrics();
 

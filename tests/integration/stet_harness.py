@@ -48,18 +48,22 @@ class Server:
 
     SECRET = "integration-test-secret-0123456789abcdef"
 
-    def __init__(self, *extra_args, data_dir=None, backend="sqlite", anonymous=True):
+    def __init__(self, *extra_args, data_dir=None, backend="sqlite", anonymous=True, database=None):
         # Most tests speak as anonymous clients at full speed; the accounts
         # tests start a server that requires tokens.
         self.extra_args = (["--allow-anonymous", "--max-edits-per-second", "1000000"] if anonymous else []) + list(
             extra_args)
         self.backend = backend
         self.database = None
+        self.owns_database = False
         if backend == "postgres":
-            Server._databases += 1
-            self.database = f"stet_it_{os.getpid()}_{Server._databases}"
-            psql(f"DROP DATABASE IF EXISTS {self.database}")
-            psql(f"CREATE DATABASE {self.database}")
+            if database is None:
+                Server._databases += 1
+                database = f"stet_it_{os.getpid()}_{Server._databases}"
+                psql(f"DROP DATABASE IF EXISTS {database}")
+                psql(f"CREATE DATABASE {database}")
+                self.owns_database = True
+            self.database = database
             self.extra_args += ["--postgres", f"dbname={self.database} connect_timeout=2"]
         self._tmp = None if data_dir else tempfile.TemporaryDirectory(prefix="stet-it-")
         self.data_dir = data_dir or self._tmp.name
@@ -142,7 +146,7 @@ class Server:
         self.stop()
         if self._tmp:
             self._tmp.cleanup()
-        if self.database:
+        if self.database and self.owns_database:
             psql(f"DROP DATABASE IF EXISTS {self.database} WITH (FORCE)")
 
     def http(self, method, path, body=None, token=None, headers=None):
@@ -188,6 +192,39 @@ class Server:
             return e.code, json.loads(e.read())
 
 
+class RedisServer:
+    """A redis-server on a free loopback port, killable and restartable."""
+
+    def __init__(self):
+        import socket
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            self.port = sock.getsockname()[1]
+        self.proc = None
+
+    def start(self):
+        self.proc = subprocess.Popen(["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+                                      "--appendonly", "no", "--loglevel", "warning"],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(0.2)
+        return self
+
+    def kill(self):
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait()
+
+    @property
+    def url(self):
+        return f"redis://127.0.0.1:{self.port}"
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        if self.proc and self.proc.poll() is None:
+            self.kill()
+
+
 def apply_ops(text, ops):
     """Applies wire components to a str (Python indexes code points, as stet does)."""
     out, pos = [], 0
@@ -218,6 +255,9 @@ class Client:
         self.ws = None
         self.text, self.rev = "", 0
         self.acks = {}        # client_seq -> rev
+        self.unacked = {}     # client_seq -> (ops, base_rev): resent after a move
+        self.doc = None
+        self.resyncs = 0
         self.errors = []      # error messages
         self.conflicts = []
         self.other = []       # everything else, in arrival order
@@ -237,6 +277,7 @@ class Client:
         return self
 
     async def join(self, doc_id, known_rev=0, policy=None, echo=True):
+        self.doc, self.echo = doc_id, echo
         self._snapshot = asyncio.get_running_loop().create_future()
         join = {"docId": doc_id, "knownRev": known_rev, "echo": echo}
         if policy:
@@ -267,7 +308,14 @@ class Client:
             self.text = apply_ops(self.text, a.get("ops", []))
             self.rev = rev
         elif "ack" in m:
-            self.acks[int(m["ack"]["clientSeq"])] = int(m["ack"]["rev"])
+            seq = int(m["ack"]["clientSeq"])
+            self.acks[seq] = int(m["ack"]["rev"])
+            self.unacked.pop(seq, None)
+        elif "error" in m and m["error"]["code"] in ("fenced", "storage_unavailable") and self.doc:
+            # The document moved (or the cluster is settling): join again
+            # where it is now and resend what was never acked.
+            self.resyncs += 1
+            asyncio.get_running_loop().create_task(self._resync())
         elif "error" in m:
             self.errors.append(m["error"])
         elif "conflict" in m:
@@ -276,9 +324,28 @@ class Client:
             self.other.append(m)
 
     async def edit(self, doc_id, seq, ops, base_rev=None):
+        base = self.rev if base_rev is None else base_rev
+        self.unacked[seq] = (ops, base)
         await self.ws.send(json.dumps({"edit": {
-            "docId": doc_id, "baseRev": self.rev if base_rev is None else base_rev,
+            "docId": doc_id, "baseRev": base,
             "clientSeq": seq, "clientTs": int(time.time() * 1000), "ops": ops}}))
+
+    async def _resync(self):
+        if getattr(self, "_resyncing", False):
+            return
+        self._resyncing = True
+        try:
+            await asyncio.sleep(0.2)
+            try:
+                await self.ws.send(json.dumps({"join": {"docId": self.doc, "knownRev": self.rev, "echo": self.echo}}))
+                await asyncio.sleep(0.2)
+                for seq, (ops, base) in sorted(self.unacked.items()):
+                    await self.ws.send(json.dumps({"edit": {"docId": self.doc, "baseRev": base, "clientSeq": seq,
+                                                            "ops": ops}}))
+            except websockets.ConnectionClosed:
+                pass
+        finally:
+            self._resyncing = False
 
     async def wait_for(self, predicate, timeout=30):
         deadline = time.time() + timeout

@@ -179,8 +179,7 @@ export class DocumentSession {
     const rev = Number(a.rev);
     if (rev <= this.rev) return;
     if (rev !== this.rev + 1) {
-      // A gap: resync from the owner.
-      this.conn.send({ leave: { docId: this.docId } });
+      // A gap: resync from the owner (joining again resumes from this.rev).
       this.rejoin();
       return;
     }
@@ -224,8 +223,14 @@ export class DocumentSession {
   onError(e) {
     if (e.code === 'rev_too_old' || e.code === 'bad_rev') {
       this.rev = 0; // ask for the text again; pending edits rebase on it
-      this.conn.send({ leave: { docId: this.docId } });
       this.rejoin();
+      return;
+    }
+    if (e.code === 'fenced' || (e.code === 'storage_unavailable' && !this.known)) {
+      // The document moved to another node, or the cluster is settling:
+      // join again; unacked edits are resent once the snapshot arrives.
+      setTimeout(() => this.rejoin(), 200);
+      return;
     }
     this.cb.onError && this.cb.onError(e);
   }

@@ -1,0 +1,116 @@
+#include "actors/redis_bridge.hpp"
+
+#include "actors/messages.hpp"
+#include "metrics/log.hpp"
+#include "metrics/metrics.hpp"
+
+#include <boost/asio/post.hpp>
+#include <caf/send.hpp>
+
+namespace stet {
+
+redis_bridge::redis_bridge(std::string node_id, const std::string& url, std::shared_ptr<node_health> health)
+  : node_id_(std::move(node_id)), health_(std::move(health)) {
+  std::string rest = url;
+  if (rest.rfind("redis://", 0) == 0)
+    rest = rest.substr(8);
+  rest = rest.substr(0, rest.find('/'));
+  if (auto at = rest.rfind('@'); at != std::string::npos)
+    rest = rest.substr(at + 1);
+  auto colon = rest.rfind(':');
+  host_ = colon == std::string::npos ? rest : rest.substr(0, colon);
+  if (colon != std::string::npos)
+    port_ = std::atoi(rest.c_str() + colon + 1);
+  if (host_.empty())
+    host_ = "127.0.0.1";
+  health_->clustered(true);
+  metrics::get().enable_cluster_metrics();
+}
+
+redis_bridge::~redis_bridge() {
+  stop();
+}
+
+void redis_bridge::start(caf::actor registry) {
+  work_.emplace(boost::asio::make_work_guard(io_));
+  cmd_ = std::make_shared<redis_connection>(io_, host_, port_);
+  sub_ = std::make_shared<redis_connection>(io_, host_, port_);
+  members_ = std::make_shared<membership>(io_, cmd_, node_id_);
+  boost::asio::post(io_, [this, registry] {
+    cmd_->on_state([this, registry](bool up, const std::string& why) {
+      health_->redis_result(up ? std::string{} : why);
+      metrics::get().redis_connected->Set(up ? 1 : 0);
+      if (!up) {
+        was_down_ = true;
+        log::warn("redis connection lost", {{"error", why}});
+      } else if (was_down_) {
+        log::info("redis connection back");
+        caf::anon_send(registry, redis_atom::value, true);
+      }
+    });
+    sub_->on_message([registry](const std::string&, const std::string& payload) {
+      caf::anon_send(registry, bus_atom::value, payload);
+    });
+    sub_->on_subscribed([this](const std::string& channel) {
+      auto [first, last] = confirmations_.equal_range(channel);
+      std::vector<std::function<void()>> ready;
+      for (auto it = first; it != last; ++it)
+        ready.push_back(std::move(it->second));
+      confirmations_.erase(first, last);
+      for (auto& f : ready)
+        f();
+    });
+    members_->on_change([this, registry](const std::vector<std::string>& live) {
+      health_->ring_size(live.size());
+      metrics::get().cluster_nodes->Set(static_cast<double>(live.size()));
+      caf::anon_send(registry, ring_atom::value, live);
+    });
+    cmd_->start();
+    sub_->start();
+    sub_->subscribe(node_channel(node_id_));
+    members_->start();
+  });
+  thread_ = std::thread{[this] { io_.run(); }};
+}
+
+void redis_bridge::stop() {
+  if (!thread_.joinable())
+    return;
+  boost::asio::post(io_, [this] {
+    members_->leave();
+    // Let the ZREM go out before closing.
+    auto t = std::make_shared<boost::asio::steady_timer>(io_, std::chrono::milliseconds(100));
+    t->async_wait([this, t](const boost::system::error_code&) {
+      cmd_->stop();
+      sub_->stop();
+      work_.reset();
+      io_.stop();
+    });
+  });
+  thread_.join();
+}
+
+void redis_bridge::publish(std::string channel, std::string payload) {
+  boost::asio::post(io_, [this, c = std::move(channel), p = std::move(payload)] {
+    cmd_->command({"PUBLISH", c, p});
+  });
+}
+
+void redis_bridge::subscribe(std::string channel, std::function<void()> confirmed) {
+  boost::asio::post(io_, [this, c = std::move(channel), f = std::move(confirmed)]() mutable {
+    if (sub_->channels().count(c) && sub_->up()) {
+      if (f)
+        f();
+      return;
+    }
+    if (f)
+      confirmations_.emplace(c, std::move(f));
+    sub_->subscribe(c);
+  });
+}
+
+void redis_bridge::unsubscribe(std::string channel) {
+  boost::asio::post(io_, [this, c = std::move(channel)] { sub_->unsubscribe(c); });
+}
+
+} // namespace stet

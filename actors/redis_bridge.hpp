@@ -1,0 +1,73 @@
+// The node's link to the cluster: two Redis connections (commands and
+// pub/sub) and membership, on one Asio thread of their own, so no actor or
+// gateway thread ever waits for Redis. Everything published from one node
+// goes through one connection in order, and Redis delivers a node's
+// subscriptions in that order too.
+#pragma once
+
+#include "actors/membership.hpp"
+#include "actors/node_health.hpp"
+#include "actors/redis_connection.hpp"
+
+#include <caf/actor.hpp>
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace stet {
+
+class redis_bridge {
+public:
+  /// `url`: redis://HOST:PORT (or HOST:PORT).
+  redis_bridge(std::string node_id, const std::string& url, std::shared_ptr<node_health> health);
+  ~redis_bridge();
+  redis_bridge(const redis_bridge&) = delete;
+  redis_bridge& operator=(const redis_bridge&) = delete;
+
+  /// Starts the Redis thread. Incoming bus messages go to `registry` as
+  /// (bus_atom, payload); live-set changes as (ring_atom, nodes); Redis
+  /// coming back after an outage as (redis_atom, true).
+  void start(caf::actor registry);
+  /// Leaves the membership at once (graceful shutdown) and stops.
+  void stop();
+
+  const std::string& node_id() const noexcept {
+    return node_id_;
+  }
+
+  // -- thread-safe --
+
+  void publish(std::string channel, std::string payload);
+  /// `confirmed` runs (on the Redis thread) once Redis has subscribed us.
+  void subscribe(std::string channel, std::function<void()> confirmed);
+  void unsubscribe(std::string channel);
+
+  static std::string node_channel(const std::string& node) {
+    return "stet:node:" + node;
+  }
+  static std::string doc_channel(const std::string& doc) {
+    return "stet:doc:" + doc;
+  }
+
+private:
+  std::string node_id_;
+  std::string host_;
+  int port_ = 6379;
+  std::shared_ptr<node_health> health_;
+  boost::asio::io_context io_;
+  std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_;
+  std::thread thread_;
+  std::shared_ptr<redis_connection> cmd_;
+  std::shared_ptr<redis_connection> sub_;
+  std::shared_ptr<membership> members_;
+  std::multimap<std::string, std::function<void()>> confirmations_; // io thread only
+  bool was_down_ = false;
+};
+
+} // namespace stet

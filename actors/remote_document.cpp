@@ -1,0 +1,199 @@
+#include "actors/remote_document.hpp"
+
+#include "metrics/log.hpp"
+
+#include <caf/event_based_actor.hpp>
+#include <caf/system_messages.hpp>
+
+#include <optional>
+
+namespace stet {
+
+namespace {
+
+void publish_to_owner(remote_document_type* self, wire::BusEnvelope& env) {
+  auto& st = self->state;
+  env.set_from_node(st.bus->node_id());
+  env.set_doc_id(st.doc_id);
+  st.bus->publish(redis_bridge::node_channel(st.owner), env.SerializeAsString());
+}
+
+// Everyone joins again (through the registry, which knows the owner now);
+// clients resume from their known revision and resend what is unacked.
+void resync_all(remote_document_type* self, const std::string& why) {
+  auto& st = self->state;
+  auto msg = wire::make_error(make_error(errc::fenced, "document " + st.doc_id + " " + why + "; join it again"),
+                              st.doc_id);
+  for (auto& [id, s] : st.sessions) {
+    s.sink->send(msg);
+    self->send(s.gateway, drop_atom::value, st.doc_id);
+  }
+  st.sessions.clear();
+  for (auto& [rp, req] : st.waiting)
+    rp.deliver(to_caf(make_error(errc::fenced, "document " + st.doc_id + " " + why + "; join it again")));
+  st.waiting.clear();
+  st.bus->unsubscribe(redis_bridge::doc_channel(st.doc_id));
+  self->quit();
+}
+
+void send_join(remote_document_type* self, const join_request& req) {
+  wire::BusEnvelope env;
+  auto* j = env.mutable_join();
+  j->set_session_id(req.session_id);
+  j->set_client_id(req.client_id);
+  j->set_user_id(req.user_id);
+  j->set_known_rev(req.known_rev);
+  j->set_echo(req.echo);
+  j->set_policy(req.policy);
+  publish_to_owner(self, env);
+}
+
+void add_session(remote_document_type* self, join_request& req) {
+  auto& st = self->state;
+  self->monitor(req.gateway);
+  st.sessions[req.session_id] = {req.client_id, req.echo, req.sink, req.gateway};
+  send_join(self, req);
+}
+
+void leave(remote_document_type* self, const std::string& session_id) {
+  auto& st = self->state;
+  if (!st.sessions.erase(session_id))
+    return;
+  wire::BusEnvelope env;
+  env.mutable_leave()->set_session_id(session_id);
+  publish_to_owner(self, env);
+  if (st.sessions.empty() && st.waiting.empty()) {
+    st.bus->unsubscribe(redis_bridge::doc_channel(st.doc_id));
+    self->quit(); // the registry sees it go down
+  }
+}
+
+void on_frame(remote_document_type* self, const wire::SessionFrame& f) {
+  auto& st = self->state;
+  auto it = st.sessions.find(f.session_id());
+  if (it == st.sessions.end())
+    return;
+  wire::ServerMessage m;
+  if (!m.ParseFromString(f.message()))
+    return;
+  auto& s = it->second;
+  // An ack does not count: an echo session still wants its own edit's
+  // broadcast, and a non-echo author's is skipped by author below.
+  if (m.has_snapshot()) {
+    s.synced = true;
+    s.rev = m.snapshot().rev();
+  } else if (m.has_applied()) {
+    s.rev = std::max(s.rev, m.applied().rev());
+  }
+  s.sink->send(m);
+  if (m.has_error() && (m.error().code() == "fenced" || m.error().code() == "unknown_document"
+                        || m.error().code() == "forbidden")
+      && m.error().client_seq() == 0) {
+    // The owner refused or dropped this session: it is not joined any more.
+    self->send(s.gateway, drop_atom::value, st.doc_id);
+    st.sessions.erase(it);
+  }
+}
+
+void on_broadcast(remote_document_type* self, const wire::DocBroadcast& b) {
+  auto& st = self->state;
+  if (st.last_broadcast != 0 && b.rev() > st.last_broadcast + 1) {
+    log::warn("revision gap on the bus; resyncing", {{"doc", st.doc_id}, {"have", std::to_string(st.last_broadcast)},
+                                                     {"got", std::to_string(b.rev())}});
+    return resync_all(self, "missed revisions");
+  }
+  st.last_broadcast = std::max(st.last_broadcast, b.rev());
+  std::optional<wire::encoded_message> shared;
+  for (auto& [id, s] : st.sessions) {
+    if (!s.synced || b.rev() <= s.rev)
+      continue;
+    s.rev = b.rev();
+    if (id == b.author_session() && !s.echo)
+      continue;
+    if (!shared) {
+      wire::ServerMessage m;
+      if (!m.ParseFromString(b.applied()))
+        return;
+      shared.emplace(std::move(m));
+    }
+    s.sink->send(*shared);
+  }
+}
+
+} // namespace
+
+caf::behavior remote_document(remote_document_type* self, std::string doc_id, std::string owner,
+                              std::shared_ptr<redis_bridge> bus, caf::actor registry) {
+  auto& st = self->state;
+  st.doc_id = std::move(doc_id);
+  st.owner = std::move(owner);
+  st.bus = std::move(bus);
+  st.registry = std::move(registry);
+  // Subscribe before the first join goes out: no applied edit can slip by.
+  st.bus->subscribe(redis_bridge::doc_channel(st.doc_id),
+                    [self = caf::actor_cast<caf::actor>(self)] { caf::anon_send(self, subscribed_atom::value); });
+  self->set_down_handler([self](caf::down_msg& dm) {
+    std::vector<std::string> gone;
+    for (auto& [id, s] : self->state.sessions)
+      if (s.gateway.address() == dm.source)
+        gone.push_back(id);
+    for (auto& id : gone)
+      leave(self, id);
+  });
+  return {
+    [=](join_atom, join_request& req) -> caf::result<caf::actor> {
+      auto& s = self->state;
+      if (!s.subscribed) {
+        auto rp = self->make_response_promise();
+        s.waiting.emplace_back(rp, std::move(req));
+        return caf::delegated<caf::actor>{};
+      }
+      add_session(self, req);
+      return caf::actor_cast<caf::actor>(self);
+    },
+    [=](subscribed_atom) {
+      auto& s = self->state;
+      s.subscribed = true;
+      auto waiting = std::move(s.waiting);
+      s.waiting.clear();
+      for (auto& [rp, req] : waiting) {
+        add_session(self, req);
+        rp.deliver(caf::actor_cast<caf::actor>(self));
+      }
+    },
+    [=](edit_atom, edit_request& req) {
+      wire::BusEnvelope env;
+      auto* e = env.mutable_edit();
+      e->set_session_id(req.session_id);
+      e->set_client_id(req.client_id);
+      e->set_client_seq(req.client_seq);
+      e->set_base_rev(req.base_rev);
+      e->set_client_ts(req.client_ts);
+      wire::to_wire(req.op, e->mutable_ops(), false);
+      publish_to_owner(self, env);
+    },
+    [=](presence_atom, const std::string& session_id, const std::string& client_id, std::uint32_t cursor,
+        std::uint32_t anchor) {
+      wire::BusEnvelope env;
+      auto* p = env.mutable_presence();
+      p->set_session_id(session_id);
+      p->set_client_id(client_id);
+      p->set_cursor(cursor);
+      p->set_anchor(anchor);
+      publish_to_owner(self, env);
+    },
+    [=](leave_atom, const std::string& session_id) { leave(self, session_id); },
+    [=](bus_atom, const std::string& payload) {
+      wire::BusEnvelope env;
+      if (!env.ParseFromString(payload))
+        return;
+      if (env.has_frame())
+        on_frame(self, env.frame());
+      else if (env.has_broadcast())
+        on_broadcast(self, env.broadcast());
+    },
+    [=](move_atom) { resync_all(self, "moved to another node"); },
+  };
+}
+
+} // namespace stet

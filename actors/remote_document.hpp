@@ -1,0 +1,52 @@
+// Stands in, on a node that does not own a document, for the document
+// actor on its owner: local sessions join, edit and leave through it as if
+// it were the document; it relays their messages to the owner over Redis
+// and hands them what the owner sends back (per session on this node's
+// channel, applied edits once per edit on the document's channel). It checks
+// that revisions arrive without gaps; on a gap, a move or a Redis outage it
+// tells its sessions to join again (they resume from their known revision).
+#pragma once
+
+#include "actors/messages.hpp"
+#include "actors/redis_bridge.hpp"
+
+#include <caf/stateful_actor.hpp>
+
+#include <map>
+
+namespace stet {
+
+struct remote_document_state {
+  struct local_session {
+    std::string client_id;
+    bool echo = false;
+    session_sink_ptr sink;
+    caf::actor gateway;
+    /// Broadcasts reach a session only after its snapshot, and only
+    /// revisions past what it already has (its catch-up comes as frames).
+    bool synced = false;
+    std::uint64_t rev = 0;
+  };
+  std::string doc_id;
+  std::string owner;
+  std::shared_ptr<redis_bridge> bus;
+  caf::actor registry;
+  std::map<std::string, local_session> sessions;
+  std::vector<std::pair<caf::response_promise, join_request>> waiting; // until subscribed
+  bool subscribed = false;
+  /// Last broadcast revision seen, for gap detection (0: none yet).
+  std::uint64_t last_broadcast = 0;
+
+  static inline const char* name = "remote_document";
+};
+
+using remote_document_type = caf::stateful_actor<remote_document_state>;
+
+/// Messages: as the document actor for (join_atom, join_request) ->
+/// caf::actor, (edit_atom, edit_request), (presence_atom, ...), (leave_atom,
+/// session_id); plus (bus_atom, BusEnvelope bytes) from the bridge and
+/// (move_atom) when the owner changed or messages may have been lost.
+caf::behavior remote_document(remote_document_type* self, std::string doc_id, std::string owner,
+                              std::shared_ptr<redis_bridge> bus, caf::actor registry);
+
+} // namespace stet

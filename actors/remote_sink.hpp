@@ -1,0 +1,37 @@
+// A session on another node, seen from the document's owner: frames for it
+// are published to that node's channel, which hands them to the session.
+#pragma once
+
+#include "actors/redis_bridge.hpp"
+#include "actors/session_sink.hpp"
+
+namespace stet {
+
+class remote_sink final : public session_sink {
+public:
+  remote_sink(std::shared_ptr<redis_bridge> bus, std::string node, std::string doc_id, std::string session_id)
+    : bus_(std::move(bus)), node_(std::move(node)), doc_id_(std::move(doc_id)), session_id_(std::move(session_id)) {
+  }
+
+  wire::frame_format format() const noexcept override {
+    return wire::frame_format::binary;
+  }
+
+  void send(std::shared_ptr<const std::string> frame) override {
+    wire::BusEnvelope env;
+    env.set_from_node(bus_->node_id());
+    env.set_doc_id(doc_id_);
+    env.mutable_frame()->set_session_id(session_id_);
+    env.mutable_frame()->set_message(*frame);
+    bus_->publish(redis_bridge::node_channel(node_), env.SerializeAsString());
+  }
+  using session_sink::send;
+
+private:
+  std::shared_ptr<redis_bridge> bus_;
+  std::string node_;
+  std::string doc_id_;
+  std::string session_id_;
+};
+
+} // namespace stet
