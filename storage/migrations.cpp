@@ -116,6 +116,9 @@ CREATE INDEX document_acl_user ON document_acl(user_id);
     {3, "lease holder of each document",
      "ALTER TABLE documents ADD COLUMN owner_node TEXT NOT NULL DEFAULT '';",
      "ALTER TABLE documents ADD COLUMN owner_node TEXT NOT NULL DEFAULT '';"},
+    {4, "the lease epoch each op was committed under",
+     "ALTER TABLE document_ops ADD COLUMN epoch INTEGER NOT NULL DEFAULT 0;",
+     "ALTER TABLE document_ops ADD COLUMN epoch BIGINT NOT NULL DEFAULT 0;"},
   };
   return all;
 }

@@ -104,8 +104,8 @@ constexpr statement k_statements[] = {
   {"client_seqs", "SELECT client_id, client_seq, rev FROM document_clients WHERE doc_id = $1"},
   // Returns a row when inserted, or when this very edit is already there.
   {"insert_op",
-   "INSERT INTO document_ops(doc_id, rev, ops, ts, client_id, client_seq, author_id) "
-   "VALUES($1, $2, $3, $4, $5, $6, $7) "
+   "INSERT INTO document_ops(doc_id, rev, ops, ts, client_id, client_seq, author_id, epoch) "
+   "VALUES($1, $2, $3, $4, $5, $6, $7, $8) "
    "ON CONFLICT (doc_id, rev) DO UPDATE SET rev = document_ops.rev "
    "WHERE document_ops.client_id = EXCLUDED.client_id AND document_ops.client_seq = EXCLUDED.client_seq "
    "RETURNING rev"},
@@ -387,7 +387,7 @@ status pg_store::commit(const std::vector<op_row>& ops, const std::vector<sessio
   for (std::size_t i = 0; sent_all && i < ops.size(); ++i) {
     auto& op = ops[i];
     sent_all = send(query{}.text(op.doc_id).number(op.rev).bytes(op.ops).number(op.ts).text(op.client_id)
-                      .number(op.client_seq).null_if_zero(op.author_id),
+                      .number(op.client_seq).null_if_zero(op.author_id).number(op.epoch),
                     "insert_op", true,
                     "rev " + std::to_string(op.rev) + " of " + op.doc_id + " is already taken by another edit");
     if (sent_all && !op.client_id.empty())

@@ -271,8 +271,8 @@ status sqlite_store::commit(const std::vector<op_row>& ops, const std::vector<se
     exec("ROLLBACK");
     return err;
   };
-  auto& ins = prepared("INSERT INTO document_ops(doc_id, rev, ops, ts, client_id, client_seq, author_id) "
-                       "VALUES(?,?,?,?,?,?,?) ON CONFLICT(doc_id, rev) DO NOTHING");
+  auto& ins = prepared("INSERT INTO document_ops(doc_id, rev, ops, ts, client_id, client_seq, author_id, epoch) "
+                       "VALUES(?,?,?,?,?,?,?,?) ON CONFLICT(doc_id, rev) DO NOTHING");
   auto& same = prepared("SELECT client_id, client_seq FROM document_ops WHERE doc_id = ? AND rev = ?");
   auto& seq = prepared("INSERT INTO document_clients(doc_id, client_id, client_seq, rev) VALUES(?,?,?,?) "
                        "ON CONFLICT(doc_id, client_id) DO UPDATE SET client_seq = excluded.client_seq, "
@@ -288,6 +288,7 @@ status sqlite_store::commit(const std::vector<op_row>& ops, const std::vector<se
     ins.bind(6, op.client_seq);
     if (op.author_id != 0)
       ins.bind(7, op.author_id);
+    ins.bind(8, op.epoch);
     auto rc = ins.step();
     ins.reset();
     if (rc != SQLITE_DONE)

@@ -250,14 +250,20 @@ class Client:
     """A simple 'echo' client: it does not apply its own edits optimistically;
     it mirrors the server's text by applying every `applied` in rev order."""
 
-    def __init__(self, url, client_id, **connect_args):
+    def __init__(self, url, client_id, failover=None, **connect_args):
+        # failover: more URLs to reconnect to when this node goes away.
         self.url, self.client_id, self.connect_args = url, client_id, connect_args
+        self.urls = [url] + list(failover or [])
+        self.closing = False
+        self.reconnects = 0
         self.ws = None
         self.text, self.rev = "", 0
         self.acks = {}        # client_seq -> rev
         self.unacked = {}     # client_seq -> (ops, base_rev): resent after a move
         self.doc = None
         self.resyncs = 0
+        self.resyncing = False  # while set, edits wait for the resync to send them
+        self.resync_again = False
         self.errors = []      # error messages
         self.conflicts = []
         self.other = []       # everything else, in arrival order
@@ -287,11 +293,34 @@ class Client:
         return snap
 
     async def _read(self):
-        try:
-            async for frame in self.ws:
-                self.handle(json.loads(frame))
-        except websockets.ConnectionClosed:
-            pass
+        while True:
+            try:
+                async for frame in self.ws:
+                    self.handle(json.loads(frame))
+            except websockets.ConnectionClosed:
+                pass
+            if self.closing or len(self.urls) < 2 or not self.doc:
+                return
+            await self._failover()
+
+    async def _failover(self):
+        """The node went away: connect to another, resume, resend."""
+        self.reconnects += 1
+        self.resyncing = True
+        for attempt in range(200):
+            url = self.urls[(attempt + 1) % len(self.urls)]
+            try:
+                self.ws = await websockets.connect(url, max_size=64 * 1024 * 1024)
+                await self.ws.send(json.dumps({"hello": {"clientId": self.client_id}}))
+                json.loads(await self.ws.recv())
+                self.urls = [url] + [u for u in self.urls if u != url]
+                break
+            except (OSError, websockets.WebSocketException):
+                await asyncio.sleep(0.1)
+        await self.ws.send(json.dumps({"join": {"docId": self.doc, "knownRev": self.rev, "echo": self.echo}}))
+        await asyncio.sleep(0.2)
+        await self._resend_unacked()
+        self.resyncing = False
 
     def handle(self, m):
         if "snapshot" in m:
@@ -313,9 +342,15 @@ class Client:
             self.unacked.pop(seq, None)
         elif "error" in m and m["error"]["code"] in ("fenced", "storage_unavailable") and self.doc:
             # The document moved (or the cluster is settling): join again
-            # where it is now and resend what was never acked.
-            self.resyncs += 1
-            asyncio.get_running_loop().create_task(self._resync())
+            # where it is now and resend what was never acked, in order.
+            self.resync_again = True  # a resync under way must go round once more
+            if not self.resyncing:
+                self.resyncing = True
+                self.resyncs += 1
+                asyncio.get_running_loop().create_task(self._resync())
+        elif ("error" in m and m["error"]["code"] == "not_joined" and self.doc
+              and int(m["error"].get("clientSeq", 0)) in self.unacked):
+            pass  # sent while the document was moving; the resync resends it
         elif "error" in m:
             self.errors.append(m["error"])
         elif "conflict" in m:
@@ -326,26 +361,44 @@ class Client:
     async def edit(self, doc_id, seq, ops, base_rev=None):
         base = self.rev if base_rev is None else base_rev
         self.unacked[seq] = (ops, base)
+        if self.resyncing:
+            return  # the resync sends it after what came before (the server dedupes by order)
+        try:
+            await self._send_edit(doc_id, seq, ops, base)
+        except websockets.ConnectionClosed:
+            if len(self.urls) < 2:
+                raise  # single-node tests want to see the drop; with failover it is resent
+
+    async def _send_edit(self, doc_id, seq, ops, base):
         await self.ws.send(json.dumps({"edit": {
             "docId": doc_id, "baseRev": base,
             "clientSeq": seq, "clientTs": int(time.time() * 1000), "ops": ops}}))
 
     async def _resync(self):
-        if getattr(self, "_resyncing", False):
-            return
-        self._resyncing = True
         try:
-            await asyncio.sleep(0.2)
-            try:
+            while self.resync_again:
+                self.resync_again = False
+                await asyncio.sleep(0.2)
                 await self.ws.send(json.dumps({"join": {"docId": self.doc, "knownRev": self.rev, "echo": self.echo}}))
                 await asyncio.sleep(0.2)
-                for seq, (ops, base) in sorted(self.unacked.items()):
-                    await self.ws.send(json.dumps({"edit": {"docId": self.doc, "baseRev": base, "clientSeq": seq,
-                                                            "ops": ops}}))
-            except websockets.ConnectionClosed:
-                pass
+                if not self.resync_again:
+                    await self._resend_unacked()
+        except websockets.ConnectionClosed:
+            pass
         finally:
-            self._resyncing = False
+            self.resyncing = False
+
+    async def _resend_unacked(self):
+        sent = set()
+        while True:
+            todo = sorted(seq for seq in self.unacked if seq not in sent)
+            if not todo:
+                return
+            for seq in todo:
+                ops, base = self.unacked.get(seq, (None, None))
+                if ops is not None:
+                    await self._send_edit(self.doc, seq, ops, base)
+                sent.add(seq)
 
     async def wait_for(self, predicate, timeout=30):
         deadline = time.time() + timeout
@@ -355,6 +408,7 @@ class Client:
             await asyncio.sleep(0.01)
 
     async def close(self):
+        self.closing = True
         await self.ws.close()
         if self._reader:
             await self._reader
