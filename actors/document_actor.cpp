@@ -1,6 +1,7 @@
 #include "actors/document_actor.hpp"
 
 #include "metrics/log.hpp"
+#include "actors/remote_sink.hpp"
 #include "metrics/metrics.hpp"
 
 #include <caf/event_based_actor.hpp>
@@ -318,8 +319,14 @@ void on_edit(document_actor_type* self, edit_request& req) {
     if (author)
       author->sink->send(wire::make_error(err, doc.id(), req.client_seq));
   };
-  if (!author)
-    return; // left (or was dropped) while the edit was on its way
+  if (!author) {
+    // The session left, or was dropped (say its node seemed gone for a
+    // moment): a remote one is told to join again, which resumes it.
+    if (!req.remote_node.empty() && st.config.bus)
+      remote_sink{st.config.bus, req.remote_node, doc.id(), req.session_id}.send(wire::make_error(
+        make_error(errc::fenced, "session not joined to document " + doc.id() + "; join it again"), doc.id()));
+    return;
+  }
   if (!auth::can_edit(author->role))
     return reject(make_error(errc::forbidden, "you may view but not edit document " + doc.id()));
   if (st.moving)

@@ -41,7 +41,7 @@ void membership::beat() {
     auto self = w.lock();
     // Redis down: keep the last live set; the caller knows from the
     // connection state that it is stale.
-    if (!self || !r.ok)
+    if (!self || !r.ok || std::chrono::steady_clock::now() < self->settled_at_)
       return;
     auto live = r.elements; // ZRANGE sorts by score: sort by name instead
     std::sort(live.begin(), live.end());

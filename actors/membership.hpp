@@ -30,6 +30,12 @@ public:
   void start();
   /// Leaves the set at once (graceful shutdown), then stops heartbeating.
   void leave();
+  /// Ignores the live sets read during `d` (after Redis lost its data, the
+  /// set refills over one heartbeat round; partial sets would move documents
+  /// back and forth).
+  void settle_for(std::chrono::milliseconds d) {
+    settled_at_ = std::chrono::steady_clock::now() + d;
+  }
   const std::vector<std::string>& live() const noexcept {
     return live_;
   }
@@ -46,6 +52,7 @@ private:
   std::vector<std::string> live_;
   change_handler on_change_;
   bool stopped_ = false;
+  std::chrono::steady_clock::time_point settled_at_{};
 };
 
 } // namespace stet

@@ -81,6 +81,8 @@ struct edit_request {
   std::uint64_t base_rev = 0;
   std::uint64_t client_ts = 0;
   operation op;
+  /// Set when relayed from another node's session.
+  std::string remote_node;
 };
 
 /// What `GET /api/documents/{id}` shows: the committed state.

@@ -45,6 +45,7 @@ void redis_bridge::start(caf::actor registry) {
         log::warn("redis connection lost", {{"error", why}});
       } else if (was_down_) {
         log::info("redis connection back");
+        members_->settle_for(std::chrono::milliseconds{2500});
         caf::anon_send(registry, redis_atom::value, true);
       }
     });

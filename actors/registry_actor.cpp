@@ -34,11 +34,41 @@ const caf::actor& store_for(registry_state& st, const std::string& doc_id) {
   return st.stores[storage_index(doc_id, st.stores.size())];
 }
 
+void reply_to_remote(registry_actor_type* self, const std::string& node, const std::string& doc_id,
+                     const std::string& session_id, const error& err);
+void on_bus(registry_actor_type* self, const std::string& payload);
+void on_loaded(registry_actor_type* self, const std::string& id, loaded_document& loaded);
+void fail_waiting(registry_actor_type* self, const std::string& id, const caf::error& err);
+
+// Loads (creating if needed, and leasing on a cluster node) a document
+// that joins are waiting for; exactly one storage read however many wait.
+void start_load(registry_actor_type* self, const std::string& id, const std::string& policy, std::int64_t owner) {
+  auto& st = self->state;
+  ++st.loads;
+  std::string lease = st.config.bus ? self_node(st) : std::string{};
+  self->request(store_for(st, id), caf::infinite, load_atom::value, id, policy, true, owner, lease)
+    .then([=](loaded_document& loaded) { on_loaded(self, id, loaded); },
+          [=](caf::error& err) { fail_waiting(self, id, err); });
+}
+
+// Joins a session of another node to an open document. Sent now, so the
+// document sees the join before any edit relayed after it.
+void join_remote(registry_actor_type* self, const caf::actor& doc, join_request req) {
+  auto node = req.remote_node, doc_id = req.doc_id, session = req.session_id;
+  self->request(doc, caf::infinite, join_atom::value, std::move(req))
+    .then([](caf::actor&) {}, [=](caf::error& err) { reply_to_remote(self, node, doc_id, session, from_caf(err)); });
+}
+
 void fail_waiting(registry_actor_type* self, const std::string& id, const caf::error& err) {
   auto waiting = std::move(self->state.loading[id]);
   self->state.loading.erase(id);
-  for (auto& w : waiting)
-    w.promise.deliver(err);
+  self->state.held_bus.erase(id);
+  for (auto& w : waiting) {
+    if (w.request.remote_node.empty())
+      w.promise.deliver(err);
+    else
+      reply_to_remote(self, w.request.remote_node, id, w.request.session_id, from_caf(err));
+  }
 }
 
 void on_loaded(registry_actor_type* self, const std::string& id, loaded_document& loaded) {
@@ -67,8 +97,15 @@ void on_loaded(registry_actor_type* self, const std::string& id, loaded_document
   st.loading.erase(id);
   for (auto& w : waiting) {
     ++entry.joins_forwarded;
-    w.promise.delegate(actor, join_atom::value, std::move(w.request));
+    if (w.request.remote_node.empty())
+      w.promise.delegate(actor, join_atom::value, std::move(w.request));
+    else
+      join_remote(self, actor, std::move(w.request));
   }
+  auto held = std::move(st.held_bus[id]);
+  st.held_bus.erase(id);
+  for (auto& payload : held)
+    on_bus(self, payload);
 }
 
 void reply_to_remote(registry_actor_type* self, const std::string& node, const std::string& doc_id,
@@ -106,14 +143,22 @@ void on_bus(registry_actor_type* self, const std::string& payload) {
                      std::make_shared<remote_sink>(st.config.bus, from, doc_id, j.session_id()),
                      caf::actor_cast<caf::actor>(self),
                      from};
-    // Joining through ourselves takes the local path (we own it) and
-    // reports a refusal back to the remote session.
-    self->request(caf::actor_cast<caf::actor>(self), std::chrono::seconds(30), join_atom::value, std::move(req))
-      .then([](caf::actor&) {},
-            [=](caf::error& err) { reply_to_remote(self, from, doc_id, j.session_id(), from_caf(err)); });
+    if (auto it = st.open.find(doc_id); it != st.open.end()) {
+      ++it->second.joins_forwarded;
+      join_remote(self, it->second.actor, std::move(req));
+      return;
+    }
+    auto& waiting = st.loading[doc_id];
+    waiting.push_back(registry_state::waiting_join{{}, std::move(req)});
+    if (waiting.size() == 1)
+      start_load(self, doc_id, j.policy().empty() ? std::string{"lww"} : j.policy(), j.user_id());
     return;
   }
   auto it = st.open.find(doc_id);
+  if (it == st.open.end() && st.loading.count(doc_id)) {
+    st.held_bus[doc_id].push_back(payload); // after the join that is loading it
+    return;
+  }
   if (it == st.open.end()) {
     if (env.has_edit())
       reply_to_remote(self, from, doc_id, env.edit().session_id(),
@@ -126,7 +171,8 @@ void on_bus(registry_actor_type* self, const std::string& payload) {
     if (!op)
       return reply_to_remote(self, from, doc_id, e.session_id(), op.error());
     self->send(it->second.actor, edit_atom::value,
-               edit_request{e.client_id(), e.session_id(), e.client_seq(), e.base_rev(), e.client_ts(), std::move(*op)});
+               edit_request{e.client_id(), e.session_id(), e.client_seq(), e.base_rev(), e.client_ts(), std::move(*op),
+                            from});
   } else if (env.has_presence()) {
     auto& p = env.presence();
     self->send(it->second.actor, presence_atom::value, p.session_id(), p.client_id(), p.cursor(), p.anchor());
@@ -218,13 +264,8 @@ caf::behavior registry_actor(registry_actor_type* self, std::vector<caf::actor> 
       auto owner = req.user_id; // a join that creates the document makes its user the owner
       auto& waiting = st.loading[id];
       waiting.push_back(registry_state::waiting_join{rp, std::move(req)});
-      if (waiting.size() == 1) {
-        ++st.loads;
-        std::string lease = st.config.bus ? self_node(st) : std::string{};
-        self->request(store_for(st, id), caf::infinite, load_atom::value, id, policy, true, owner, lease)
-          .then([=](loaded_document& loaded) { on_loaded(self, id, loaded); },
-                [=](caf::error& err) { fail_waiting(self, id, err); });
-      }
+      if (waiting.size() == 1)
+        start_load(self, id, policy, owner);
       return rp;
     },
     [=](get_atom, const std::string& id, std::uint64_t rev) {

@@ -28,11 +28,14 @@ struct registry_state {
     std::uint64_t joins_forwarded = 0;
   };
   struct waiting_join {
-    caf::response_promise promise;
+    caf::response_promise promise; // unused for a remote session's join
     join_request request;
   };
   std::unordered_map<std::string, open_document> open;
   std::unordered_map<std::string, std::vector<waiting_join>> loading;
+  /// Bus messages (edits, presence, leaves) for documents still loading,
+  /// replayed in order once they are open.
+  std::unordered_map<std::string, std::vector<std::string>> held_bus;
   /// The storage actors (one connection each); a document always uses the
   /// same one, so its commits stay in order.
   std::vector<caf::actor> stores;

@@ -323,6 +323,7 @@ class Client:
         self.resyncing = False
 
     def handle(self, m):
+        self.trace = (getattr(self, "trace", []) + [json.dumps(m)[:160]])[-40:]
         if "snapshot" in m:
             s = m["snapshot"]
             if not s.get("resumed"):

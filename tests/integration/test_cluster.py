@@ -192,3 +192,64 @@ def test_scale_three_to_five_to_two_while_editing(database):
                         n.stop()
 
     asyncio.run(main())
+
+
+def test_redis_outage_keeps_owned_documents_editable_and_recovers(database):
+    async def main():
+        with RedisServer() as redis:
+            nodes = start_nodes(redis, database, ["r1", "r2", "r3"])
+            try:
+                wait_for_cluster(nodes, 3)
+                by_name = {f"r{i + 1}": n for i, n in enumerate(nodes)}
+                urls = [n.ws_url for n in nodes]
+                # Open a document, find its owner, and put one client there
+                # and one on another node.
+                probe = await Client(urls[0], "probe").connect()
+                await probe.join("outage", policy="merge")
+                await probe.close()
+                owner = psql("SELECT owner_node FROM documents WHERE id = 'outage'", database)[0][0]
+                local_node = by_name[owner]
+                remote_node = next(n for n in nodes if n is not local_node)
+                local = await Client(local_node.ws_url, "local").connect()
+                remote = await Client(remote_node.ws_url, "remote").connect()
+                for c in (local, remote):
+                    await c.join("outage", policy="merge")
+                await local.edit("outage", 1, [{"insert": "[l1]"}])
+                await remote.edit("outage", 1, [{"insert": "[r1]"}])
+                for c in (local, remote):
+                    await c.wait_for(lambda: 1 in c.acks)
+
+                redis.kill()
+                await asyncio.sleep(1.0)
+                for n in nodes:
+                    status, body = n.readyz()
+                    assert status == 503 and body["reason"].startswith("redis"), body
+                # The owner keeps serving its own sessions.
+                for seq in range(2, 6):
+                    await local.edit("outage", seq, [{"insert": f"[l{seq}]"}])
+                await local.wait_for(lambda: all(s in local.acks for s in range(2, 6)))
+                # A session on another node waits (its edit cannot reach the owner).
+                await remote.edit("outage", 2, [{"insert": "[r2]"}])
+
+                redis.start()
+                await asyncio.to_thread(wait_for_cluster, nodes, 3, 30)
+                try:
+                    await remote.wait_for(lambda: 2 in remote.acks, timeout=30)
+                except TimeoutError:
+                    print("DEBUG", remote.resyncs, remote.unacked, remote.rev, remote.resyncing)
+                    print("\n".join(remote.trace))
+                    for n in nodes:
+                        print(n.log()[-3000:])
+                    raise
+                text = local_node.get_document("outage")[1]["text"]
+                for token in ["[l1]", "[l2]", "[l3]", "[l4]", "[l5]", "[r1]", "[r2]"]:
+                    assert text.count(token) == 1, (token, text)
+                for c in (local, remote):
+                    await c.wait_for(lambda: c.text == text, timeout=30)
+                    assert c.errors == [], c.errors
+                    await c.close()
+            finally:
+                for n in nodes:
+                    n.stop()
+
+    asyncio.run(main())
