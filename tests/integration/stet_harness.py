@@ -349,9 +349,9 @@ class Client:
                 self.resyncing = True
                 self.resyncs += 1
                 asyncio.get_running_loop().create_task(self._resync())
-        elif ("error" in m and m["error"]["code"] == "not_joined" and self.doc
+        elif ("error" in m and m["error"]["code"] == "not_joined" and self.resyncing
               and int(m["error"].get("clientSeq", 0)) in self.unacked):
-            pass  # sent while the document was moving; the resync resends it
+            pass  # sent while the document was moving; the resync under way resends it
         elif "error" in m:
             self.errors.append(m["error"])
         elif "conflict" in m:
