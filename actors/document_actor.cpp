@@ -118,6 +118,7 @@ void deliver(document_actor_state& st, const std::vector<pending_notice>& notice
 void maybe_snapshot(document_actor_type* self, bool force);
 void maybe_idle(document_actor_type* self);
 void close_moved(document_actor_type* self);
+void close_with(document_actor_type* self, const error& why);
 
 // Sends the current batch to storage unless a commit is already in flight;
 // edits arriving meanwhile form the next batch (group commit).
@@ -154,16 +155,7 @@ void flush(document_actor_type* self) {
           // Another node holds the lease now: nothing here may commit. The
           // unacked edits are the clients' to resend to the new owner.
           log::warn("lease lost; closing document", {{"doc", s.doc->id()}, {"error", e.message}});
-          auto moved = wire::make_error(make_error(errc::fenced, "document " + s.doc->id()
-                                                                  + " moved to another node; join it again"),
-                                        s.doc->id());
-          for (auto& sub : s.subscribers) {
-            sub.sink->send(moved);
-            if (sub.remote_node.empty())
-              self->send(sub.gateway, drop_atom::value, s.doc->id());
-          }
-          s.subscribers.clear();
-          self->quit();
+          close_with(self, make_error(errc::fenced, "document " + s.doc->id() + " moved to another node; join it again"));
           return;
         }
         log::error("commit failed; will retry", {{"doc", s.doc->id()}, {"error", e.message}});
@@ -363,14 +355,13 @@ void on_edit(document_actor_type* self, edit_request& req) {
 // Hands the document over: every session is told to join again (the
 // registry routes that to the new owner, which resumes it from its known
 // revision) and this actor stops; its commits are fenced from now on anyway.
-void close_moved(document_actor_type* self) {
+// Tells every session why the document closes (their gateways forget the
+// join; remote sessions' stand-ins do so on the error) and stops.
+void close_with(document_actor_type* self, const error& why) {
   auto& st = self->state;
-  metrics::get().document_moves.Increment();
-  log::info("document moved", {{"doc", st.doc->id()}, {"rev", std::to_string(st.committed_rev)}});
-  auto moved = wire::make_error(
-    make_error(errc::fenced, "document " + st.doc->id() + " moved to another node; join it again"), st.doc->id());
+  auto msg = wire::make_error(why, st.doc->id());
   for (auto& sub : st.subscribers) {
-    sub.sink->send(moved);
+    sub.sink->send(msg);
     if (sub.remote_node.empty())
       self->send(sub.gateway, drop_atom::value, st.doc->id());
   }
@@ -378,17 +369,15 @@ void close_moved(document_actor_type* self) {
   self->quit();
 }
 
-void on_drop(document_actor_type* self) {
+void close_moved(document_actor_type* self) {
   auto& st = self->state;
-  wire::ServerMessage m = wire::make_error(
-    make_error(errc::unknown_document, "document " + st.doc->id() + " was deleted"), st.doc->id());
-  for (auto& s : st.subscribers) {
-    s.sink->send(m);
-    if (s.remote_node.empty())
-      self->send(s.gateway, drop_atom::value, st.doc->id());
-  }
-  st.subscribers.clear();
-  self->quit();
+  metrics::get().document_moves.Increment();
+  log::info("document moved", {{"doc", st.doc->id()}, {"rev", std::to_string(st.committed_rev)}});
+  close_with(self, make_error(errc::fenced, "document " + st.doc->id() + " moved to another node; join it again"));
+}
+
+void on_drop(document_actor_type* self) {
+  close_with(self, make_error(errc::unknown_document, "document " + self->state.doc->id() + " was deleted"));
 }
 
 void on_grant(document_actor_type* self, std::int64_t user_id, const std::string& role) {
