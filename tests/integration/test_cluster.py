@@ -125,7 +125,7 @@ def test_scale_three_to_five_to_two_while_editing(database):
                         try:
                             await c.wait_for(lambda: len(c.unacked) < 4, timeout=30)
                         except TimeoutError:
-                            print("DEBUG-edit", c.client_id, sorted(c.unacked)[:5], c.resyncs, c.reconnects,
+                            print("diagnostics (keep_editing timed out):", c.client_id, sorted(c.unacked)[:5], c.resyncs, c.reconnects,
                                   c.urls[0], c.rev, max(c.acks or [0]), c.resyncing, c.other[-2:], c.errors[-2:])
                             for n in nodes:
                                 if n.proc.poll() is None:
@@ -157,7 +157,7 @@ def test_scale_three_to_five_to_two_while_editing(database):
                     try:
                         await c.wait_for(lambda: not c.unacked, timeout=30)
                     except TimeoutError:
-                        print("DEBUG", c.client_id, sorted(c.unacked)[:5], len(c.unacked), c.resyncs, c.reconnects,
+                        print("diagnostics:", c.client_id, sorted(c.unacked)[:5], len(c.unacked), c.resyncs, c.reconnects,
                               c.urls[0], c.rev, max(c.acks), c.resyncing, c.other[-3:])
                         for n in nodes:
                             if n.proc.poll() is None:
@@ -236,7 +236,7 @@ def test_redis_outage_keeps_owned_documents_editable_and_recovers(database):
                 try:
                     await remote.wait_for(lambda: 2 in remote.acks, timeout=30)
                 except TimeoutError:
-                    print("DEBUG", remote.resyncs, remote.unacked, remote.rev, remote.resyncing)
+                    print("diagnostics:", remote.resyncs, remote.unacked, remote.rev, remote.resyncing)
                     print("\n".join(remote.trace))
                     for n in nodes:
                         print(n.log()[-3000:])
