@@ -107,36 +107,22 @@ status apply(text_buffer& doc, operation& op) {
     return make_error(errc::out_of_range,
                       "the edit spans " + std::to_string(op.input_length())
                         + " code points but the document has " + std::to_string(doc.size()));
-  // Record removed text first so a failure leaves `op` untouched as well.
-  std::vector<std::string> removed;
+  // Positions refer to the document as the op goes along: erases read their
+  // text just before removing it, which records what they removed in place.
   std::size_t pos = 0;
-  for (auto& c : op.components()) {
-    if (c.kind == component_kind::erase)
-      removed.push_back(doc.substr(pos, c.length));
-    if (c.kind != component_kind::insert)
-      pos += c.length;
-  }
-  operation filled;
-  std::size_t next_removed = 0;
-  pos = 0;
-  for (auto& c : op.components()) {
+  for (auto& c : op.components_) {
     switch (c.kind) {
-      case component_kind::retain:
-        pos += c.length;
-        filled.retain(c.length);
-        break;
+      case component_kind::retain: pos += c.length; break;
       case component_kind::insert:
         doc.insert(pos, c.text);
         pos += c.length;
-        filled.insert(c.text, c.length);
         break;
       case component_kind::erase:
+        c.text = doc.substr(pos, c.length);
         doc.erase(pos, c.length);
-        filled.erase(c.length, removed[next_removed++]);
         break;
     }
   }
-  op = std::move(filled);
   return ok();
 }
 

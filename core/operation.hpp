@@ -66,6 +66,8 @@ public:
   }
 
 private:
+  friend status apply(text_buffer& doc, operation& op);
+
   std::vector<component> components_;
   // Retains are held back until something follows them, so a trailing retain
   // never enters components_.
