@@ -111,6 +111,18 @@ status sqlite_store::exec(const char* sql) {
   return ok();
 }
 
+template <class Row, class Read>
+result<std::vector<Row>> sqlite_store::collect(statement& st, const char* what, Read read) {
+  std::vector<Row> out;
+  int rc;
+  while ((rc = st.step()) == SQLITE_ROW)
+    out.push_back(read(st));
+  st.reset();
+  if (rc != SQLITE_DONE)
+    return sqlite_error(db_, what);
+  return out;
+}
+
 sqlite_store::statement& sqlite_store::prepared(const char* sql) {
   auto& slot = cache_->statements[sql];
   if (!slot)
@@ -252,14 +264,9 @@ result<std::vector<op_row>> sqlite_store::ops_since(std::string_view doc_id, std
 result<std::vector<client_seq_row>> sqlite_store::client_seqs(std::string_view doc_id) {
   auto& st = prepared("SELECT client_id, client_seq, rev FROM document_clients WHERE doc_id = ?");
   st.bind(1, doc_id);
-  std::vector<client_seq_row> out;
-  int rc;
-  while ((rc = st.step()) == SQLITE_ROW)
-    out.push_back({st.text(0), static_cast<std::uint64_t>(st.int64(1)), static_cast<std::uint64_t>(st.int64(2))});
-  st.reset();
-  if (rc != SQLITE_DONE)
-    return sqlite_error(db_, "read client sequence numbers");
-  return out;
+  return collect<client_seq_row>(st, "read client sequence numbers", [](statement& st) -> client_seq_row {
+    return {st.text(0), static_cast<std::uint64_t>(st.int64(1)), static_cast<std::uint64_t>(st.int64(2))};
+  });
 }
 
 status sqlite_store::commit(const std::vector<op_row>& ops, const std::vector<session_event>& sessions) {
@@ -352,14 +359,9 @@ result<std::vector<session_row>> sqlite_store::open_sessions(std::string_view do
   auto& st = prepared("SELECT id, doc_id, node_id, connected_at FROM sessions "
                       "WHERE doc_id = ? AND disconnected_at IS NULL ORDER BY connected_at, id");
   st.bind(1, doc_id);
-  std::vector<session_row> out;
-  int rc;
-  while ((rc = st.step()) == SQLITE_ROW)
-    out.push_back({st.text(0), st.text(1), st.text(2), st.int64(3), 0});
-  st.reset();
-  if (rc != SQLITE_DONE)
-    return sqlite_error(db_, "read sessions");
-  return out;
+  return collect<session_row>(st, "read sessions", [](statement& st) -> session_row {
+    return {st.text(0), st.text(1), st.text(2), st.int64(3), 0};
+  });
 }
 
 status sqlite_store::close_node_sessions(std::string_view node_id, std::int64_t at) {
@@ -430,14 +432,9 @@ result<std::optional<user_row>> sqlite_store::find_user(std::string_view usernam
 result<std::vector<document_row>> sqlite_store::list_documents(std::int64_t user_id) {
   auto& st = prepared(k_list_documents);
   st.bind(1, user_id);
-  std::vector<document_row> out;
-  int rc;
-  while ((rc = st.step()) == SQLITE_ROW)
-    out.push_back(read_document(st));
-  st.reset();
-  if (rc != SQLITE_DONE)
-    return sqlite_error(db_, "list documents");
-  return out;
+  return collect<document_row>(st, "list documents", [](statement& st) -> document_row {
+    return read_document(st);
+  });
 }
 
 status sqlite_store::delete_document(std::string_view id) {
@@ -470,29 +467,19 @@ result<std::vector<acl_row>> sqlite_store::access_list(std::string_view doc_id) 
   auto& st = prepared("SELECT a.user_id, u.username, a.role FROM document_acl a JOIN users u ON u.id = a.user_id "
                       "WHERE a.doc_id = ? ORDER BY u.username");
   st.bind(1, doc_id);
-  std::vector<acl_row> out;
-  int rc;
-  while ((rc = st.step()) == SQLITE_ROW)
-    out.push_back({st.int64(0), st.text(1), st.text(2)});
-  st.reset();
-  if (rc != SQLITE_DONE)
-    return sqlite_error(db_, "read access list");
-  return out;
+  return collect<acl_row>(st, "read access list", [](statement& st) -> acl_row {
+    return {st.int64(0), st.text(1), st.text(2)};
+  });
 }
 
 result<std::vector<history_row>> sqlite_store::history(std::string_view doc_id) {
   auto& st = prepared("SELECT o.rev, o.client_id, COALESCE(o.author_id, 0), COALESCE(u.username, ''), o.ts "
                       "FROM document_ops o LEFT JOIN users u ON u.id = o.author_id WHERE o.doc_id = ? ORDER BY o.rev");
   st.bind(1, doc_id);
-  std::vector<history_row> out;
-  int rc;
-  while ((rc = st.step()) == SQLITE_ROW)
-    out.push_back({static_cast<std::uint64_t>(st.int64(0)), st.text(1), st.int64(2), st.text(3),
-                   static_cast<std::uint64_t>(st.int64(4))});
-  st.reset();
-  if (rc != SQLITE_DONE)
-    return sqlite_error(db_, "read history");
-  return out;
+  return collect<history_row>(st, "read history", [](statement& st) -> history_row {
+    return {static_cast<std::uint64_t>(st.int64(0)), st.text(1), st.int64(2), st.text(3),
+                   static_cast<std::uint64_t>(st.int64(4))};
+  });
 }
 
 result<std::uint64_t> sqlite_store::acquire_lease(std::string_view doc_id, std::string_view node_id) {

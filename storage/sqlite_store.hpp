@@ -46,6 +46,9 @@ private:
   status exec(const char* sql);
   status migrate();
   statement& prepared(const char* sql);
+  /// Steps `st` to the end, one Row per result row; resets it either way.
+  template <class Row, class Read>
+  result<std::vector<Row>> collect(statement& st, const char* what, Read read);
 
   sqlite3* db_;
   struct cache;
