@@ -13,6 +13,7 @@ namespace {
 constexpr std::string_view k_usage = R"(usage: stet serve [flags]
 
   --listen HOST:PORT        address to serve HTTP and WebSocket on (default 127.0.0.1:8080; env STET_LISTEN)
+  --metrics-listen HOST:PORT  also serve /metrics, /healthz and /readyz (only) here (env STET_METRICS_LISTEN)
   --data DIR                folder for the embedded SQLite database (default ./data; env STET_DATA)
   --postgres URL            store everything in PostgreSQL instead (libpq URL or key=value; env STET_POSTGRES_URL)
   --storage-connections N   PostgreSQL connections, one storage actor each (default 4)
@@ -51,15 +52,14 @@ std::size_t parse_size(const std::string& flag, const std::string& value) {
   usage_error(flag + " needs a whole number, got \"" + value + "\"");
 }
 
-void parse_listen(const std::string& value, stet::server_options& opt) {
+stet::endpoint_option parse_endpoint(const std::string& flag, const std::string& value) {
   auto colon = value.rfind(':');
   if (colon == std::string::npos)
-    usage_error("--listen needs HOST:PORT, got \"" + value + "\"");
-  opt.host = value.substr(0, colon);
-  auto port = parse_size("--listen", value.substr(colon + 1));
+    usage_error(flag + " needs HOST:PORT, got \"" + value + "\"");
+  auto port = parse_size(flag, value.substr(colon + 1));
   if (port > 65535)
-    usage_error("--listen port must be at most 65535");
-  opt.port = static_cast<unsigned short>(port);
+    usage_error(flag + " port must be at most 65535");
+  return {value.substr(0, colon), static_cast<unsigned short>(port)};
 }
 
 } // namespace
@@ -72,7 +72,9 @@ int main(int argc, char** argv) {
   stet::server_options opt;
   auto env = [](const char* name) -> const char* { return std::getenv(name); };
   if (auto v = env("STET_LISTEN"))
-    parse_listen(v, opt);
+    opt.listen = parse_endpoint("STET_LISTEN", v);
+  if (auto v = env("STET_METRICS_LISTEN"))
+    opt.metrics_listen = parse_endpoint("STET_METRICS_LISTEN", v);
   if (auto v = env("STET_DATA"))
     opt.data_dir = v;
   if (auto v = env("STET_AUTH_SECRET"))
@@ -104,7 +106,9 @@ int main(int argc, char** argv) {
       usage_error(flag + " needs a value");
     }
     if (flag == "--listen")
-      parse_listen(value, opt);
+      opt.listen = parse_endpoint(flag, value);
+    else if (flag == "--metrics-listen")
+      opt.metrics_listen = parse_endpoint(flag, value);
     else if (flag == "--data")
       opt.data_dir = value;
     else if (flag == "--postgres")

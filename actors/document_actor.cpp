@@ -70,7 +70,13 @@ void deliver(document_actor_state& st, const std::vector<pending_notice>& notice
   auto& id = st.doc->id();
   auto now = std::chrono::steady_clock::now();
   for (auto& n : notices) {
-    metrics::get().edit_latency_seconds.Observe(std::chrono::duration<double>(now - n.received).count());
+    auto latency = std::chrono::duration<double>(now - n.received).count();
+    metrics::get().edit_latency_seconds.Observe(latency);
+    if (log::enabled(log::level::debug))
+      log::debug("edit committed", {{"doc", id},
+                                    {"edit", n.author_client + "/" + std::to_string(n.client_seq)},
+                                    {"rev", std::to_string(n.rev)},
+                                    {"latency_us", std::to_string(static_cast<long>(latency * 1e6))}});
     auto* author = find_session(st, n.author_session);
     if (author)
       author->sink->send(ack_message(id, n.client_seq, n.rev, n.ts));
@@ -308,6 +314,12 @@ void on_edit(document_actor_type* self, edit_request& req) {
   auto& m = metrics::get();
   auto reject = [&](const error& err) {
     m.rejected(to_string(err.code));
+    if (log::enabled(log::level::debug))
+      log::debug("edit rejected", {{"doc", doc.id()},
+                                   {"edit", req.id()},
+                                   {"session", req.session_id},
+                                   {"code", std::string{to_string(err.code)}},
+                                   {"error", err.message}});
     if (author)
       author->sink->send(wire::make_error(err, doc.id(), req.client_seq));
   };
@@ -332,6 +344,14 @@ void on_edit(document_actor_type* self, edit_request& req) {
     return reject(outcome.error());
   (outcome->duplicate ? m.edits_duplicate : m.edits_applied).Increment();
   m.conflicts.Increment(static_cast<double>(outcome->conflicts.size()));
+  if (log::enabled(log::level::debug))
+    log::debug(outcome->duplicate ? "edit duplicate" : "edit serialised",
+               {{"doc", doc.id()},
+                {"edit", req.id()},
+                {"rev", std::to_string(outcome->rev)},
+                {"session", req.session_id},
+                {"from_node", req.remote_node},
+                {"conflicts", std::to_string(outcome->conflicts.size())}});
   pending_notice n;
   n.author_session = req.session_id;
   n.author_client = req.client_id;

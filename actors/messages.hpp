@@ -83,6 +83,11 @@ struct edit_request {
   operation op;
   /// Set when relayed from another node's session.
   std::string remote_node;
+
+  /// The edit's name in logs on every node: its deduplication key.
+  std::string id() const {
+    return client_id + "/" + std::to_string(client_seq);
+  }
 };
 
 /// What `GET /api/documents/{id}` shows: the committed state.

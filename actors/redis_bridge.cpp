@@ -45,6 +45,7 @@ void redis_bridge::start(caf::actor registry) {
         log::warn("redis connection lost", {{"error", why}});
       } else if (was_down_) {
         log::info("redis connection back");
+        metrics::get().redis_reconnects.Increment();
         members_->settle_for(std::chrono::milliseconds{2500});
         caf::anon_send(registry, redis_atom::value, true);
       }
@@ -92,8 +93,15 @@ void redis_bridge::stop() {
 }
 
 void redis_bridge::publish(std::string channel, std::string payload) {
-  boost::asio::post(io_, [this, c = std::move(channel), p = std::move(payload)] {
-    cmd_->command({"PUBLISH", c, p});
+  auto handed_over = std::chrono::steady_clock::now();
+  boost::asio::post(io_, [this, c = std::move(channel), p = std::move(payload), handed_over] {
+    cmd_->command({"PUBLISH", c, p}, [handed_over](const redis_reply& r) {
+      auto& m = metrics::get();
+      if (!r.ok)
+        return m.redis_errors.Increment();
+      m.redis_publish_seconds.Observe(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - handed_over).count());
+    });
   });
 }
 

@@ -26,6 +26,13 @@ std::string owner_of(const registry_state& st, const std::string& doc_id) {
   return rendezvous_owner(doc_id, st.ring);
 }
 
+// The gauges of this node's share of the documents.
+void count_documents(const registry_state& st) {
+  auto& m = metrics::get();
+  m.open_documents.Set(static_cast<double>(st.open.size()));
+  m.remote_documents.Set(static_cast<double>(st.proxies.size()));
+}
+
 bool owned_here(const registry_state& st, const std::string& doc_id) {
   return !st.config.bus || owner_of(st, doc_id) == self_node(st);
 }
@@ -92,7 +99,7 @@ void on_loaded(registry_actor_type* self, const std::string& id, loaded_document
   self->monitor(actor);
   auto& entry = st.open[id];
   entry.actor = actor;
-  metrics::get().open_documents.Set(static_cast<double>(st.open.size()));
+  count_documents(st);
   auto waiting = std::move(st.loading[id]);
   st.loading.erase(id);
   for (auto& w : waiting) {
@@ -201,7 +208,7 @@ void on_ring(registry_actor_type* self, std::vector<std::string> live) {
   // The actor stops once drained; new joins already go to the new owner.
   for (auto& id : moved)
     st.open.erase(id);
-  metrics::get().open_documents.Set(static_cast<double>(st.open.size()));
+  count_documents(st);
   std::vector<std::string> stale;
   for (auto& [id, proxy] : st.proxies)
     if (owner_of(st, id) != rendezvous_owner(id, old) || owned_here(st, id)) {
@@ -210,6 +217,7 @@ void on_ring(registry_actor_type* self, std::vector<std::string> live) {
     }
   for (auto& id : stale)
     st.proxies.erase(id);
+  count_documents(st);
 }
 
 } // namespace
@@ -222,6 +230,7 @@ caf::behavior registry_actor(registry_actor_type* self, std::vector<caf::actor> 
     for (auto it = proxies.begin(); it != proxies.end(); ++it)
       if (it->second.address() == dm.source) {
         proxies.erase(it);
+        count_documents(self->state);
         return;
       }
     auto& open = self->state.open;
@@ -230,7 +239,7 @@ caf::behavior registry_actor(registry_actor_type* self, std::vector<caf::actor> 
         if (dm.reason)
           log::error("document actor failed", {{"doc", it->first}, {"reason", caf::to_string(dm.reason)}});
         open.erase(it);
-        metrics::get().open_documents.Set(static_cast<double>(open.size()));
+        count_documents(self->state);
         break;
       }
   });
@@ -250,6 +259,7 @@ caf::behavior registry_actor(registry_actor_type* self, std::vector<caf::actor> 
           proxy = self->spawn<caf::linked>(remote_document, req.doc_id, owner_of(st, req.doc_id), st.config.bus,
                                            caf::actor_cast<caf::actor>(self));
           self->monitor(proxy);
+          count_documents(st);
         }
         rp.delegate(proxy, join_atom::value, std::move(req));
         return rp;
@@ -306,7 +316,7 @@ caf::behavior registry_actor(registry_actor_type* self, std::vector<caf::actor> 
           || it->second.joins_forwarded != joins_seen)
         return false;
       open.erase(it);
-      metrics::get().open_documents.Set(static_cast<double>(open.size()));
+      count_documents(self->state);
       return true;
     },
     [=](bus_atom, const std::string& payload) { on_bus(self, payload); },
@@ -325,7 +335,7 @@ caf::behavior registry_actor(registry_actor_type* self, std::vector<caf::actor> 
       if (auto it = open.find(id); it != open.end()) {
         self->send(it->second.actor, drop_atom::value);
         open.erase(it);
-        metrics::get().open_documents.Set(static_cast<double>(open.size()));
+        count_documents(self->state);
       }
     },
     [=](stats_atom) -> caf::result<std::uint64_t, std::uint64_t> {

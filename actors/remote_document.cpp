@@ -103,6 +103,8 @@ void on_broadcast(remote_document_type* self, const wire::DocBroadcast& b) {
     return resync_all(self, "missed revisions");
   }
   st.last_broadcast = std::max(st.last_broadcast, b.rev());
+  if (log::enabled(log::level::debug))
+    log::debug("edit relayed", {{"doc", st.doc_id}, {"rev", std::to_string(b.rev())}, {"owner", st.owner}});
   std::optional<wire::encoded_message> shared;
   for (auto& [id, s] : st.sessions) {
     if (!s.synced || b.rev() <= s.rev)
@@ -170,6 +172,11 @@ caf::behavior remote_document(remote_document_type* self, std::string doc_id, st
       e->set_base_rev(req.base_rev);
       e->set_client_ts(req.client_ts);
       wire::to_wire(req.op, e->mutable_ops(), false);
+      if (log::enabled(log::level::debug))
+        log::debug("edit forwarded", {{"doc", self->state.doc_id},
+                                      {"edit", req.id()},
+                                      {"session", req.session_id},
+                                      {"owner", self->state.owner}});
       publish_to_owner(self, env);
     },
     [=](presence_atom, const std::string& session_id, const std::string& client_id, std::uint32_t cursor,

@@ -155,8 +155,10 @@ void do_login(const call_ptr& c, const std::string& ip) {
   auto username = body->value("username", std::string{});
   auto password = body->value("password", std::string{});
   // Failed attempts count, per IP and per username; success costs nothing.
-  if (!c->ctx.ip_logins.available(ip) || !c->ctx.user_logins.available(username))
+  if (!c->ctx.ip_logins.available(ip) || !c->ctx.user_logins.available(username)) {
+    metrics::get().rate_limited("logins");
     return c->fail(errc::rate_limited, "too many failed logins; wait a minute and try again");
+  }
   on_store(c, username, [c, username, password, ip](storage::store& s) {
     auto user = s.find_user(username);
     if (!user)
@@ -166,6 +168,7 @@ void do_login(const call_ptr& c, const std::string& ip) {
       if (!user || !auth::verify_password(password, user->password_hash)) {
         c->ctx.ip_logins.try_take(ip);
         c->ctx.user_logins.try_take(username);
+        metrics::get().auth_failure("bad_password");
         return c->fail(errc::unauthorized, "wrong username or password");
       }
       auto expires = auth::unix_now() + c->ctx.auth.token_ttl_seconds;
@@ -361,13 +364,18 @@ void handle(gateway_context& ctx, request req, const std::string& client_ip, rep
   auto bearer = (*c->req)[http::field::authorization];
   if (!bearer.empty()) {
     constexpr std::string_view prefix = "Bearer ";
-    if (!bearer.starts_with(prefix))
+    if (!bearer.starts_with(prefix)) {
+      metrics::get().auth_failure("bad_token");
       return c->fail(errc::unauthorized, "the Authorization header must be \"Bearer <token>\"");
+    }
     auto claims = ctx.auth.signer->verify(bearer.substr(prefix.size()), auth::unix_now());
-    if (!claims)
+    if (!claims) {
+      metrics::get().auth_failure("bad_token");
       return c->fail(claims.error());
+    }
     c->user = *claims;
   } else if (!ctx.auth.allow_anonymous) {
+    metrics::get().auth_failure("no_token");
     return c->fail(errc::unauthorized, "send Authorization: Bearer <token> (POST /api/login gives one)");
   }
   if (target == k_docs) {

@@ -19,6 +19,12 @@ using wire::ClientMessage;
 void send_error(gateway_actor_type* self, errc code, std::string message, std::string_view doc_id = {},
                 std::uint64_t client_seq = 0) {
   metrics::get().rejected(to_string(code));
+  if (log::enabled(log::level::debug))
+    log::debug("message rejected", {{"session", self->state.settings.session_id},
+                                    {"doc", std::string{doc_id}},
+                                    {"edit", client_seq ? self->state.client_id + "/" + std::to_string(client_seq) : ""},
+                                    {"code", std::string{to_string(code)}},
+                                    {"error", message}});
   self->state.sink->send(wire::make_error(error{code, std::move(message)}, doc_id, client_seq));
 }
 
@@ -37,8 +43,10 @@ void on_hello(gateway_actor_type* self, const wire::Hello& hello) {
   auto& st = self->state;
   if (!hello.token().empty()) {
     auto claims = st.settings.signer->verify(hello.token(), auth::unix_now());
-    if (!claims)
+    if (!claims) {
+      metrics::get().auth_failure("bad_token");
       return send_error(self, claims.error().code, claims.error().message);
+    }
     if (st.user_id != 0 && st.user_id != claims->user_id && (!st.joined.empty() || !st.joining.empty()))
       return send_error(self, errc::invalid_argument, "a session cannot change user after joining documents");
     st.user_id = claims->user_id;
@@ -116,17 +124,24 @@ void on_edit(gateway_actor_type* self, const wire::Edit& edit, const caf::actor&
                         + " components",
                       edit.doc_id(), edit.client_seq());
   if (!st.session_edits->try_take()
-      || (st.user_id != 0 && !st.settings.user_edits->try_take(std::to_string(st.user_id))))
+      || (st.user_id != 0 && !st.settings.user_edits->try_take(std::to_string(st.user_id)))) {
+    metrics::get().rate_limited("edits");
     return send_error(self, errc::rate_limited, "too many edits per second; resend this one later", edit.doc_id(),
                       edit.client_seq());
+  }
   auto op = wire::to_operation(edit.ops());
   if (!op)
     return send_error(self, op.error().code, op.error().message, edit.doc_id(), edit.client_seq());
   if (edit.client_seq() == 0)
     return send_error(self, errc::invalid_argument, "clientSeq must be at least 1", edit.doc_id());
-  self->send(doc, edit_atom::value,
-             edit_request{st.client_id, st.settings.session_id, edit.client_seq(), edit.base_rev(),
-                          edit.client_ts(), std::move(*op)});
+  edit_request req{st.client_id,     st.settings.session_id, edit.client_seq(), edit.base_rev(),
+                   edit.client_ts(), std::move(*op)};
+  if (log::enabled(log::level::debug))
+    log::debug("edit received", {{"session", st.settings.session_id},
+                                 {"doc", edit.doc_id()},
+                                 {"edit", req.id()},
+                                 {"base_rev", std::to_string(edit.base_rev())}});
+  self->send(doc, edit_atom::value, std::move(req));
 }
 
 void on_message(gateway_actor_type* self, ClientMessage& m) {
@@ -144,9 +159,11 @@ void on_message(gateway_actor_type* self, ClientMessage& m) {
     }
     default: break;
   }
-  if (st.user_id == 0 && !st.settings.allow_anonymous)
+  if (st.user_id == 0 && !st.settings.allow_anonymous) {
+    metrics::get().auth_failure("no_token");
     return send_error(self, errc::unauthorized, "send hello with a token first (POST /api/login gives one)",
                       doc_id_of(m));
+  }
   // join, edit, presence, leave need a document; all but join a joined one.
   if (m.body_case() == ClientMessage::kJoin)
     return on_join(self, m.join());

@@ -94,19 +94,8 @@ struct gateway_context {
   std::atomic<std::int64_t> open_sessions{0};
 
   /// Counts a connection from `ip`; false when it is over the limit.
-  bool open_connection(const std::string& ip) {
-    std::lock_guard<std::mutex> guard{connections_mutex_};
-    auto& n = connections_[ip];
-    if (n >= limits.max_connections_per_ip)
-      return false;
-    ++n;
-    return true;
-  }
-  void close_connection(const std::string& ip) {
-    std::lock_guard<std::mutex> guard{connections_mutex_};
-    if (auto it = connections_.find(ip); it != connections_.end() && --it->second == 0)
-      connections_.erase(it);
-  }
+  bool open_connection(const std::string& ip);
+  void close_connection(const std::string& ip);
 
   const caf::actor& store_for(const std::string& key) const;
 

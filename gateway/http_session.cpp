@@ -36,8 +36,9 @@ bool origin_allowed(const gateway_context& ctx, const http_util::request& req) {
 
 } // namespace
 
-http_session::http_session(net::ip::tcp::socket&& socket, gateway_context& ctx, connection_slot slot)
-  : stream_(std::move(socket)), ctx_(ctx), slot_(std::move(slot)) {
+http_session::http_session(net::ip::tcp::socket&& socket, gateway_context& ctx, connection_slot slot,
+                           bool operations_only)
+  : stream_(std::move(socket)), ctx_(ctx), slot_(std::move(slot)), operations_only_(operations_only) {
 }
 
 void http_session::run() {
@@ -66,7 +67,7 @@ void http_session::on_read(beast::error_code ec, std::size_t) {
   }
   if (ec)
     return;
-  if (beast::websocket::is_upgrade(parser_->get()))
+  if (beast::websocket::is_upgrade(parser_->get()) && !operations_only_)
     return upgrade();
   handle(parser_->release());
 }
@@ -109,6 +110,9 @@ void http_session::handle(http_util::request req) {
     res.prepare_payload();
     return respond(std::move(res));
   }
+  if (operations_only_)
+    return respond(http_util::error(http::status::not_found, errc::invalid_argument,
+                                    "this port serves /metrics, /healthz and /readyz only", req));
   if (api::handles(target)) {
     // The answer may come from any thread; it hops back onto the strand.
     auto self = shared_from_this();

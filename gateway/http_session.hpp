@@ -17,7 +17,9 @@ namespace stet {
 class http_session : public std::enable_shared_from_this<http_session> {
 public:
   /// `ctx` must outlive the session; `slot` counts the connection.
-  http_session(boost::asio::ip::tcp::socket&& socket, gateway_context& ctx, connection_slot slot);
+  /// `operations_only`: serve /metrics, /healthz and /readyz, nothing else.
+  http_session(boost::asio::ip::tcp::socket&& socket, gateway_context& ctx, connection_slot slot,
+               bool operations_only = false);
 
   void run();
 
@@ -33,6 +35,7 @@ private:
   boost::beast::flat_buffer buffer_;
   gateway_context& ctx_;
   std::optional<connection_slot> slot_;
+  bool operations_only_;
   std::optional<boost::beast::http::request_parser<boost::beast::http::string_body>> parser_;
 };
 

@@ -11,8 +11,8 @@ namespace stet {
 
 namespace net = boost::asio;
 
-listener::listener(net::io_context& ioc, net::ip::tcp::endpoint endpoint, gateway_context& ctx)
-  : ioc_(ioc), acceptor_(net::make_strand(ioc)), ctx_(ctx) {
+listener::listener(net::io_context& ioc, net::ip::tcp::endpoint endpoint, gateway_context& ctx, role serves)
+  : ioc_(ioc), acceptor_(net::make_strand(ioc)), ctx_(ctx), role_(serves) {
   acceptor_.open(endpoint.protocol());
   acceptor_.set_option(net::socket_base::reuse_address(true));
   acceptor_.bind(endpoint);
@@ -51,7 +51,9 @@ void listener::on_accept(boost::system::error_code ec, net::ip::tcp::socket sock
       socket.close(ignored);
     } else {
       socket.set_option(net::ip::tcp::no_delay(true), ignored);
-      std::make_shared<http_session>(std::move(socket), ctx_, connection_slot{ctx_, ip})->run();
+      std::make_shared<http_session>(std::move(socket), ctx_, connection_slot{ctx_, ip},
+                                     role_ == role::operations)
+        ->run();
     }
   }
   do_accept();

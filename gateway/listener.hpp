@@ -12,9 +12,14 @@ namespace stet {
 
 class listener : public std::enable_shared_from_this<listener> {
 public:
+  /// What a port serves: everything, or only /metrics and the health
+  /// endpoints (for scrapers and probes on a private port).
+  enum class role { everything, operations };
+
   /// Binds `endpoint`; throws boost::system::system_error when it cannot
   /// (start-up only). `ctx` must outlive the listener.
-  listener(boost::asio::io_context& ioc, boost::asio::ip::tcp::endpoint endpoint, gateway_context& ctx);
+  listener(boost::asio::io_context& ioc, boost::asio::ip::tcp::endpoint endpoint, gateway_context& ctx,
+           role serves = role::everything);
 
   void run();
   /// The bound port (useful with port 0).
@@ -27,6 +32,7 @@ private:
   boost::asio::io_context& ioc_;
   boost::asio::ip::tcp::acceptor acceptor_;
   gateway_context& ctx_;
+  role role_;
 };
 
 } // namespace stet

@@ -134,20 +134,32 @@ int run_server(const server_options& opt) {
   gateway_context ctx{system, registry, storage_actors, opt.limits, std::move(auth), opt.node_id, health,
                       opt.web_root};
   net::io_context ioc{opt.io_threads};
-  std::shared_ptr<listener> l;
+  std::shared_ptr<listener> l, ops;
+  auto bind = [&](const endpoint_option& at, listener::role role) {
+    auto l = std::make_shared<listener>(ioc, net::ip::tcp::endpoint{net::ip::make_address(at.host), at.port}, ctx,
+                                        role);
+    l->run();
+    return l;
+  };
   try {
-    l = std::make_shared<listener>(ioc, net::ip::tcp::endpoint{net::ip::make_address(opt.host), opt.port}, ctx);
+    l = bind(opt.listen, listener::role::everything);
+    if (!opt.metrics_listen.host.empty())
+      ops = bind(opt.metrics_listen, listener::role::operations);
   } catch (const std::exception& e) {
-    log::error("cannot listen", {{"address", opt.host + ":" + std::to_string(opt.port)}, {"error", e.what()}});
+    log::error("cannot listen", {{"address", opt.listen.host + ":" + std::to_string(opt.listen.port)},
+                                 {"metrics_address", opt.metrics_listen.host + ":"
+                                                       + std::to_string(opt.metrics_listen.port)},
+                                 {"error", e.what()}});
     caf::anon_send_exit(registry, caf::exit_reason::user_shutdown);
     for (auto& s : storage_actors)
       caf::anon_send_exit(s, caf::exit_reason::user_shutdown);
     system.await_actors_before_shutdown(false);
     return 1;
   }
-  l->run();
-  log::info("listening", {{"url", "http://" + opt.host + ":" + std::to_string(l->port())},
-                          {"port", std::to_string(l->port())}, {"node", opt.node_id}});
+  log::info("listening", {{"url", "http://" + opt.listen.host + ":" + std::to_string(l->port())},
+                          {"port", std::to_string(l->port())},
+                          {"metrics_port", ops ? std::to_string(ops->port()) : ""},
+                          {"node", opt.node_id}});
 
   net::signal_set signals{ioc, SIGINT, SIGTERM};
   signals.async_wait([&](const boost::system::error_code&, int sig) {

@@ -9,9 +9,16 @@
 
 namespace stet {
 
+struct endpoint_option {
+  std::string host;
+  unsigned short port = 0;
+};
+
 struct server_options {
-  std::string host = "127.0.0.1";
-  unsigned short port = 8080;
+  endpoint_option listen{"127.0.0.1", 8080};
+  /// A second port serving only /metrics, /healthz and /readyz (none when
+  /// its host is empty), so scrapes and probes need not share the public one.
+  endpoint_option metrics_listen;
   /// Folder of the embedded SQLite database.
   std::string data_dir = "data";
   /// PostgreSQL connection (libpq URL or key=value); empty = embedded SQLite.

@@ -30,6 +30,10 @@ void set_level(level min) noexcept {
   min_level = min;
 }
 
+bool enabled(level lvl) noexcept {
+  return lvl >= min_level.load(std::memory_order_relaxed);
+}
+
 bool parse_level(std::string_view name, level& out) noexcept {
   for (auto l : {level::debug, level::info, level::warn, level::error})
     if (name == name_of(l)) {
@@ -40,7 +44,7 @@ bool parse_level(std::string_view name, level& out) noexcept {
 }
 
 void write(level lvl, std::string_view msg, std::initializer_list<field> fields) {
-  if (lvl < min_level.load(std::memory_order_relaxed))
+  if (!enabled(lvl))
     return;
   using namespace std::chrono;
   nlohmann::json j;

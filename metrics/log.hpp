@@ -19,6 +19,10 @@ void set_level(level min) noexcept;
 /// Parses "debug" | "info" | "warn" | "error"; false on anything else.
 bool parse_level(std::string_view name, level& out) noexcept;
 
+/// True when lines at `lvl` are written: guard hot-path debug lines with it,
+/// so their fields are not even built when they would be dropped.
+bool enabled(level lvl) noexcept;
+
 using field = std::pair<std::string_view, std::string>;
 
 /// Writes {"ts":..., "level":..., "msg":..., fields...}. Thread-safe.

@@ -20,7 +20,7 @@ node_metrics::node_metrics()
     websocket_sessions(sessions_family.Add({})),
     open_documents(prometheus::BuildGauge()
                      .Name("stet_open_documents")
-                     .Help("Documents with a live actor on this node")
+                     .Help("Documents this node owns and has open: its share of the shards")
                      .Register(*registry)
                      .Add({})),
     edits_family(prometheus::BuildCounter()
@@ -107,7 +107,40 @@ node_metrics::node_metrics()
                      .Name("stet_document_moves_total")
                      .Help("Documents this node handed to another owner after a membership change")
                      .Register(*registry)
-                     .Add({})) {
+                     .Add({})),
+    remote_documents(prometheus::BuildGauge()
+                       .Name("stet_remote_documents")
+                       .Help("Documents other nodes own that this node's sessions have joined")
+                       .Register(*registry)
+                       .Add({})),
+    tcp_connections(prometheus::BuildGauge()
+                      .Name("stet_connections")
+                      .Help("Open TCP connections (HTTP and WebSocket)")
+                      .Register(*registry)
+                      .Add({})),
+    auth_failures_family(prometheus::BuildCounter()
+                           .Name("stet_auth_failures_total")
+                           .Help("Refused credentials, by reason")
+                           .Register(*registry)),
+    rate_limited_family(prometheus::BuildCounter()
+                          .Name("stet_rate_limited_total")
+                          .Help("Requests refused by a rate limit, by limit")
+                          .Register(*registry)),
+    redis_publish_seconds(prometheus::BuildHistogram()
+                            .Name("stet_redis_publish_seconds")
+                            .Help("From handing a message to the Redis bridge to Redis' reply to its PUBLISH")
+                            .Register(*registry)
+                            .Add({}, latency_buckets())),
+    redis_reconnects(prometheus::BuildCounter()
+                       .Name("stet_redis_reconnects_total")
+                       .Help("Times the Redis command connection came back after being lost")
+                       .Register(*registry)
+                       .Add({})),
+    redis_errors(prometheus::BuildCounter()
+                   .Name("stet_redis_errors_total")
+                   .Help("Redis commands that failed or got no reply (connection lost)")
+                   .Register(*registry)
+                   .Add({})) {
   prometheus::BuildGauge()
     .Name("stet_build_info")
     .Help("Build of this node (value 1)")
@@ -123,6 +156,14 @@ void node_metrics::enable_cluster_metrics() {
 
 void node_metrics::rejected(std::string_view code) {
   rejected_family.Add({{"code", std::string{code}}}).Increment();
+}
+
+void node_metrics::auth_failure(std::string_view reason) {
+  auth_failures_family.Add({{"reason", std::string{reason}}}).Increment();
+}
+
+void node_metrics::rate_limited(std::string_view limit) {
+  rate_limited_family.Add({{"limit", std::string{limit}}}).Increment();
 }
 
 std::string node_metrics::scrape() const {

@@ -41,6 +41,13 @@ struct node_metrics {
   prometheus::Family<prometheus::Gauge>& redis_family;
   prometheus::Family<prometheus::Gauge>& ring_family;
   prometheus::Counter& document_moves;
+  prometheus::Gauge& remote_documents;
+  prometheus::Gauge& tcp_connections;
+  prometheus::Family<prometheus::Counter>& auth_failures_family;
+  prometheus::Family<prometheus::Counter>& rate_limited_family;
+  prometheus::Histogram& redis_publish_seconds;
+  prometheus::Counter& redis_reconnects;
+  prometheus::Counter& redis_errors;
   /// Cluster-only gauges: absent on a single node (so "Redis down" cannot fire there).
   prometheus::Gauge* redis_connected = nullptr;
   prometheus::Gauge* cluster_nodes = nullptr;
@@ -50,6 +57,10 @@ struct node_metrics {
 
   /// Counts an edit or message rejected with the wire error `code`.
   void rejected(std::string_view code);
+  /// Counts a refused credential: reason is bad_password | bad_token | no_token.
+  void auth_failure(std::string_view reason);
+  /// Counts a request refused by a rate limit: limit is edits | logins | connections.
+  void rate_limited(std::string_view limit);
   /// The registry in Prometheus text exposition format.
   std::string scrape() const;
 };

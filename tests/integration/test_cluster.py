@@ -4,6 +4,7 @@ clients on every node edit the same documents; each document has one owner
 lost or doubled."""
 
 import asyncio
+import json
 import re
 import time
 import urllib.request
@@ -253,3 +254,58 @@ def test_redis_outage_keeps_owned_documents_editable_and_recovers(database):
                     n.stop()
 
     asyncio.run(main())
+
+
+def log_lines(server):
+    return [json.loads(l) for l in server.log().splitlines() if l.startswith("{")]
+
+
+def test_a_cross_node_edit_is_followed_in_logs_and_metrics(database):
+    """An edit made on n1 to a document n2 owns: n1 logs it forwarded, n2
+    logs it serialised (from n1) and committed, under one edit id; n1 relays
+    the broadcast; both nodes' cluster metrics show it."""
+    from test_observability import metric, promtool
+
+    async def main(n1):
+        c = await Client(n1.ws_url, "hopper").connect()
+        for i in range(40):
+            doc = f"remote-{i}"
+            await c.join(doc)
+            await c.edit(doc, i + 1, [{"insert": "x"}])
+            await c.wait_for(lambda: len(c.acks) == i + 1)
+            if any(l.get("edit") == f"hopper/{i + 1}" and l.get("owner") == "n2" for l in log_lines(n1)):
+                # While the session is joined, n1 holds a stand-in for it.
+                with urllib.request.urlopen(f"http://127.0.0.1:{n1.port}/metrics") as r:
+                    assert metric(r.read().decode(), "stet_remote_documents") >= 1
+                await c.close()
+                return doc, f"hopper/{i + 1}"
+        raise AssertionError("no document among 40 is owned by n2")
+
+    with RedisServer() as redis:
+        n1, n2 = [Server("--redis", redis.url, "--node-id", n, "--log-level", "debug", backend="postgres",
+                         database=database).start() for n in ("n1", "n2")]
+        try:
+            wait_for_cluster([n1, n2], 2)
+            doc, edit = asyncio.run(main(n1))
+            logs = {"n1": log_lines(n1), "n2": log_lines(n2)}
+            on = lambda node, msg: [l for l in logs[node] if l["msg"] == msg and l.get("doc") == doc]
+            assert [l["edit"] for l in on("n1", "edit received")] == [edit]
+            assert [l["edit"] for l in on("n1", "edit forwarded")] == [edit]
+            serialised = on("n2", "edit serialised")
+            assert [(l["edit"], l["from_node"], l["node"]) for l in serialised] == [(edit, "n1", "n2")]
+            assert [l["edit"] for l in on("n2", "edit committed")] == [edit]
+            rev = serialised[0]["rev"]
+            assert rev in [l["rev"] for l in on("n1", "edit relayed")]
+            texts = {}
+            for n in (n1, n2):
+                with urllib.request.urlopen(f"http://127.0.0.1:{n.port}/metrics") as r:
+                    texts[id(n)] = text = r.read().decode()
+                check = promtool("check", "metrics", stdin=text)
+                assert check.returncode == 0, check.stdout + check.stderr
+                assert metric(text, "stet_redis_connected") == 1
+                assert metric(text, "stet_cluster_nodes") == 2
+                assert metric(text, "stet_redis_publish_seconds_count") >= 1
+            assert metric(texts[id(n2)], "stet_open_documents") >= 1
+        finally:
+            n1.stop()
+            n2.stop()
