@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs every Debian 12 package stet needs to build, run and test.
-# Usage: scripts/install-deps.sh [--test]   (--test adds the servers and clients the tests drive)
+# Usage: scripts/install-deps.sh [--test | --runtime]
+#   --test     adds the servers and clients the tests drive
+#   --runtime  only the shared libraries a built `stet` binary loads (the container image)
 set -euo pipefail
 
 build_pkgs=(
@@ -11,14 +13,26 @@ build_pkgs=(
   prometheus-cpp-dev doctest-dev nlohmann-json3-dev zlib1g-dev libbenchmark-dev
 )
 test_pkgs=(
-  python3 python3-websockets python3-pytest
+  python3 python3-websockets python3-pytest python3-yaml
   redis-server postgresql
   chromium
   prometheus
 )
 
+runtime_pkgs=(
+  ca-certificates libcaf-core0.17 libhiredis0.14 libpq5 libprometheus-cpp-core1.0 libprotobuf32
+  libsodium23 libsqlite3-0 libssl3
+)
+# Renders the k8s/ manifests in the tests (Debian's package; skipped where a
+# newer kubectl is already installed).
+k8s_pkgs=()
+command -v kubectl >/dev/null || k8s_pkgs=(kubernetes-client)
+
 want=("${build_pkgs[@]}")
-if [[ "${1:-}" == "--test" ]]; then want+=("${test_pkgs[@]}"); fi
+case "${1:-}" in
+  --test) want+=("${test_pkgs[@]}" "${k8s_pkgs[@]}") ;;
+  --runtime) want=("${runtime_pkgs[@]}") ;;
+esac
 
 missing=()
 for p in "${want[@]}"; do
@@ -26,7 +40,7 @@ for p in "${want[@]}"; do
 done
 # The web client is built with Node.js and npm; use the machine's when it has
 # them (any Node >= 18), else Debian's.
-if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+if [[ "${1:-}" != "--runtime" ]] && { ! command -v node >/dev/null || ! command -v npm >/dev/null; }; then
   missing+=(nodejs npm)
 fi
 if ((${#missing[@]})); then
