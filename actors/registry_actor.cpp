@@ -52,6 +52,7 @@ void fail_waiting(registry_actor_type* self, const std::string& id, const caf::e
 void start_load(registry_actor_type* self, const std::string& id, const std::string& policy, std::int64_t owner) {
   auto& st = self->state;
   ++st.loads;
+  metrics::get().document_loads.Increment();
   std::string lease = st.config.bus ? self_node(st) : std::string{};
   self->request(store_for(st, id), caf::infinite, load_atom::value, id, policy, true, owner, lease)
     .then([=](loaded_document& loaded) { on_loaded(self, id, loaded); },
@@ -286,6 +287,7 @@ caf::behavior registry_actor(registry_actor_type* self, std::vector<caf::actor> 
         return rp;
       }
       ++st.loads;
+      metrics::get().document_loads.Increment();
       self->request(store_for(st, id), caf::infinite, load_atom::value, id, std::string{}, false, std::int64_t{0},
                     std::string{})
         .then(

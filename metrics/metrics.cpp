@@ -113,6 +113,11 @@ node_metrics::node_metrics()
                        .Help("Documents other nodes own that this node's sessions have joined")
                        .Register(*registry)
                        .Add({})),
+    document_loads(prometheus::BuildCounter()
+                     .Name("stet_document_loads_total")
+                     .Help("Documents read from storage (cold joins and reads of closed documents)")
+                     .Register(*registry)
+                     .Add({})),
     tcp_connections(prometheus::BuildGauge()
                       .Name("stet_connections")
                       .Help("Open TCP connections (HTTP and WebSocket)")

@@ -42,6 +42,7 @@ struct node_metrics {
   prometheus::Family<prometheus::Gauge>& ring_family;
   prometheus::Counter& document_moves;
   prometheus::Gauge& remote_documents;
+  prometheus::Counter& document_loads;
   prometheus::Gauge& tcp_connections;
   prometheus::Family<prometheus::Counter>& auth_failures_family;
   prometheus::Family<prometheus::Counter>& rate_limited_family;

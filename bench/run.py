@@ -1,0 +1,519 @@
+#!/usr/bin/python3
+"""stet's scenario runner: starts the servers each scenario needs (stet, or
+the peers Hocuspocus and y-websocket), pins the server to core 0 and the load
+generator to core 1 (`taskset`), reads the server's CPU-seconds and peak RSS
+from /proc over the measured window, and writes bench/results/<scenario>.json
+plus an SVG chart per scenario.
+
+    bench/run.py --profile smoke     # CI: checks the harness, asserts nothing about speed
+    bench/run.py --profile full      # the README's figures (about 15 minutes)
+    bench/run.py --profile full hot peers   # only some scenarios
+
+Needs build/stet and build/bench/stet_loadgen (scripts/build.sh); the peers
+scenario needs bench/peers/node_modules (npm ci there) and PostgreSQL/Redis
+scenarios need pg_virtualenv's environment and redis-server (they are
+skipped, with a note in the results, when those are missing).
+"""
+
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+STET = os.path.join(REPO, "build", "stet")
+LOADGEN = os.path.join(REPO, "build", "bench", "stet_loadgen")
+CORE_BENCH = os.path.join(REPO, "build", "bench", "stet_core_bench")
+PEERS = os.path.join(REPO, "bench", "peers")
+TRACES = os.path.join(REPO, "..", "shared", "traces", "sequential")
+RESULTS = os.path.join(REPO, "bench", "results")
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+SERVER_CORE, LOAD_CORE = "0", "1"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Process:
+    """A server under test, pinned to SERVER_CORE, with /proc readings."""
+
+    def __init__(self, argv, ready, cwd=None, env=None, name="server"):
+        self.name = name
+        self.log_path = tempfile.mktemp(prefix=f"bench-{name}-", suffix=".log")
+        self.log = open(self.log_path, "w")
+        self.proc = subprocess.Popen(["taskset", "-c", SERVER_CORE, *argv], cwd=cwd, env=env, stdout=self.log,
+                                     stderr=subprocess.STDOUT)
+        deadline = time.time() + 30
+        while not ready():
+            if self.proc.poll() is not None or time.time() > deadline:
+                raise RuntimeError(f"{name} did not start: {open(self.log_path).read()[-2000:]}")
+            time.sleep(0.05)
+
+    def cpu_seconds(self):
+        """utime + stime of the process and its threads (and waited-for children)."""
+        with open(f"/proc/{self.proc.pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12]) + int(fields[13]) + int(fields[14])) / CLK_TCK
+
+    def status_kb(self, key):
+        with open(f"/proc/{self.proc.pid}/status") as f:
+            m = re.search(rf"^{key}:\s+(\d+) kB", f.read(), re.M)
+        return int(m.group(1))
+
+    def stop(self, sig=signal.SIGTERM):
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+
+
+def http_ok(port, path="/healthz"):
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=1) as r:
+            return r.status == 200
+    except OSError:
+        return False
+
+
+def tcp_open(port):
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+class Stet(Process):
+    def __init__(self, *args, port=None, data=None, env=None, name="stet"):
+        self.port = port or free_port()
+        self.data = data or tempfile.mkdtemp(prefix="bench-stet-")
+        argv = [STET, "serve", "--listen", f"127.0.0.1:{self.port}", "--data", self.data, "--allow-anonymous",
+                "--max-edits-per-second", "1000000", "--max-connections-per-ip", "1000000",
+                "--max-doc-bytes", str(64 << 20), *args]
+        super().__init__(argv, lambda: http_ok(self.port), env=env, name=name)
+
+    def metric(self, name):
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics") as r:
+            m = re.search(rf"^{re.escape(name)} (\S+)$", r.read().decode(), re.M)
+        return float(m.group(1)) if m else 0.0
+
+    def text(self, doc):
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/api/documents/{doc}") as r:
+            return json.loads(r.read())["text"]
+
+
+class Peer(Process):
+    def __init__(self, kind):
+        self.port = free_port()
+        script = os.path.join(PEERS, f"{kind}.mjs")
+        super().__init__(["node", script, str(self.port)], lambda: tcp_open(self.port), cwd=PEERS, name=kind)
+
+
+def loadgen(server, *args, on_mark=None, timeout=900):
+    """Runs stet_loadgen on LOAD_CORE against `server`; returns its JSON
+    result plus the server's CPU-seconds over the measured window."""
+    argv = ["taskset", "-c", LOAD_CORE, LOADGEN, "--port", str(server.port), *map(str, args)]
+    p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    marks, cpu = {}, {}
+    for line in p.stderr:
+        m = re.match(r"^(measure start|measure end|joined|all resynced|stampede start|stampede end) (\d+)$", line)
+        if not m:
+            sys.stderr.write(line)
+            continue
+        marks[m.group(1)] = int(m.group(2))
+        if m.group(1) in ("measure start", "measure end"):
+            cpu[m.group(1)] = server.cpu_seconds()
+        if on_mark:
+            on_mark(m.group(1))
+    out, _ = p.communicate(timeout=timeout)
+    if p.returncode != 0:
+        raise RuntimeError(f"loadgen failed ({p.returncode})")
+    result = json.loads(out)
+    if "measure start" in cpu and "measure end" in cpu:
+        result["server_cpu_seconds"] = cpu["measure end"] - cpu["measure start"]
+        if result.get("deliveries"):
+            result["server_cpu_s_per_million_deliveries"] = result["server_cpu_seconds"] / result["deliveries"] * 1e6
+    result["marks"] = marks
+    return result
+
+
+def node_driver(peer_kind, port, *args):
+    argv = ["taskset", "-c", LOAD_CORE, "node", os.path.join(PEERS, "driver.mjs"), peer_kind, str(port), *map(str, args)]
+    p = subprocess.run(argv, capture_output=True, text=True, cwd=PEERS, timeout=900)
+    if p.returncode != 0:
+        raise RuntimeError(f"driver failed: {p.stderr[-2000:]}")
+    return p
+
+
+# -- SVG charts -------------------------------------------------------------
+
+def bar_chart(path, title, categories, series, unit):
+    """Grouped bars: one group per category, one bar per series."""
+    colours = ["#3b6fb6", "#d9822b", "#4a9b5f", "#b64a4a", "#7f5fb6"]
+    width, height, left, bottom, top = 760, 360, 70, 60, 40
+    plot_w, plot_h = width - left - 20, height - top - bottom
+    peak = max([v for vals in series.values() for v in vals if v is not None] + [1e-9]) * 1.15
+    group_w = plot_w / max(1, len(categories))
+    bar_w = group_w * 0.8 / max(1, len(series))
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" font-family="sans-serif" '
+           f'font-size="12">', f'<rect width="{width}" height="{height}" fill="white"/>',
+           f'<text x="{width / 2}" y="22" text-anchor="middle" font-size="15">{title}</text>']
+    for i in range(6):
+        y = top + plot_h - plot_h * i / 5
+        out.append(f'<line x1="{left}" x2="{width - 20}" y1="{y}" y2="{y}" stroke="#ddd"/>')
+        out.append(f'<text x="{left - 6}" y="{y + 4}" text-anchor="end">{peak * i / 5:.3g}</text>')
+    out.append(f'<text x="16" y="{top + plot_h / 2}" transform="rotate(-90 16 {top + plot_h / 2})" '
+               f'text-anchor="middle">{unit}</text>')
+    for gi, cat in enumerate(categories):
+        gx = left + gi * group_w + group_w * 0.1
+        for si, (name, vals) in enumerate(series.items()):
+            v = vals[gi]
+            if v is None:
+                continue
+            h = plot_h * v / peak
+            x = gx + si * bar_w
+            out.append(f'<rect x="{x:.1f}" y="{top + plot_h - h:.1f}" width="{bar_w - 2:.1f}" height="{h:.1f}" '
+                       f'fill="{colours[si % len(colours)]}"><title>{name}: {v:.4g}</title></rect>')
+            out.append(f'<text x="{x + bar_w / 2:.1f}" y="{top + plot_h - h - 3:.1f}" text-anchor="middle" '
+                       f'font-size="10">{v:.3g}</text>')
+        out.append(f'<text x="{left + gi * group_w + group_w / 2:.1f}" y="{top + plot_h + 16}" '
+                   f'text-anchor="middle">{cat}</text>')
+    for si, name in enumerate(series):
+        x = left + si * 170
+        out.append(f'<rect x="{x}" y="{height - 22}" width="12" height="12" fill="{colours[si % len(colours)]}"/>')
+        out.append(f'<text x="{x + 16}" y="{height - 12}">{name}</text>')
+    out.append("</svg>")
+    with open(path, "w") as f:
+        f.write("\n".join(out))
+
+
+# -- scenarios --------------------------------------------------------------
+
+def scenario_hot(profile):
+    """1. One hot document, N editors (10 writers), 200-byte edits, durable
+    on SQLite. Rates climb until the server (or the load generator) cannot
+    keep up; the N = 100, 10 writers x 10 edits/s point is the latency target."""
+    sizes = [10, 100] if profile == "smoke" else [10, 100, 1000]
+    ladders = {10: [10, 400, 1600], 100: [10, 40, 160, 400], 1000: [1, 10, 40]} if profile == "full" else \
+        {10: [10], 100: [10]}
+    duration = 2 if profile == "smoke" else 8
+    rows = []
+    for n in sizes:
+        for rate in ladders[n]:
+            with_server = Stet()
+            try:
+                r = loadgen(with_server, "--docs", 1, "--conns-per-doc", n, "--writers-per-doc", min(10, n),
+                            "--rate", rate, "--edit-bytes", 200, "--duration", duration, "--warmup", 1,
+                            "--sources", 4)
+                r.update(editors=n, writers=min(10, n), rate_per_writer=rate,
+                         offered_deliveries_per_second=min(10, n) * rate * (n - 1),
+                         server_peak_rss_mb=with_server.status_kb("VmHWM") / 1024)
+                rows.append(r)
+            finally:
+                with_server.stop()
+    chart = [r for r in rows if r["rate_per_writer"] == max(x["rate_per_writer"] for x in rows
+                                                             if x["editors"] == r["editors"])]
+    return rows, ("Hot document: deliveries/s at the highest rate tried",
+                  [f"N={r['editors']}" for r in chart],
+                  {"deliveries/s": [r["deliveries_per_second"] for r in chart],
+                   "per server CPU-second": [1e6 / r["server_cpu_s_per_million_deliveries"]
+                                              if r.get("server_cpu_s_per_million_deliveries") else None
+                                              for r in chart]}, "deliveries per second")
+
+
+def scenario_many_docs(profile):
+    """2. Many documents x 4 editors, one edit per 200 ms each; then idle
+    connections (joined, silent) for memory per connection."""
+    docs = 50 if profile == "smoke" else 4900  # 4 x 4900 = 19,600: this machine caps a process at 20,000 fds
+    idle = 500 if profile == "smoke" else 19500
+    s = Stet()
+    try:
+        r = loadgen(s, "--docs", docs, "--conns-per-doc", 4, "--writers-per-doc", 4, "--rate", 5,
+                    "--edit-bytes", 50, "--duration", 2 if profile == "smoke" else 10, "--warmup", 2,
+                    "--sources", 4)
+        r.update(docs=docs, editors=docs * 4, server_peak_rss_mb=s.status_kb("VmHWM") / 1024)
+    finally:
+        s.stop()
+    s = Stet()
+    try:
+        before = s.status_kb("VmRSS")
+        readings = {}
+
+        def at_mark(name):
+            if name == "measure start":
+                readings["rss"] = s.status_kb("VmRSS")
+
+        idle_r = loadgen(s, "--docs", idle // 10, "--conns-per-doc", 10, "--writers-per-doc", 0, "--rate", 0,
+                         "--hold", 2, "--sources", 4, on_mark=at_mark)
+        idle_r.update(connections=idle, rss_before_kb=before, rss_connected_kb=readings["rss"],
+                      kib_per_connection=(readings["rss"] - before) / idle)
+    finally:
+        s.stop()
+    rows = [r, idle_r]
+    return rows, ("Many documents: edit-to-delivery latency", ["p50", "p99", "p99.9"],
+                  {f"{docs} docs x 4 editors": [r["delivery_latency"]["p50_ms"], r["delivery_latency"]["p99_ms"],
+                                                 r["delivery_latency"]["p999_ms"]]}, "milliseconds")
+
+
+def scenario_join(profile):
+    """3. Joining a 1 MB document warm (open) and cold (from storage), and a
+    stampede of simultaneous cold joiners (must cost one storage read)."""
+    s = Stet("--idle-timeout-ms", "300")
+    try:
+        loads = {}
+
+        def at_mark(name):
+            if name in ("stampede start", "stampede end"):
+                loads[name] = s.metric("stet_document_loads_total")
+
+        r = loadgen(s, "--docs", 3 if profile == "smoke" else 20, "--join-bytes", 1 << 20, "--stampede", 100,
+                    on_mark=at_mark)
+        r["stampede_storage_reads"] = loads["stampede end"] - loads["stampede start"]
+    finally:
+        s.stop()
+    return [r], ("Join a 1 MB document", ["p50", "p99"],
+                 {"warm": [r["warm"]["p50_ms"], r["warm"]["p99_ms"]],
+                  "cold": [r["cold"]["p50_ms"], r["cold"]["p99_ms"]]}, "milliseconds")
+
+
+def scenario_storm(profile):
+    """4. Reconnect storm: every client writes unique markers; the server is
+    SIGKILLed mid-run and restarted; all clients resync and every acked
+    edit is in the text exactly once."""
+    clients = 200 if profile == "smoke" else 19000
+    per_doc = 20
+    port = free_port()
+    data = tempfile.mkdtemp(prefix="bench-storm-")
+    box = {"server": Stet(port=port, data=data)}
+    restarted = {}
+
+    def at_mark(name):
+        if name == "measure start":
+            time.sleep(1.0)
+            box["server"].stop(signal.SIGKILL)
+            time.sleep(0.5)
+            box["server"] = Stet(port=port, data=data)
+            restarted["at"] = time.monotonic_ns()
+
+    class Current:  # whichever process is the server now
+        port = box["server"].port
+
+        def cpu_seconds(self):
+            return box["server"].cpu_seconds()
+
+    try:
+        r = loadgen(Current(), "--docs", clients // per_doc, "--conns-per-doc", per_doc, "--writers-per-doc",
+                    per_doc, "--rate", 0.5, "--duration", 6 if profile == "smoke" else 10, "--warmup", 1,
+                    "--storm", "--sources", 4, on_mark=at_mark)
+        server = box["server"]
+        lost = doubled = 0
+        for d in range(clients // per_doc):
+            text = server.text(f"bench-{d}")
+            counts = {}
+            for m in re.findall(r"<(w\d+-\d+\.\d+)>", text):
+                counts[m] = counts.get(m, 0) + 1
+            doubled += sum(1 for c in counts.values() if c > 1)
+            for cid, acked in r["acked_by_client"].items():
+                if int(cid.split("-")[1]) // per_doc != d:
+                    continue
+                lost += sum(1 for seq in range(1, acked + 1) if f"{cid}.{seq}" not in counts)
+        resync_s = (r["marks"]["all resynced"] - restarted["at"]) / 1e9 if "all resynced" in r["marks"] else None
+        r.update(clients=clients, acked_edits=sum(r["acked_by_client"].values()), lost=lost, doubled=doubled,
+                 resync_seconds_after_restart=resync_s)
+        del r["acked_by_client"]
+        for k in ("server_cpu_seconds", "server_cpu_s_per_million_deliveries"):  # two processes: meaningless
+            r.pop(k, None)
+    finally:
+        box["server"].stop()
+    return [r], ("Reconnect storm", ["resync after restart (s)"], {"all clients": [r["resync_seconds_after_restart"]]},
+                 "seconds")
+
+
+def postgres_ready():
+    return os.environ.get("PGPORT") is not None and shutil.which("psql")
+
+
+def scenario_persistence(profile):
+    """6. Durable edits through group commit: 64 writers, each on its own
+    document, open loop; SQLite and (inside pg_virtualenv) PostgreSQL."""
+    rows = []
+    rate = 50 if profile == "smoke" else 400
+    backends = ["sqlite"] + (["postgres"] if postgres_ready() else [])
+    for backend in backends:
+        args = []
+        if backend == "postgres":
+            db = f"bench_{os.getpid()}"
+            subprocess.run(["psql", "-q", "-c", f"DROP DATABASE IF EXISTS {db}"], check=True)
+            subprocess.run(["psql", "-q", "-c", f"CREATE DATABASE {db}"], check=True)
+            args = ["--postgres", f"dbname={db}"]
+        s = Stet(*args)
+        try:
+            r = loadgen(s, "--docs", 64, "--conns-per-doc", 1, "--writers-per-doc", 1, "--rate", rate,
+                        "--edit-bytes", 50, "--duration", 2 if profile == "smoke" else 8, "--warmup", 1)
+            r.update(backend=backend, offered_edits_per_second=64 * rate)
+            rows.append(r)
+        finally:
+            s.stop()
+    return rows, ("Durable edits (64 writers)", [r["backend"] for r in rows],
+                  {"edits/s": [r["edits_per_second"] for r in rows]}, "edits per second")
+
+
+def scenario_core(profile):
+    """7. The core alone (Google Benchmark over every sequential trace) and
+    automerge-paper over one WebSocket, durable."""
+    rows = []
+    out = subprocess.run(["taskset", "-c", SERVER_CORE, CORE_BENCH, "--benchmark_format=json",
+                          f"--benchmark_min_time={'0.01' if profile == 'smoke' else '0.5'}"], capture_output=True,
+                         text=True, check=True).stdout
+    for b in json.loads(out)["benchmarks"]:
+        rows.append({"benchmark": b["name"], "ms": b["real_time"] / 1e6 if b["time_unit"] == "ns" else b["real_time"],
+                     "time_unit": b["time_unit"], "raw_real_time": b["real_time"]})
+    trace = os.path.join(TRACES, "automerge-paper.json.gz")
+    s = Stet()
+    try:
+        r = loadgen(s, "--trace", trace, "--window", 1000, "--doc-prefix", "trace")
+        r.update(trace="automerge-paper", server_peak_rss_mb=s.status_kb("VmHWM") / 1024)
+        rows.append(r)
+    finally:
+        s.stop()
+    core = [r for r in rows if "benchmark" in r]
+    return rows, ("Core: trace replay time", [r["benchmark"].split("/")[-1][:18] for r in core],
+                  {"ms": [r["ms"] for r in core]}, "milliseconds")
+
+
+def scenario_cross_node(profile):
+    """5. Cross-node: two nodes (PostgreSQL + Redis); one writer on the
+    document's owner; readers on the owner vs on the other node."""
+    if not postgres_ready() or not shutil.which("redis-server"):
+        return [{"skipped": "needs pg_virtualenv and redis-server"}], None
+    rport = free_port()
+    redis = subprocess.Popen(["redis-server", "--port", str(rport), "--save", "", "--appendonly", "no"],
+                             stdout=subprocess.DEVNULL)
+    db = f"bench_x_{os.getpid()}"
+    subprocess.run(["psql", "-q", "-c", f"DROP DATABASE IF EXISTS {db}"], check=True)
+    subprocess.run(["psql", "-q", "-c", f"CREATE DATABASE {db}"], check=True)
+    nodes = []
+    try:
+        time.sleep(0.3)
+        for name in ("a", "b"):
+            nodes.append(Stet("--postgres", f"dbname={db}", "--redis", f"redis://127.0.0.1:{rport}", "--node-id",
+                              name, name=name))
+        deadline = time.time() + 20
+        while not all(http_ok(n.port, "/readyz") and n.metric("stet_cluster_nodes") == 2 for n in nodes):
+            assert time.time() < deadline, "cluster did not settle"
+            time.sleep(0.1)
+        a, b = nodes
+        rate = 20 if profile == "smoke" else 1000
+        rows = []
+        # Same document name on both runs; which node owns it decides "same" vs "cross".
+        for reader_node, label in ((a, "via a"), (b, "via b")):
+            r = loadgen(reader_node, "--docs", 1, "--conns-per-doc", 11, "--writers-per-doc", 10, "--rate", rate,
+                        "--edit-bytes", 50, "--duration", 2 if profile == "smoke" else 8, "--warmup", 1,
+                        "--doc-prefix", "xnode")
+            r.update(node=label, owned_here=reader_node.metric("stet_open_documents") > 0,
+                     redis_publishes=reader_node.metric("stet_redis_publish_seconds_count"))
+            rows.append(r)
+        for r in rows:
+            r["path"] = "same node" if r["owned_here"] else "cross node"
+    finally:
+        for n in nodes:
+            n.stop()
+        redis.terminate()
+        redis.wait()
+        subprocess.run(["psql", "-q", "-c", f"DROP DATABASE IF EXISTS {db} WITH (FORCE)"])
+    return rows, ("Cross-node delivery", [r["path"] for r in rows],
+                  {"p50 ms": [r["delivery_latency"]["p50_ms"] for r in rows],
+                   "p99 ms": [r["delivery_latency"]["p99_ms"] for r in rows]}, "milliseconds")
+
+
+def scenario_peers(profile):
+    """Side by side: the same hot-document workload (N = 100, 10 writers x
+    10 edits/s, 200-byte edits) and many-documents workload against stet,
+    Hocuspocus and y-websocket, all driven by bench/peers/driver.mjs."""
+    if not os.path.isdir(os.path.join(PEERS, "node_modules")):
+        return [{"skipped": "run `npm ci` in bench/peers first"}], None
+    duration = 2 if profile == "smoke" else 10
+    workloads = [("hot", ["--docs", 1, "--conns", 100, "--writers", 10, "--rate", 10]),
+                 ("many", ["--docs", 50 if profile == "smoke" else 500, "--conns", 4, "--writers", 4, "--rate", 5])]
+    rows = []
+    for kind in ("stet", "hocuspocus", "y-websocket"):
+        for wname, wargs in workloads:
+            server = Stet() if kind == "stet" else Peer(kind)
+            try:
+                before = server.status_kb("VmRSS")
+                cpu0 = server.cpu_seconds()
+                p = node_driver(kind, server.port, *wargs, "--duration", duration, "--bytes", 200)
+                cpu1 = server.cpu_seconds()
+                r = json.loads(p.stdout.strip().splitlines()[-1])
+                # The driver measures its own window; CPU is over the whole run
+                # (connect + warm-up included) and so slightly pessimistic for all.
+                r.update(server=kind, workload=wname, server_cpu_seconds=cpu1 - cpu0,
+                         rss_before_kb=before, rss_after_kb=server.status_kb("VmRSS"),
+                         server_peak_rss_mb=server.status_kb("VmHWM") / 1024)
+                r["server_cpu_s_per_million_deliveries"] = (cpu1 - cpu0) / max(1, r["deliveries_total"]) * 1e6
+                r["kib_per_connection"] = (r["rss_after_kb"] - before) / r["connections"]
+                rows.append(r)
+            finally:
+                server.stop()
+    hot = [r for r in rows if r["workload"] == "hot"]
+    return rows, ("Hot document (N=100): server CPU-seconds per million deliveries", [r["server"] for r in hot],
+                  {"CPU-s / M deliveries": [r["server_cpu_s_per_million_deliveries"] for r in hot]}, "CPU-seconds")
+
+
+SCENARIOS = {"hot": scenario_hot, "many": scenario_many_docs, "join": scenario_join, "storm": scenario_storm,
+             "cross": scenario_cross_node, "persistence": scenario_persistence, "core": scenario_core,
+             "peers": scenario_peers}
+
+
+def machine():
+    cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
+    return {"cpu": cpu, "cores": os.cpu_count(), "kernel": os.uname().release,
+            "server_core": SERVER_CORE, "loadgen_core": LOAD_CORE}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--profile", choices=["smoke", "full"], default="smoke")
+    ap.add_argument("--out", default=RESULTS)
+    ap.add_argument("scenarios", nargs="*", default=list(SCENARIOS))
+    args = ap.parse_args()
+    os.makedirs(args.out, exist_ok=True)
+    failed = []
+    for name in args.scenarios:
+        t = time.time()
+        print(f"== {name} ({args.profile})", flush=True)
+        try:
+            rows, chart = SCENARIOS[name](args.profile)
+        except Exception as e:  # report and go on with the other scenarios
+            print(f"   FAILED: {e}", flush=True)
+            failed.append(name)
+            continue
+        doc = {"scenario": name, "profile": args.profile, "machine": machine(), "seconds": time.time() - t,
+               "results": rows}
+        with open(os.path.join(args.out, f"{name}.json"), "w") as f:
+            json.dump(doc, f, indent=1)
+        if chart:
+            bar_chart(os.path.join(args.out, f"{name}.svg"), *chart)
+        print(json.dumps(rows)[:1500], flush=True)
+    if failed:
+        print("failed scenarios: " + ", ".join(failed))
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
