@@ -66,9 +66,13 @@ void broadcast_presence(document_actor_state& st, const std::string& except_sess
       s.sink->send(enc);
 }
 
+// Each local session gets everything a commit released in one hand-over
+// (one hop onto its strand, and one frame when it batches), in edit order.
 void deliver(document_actor_state& st, const std::vector<pending_notice>& notices) {
   auto& id = st.doc->id();
   auto now = std::chrono::steady_clock::now();
+  std::vector<std::vector<std::shared_ptr<const std::string>>> out(st.subscribers.size());
+  auto index_of = [&](const subscriber* s) { return static_cast<std::size_t>(s - st.subscribers.data()); };
   for (auto& n : notices) {
     auto latency = std::chrono::duration<double>(now - n.received).count();
     metrics::get().edit_latency_seconds.Observe(latency);
@@ -79,7 +83,8 @@ void deliver(document_actor_state& st, const std::vector<pending_notice>& notice
                                     {"latency_us", std::to_string(static_cast<long>(latency * 1e6))}});
     auto* author = find_session(st, n.author_session);
     if (author)
-      author->sink->send(ack_message(id, n.client_seq, n.rev, n.ts));
+      out[index_of(author)].push_back(
+        std::make_shared<const std::string>(wire::encode(ack_message(id, n.client_seq, n.rev, n.ts), author->sink->format())));
     if (n.applied) {
       std::size_t receivers = 0;
       bool remote = false;
@@ -89,7 +94,7 @@ void deliver(document_actor_state& st, const std::vector<pending_notice>& notice
           continue;
         }
         if (&s != author || s.echo) {
-          s.sink->send(*n.applied);
+          out[index_of(&s)].push_back(n.applied->get(s.sink->format()));
           ++receivers;
         }
       }
@@ -106,19 +111,25 @@ void deliver(document_actor_state& st, const std::vector<pending_notice>& notice
       }
       metrics::get().fanout_sessions.Observe(static_cast<double>(receivers));
     }
-    for (auto& c : n.conflicts) {
-      wire::ServerMessage m;
-      auto* cm = m.mutable_conflict();
-      cm->set_doc_id(id);
-      cm->set_client_seq(c.client_seq);
-      cm->set_rev(n.rev);
-      cm->set_dropped(c.dropped);
-      cm->set_restored(c.restored);
-      for (auto& s : st.subscribers)
-        if (s.client_id == c.client_id)
-          s.sink->send(m);
+    if (!n.conflicts.empty()) {
+      for (auto& c : n.conflicts) {
+        wire::ServerMessage m;
+        auto* cm = m.mutable_conflict();
+        cm->set_doc_id(id);
+        cm->set_client_seq(c.client_seq);
+        cm->set_rev(n.rev);
+        cm->set_dropped(c.dropped);
+        cm->set_restored(c.restored);
+        wire::encoded_message enc{m};
+        for (auto& s : st.subscribers)
+          if (s.client_id == c.client_id)
+            out[index_of(&s)].push_back(enc.get(s.sink->format()));
+      }
     }
   }
+  for (std::size_t i = 0; i < out.size(); ++i)
+    if (!out[i].empty())
+      st.subscribers[i].sink->send(std::move(out[i]));
 }
 
 void maybe_snapshot(document_actor_type* self, bool force);

@@ -6,6 +6,7 @@
 #include "proto/codec.hpp"
 
 #include <memory>
+#include <vector>
 #include <string>
 
 namespace stet {
@@ -21,6 +22,16 @@ public:
   /// session's bounded send queue overflows, the session is closed instead
   /// of growing memory.
   virtual void send(std::shared_ptr<const std::string> frame) = 0;
+
+  /// Queues several frames, in order, in one hand-over.
+  virtual void send(std::vector<std::shared_ptr<const std::string>> frames) {
+    for (auto& f : frames)
+      send(std::move(f));
+  }
+
+  /// The client reads several messages per frame (hello's `batch`); sinks
+  /// that cannot batch ignore it.
+  virtual void allow_batching() {}
 
   /// Encodes `msg` in this session's format and queues it.
   void send(const wire::ServerMessage& msg) {

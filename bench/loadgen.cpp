@@ -42,6 +42,8 @@
 #include <thread>
 #include <vector>
 
+#include <unistd.h>
+
 namespace beast = boost::beast;
 namespace websocket = beast::websocket;
 namespace net = boost::asio;
@@ -157,7 +159,9 @@ public:
   connection(net::io_context& io, run_state& run, thread_stats& stats, int index, std::string doc, int writer)
     : io_(io), ws_(std::make_unique<ws_type>(io)), timer_(io), retry_(io), run_(run), stats_(stats), index_(index),
       doc_(std::move(doc)), writer_(writer) {
-    client_id_ = (writer_ >= 0 ? "w" + std::to_string(writer_) : "r") + "-" + std::to_string(index_);
+    // Unique per run: stet deduplicates (clientId, clientSeq) for good.
+    client_id_ = (writer_ >= 0 ? "w" + std::to_string(writer_) : "r") + "-" + std::to_string(index_) + "-"
+                 + std::to_string(::getpid());
   }
 
   void start() {
@@ -263,7 +267,7 @@ private:
       run_.connected++;
     }
     ws_->text(true);
-    send(json{{"hello", {{"clientId", client_id_}}}}.dump());
+    send(json{{"hello", {{"clientId", client_id_}, {"batch", true}}}}.dump());
     if (!doc_.empty())
       send(json{{"join", {{"docId", doc_}, {"knownRev", std::to_string(rev_)}, {"policy", run_.opt.policy}}}}.dump());
     read();
@@ -284,8 +288,13 @@ private:
       return fail("read: " + ec.message());
     }
     auto data = in_.cdata();
+    // Batched frames carry several messages, one per line.
     std::string_view frame{static_cast<const char*>(data.data()), data.size()};
-    on_frame(frame);
+    for (std::size_t at = 0; at < frame.size();) {
+      auto end = std::min(frame.find('\n', at), frame.size());
+      on_frame(frame.substr(at, end - at));
+      at = end + 1;
+    }
     in_.consume(in_.size());
     read();
   }

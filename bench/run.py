@@ -325,7 +325,7 @@ def scenario_storm(profile):
         for d in range(clients // per_doc):
             text = server.text(f"bench-{d}")
             counts = {}
-            for m in re.findall(r"<(w\d+-\d+\.\d+)>", text):
+            for m in re.findall(r"<(w\d+-\d+-\d+\.\d+)>", text):
                 counts[m] = counts.get(m, 0) + 1
             doubled += sum(1 for c in counts.values() if c > 1)
             for cid, acked in r["acked_by_client"].items():

@@ -60,6 +60,8 @@ void on_hello(gateway_actor_type* self, const wire::Hello& hello) {
     st.client_id = hello.client_id();
   }
   st.said_hello = true;
+  if (hello.batch())
+    st.sink->allow_batching();
   wire::ServerMessage w;
   auto* welcome = w.mutable_welcome();
   welcome->set_client_id(st.client_id);
@@ -68,6 +70,8 @@ void on_hello(gateway_actor_type* self, const wire::Hello& hello) {
   welcome->set_max_frame_bytes(static_cast<std::uint32_t>(st.settings.limits.max_frame_bytes));
   if (st.user_id != 0)
     welcome->set_username(st.username);
+  if (hello.batch())
+    welcome->set_batch(true);
   st.sink->send(w);
 }
 

@@ -85,7 +85,17 @@ void websocket_session::send(std::shared_ptr<const std::string> frame) {
   });
 }
 
-void websocket_session::enqueue(outgoing out) {
+void websocket_session::send(std::vector<std::shared_ptr<const std::string>> frames) {
+  net::post(ws_.get_executor(), [self = shared_from_this(), frames = std::move(frames)]() mutable {
+    bool binary = self->format() == wire::frame_format::binary;
+    for (auto& f : frames)
+      self->enqueue(outgoing{std::move(f), binary}, false);
+    if (!self->writing_ && !self->closing_ && !self->queue_.empty())
+      self->do_write();
+  });
+}
+
+void websocket_session::enqueue(outgoing out, bool write_now) {
   if (closing_)
     return;
   queued_bytes_ += out.frame->size();
@@ -95,29 +105,63 @@ void websocket_session::enqueue(outgoing out) {
     close_slow_consumer();
     return;
   }
-  if (!writing_)
+  if (!writing_ && write_now)
     do_write();
 }
 
+namespace {
+
+void append_varint(std::string& out, std::size_t n) {
+  while (n >= 0x80) {
+    out.push_back(static_cast<char>((n & 0x7F) | 0x80));
+    n >>= 7;
+  }
+  out.push_back(static_cast<char>(n));
+}
+
+} // namespace
+
+// A batching client gets every queued message of the front's kind in one
+// frame (up to the frame limit); others one message per frame.
 void websocket_session::do_write() {
   writing_ = true;
   auto& front = queue_.front();
   ws_.binary(front.binary);
-  ws_.async_write(net::buffer(*front.frame), beast::bind_front_handler(&websocket_session::on_write, shared_from_this()));
+  in_flight_ = 1;
+  if (!batching_.load(std::memory_order_relaxed))
+    return ws_.async_write(net::buffer(*front.frame),
+                           beast::bind_front_handler(&websocket_session::on_write, shared_from_this()));
+  batch_.clear();
+  auto limit = ctx_.limits.max_frame_bytes;
+  for (auto& out : queue_) {
+    if (out.binary != front.binary || (!batch_.empty() && batch_.size() + out.frame->size() + 10 > limit))
+      break;
+    if (&out != &front)
+      ++in_flight_;
+    if (front.binary)
+      append_varint(batch_, out.frame->size());
+    else if (&out != &front)
+      batch_.push_back('\n');
+    batch_.append(*out.frame);
+  }
+  ws_.async_write(net::buffer(batch_), beast::bind_front_handler(&websocket_session::on_write, shared_from_this()));
 }
 
 void websocket_session::on_write(beast::error_code ec, std::size_t) {
   writing_ = false;
   if (ec) {
+    in_flight_ = 0;
     discard_queue(0);
     return;
   }
   auto& m = metrics::get();
   m.frames_sent.Increment();
-  m.bytes_sent.Increment(static_cast<double>(queue_.front().frame->size()));
-  m.queued_frames.Decrement();
-  queued_bytes_ -= queue_.front().frame->size();
-  queue_.pop_front();
+  for (; in_flight_ > 0; --in_flight_) {
+    m.bytes_sent.Increment(static_cast<double>(queue_.front().frame->size()));
+    m.queued_frames.Decrement();
+    queued_bytes_ -= queue_.front().frame->size();
+    queue_.pop_front();
+  }
   if (closing_) {
     discard_queue(0);
     ws_.async_close(websocket::close_reason{websocket::close_code::try_again_later, "slow_consumer: send queue overflow"},
@@ -135,7 +179,7 @@ void websocket_session::close_slow_consumer() {
   if (writing_) {
     // Only one write at a time: keep the frame in flight, drop the rest,
     // close once it completes. A peer that never reads is cut by the timeout.
-    discard_queue(1);
+    discard_queue(in_flight_);
     beast::get_lowest_layer(ws_).expires_after(std::chrono::seconds(5));
     return;
   }

@@ -17,6 +17,7 @@
 #include <atomic>
 #include <deque>
 #include <memory>
+#include <vector>
 
 namespace stet {
 
@@ -34,7 +35,11 @@ public:
     return format_.load(std::memory_order_relaxed);
   }
   void send(std::shared_ptr<const std::string> frame) override;
+  void send(std::vector<std::shared_ptr<const std::string>> frames) override;
   using session_sink::send;
+  void allow_batching() override {
+    batching_.store(true, std::memory_order_relaxed);
+  }
 
 private:
   struct outgoing {
@@ -45,7 +50,8 @@ private:
   void on_accept(boost::beast::error_code ec);
   void do_read();
   void on_read(boost::beast::error_code ec, std::size_t bytes);
-  void enqueue(outgoing out);
+  /// Queues `out`; starts writing unless told the caller will.
+  void enqueue(outgoing out, bool write_now = true);
   void do_write();
   void on_write(boost::beast::error_code ec, std::size_t bytes);
   void close_slow_consumer();
@@ -59,11 +65,16 @@ private:
   caf::actor actor_;
   std::string session_id_;
   std::atomic<wire::frame_format> format_{wire::frame_format::json};
+  std::atomic<bool> batching_{false};
   // Strand-only state.
   bool format_fixed_ = false;
   std::deque<outgoing> queue_;
   std::size_t queued_bytes_ = 0;
   bool writing_ = false;
+  // The frame being written when it joins several queued messages, and how
+  // many of the queue's messages it holds.
+  std::string batch_;
+  std::size_t in_flight_ = 0;
   bool closing_ = false;
 };
 

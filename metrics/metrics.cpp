@@ -146,6 +146,12 @@ node_metrics::node_metrics()
                    .Help("Redis commands that failed or got no reply (connection lost)")
                    .Register(*registry)
                    .Add({})) {
+  // Every known label value from the start: a rate over a series that
+  // appears only with its first event would miss that event.
+  for (auto reason : {"bad_password", "bad_token", "no_token"})
+    auth_failures_family.Add({{"reason", reason}});
+  for (auto limit : {"edits", "logins", "connections"})
+    rate_limited_family.Add({{"limit", limit}});
   prometheus::BuildGauge()
     .Name("stet_build_info")
     .Help("Build of this node (value 1)")

@@ -2,6 +2,7 @@
 revisions; everyone ends with the server's text."""
 
 import asyncio
+import json
 import random
 
 from stet_harness import Client, Server
@@ -63,3 +64,33 @@ def test_eight_clients_converge_under_lww():
 
 def test_eight_clients_converge_under_merge_and_lose_nothing():
     asyncio.run(run("merge", unique_inserts=True))
+
+
+def test_a_batching_client_gets_every_message_once_in_order():
+    """hello {batch: true}: queued messages share frames, one per line; the
+    reader still sees every applied edit once, in revision order."""
+    import websockets
+
+    async def main(server):
+        writer = await Client(server.ws_url, "batch-writer").connect()
+        await writer.join("batched")
+        reader = await websockets.connect(server.ws_url)
+        await reader.send(json.dumps({"hello": {"clientId": "batch-reader", "batch": True}}))
+        await reader.send(json.dumps({"join": {"docId": "batched"}}))
+        edits = 400
+        for seq in range(1, edits + 1):
+            await writer.edit("batched", seq, [{"insert": "x"}], base_rev=0)
+        frames, messages = 0, []
+        while len([m for m in messages if "applied" in m]) < edits:
+            frame = await asyncio.wait_for(reader.recv(), 30)
+            frames += 1
+            messages += [json.loads(line) for line in frame.split("\n")]
+        assert messages[0]["welcome"]["batch"] is True
+        revs = [int(m["applied"]["rev"]) for m in messages if "applied" in m]
+        assert revs == list(range(1, edits + 1))
+        assert frames < len(messages), "400 edits in a burst should share frames"
+        await reader.close()
+        await writer.close()
+
+    with Server() as server:
+        asyncio.run(main(server))
