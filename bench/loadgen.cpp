@@ -382,14 +382,16 @@ private:
     }
   }
 
-  // Replace edits keep the document's size constant: the first inserts,
+  // Replace edits keep the document's size constant: the first ones insert,
   // every later one deletes as much as it inserts (policy merge, so
   // concurrent deletes of the same text simply merge).
   std::string ops_for(std::uint64_t seq) {
     std::string text(static_cast<std::size_t>(run_.opt.edit_bytes), 'a' + static_cast<char>(seq % 26));
     if (run_.opt.storm) // unique, countable markers
       text = "<" + client_id_ + "." + std::to_string(seq) + ">";
-    if (seq == 1 || run_.opt.storm)
+    // Inserts only until the first edit is acked: before that the document
+    // may not yet hold the text a delete needs.
+    if (seq == 1 || acked_ == 0 || run_.opt.storm)
       return "[{\"insert\":\"" + text + "\"}]";
     return "[{\"delete\":" + std::to_string(run_.opt.edit_bytes) + "},{\"insert\":\"" + text + "\"}]";
   }

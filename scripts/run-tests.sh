@@ -18,3 +18,6 @@ echo "== web client (node --test: the JavaScript op algebra against the C++ core
 mkdir -p build/test-vectors
 build/tests/stet_ot_vectors build/test-vectors/ot.json
 (cd web && node --test test/)
+
+echo "== benchmarks, smoke profile (checks the harness and peers; asserts nothing about speed)"
+/usr/bin/python3 bench/run.py --profile smoke --out build/bench-smoke

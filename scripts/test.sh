@@ -8,6 +8,8 @@ cd "$(dirname "$0")/.."
 scripts/install-deps.sh --test
 scripts/build.sh
 scripts/build-web.sh
+# The benchmark peers (Hocuspocus, y-websocket) for the smoke benchmark run.
+(cd bench/peers && npm ci --no-audit --no-fund --loglevel=error)
 
 echo "== fuzzing (libFuzzer, bounded, on the checked-in seed corpus)"
 scripts/fuzz.sh "${STET_FUZZ_SECONDS:-30}"

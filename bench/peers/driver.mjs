@@ -60,6 +60,7 @@ class Conn {
     this.writer = writer // -1: reader
     this.joined = false
     this.seq = 0
+    this.acked = 0
     this.rev = '0'
     if (kind !== 'stet') {
       this.ydoc = new Y.Doc()
@@ -136,6 +137,7 @@ class Conn {
       const ins = data.indexOf('"insert":"')
       if (ins !== -1) deliver(data, this.writer, ins, data.indexOf('"', ins + 10))
     } else if (kindOf === 'ac') {
+      this.acked++
       const rev = /"rev":"(\d+)"/.exec(data.toString('latin1'))
       if (rev) this.rev = rev[1]
     } else if (kindOf === 'sn') {
@@ -172,7 +174,8 @@ class Conn {
     this.seq++
     const text = markerText(this.writer, due)
     if (kind === 'stet') {
-      const ops = this.seq === 1 ? [{ insert: text }] : [{ delete: opt.bytes }, { insert: text }]
+      // Inserts until the first ack: before that the text to delete may not exist yet.
+      const ops = this.acked === 0 ? [{ insert: text }] : [{ delete: opt.bytes }, { insert: text }]
       this.send(JSON.stringify({ edit: { docId: this.doc, baseRev: this.rev, clientSeq: String(this.seq), ops } }))
       return
     }
