@@ -36,6 +36,9 @@ void websocket_session::run(beast::http::request<beast::http::string_body> upgra
   ws_.set_option(websocket::stream_base::decorator(
     [](websocket::response_type& res) { res.set(beast::http::field::server, "stet"); }));
   ws_.read_message_max(ctx_.limits.max_frame_bytes);
+  // One frame per message (Beast would cut anything over 4 KB into 4 KB
+  // frames, each its own write: a 1 MB snapshot became 256 of them).
+  ws_.auto_fragment(false);
   ws_.async_accept(upgrade, beast::bind_front_handler(&websocket_session::on_accept, shared_from_this()));
 }
 

@@ -105,7 +105,60 @@ result<ServerMessage> decode_server(std::string_view frame, frame_format format)
   return parse<ServerMessage>(frame, format);
 }
 
+namespace {
+
+// A JSON string's body: only what JSON requires is escaped (protobuf's
+// printer also escapes <, >, & and more, one byte at a time).
+void append_json_escaped(std::string& out, std::string_view s) {
+  static constexpr char hex[] = "0123456789abcdef";
+  std::size_t run = 0;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    auto c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x20 && c != '"' && c != '\\')
+      continue;
+    out.append(s.data() + run, i - run);
+    run = i + 1;
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\t': out += "\\t"; break;
+      case '\r': out += "\\r"; break;
+      default:
+        out += "\\u00";
+        out += hex[c >> 4];
+        out += hex[c & 15];
+    }
+  }
+  out.append(s.data() + run, s.size() - run);
+}
+
+} // namespace
+
 std::string encode(const ServerMessage& msg, frame_format format) {
+  // A snapshot's text can be megabytes: print the rest with protobuf and
+  // splice the text in, escaped by the loop above (measured: the join of a
+  // 1 MB document spent most of its time in protobuf's escaping).
+  if (format == frame_format::json && msg.has_snapshot() && msg.snapshot().text().size() > 4096) {
+    auto& snap = msg.snapshot();
+    ServerMessage rest; // every field but the text (copying it would copy megabytes)
+    auto* r = rest.mutable_snapshot();
+    r->set_doc_id(snap.doc_id());
+    r->set_rev(snap.rev());
+    if (snap.has_policy())
+      r->set_policy(snap.policy());
+    *r->mutable_participants() = snap.participants();
+    if (snap.has_resumed())
+      r->set_resumed(snap.resumed());
+    auto out = encode_any(rest, format); // {"snapshot":{"docId":...}}
+    out.resize(out.size() - 2);          // without its closing }}
+    auto& text = snap.text();
+    out.reserve(out.size() + text.size() + text.size() / 16 + 16);
+    out += ",\"text\":\"";
+    append_json_escaped(out, text);
+    out += "\"}}";
+    return out;
+  }
   return encode_any(msg, format);
 }
 
