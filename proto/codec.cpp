@@ -1,6 +1,7 @@
 #include "proto/codec.hpp"
 
 #include "core/utf8.hpp"
+#include "proto/json_fast_path.hpp"
 
 #include <google/protobuf/util/json_util.h>
 
@@ -90,6 +91,12 @@ std::string encode_any(const Message& msg, frame_format format) {
 } // namespace
 
 result<ClientMessage> decode_client(std::string_view frame, frame_format format) {
+  if (format == frame_format::json && frame.starts_with("{\"edit\":") && utf8::is_valid(frame))
+    if (auto fast = json_fast_path::parse_edit(frame)) {
+      if (auto s = check_strings(*fast); !s)
+        return s.error();
+      return std::move(*fast);
+    }
   auto m = parse<ClientMessage>(frame, format);
   if (!m)
     return m;
@@ -104,36 +111,6 @@ result<ClientMessage> decode_client(std::string_view frame, frame_format format)
 result<ServerMessage> decode_server(std::string_view frame, frame_format format) {
   return parse<ServerMessage>(frame, format);
 }
-
-namespace {
-
-// A JSON string's body: only what JSON requires is escaped (protobuf's
-// printer also escapes <, >, & and more, one byte at a time).
-void append_json_escaped(std::string& out, std::string_view s) {
-  static constexpr char hex[] = "0123456789abcdef";
-  std::size_t run = 0;
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    auto c = static_cast<unsigned char>(s[i]);
-    if (c >= 0x20 && c != '"' && c != '\\')
-      continue;
-    out.append(s.data() + run, i - run);
-    run = i + 1;
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\t': out += "\\t"; break;
-      case '\r': out += "\\r"; break;
-      default:
-        out += "\\u00";
-        out += hex[c >> 4];
-        out += hex[c & 15];
-    }
-  }
-  out.append(s.data() + run, s.size() - run);
-}
-
-} // namespace
 
 std::string encode(const ServerMessage& msg, frame_format format) {
   // A snapshot's text can be megabytes: print the rest with protobuf and
@@ -155,9 +132,14 @@ std::string encode(const ServerMessage& msg, frame_format format) {
     auto& text = snap.text();
     out.reserve(out.size() + text.size() + text.size() / 16 + 16);
     out += ",\"text\":\"";
-    append_json_escaped(out, text);
+    json_fast_path::append_escaped(out, text);
     out += "\"}}";
     return out;
+  }
+  if (format == frame_format::json) {
+    std::string out;
+    if (json_fast_path::print(msg, out))
+      return out;
   }
   return encode_any(msg, format);
 }

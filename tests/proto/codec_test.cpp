@@ -89,3 +89,54 @@ TEST_CASE("a large snapshot's JSON carries its text exactly (the spliced fast pa
   s->set_text("<x>");
   CHECK(wire::encode(m, wire::frame_format::json).find("\\u003cx\\u003e") != std::string::npos);
 }
+
+TEST_CASE("the hand-written edit parser agrees with protobuf's JSON mapping, or defers to it") {
+  const char* frames[] = {
+    R"({"edit":{"docId":"d","baseRev":"3","clientSeq":"4","ops":[{"retain":2},{"insert":"h\u00e9\"<"},{"delete":"1"}]}})",
+    R"({"edit":{"docId":"d","baseRev":3,"clientSeq":4,"clientTs":"99","ops":[{"insert":"x"}]}})",
+    R"({"edit":{"doc_id":"d","base_rev":"1","client_seq":"2","ops":[{"insert":"snake"}]}})", // protobuf's other spelling
+    R"({"edit":{"docId":"d","clientSeq":"1","ops":[{"retain":4294967296}]}})",              // over uint32
+    R"({"edit":{"docId":"d","clientSeq":"1","ops":[{"insert":"x","retain":1}]}})",         // two kinds
+    R"({"edit":{"docId":"d","clientSeq":"-1","ops":[]}})",
+    R"({"edit":{"docId":"d","clientSeq":"1","bogus":1,"ops":[]}})",
+    R"({"edit":{"docId":7,"clientSeq":"1"}})",
+    R"({"edit":{"docId":"d","clientSeq":1.5}})",
+  };
+  for (auto* f : frames) {
+    CAPTURE(f);
+    auto ours = wire::decode_client(f, wire::frame_format::json);
+    wire::ClientMessage theirs;
+    google::protobuf::util::JsonParseOptions strict;
+    auto st = google::protobuf::util::JsonStringToMessage(f, &theirs, strict);
+    CHECK(static_cast<bool>(ours) == st.ok());
+    if (ours && st.ok())
+      CHECK(ours->SerializeAsString() == theirs.SerializeAsString());
+  }
+}
+
+TEST_CASE("hand-printed acks and applied edits parse back to the same message") {
+  wire::ServerMessage m;
+  auto* a = m.mutable_applied();
+  a->set_doc_id("doc.1");
+  a->set_rev(12);
+  a->add_ops()->set_retain(3);
+  a->add_ops()->set_insert("caf\xC3\xA9 \"q\" \\ <b>\n");
+  auto* d = a->add_ops();
+  d->set_delete_(2);
+  d->set_deleted("xy");
+  a->set_author("c1");
+  a->set_ts(1ull << 40);
+  a->set_client_seq(5);
+  auto json = wire::encode(m, wire::frame_format::json);
+  wire::ServerMessage back;
+  REQUIRE(google::protobuf::util::JsonStringToMessage(json, &back).ok());
+  CHECK(back.SerializeAsString() == m.SerializeAsString());
+  wire::ServerMessage ack;
+  ack.mutable_ack()->set_doc_id("d");
+  ack.mutable_ack()->set_client_seq(2);
+  ack.mutable_ack()->set_rev(9);
+  ack.mutable_ack()->set_ts(77);
+  std::string printed;
+  REQUIRE(google::protobuf::util::MessageToJsonString(ack, &printed).ok());
+  CHECK(wire::encode(ack, wire::frame_format::json) == printed); // byte for byte what protobuf prints
+}
