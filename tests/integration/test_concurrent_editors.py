@@ -77,10 +77,14 @@ def test_a_batching_client_gets_every_message_once_in_order():
         reader = await websockets.connect(server.ws_url)
         await reader.send(json.dumps({"hello": {"clientId": "batch-reader", "batch": True}}))
         await reader.send(json.dumps({"join": {"docId": "batched"}}))
+        frames, messages = 0, []
+        while not any("snapshot" in m for m in messages):  # joined before the burst
+            frame = await asyncio.wait_for(reader.recv(), 30)
+            frames += 1
+            messages += [json.loads(line) for line in frame.split("\n")]
         edits = 400
         for seq in range(1, edits + 1):
             await writer.edit("batched", seq, [{"insert": "x"}], base_rev=0)
-        frames, messages = 0, []
         while len([m for m in messages if "applied" in m]) < edits:
             frame = await asyncio.wait_for(reader.recv(), 30)
             frames += 1
