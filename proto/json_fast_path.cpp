@@ -103,7 +103,9 @@ std::optional<ClientMessage> parse_edit(std::string_view frame) {
       for (auto& c : value) {
         if (!c.is_object() || c.size() != 1)
           return std::nullopt;
-        auto& [kind, v] = *c.items().begin();
+        auto only = c.begin(); // a json iterator: key() refers into the object itself
+        const std::string& kind = only.key();
+        const json& v = only.value();
         auto* out = edit->add_ops();
         if (kind == "insert") {
           if (!v.is_string())
