@@ -20,6 +20,9 @@
 //
 // Prints one JSON object on stdout; "measure start"/"measure end" lines on
 // stderr mark the measured window for the scenario runner.
+#include "core/utf8.hpp"
+#include "tests/test_support.hpp"
+
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -27,7 +30,6 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/websocket.hpp>
 #include <nlohmann/json.hpp>
-#include <zlib.h>
 
 #include <algorithm>
 #include <atomic>
@@ -581,42 +583,21 @@ json edit_mode(run_state& run) {
   return out;
 }
 
-std::string gunzip(const std::string& path) {
-  gzFile f = gzopen(path.c_str(), "rb");
-  if (!f)
-    throw std::runtime_error("cannot open " + path);
-  std::string out;
-  char buf[1 << 16];
-  int n;
-  while ((n = gzread(f, buf, sizeof buf)) > 0)
-    out.append(buf, static_cast<std::size_t>(n));
-  gzclose(f);
-  return out;
-}
-
-// Each trace transaction becomes one edit: its patches as retain/delete/insert.
+// Each trace patch becomes one edit: retain / delete / insert.
 std::vector<std::string> trace_edits(const std::string& path, std::size_t& end_chars) {
-  auto trace = json::parse(gunzip(path));
+  auto trace = stet::test::load_sequential_trace(path);
   std::vector<std::string> out;
-  for (auto& txn : trace["txns"]) {
-    for (auto& patch : txn["patches"]) {
-      auto pos = patch[0].get<std::uint64_t>();
-      auto del = patch[1].get<std::uint64_t>();
-      auto ins = patch[2].get<std::string>();
-      json ops = json::array();
-      if (pos)
-        ops.push_back({{"retain", pos}});
-      if (del)
-        ops.push_back({{"delete", del}});
-      if (!ins.empty())
-        ops.push_back({{"insert", ins}});
-      out.push_back(ops.dump());
-    }
+  for (auto& p : trace.patches) {
+    json ops = json::array();
+    if (p.position)
+      ops.push_back({{"retain", p.position}});
+    if (p.erase)
+      ops.push_back({{"delete", p.erase}});
+    if (!p.insert.empty())
+      ops.push_back({{"insert", p.insert}});
+    out.push_back(ops.dump());
   }
-  auto end = trace["endContent"].get<std::string>();
-  end_chars = 0;
-  for (unsigned char c : end)
-    end_chars += (c & 0xC0) != 0x80;
+  end_chars = stet::utf8::length(trace.end_content);
   return out;
 }
 
