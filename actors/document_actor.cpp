@@ -111,20 +111,18 @@ void deliver(document_actor_state& st, const std::vector<pending_notice>& notice
       }
       metrics::get().fanout_sessions.Observe(static_cast<double>(receivers));
     }
-    if (!n.conflicts.empty()) {
-      for (auto& c : n.conflicts) {
-        wire::ServerMessage m;
-        auto* cm = m.mutable_conflict();
-        cm->set_doc_id(id);
-        cm->set_client_seq(c.client_seq);
-        cm->set_rev(n.rev);
-        cm->set_dropped(c.dropped);
-        cm->set_restored(c.restored);
-        wire::encoded_message enc{m};
-        for (auto& s : st.subscribers)
-          if (s.client_id == c.client_id)
-            out[index_of(&s)].push_back(enc.get(s.sink->format()));
-      }
+    for (auto& c : n.conflicts) {
+      wire::ServerMessage m;
+      auto* cm = m.mutable_conflict();
+      cm->set_doc_id(id);
+      cm->set_client_seq(c.client_seq);
+      cm->set_rev(n.rev);
+      cm->set_dropped(c.dropped);
+      cm->set_restored(c.restored);
+      wire::encoded_message enc{m};
+      for (auto& s : st.subscribers)
+        if (s.client_id == c.client_id)
+          out[index_of(&s)].push_back(enc.get(s.sink->format()));
     }
   }
   for (std::size_t i = 0; i < out.size(); ++i)

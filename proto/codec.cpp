@@ -113,29 +113,6 @@ result<ServerMessage> decode_server(std::string_view frame, frame_format format)
 }
 
 std::string encode(const ServerMessage& msg, frame_format format) {
-  // A snapshot's text can be megabytes: print the rest with protobuf and
-  // splice the text in, escaped by the loop above (measured: the join of a
-  // 1 MB document spent most of its time in protobuf's escaping).
-  if (format == frame_format::json && msg.has_snapshot() && msg.snapshot().text().size() > 4096) {
-    auto& snap = msg.snapshot();
-    ServerMessage rest; // every field but the text (copying it would copy megabytes)
-    auto* r = rest.mutable_snapshot();
-    r->set_doc_id(snap.doc_id());
-    r->set_rev(snap.rev());
-    if (snap.has_policy())
-      r->set_policy(snap.policy());
-    *r->mutable_participants() = snap.participants();
-    if (snap.has_resumed())
-      r->set_resumed(snap.resumed());
-    auto out = encode_any(rest, format); // {"snapshot":{"docId":...}}
-    out.resize(out.size() - 2);          // without its closing }}
-    auto& text = snap.text();
-    out.reserve(out.size() + text.size() + text.size() / 16 + 16);
-    out += ",\"text\":\"";
-    json_fast_path::append_escaped(out, text);
-    out += "\"}}";
-    return out;
-  }
   if (format == frame_format::json) {
     std::string out;
     if (json_fast_path::print(msg, out))

@@ -1,5 +1,6 @@
 #include "proto/json_fast_path.hpp"
 
+#include <google/protobuf/util/json_util.h>
 #include <nlohmann/json.hpp>
 
 #include <limits>
@@ -131,6 +132,29 @@ std::optional<ClientMessage> parse_edit(std::string_view frame) {
 }
 
 bool print(const ServerMessage& msg, std::string& out) {
+  if (msg.has_snapshot() && msg.snapshot().text().size() > 4096) {
+    // A snapshot's text can be megabytes: protobuf prints the rest, the text
+    // is spliced in (measured: joining a 1 MB document spent most of its
+    // time in protobuf's escaping).
+    auto& snap = msg.snapshot();
+    ServerMessage rest; // every field but the text (copying it would copy megabytes)
+    auto* r = rest.mutable_snapshot();
+    r->set_doc_id(snap.doc_id());
+    r->set_rev(snap.rev());
+    if (snap.has_policy())
+      r->set_policy(snap.policy());
+    *r->mutable_participants() = snap.participants();
+    if (snap.has_resumed())
+      r->set_resumed(snap.resumed());
+    if (!google::protobuf::util::MessageToJsonString(rest, &out).ok())
+      return false;
+    out.resize(out.size() - 2); // {"snapshot":{"docId":...  without its closing }}
+    out.reserve(out.size() + snap.text().size() + snap.text().size() / 16 + 16);
+    out += ",\"text\":\"";
+    append_escaped(out, snap.text());
+    out += "\"}}";
+    return true;
+  }
   if (msg.has_ack()) {
     auto& a = msg.ack();
     out = "{\"ack\":{";

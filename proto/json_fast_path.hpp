@@ -1,5 +1,5 @@
 // Hand-written JSON for the hottest messages (edit in, ack and applied
-// out). protobuf's JSON util builds and tears down a type-resolver pipeline
+// out) and for a large snapshot's text. protobuf's JSON util builds and tears down a type-resolver pipeline
 // per message; measured on the automerge-paper replay over one WebSocket,
 // it and its allocations were half the server's CPU. Anything outside the
 // plain shape falls back to protobuf, which also words every error.
@@ -16,7 +16,7 @@ namespace stet::wire::json_fast_path {
 /// `{"edit":{...}}` in its usual spelling, or nullopt (then use protobuf).
 std::optional<ClientMessage> parse_edit(std::string_view frame);
 
-/// Prints acks and applied edits; false for anything else.
+/// Prints acks, applied edits and large snapshots; false for anything else.
 bool print(const ServerMessage& msg, std::string& out);
 
 /// Appends `s` escaped for a JSON string body (only what JSON requires).

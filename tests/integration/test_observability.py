@@ -108,16 +108,17 @@ def test_metrics_port_serves_only_operations_endpoints():
             assert "only" in json.loads(e.value.read())["error"]["message"]
 
 
-def test_one_edit_can_be_followed_through_the_logs():
-    async def one_edit(server):
-        c = await Client(server.ws_url, "tracer").connect()
-        await c.join("followed")
-        await c.edit("followed", 1, [{"insert": "x"}])
-        await c.wait_for(lambda: c.acks)
-        await c.close()
+async def one_edit(server, client_id, doc):
+    c = await Client(server.ws_url, client_id).connect()
+    await c.join(doc)
+    await c.edit(doc, 1, [{"insert": "x"}])
+    await c.wait_for(lambda: c.acks)
+    await c.close()
 
+
+def test_one_edit_can_be_followed_through_the_logs():
     with Server("--log-level", "debug") as server:
-        asyncio.run(one_edit(server))
+        asyncio.run(one_edit(server, "tracer", "followed"))
         lines = [json.loads(l) for l in server.log().splitlines() if l.startswith("{")]
     mine = [l for l in lines if l.get("edit") == "tracer/1"]
     stages = [l["msg"] for l in mine]
@@ -128,13 +129,6 @@ def test_one_edit_can_be_followed_through_the_logs():
 
 
 def test_info_level_drops_per_edit_lines():
-    async def one_edit(server):
-        c = await Client(server.ws_url, "quiet").connect()
-        await c.join("quiet")
-        await c.edit("quiet", 1, [{"insert": "x"}])
-        await c.wait_for(lambda: c.acks)
-        await c.close()
-
     with Server() as server:
-        asyncio.run(one_edit(server))
+        asyncio.run(one_edit(server, "quiet", "quiet"))
         assert '"edit":"quiet/1"' not in server.log()
