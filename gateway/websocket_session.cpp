@@ -18,6 +18,12 @@ namespace beast = boost::beast;
 namespace websocket = beast::websocket;
 namespace net = boost::asio;
 
+namespace {
+// Queue slots an idle session keeps: enough for the usual few frames in
+// flight without reallocating, little enough not to matter per connection.
+constexpr std::size_t k_kept_queue_capacity = 16;
+} // namespace
+
 websocket_session::websocket_session(beast::tcp_stream&& stream, gateway_context& ctx, connection_slot slot)
   : ws_(std::move(stream)), ctx_(ctx), slot_(std::move(slot)) {
   session_id_ = ctx.node_id + "-" + std::to_string(ctx.next_session++);
@@ -77,7 +83,10 @@ void websocket_session::on_read(beast::error_code ec, std::size_t) {
   }
   caf::anon_send(actor_, frame_atom::value, beast::buffers_to_string(buffer_.data()),
                  fmt == wire::frame_format::binary);
+  // An idle connection should hold no read buffer: release it now rather
+  // than keep the largest message's worth per connection.
   buffer_.consume(buffer_.size());
+  buffer_.shrink_to_fit();
   do_read();
 }
 
@@ -172,7 +181,11 @@ void websocket_session::on_write(beast::error_code ec, std::size_t) {
     return;
   }
   if (!queue_.empty())
-    do_write();
+    return do_write();
+  // Idle again: give back what the last burst needed.
+  std::string{}.swap(batch_);
+  if (queue_.capacity() > k_kept_queue_capacity)
+    queue_.shrink_to_fit();
 }
 
 void websocket_session::close_slow_consumer() {

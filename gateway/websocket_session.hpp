@@ -13,9 +13,9 @@
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/websocket/stream.hpp>
+#include <boost/container/devector.hpp>
 
 #include <atomic>
-#include <deque>
 #include <memory>
 #include <vector>
 
@@ -68,7 +68,9 @@ private:
   std::atomic<bool> batching_{false};
   // Strand-only state.
   bool format_fixed_ = false;
-  std::deque<outgoing> queue_;
+  // A devector, not a deque: an empty deque still holds a 512-byte block,
+  // and most connections are idle most of the time.
+  boost::container::devector<outgoing> queue_;
   std::size_t queued_bytes_ = 0;
   bool writing_ = false;
   // The frame being written when it joins several queued messages, and how
