@@ -185,6 +185,11 @@ public:
   bool joined() const {
     return joined_;
   }
+  /// When the first snapshot arrived (read on the io thread, not by a
+  /// polling waiter, so join latency is not rounded up to the poll period).
+  std::int64_t first_snapshot_ns() const {
+    return first_snapshot_ns_.load();
+  }
   std::uint64_t acked() const {
     return acked_;
   }
@@ -328,6 +333,7 @@ private:
         joined_ = true;
         if (!counted_join_) {
           counted_join_ = true;
+          first_snapshot_ns_ = now;
           run_.joined++;
         } else {
           ++stats_.resyncs;
@@ -444,6 +450,7 @@ private:
   bool open_ = false, joined_ = false, closing_ = false, counted_connect_ = false, counted_join_ = false;
   std::uint64_t rev_ = 0, acked_ = 0, seq_ = 0;
   std::int64_t next_due_ = 0, interval_ns_ = 0;
+  std::atomic<std::int64_t> first_snapshot_ns_{0};
 };
 
 void wait_until(const std::function<bool()>& done, double seconds, const char* what) {
@@ -659,7 +666,7 @@ json join_mode(run_state& run) {
     wait_until([&] { return run.joined > before || run.failed > 0; }, 30, "a join");
     if (run.failed)
       throw std::runtime_error("join failed: " + stats.first_error);
-    auto us = (now_ns() - t) / 1000;
+    auto us = (c->first_snapshot_ns() - t) / 1000;
     if (!keep)
       c->close();
     return std::make_pair(c, us);
