@@ -38,6 +38,7 @@ TRACES = os.path.join(REPO, "..", "shared", "traces", "sequential")
 RESULTS = os.path.join(REPO, "bench", "results")
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 SERVER_CORE, LOAD_CORE = "0", "1"
+STORM_RATE = float(os.environ.get("STORM_RATE", "0.1"))
 
 
 def free_port():
@@ -332,7 +333,7 @@ def scenario_storm(profile):
 
     try:
         r = loadgen(Current(), "--docs", clients // per_doc, "--conns-per-doc", per_doc, "--writers-per-doc",
-                    per_doc, "--rate", 0.5, "--duration", 6 if profile == "smoke" else 10, "--warmup", 1,
+                    per_doc, "--rate", STORM_RATE, "--duration", 6 if profile == "smoke" else 10, "--warmup", 1,
                     "--storm", "--sources", 4, on_mark=at_mark)
         server = box["server"]
         lost = doubled = 0

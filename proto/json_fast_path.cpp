@@ -1,8 +1,10 @@
 #include "proto/json_fast_path.hpp"
 
-#include <google/protobuf/util/json_util.h>
+#include <google/protobuf/descriptor.h>
+#include <google/protobuf/message.h>
 #include <nlohmann/json.hpp>
 
+#include <charconv>
 #include <limits>
 
 namespace stet::wire::json_fast_path {
@@ -34,18 +36,6 @@ std::optional<std::uint64_t> to_uint(const json& v, std::uint64_t max) {
   if (n > max)
     return std::nullopt;
   return n;
-}
-
-void append_uint(std::string& out, std::uint64_t n) {
-  out += '"';
-  out += std::to_string(n);
-  out += '"';
-}
-
-void append_string(std::string& out, std::string_view s) {
-  out += '"';
-  append_escaped(out, s);
-  out += '"';
 }
 
 } // namespace
@@ -131,80 +121,110 @@ std::optional<ClientMessage> parse_edit(std::string_view frame) {
   return m;
 }
 
-bool print(const ServerMessage& msg, std::string& out) {
-  if (msg.has_snapshot() && msg.snapshot().text().size() > 4096) {
-    // A snapshot's text can be megabytes: protobuf prints the rest, the text
-    // is spliced in (measured: joining a 1 MB document spent most of its
-    // time in protobuf's escaping).
-    auto& snap = msg.snapshot();
-    ServerMessage rest; // every field but the text (copying it would copy megabytes)
-    auto* r = rest.mutable_snapshot();
-    r->set_doc_id(snap.doc_id());
-    r->set_rev(snap.rev());
-    if (snap.has_policy())
-      r->set_policy(snap.policy());
-    *r->mutable_participants() = snap.participants();
-    if (snap.has_resumed())
-      r->set_resumed(snap.resumed());
-    if (!google::protobuf::util::MessageToJsonString(rest, &out).ok())
+namespace {
+
+namespace pb = google::protobuf;
+
+void append_number(std::string& out, std::uint64_t n) {
+  char buf[24];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, n);
+  out.append(buf, end);
+}
+
+void append_number(std::string& out, std::int64_t n) {
+  char buf[24];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, n);
+  out.append(buf, end);
+}
+
+bool append_message(const pb::Message& m, std::string& out);
+
+// One value of `f` (element `i` when repeated) in protobuf's JSON mapping:
+// 64-bit integers as strings, 32-bit ones as numbers. Kinds the wire
+// messages do not use (bytes, floats, enums, maps) return false.
+bool append_value(const pb::Message& m, const pb::Reflection& r, const pb::FieldDescriptor* f, int i,
+                  std::string& out) {
+  using T = pb::FieldDescriptor;
+  bool rep = f->is_repeated();
+  switch (f->cpp_type()) {
+    case T::CPPTYPE_STRING: {
+      if (f->type() == T::TYPE_BYTES)
+        return false;
+      std::string scratch;
+      auto& v = rep ? r.GetRepeatedStringReference(m, f, i, &scratch) : r.GetStringReference(m, f, &scratch);
+      out += '"';
+      append_escaped(out, v);
+      out += '"';
+      return true;
+    }
+    case T::CPPTYPE_UINT64:
+      out += '"';
+      append_number(out, rep ? r.GetRepeatedUInt64(m, f, i) : r.GetUInt64(m, f));
+      out += '"';
+      return true;
+    case T::CPPTYPE_INT64:
+      out += '"';
+      append_number(out, rep ? r.GetRepeatedInt64(m, f, i) : r.GetInt64(m, f));
+      out += '"';
+      return true;
+    case T::CPPTYPE_UINT32:
+      append_number(out, std::uint64_t{rep ? r.GetRepeatedUInt32(m, f, i) : r.GetUInt32(m, f)});
+      return true;
+    case T::CPPTYPE_INT32:
+      append_number(out, std::int64_t{rep ? r.GetRepeatedInt32(m, f, i) : r.GetInt32(m, f)});
+      return true;
+    case T::CPPTYPE_BOOL:
+      out += (rep ? r.GetRepeatedBool(m, f, i) : r.GetBool(m, f)) ? "true" : "false";
+      return true;
+    case T::CPPTYPE_MESSAGE:
+      return append_message(rep ? r.GetRepeatedMessage(m, f, i) : r.GetMessage(m, f), out);
+    default: return false;
+  }
+}
+
+bool append_message(const pb::Message& m, std::string& out) {
+  auto* d = m.GetDescriptor();
+  auto* r = m.GetReflection();
+  out += '{';
+  bool first = true;
+  for (int i = 0; i < d->field_count(); ++i) {
+    auto* f = d->field(i);
+    if (f->is_map())
       return false;
-    out.resize(out.size() - 2); // {"snapshot":{"docId":...  without its closing }}
-    out.reserve(out.size() + snap.text().size() + snap.text().size() / 16 + 16);
-    out += ",\"text\":\"";
-    append_escaped(out, snap.text());
-    out += "\"}}";
-    return true;
-  }
-  if (msg.has_ack()) {
-    auto& a = msg.ack();
-    out = "{\"ack\":{";
-    const char* sep = "";
-    if (a.has_doc_id())
-      out += "\"docId\":", append_string(out, a.doc_id()), sep = ",";
-    if (a.has_client_seq())
-      out += sep, out += "\"clientSeq\":", append_uint(out, a.client_seq()), sep = ",";
-    if (a.has_rev())
-      out += sep, out += "\"rev\":", append_uint(out, a.rev()), sep = ",";
-    if (a.has_ts())
-      out += sep, out += "\"ts\":", append_uint(out, a.ts());
-    out += "}}";
-    return true;
-  }
-  if (msg.has_applied()) {
-    auto& a = msg.applied();
-    out = "{\"applied\":{\"docId\":";
-    append_string(out, a.doc_id());
-    out += ",\"rev\":";
-    append_uint(out, a.rev());
-    out += ",\"ops\":[";
-    for (int i = 0; i < a.ops_size(); ++i) {
-      auto& c = a.ops(i);
-      out += i ? ",{" : "{";
-      if (c.has_retain()) {
-        out += "\"retain\":" + std::to_string(c.retain());
-      } else if (c.has_insert()) {
-        out += "\"insert\":";
-        append_string(out, c.insert());
-      } else {
-        out += "\"delete\":" + std::to_string(c.delete_());
-      }
-      if (c.has_deleted()) {
-        out += ",\"deleted\":";
-        append_string(out, c.deleted());
-      }
-      out += '}';
+    int n = f->is_repeated() ? r->FieldSize(m, f) : 0;
+    if (f->is_repeated() ? n == 0 : !r->HasField(m, f))
+      continue;
+    if (!first)
+      out += ',';
+    first = false;
+    out += '"';
+    out += f->json_name();
+    out += "\":";
+    if (!f->is_repeated()) {
+      if (!append_value(m, *r, f, -1, out))
+        return false;
+      continue;
+    }
+    out += '[';
+    for (int j = 0; j < n; ++j) {
+      if (j)
+        out += ',';
+      if (!append_value(m, *r, f, j, out))
+        return false;
     }
     out += ']';
-    if (a.has_author())
-      out += ",\"author\":", append_string(out, a.author());
-    if (a.has_ts())
-      out += ",\"ts\":", append_uint(out, a.ts());
-    if (a.has_client_seq())
-      out += ",\"clientSeq\":", append_uint(out, a.client_seq());
-    out += "}}";
-    return a.has_doc_id() && a.has_rev();
   }
-  return false;
+  out += '}';
+  return true;
+}
+
+} // namespace
+
+bool print(const ServerMessage& msg, std::string& out) {
+  out.clear();
+  if (msg.has_snapshot()) // megabytes, maybe: grow once
+    out.reserve(msg.snapshot().text().size() + msg.snapshot().text().size() / 16 + 256);
+  return append_message(msg, out);
 }
 
 } // namespace stet::wire::json_fast_path
