@@ -33,7 +33,7 @@ constexpr std::string_view k_usage = R"(usage: stet serve [flags]
   --max-edits-per-second N  per session (default 500; per user twice that)
   --max-connections-per-ip N  (default 256)
   --io-threads N            Asio threads (default 1)
-  --actor-threads N         CAF scheduler threads (default 2)
+  --actor-threads N         CAF scheduler threads (default: one per CPU it may use)
 )";
 
 [[noreturn]] void usage_error(const std::string& message) {

@@ -30,7 +30,8 @@ struct server_options {
   int storage_connections = 4;
   std::string node_id = "local";
   int io_threads = 1;
-  int actor_threads = 2;
+  /// CAF scheduler threads; 0: one per CPU this process may use.
+  int actor_threads = 0;
   gateway_limits limits;
   registry_config registry;
   /// HMAC key for tokens; empty: refuse to start unless allow_anonymous,
