@@ -33,6 +33,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 STET = os.path.join(REPO, "build", "stet")
 LOADGEN = os.path.join(REPO, "build", "bench", "stet_loadgen")
 CORE_BENCH = os.path.join(REPO, "build", "bench", "stet_core_bench")
+FLOOR = os.path.join(REPO, "build", "bench", "stet_loopback_floor")
 PEERS = os.path.join(REPO, "bench", "peers")
 TRACES = os.path.join(REPO, "..", "shared", "traces", "sequential")
 RESULTS = os.path.join(REPO, "bench", "results")
@@ -494,9 +495,25 @@ def scenario_peers(profile):
                   {"CPU-s / M deliveries": [r["server_cpu_s_per_million_deliveries"] for r in hot]}, "CPU-seconds")
 
 
+def scenario_floor(profile):
+    """8. The kernel's floor: CPU-seconds per million sends of a 250-byte
+    message on loopback TCP (one connection per client, a reader on the
+    other core), with nothing else in the server. Paced as the hot
+    target's fan-out (100 connections, 100 rounds/s = 10,000 sends/s) and
+    unpaced (saturating the core)."""
+    rows = []
+    for rounds in (100, 0):
+        out = subprocess.run([FLOOR, *map(str, ["--conns", 100, "--bytes", 250, "--rounds-per-second", rounds,
+                              "--seconds", 1 if profile == "smoke" else 5, "--sender-core", SERVER_CORE,
+                              "--reader-core", LOAD_CORE])], capture_output=True, text=True, check=True).stdout
+        rows.append(json.loads(out))
+    return rows, ("Kernel floor: CPU per million loopback sends", ["100 rounds/s", "as fast as possible"],
+                  {"CPU-s per million sends": [r["cpu_s_per_million_sends"] for r in rows]}, "CPU-seconds")
+
+
 SCENARIOS = {"hot": scenario_hot, "many": scenario_many_docs, "join": scenario_join, "storm": scenario_storm,
              "cross": scenario_cross_node, "persistence": scenario_persistence, "core": scenario_core,
-             "peers": scenario_peers}
+             "peers": scenario_peers, "floor": scenario_floor}
 
 
 def machine():
