@@ -105,12 +105,13 @@ result<edit_outcome> document::submit(edit_request& req, std::uint64_t now_ms) {
                                             + std::to_string(req.base_rev));
   edit_outcome out;
   auto op = req.op;
+  std::vector<dropped_change> dropped;
   for (auto r = req.base_rev + 1; r <= rev_; ++r) {
     auto& earlier = *entry(r);
-    auto t = transform(earlier.op, op, policy_);
-    op = std::move(t.later);
-    for (auto& d : t.dropped)
+    op = transform_later(earlier.op, op, policy_, dropped);
+    for (auto& d : dropped)
       out.conflicts.push_back({earlier.client_id, earlier.client_seq, std::move(d.inserted), std::move(d.erased)});
+    dropped.clear();
   }
   auto length_before = text_.size();
   if (auto st = apply(text_, op); !st)

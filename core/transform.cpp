@@ -20,6 +20,18 @@ std::optional<conflict_policy> parse_conflict_policy(std::string_view name) noex
 
 namespace {
 
+void push(operation& op, const component_view& p) {
+  switch (p.kind) {
+    case component_kind::retain: op.retain(p.length); break;
+    case component_kind::insert: op.insert(p.text, p.length); break;
+    case component_kind::erase: op.erase(p.length, p.text); break;
+  }
+}
+
+// With `Both` false only `later` is rewritten: a server applying an
+// incoming edit never needs the committed ones rewritten, and skipping them
+// saves copying their text on every transform.
+template <bool Both>
 transform_result transform_merge(const operation& a, const operation& b) {
   component_cursor ca{a}, cb{b};
   transform_result r;
@@ -28,15 +40,19 @@ transform_result transform_merge(const operation& a, const operation& b) {
   for (;;) {
     // Inserts first; on a tie the earlier edit's text goes first.
     if (!ca.done() && ca.kind() == component_kind::insert) {
-      auto p = ca.take_all();
-      b2.retain(p.length);
-      a2.push(p);
+      auto n = ca.remaining();
+      b2.retain(n);
+      if constexpr (Both)
+        push(a2, ca.take_view(n));
+      else
+        ca.skip(n);
       continue;
     }
     if (!cb.done() && cb.kind() == component_kind::insert) {
-      auto p = cb.take_all();
-      a2.retain(p.length);
-      b2.push(p);
+      auto p = cb.take_view(cb.remaining());
+      if constexpr (Both)
+        a2.retain(p.length);
+      push(b2, p);
       continue;
     }
     if (ca.done() && cb.done())
@@ -45,28 +61,41 @@ transform_result transform_merge(const operation& a, const operation& b) {
     auto n = ca.done()   ? cb.remaining()
              : cb.done() ? ca.remaining()
                          : std::min(ca.remaining(), cb.remaining());
-    auto pa = ca.done() ? component{component_kind::retain, n, {}} : ca.take(n);
-    auto pb = cb.done() ? component{component_kind::retain, n, {}} : cb.take(n);
-    if (pa.kind == component_kind::retain && pb.kind == component_kind::retain) {
-      a2.retain(n);
+    auto a_kind = ca.done() ? component_kind::retain : ca.kind();
+    auto b_kind = cb.done() ? component_kind::retain : cb.kind();
+    if (a_kind == component_kind::retain && b_kind == component_kind::retain) {
+      if constexpr (Both)
+        a2.retain(n);
       b2.retain(n);
-    } else if (pa.kind == component_kind::erase && pb.kind == component_kind::retain) {
-      a2.push(pa);
-    } else if (pa.kind == component_kind::retain && pb.kind == component_kind::erase) {
-      b2.push(pb);
     }
-    // Both erase the same text: it is gone either way.
+    // An erase survives only against a retain (both erasing the same text:
+    // it is gone either way). Pieces not kept are skipped, not copied.
+    bool keep_a = Both && a_kind == component_kind::erase && b_kind == component_kind::retain;
+    bool keep_b = a_kind == component_kind::retain && b_kind == component_kind::erase;
+    if (!ca.done()) {
+      if (keep_a)
+        push(a2, ca.take_view(n));
+      else
+        ca.skip(n);
+    }
+    if (!cb.done()) {
+      if (keep_b)
+        push(b2, cb.take_view(n));
+      else
+        cb.skip(n);
+    }
   }
   return r;
 }
 
-// A maximal run of insert/erase components, in base coordinates.
+// A maximal run of insert/erase components, in base coordinates. Its
+// texts are only gathered (text_of) for runs lww drops: most transforms
+// find no conflict and need positions and lengths alone.
 struct change {
   std::size_t position = 0;
   std::size_t erased = 0; // code points
   std::size_t inserted = 0;
-  std::string inserted_text;
-  std::string erased_text;
+  std::size_t first = 0, last = 0; // its components: [first, last)
   bool erased_text_known = true;
 };
 
@@ -74,7 +103,9 @@ std::vector<change> changes_of(const operation& op) {
   std::vector<change> out;
   std::size_t pos = 0;
   bool open = false;
-  for (auto& c : op.components()) {
+  auto& cs = op.components();
+  for (std::size_t i = 0; i < cs.size(); ++i) {
+    auto& c = cs[i];
     if (c.kind == component_kind::retain) {
       pos += c.length;
       open = false;
@@ -83,19 +114,27 @@ std::vector<change> changes_of(const operation& op) {
     if (!open) {
       out.push_back({});
       out.back().position = pos;
+      out.back().first = i;
       open = true;
     }
     auto& ch = out.back();
+    ch.last = i + 1;
     if (c.kind == component_kind::insert) {
       ch.inserted += c.length;
-      ch.inserted_text += c.text;
     } else {
       ch.erased += c.length;
-      ch.erased_text += c.text;
       ch.erased_text_known = ch.erased_text_known && !c.text.empty();
       pos += c.length;
     }
   }
+  return out;
+}
+
+std::string text_of(const operation& op, const change& ch, component_kind kind) {
+  std::string out;
+  for (auto i = ch.first; i < ch.last; ++i)
+    if (op.components()[i].kind == kind)
+      out += op.components()[i].text;
   return out;
 }
 
@@ -112,11 +151,10 @@ bool conflicts(const change& e, const change& l) {
   return erases_overlap || e_inserts_in_l || l_inserts_in_e;
 }
 
-} // namespace
-
-transform_result transform(const operation& earlier, const operation& later, conflict_policy policy) {
+template <bool Both>
+transform_result transform_impl(const operation& earlier, const operation& later, conflict_policy policy) {
   if (policy == conflict_policy::merge)
-    return transform_merge(earlier, later);
+    return transform_merge<Both>(earlier, later);
   auto e_changes = changes_of(earlier);
   auto l_changes = changes_of(later);
   std::vector<bool> drop(e_changes.size(), false);
@@ -138,7 +176,7 @@ transform_result transform(const operation& earlier, const operation& later, con
     }
   }
   if (!any)
-    return transform_merge(earlier, later);
+    return transform_merge<Both>(earlier, later);
 
   // kept: `earlier` without its dropped changes, over the common base.
   // undo: over the document after `earlier`, turns it into base + kept.
@@ -157,8 +195,8 @@ transform_result transform(const operation& earlier, const operation& later, con
       auto& ch = e_changes[index];
       if (drop[index]) {
         kept.retain(ch.erased);
-        undo.insert(ch.erased_text, ch.erased);
-        undo.erase(ch.inserted, ch.inserted_text);
+        undo.insert(text_of(earlier, ch, component_kind::erase), ch.erased);
+        undo.erase(ch.inserted, text_of(earlier, ch, component_kind::insert));
       }
       ++index;
     }
@@ -168,15 +206,29 @@ transform_result transform(const operation& earlier, const operation& later, con
     if (c.kind == component_kind::insert)
       undo.retain(c.length); // a kept insert stays in place
   }
-  auto merged = transform_merge(kept, later);
+  auto merged = transform_merge<Both>(kept, later);
   transform_result r;
   r.earlier = std::move(merged.earlier);
   r.later = compose(undo, merged.later);
   for (std::size_t i = 0; i < e_changes.size(); ++i)
     if (drop[i])
-      r.dropped.push_back({e_changes[i].position, std::move(e_changes[i].inserted_text),
-                           std::move(e_changes[i].erased_text)});
+      r.dropped.push_back({e_changes[i].position, text_of(earlier, e_changes[i], component_kind::insert),
+                           text_of(earlier, e_changes[i], component_kind::erase)});
   return r;
+}
+
+} // namespace
+
+transform_result transform(const operation& earlier, const operation& later, conflict_policy policy) {
+  return transform_impl<true>(earlier, later, policy);
+}
+
+operation transform_later(const operation& earlier, const operation& later, conflict_policy policy,
+                          std::vector<dropped_change>& dropped) {
+  auto r = transform_impl<false>(earlier, later, policy);
+  for (auto& d : r.dropped)
+    dropped.push_back(std::move(d));
+  return std::move(r.later);
 }
 
 } // namespace stet

@@ -51,4 +51,10 @@ struct transform_result {
 /// whose removed text is unknown is kept as under `merge`.
 transform_result transform(const operation& earlier, const operation& later, conflict_policy policy);
 
+/// transform(earlier, later, policy).later, appending what lww dropped to
+/// `dropped`: all a server applying an incoming edit needs, without the
+/// cost of rewriting `earlier`.
+operation transform_later(const operation& earlier, const operation& later, conflict_policy policy,
+                          std::vector<dropped_change>& dropped);
+
 } // namespace stet

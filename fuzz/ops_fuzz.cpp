@@ -84,6 +84,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     auto right = stet::apply_to_string(stet::apply_to_string(doc, b), t.earlier);
     if (left != right)
       std::abort();
+    std::vector<stet::dropped_change> dropped;
+    if (!(stet::transform_later(a, b, policy, dropped) == t.later) || dropped.size() != t.dropped.size())
+      std::abort();
   }
   // invert undoes
   stet::text_buffer buf{doc};

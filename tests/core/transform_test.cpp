@@ -139,6 +139,29 @@ TEST_CASE("lww: converges, drops exactly the conflicting changes, keeps the rest
   CHECK(conflicts_seen > 1000); // the generator really exercises the rule
 }
 
+TEST_CASE("transform_later is transform's later side, with the same drops (random)") {
+  std::mt19937 rng(14);
+  for (auto policy : {conflict_policy::lww, conflict_policy::merge}) {
+    for (int i = 0; i < 5000; ++i) {
+      auto doc = test::random_text(rng, rng() % 12, k_base_alphabet);
+      auto n = utf8::length(doc);
+      auto a = committed(doc, test::random_operation(rng, n, k_earlier_alphabet));
+      auto b = committed(doc, test::random_operation(rng, n, k_later_alphabet));
+      auto full = transform(a, b, policy);
+      std::vector<dropped_change> dropped{{99, "kept", "as is"}}; // appended to, not replaced
+      auto later = transform_later(a, b, policy, dropped);
+      REQUIRE_MESSAGE(later == full.later, doc, " a=", to_debug_string(a), " b=", to_debug_string(b));
+      REQUIRE(dropped.size() == full.dropped.size() + 1);
+      CHECK(dropped[0].position == 99);
+      for (std::size_t d = 0; d < full.dropped.size(); ++d) {
+        CHECK(dropped[d + 1].position == full.dropped[d].position);
+        CHECK(dropped[d + 1].inserted == full.dropped[d].inserted);
+        CHECK(dropped[d + 1].erased == full.dropped[d].erased);
+      }
+    }
+  }
+}
+
 TEST_CASE("lww: the later replacement of the same word stands") {
   std::string doc = "the cat sat";
   auto e = committed(doc, operation{}.retain(4).erase(3).insert("dog"));
