@@ -91,8 +91,8 @@ std::string encode_any(const Message& msg, frame_format format) {
 } // namespace
 
 result<ClientMessage> decode_client(std::string_view frame, frame_format format) {
-  if (format == frame_format::json && frame.starts_with("{\"edit\":") && utf8::is_valid(frame))
-    if (auto fast = json_fast_path::parse_edit(frame)) {
+  if (format == frame_format::json && utf8::is_valid(frame))
+    if (auto fast = json_fast_path::parse(frame); fast && fast->body_case() != ClientMessage::BODY_NOT_SET) {
       if (auto s = check_strings(*fast); !s)
         return s.error();
       return std::move(*fast);

@@ -3,8 +3,9 @@
 // allocations were half the server's CPU replaying automerge-paper over one
 // WebSocket, and a tenth of it while 19,000 clients joined. Server messages
 // are printed from their descriptors (same names and number forms as
-// protobuf's mapping); edits in their usual spelling are parsed by hand.
-// Anything else falls back to protobuf, which also words every error.
+// protobuf's mapping); client messages in their usual spelling are read
+// the same way. Anything else falls back to protobuf, which also words
+// every error.
 #pragma once
 
 #include "proto/stet.pb.h"
@@ -15,8 +16,11 @@
 
 namespace stet::wire::json_fast_path {
 
-/// `{"edit":{...}}` in its usual spelling, or nullopt (then use protobuf).
-std::optional<ClientMessage> parse_edit(std::string_view frame);
+/// A client message in its usual spelling (camelCase names), or nullopt:
+/// then protobuf parses it, and names what is wrong. Unlike protobuf, a
+/// key repeated within one object is not an error: the last one counts, as
+/// in most JSON parsers (detecting repeats tripled the parse's cost).
+std::optional<ClientMessage> parse(std::string_view frame);
 
 /// Prints `msg` in protobuf's JSON mapping (escaping only what JSON
 /// requires); false if it holds a kind of field the wire does not use.
