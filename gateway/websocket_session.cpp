@@ -188,9 +188,9 @@ void websocket_session::on_write(beast::error_code ec, std::size_t) {
   }
   if (!queue_.empty())
     return do_write();
-  // Idle again: give back what a large burst needed.
-  if (batch_.capacity() > k_kept_buffer_bytes)
-    std::string{}.swap(batch_);
+  // Idle again: give back what the last burst needed (one allocation per
+  // burst of several frames; lone frames never use it).
+  std::string{}.swap(batch_);
   if (queue_.capacity() > k_kept_queue_capacity)
     queue_.shrink_to_fit();
 }
