@@ -6,7 +6,7 @@ from /proc over the measured window, and writes bench/results/<scenario>.json
 plus an SVG chart per scenario.
 
     bench/run.py --profile smoke     # CI: checks the harness, asserts nothing about speed
-    bench/run.py --profile full      # the README's figures (about 15 minutes)
+    bench/run.py --profile full      # the README's figures (about 10 minutes)
     bench/run.py --profile full hot peers   # only some scenarios
 
 Needs build/stet and build/bench/stet_loadgen (scripts/build.sh); the peers
