@@ -44,6 +44,10 @@ public:
   operation& erase(std::size_t n, std::string_view removed = {});
   /// Appends a component of any kind (used by the algorithms).
   operation& push(const component& c);
+  /// Room for `n` components (the algorithms know their output's size).
+  void reserve(std::size_t n) {
+    components_.reserve(n);
+  }
 
   const std::vector<component>& components() const noexcept {
     return components_;

@@ -37,6 +37,11 @@ transform_result transform_merge(const operation& a, const operation& b) {
   transform_result r;
   auto& a2 = r.earlier;
   auto& b2 = r.later;
+  // Each output has at most one component per input component of either.
+  auto most = a.components().size() + b.components().size();
+  b2.reserve(most);
+  if constexpr (Both)
+    a2.reserve(most);
   for (;;) {
     // Inserts first; on a tie the earlier edit's text goes first.
     if (!ca.done() && ca.kind() == component_kind::insert) {
@@ -130,6 +135,39 @@ std::vector<change> changes_of(const operation& op) {
   return out;
 }
 
+// The op's only change, if it has exactly one (most edits: a keystroke, a
+// paste, a replacement), found without allocating.
+bool only_change(const operation& op, change& out) {
+  std::size_t pos = 0;
+  bool open = false, seen = false;
+  auto& cs = op.components();
+  for (std::size_t i = 0; i < cs.size(); ++i) {
+    auto& c = cs[i];
+    if (c.kind == component_kind::retain) {
+      pos += c.length;
+      open = false;
+      continue;
+    }
+    if (!open) {
+      if (seen)
+        return false;
+      seen = open = true;
+      out = change{};
+      out.position = pos;
+      out.first = i;
+    }
+    out.last = i + 1;
+    if (c.kind == component_kind::insert) {
+      out.inserted += c.length;
+    } else {
+      out.erased += c.length;
+      out.erased_text_known = out.erased_text_known && !c.text.empty();
+      pos += c.length;
+    }
+  }
+  return seen;
+}
+
 std::string text_of(const operation& op, const change& ch, component_kind kind) {
   std::string out;
   for (auto i = ch.first; i < ch.last; ++i)
@@ -154,6 +192,10 @@ bool conflicts(const change& e, const change& l) {
 template <bool Both>
 transform_result transform_impl(const operation& earlier, const operation& later, conflict_policy policy) {
   if (policy == conflict_policy::merge)
+    return transform_merge<Both>(earlier, later);
+  // The common case, one change against one that does not conflict, needs
+  // no lists: an edit arriving with an old base meets hundreds of these.
+  if (change e, l; only_change(earlier, e) && only_change(later, l) && !(e.erased_text_known && conflicts(e, l)))
     return transform_merge<Both>(earlier, later);
   auto e_changes = changes_of(earlier);
   auto l_changes = changes_of(later);
