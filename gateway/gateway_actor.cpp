@@ -99,7 +99,7 @@ void on_join(gateway_actor_type* self, const wire::Join& join) {
     return send_error(self, errc::invalid_argument, "policy must be \"lww\" or \"merge\"", id);
   join_request req{id,           policy,  join.known_rev(),
                    join.echo(),  st.client_id, st.settings.session_id,
-                   st.user_id,   st.sink, caf::actor_cast<caf::actor>(self)};
+                   st.user_id,   st.sink, caf::actor_cast<caf::actor>(self), {}};
   st.joining[id];
   self->request(st.registry, std::chrono::seconds(30), join_atom::value, std::move(req))
     .then(
@@ -139,7 +139,7 @@ void on_edit(gateway_actor_type* self, const wire::Edit& edit, const caf::actor&
   if (edit.client_seq() == 0)
     return send_error(self, errc::invalid_argument, "clientSeq must be at least 1", edit.doc_id());
   edit_request req{st.client_id,     st.settings.session_id, edit.client_seq(), edit.base_rev(),
-                   edit.client_ts(), std::move(*op)};
+                   edit.client_ts(), std::move(*op), {}};
   if (log::enabled(log::level::debug))
     log::debug("edit received", {{"session", st.settings.session_id},
                                  {"doc", edit.doc_id()},

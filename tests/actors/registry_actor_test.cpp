@@ -89,7 +89,7 @@ struct fixture {
 
   join_request join(const std::string& doc, const std::string& client, std::shared_ptr<recording_sink> sink,
                     const caf::actor& gateway) {
-    return join_request{doc, "lww", 0, false, client, "session-" + client, 0, sink, gateway};
+    return join_request{doc, "lww", 0, false, client, "session-" + client, 0, sink, gateway, {}};
   }
 
   std::pair<std::uint64_t, std::uint64_t> stats() {
@@ -125,7 +125,7 @@ TEST_CASE("a hundred simultaneous cold joins read storage once, edits ack after 
     CHECK(s->wait_for([](auto& m) { return m.has_snapshot(); }));
 
   // An edit is acked only once it is in the database.
-  self->send(doc, edit_atom::value, edit_request{"c0", "session-c0", 1, 0, 0, operation{}.insert("durable")});
+  self->send(doc, edit_atom::value, edit_request{"c0", "session-c0", 1, 0, 0, operation{}.insert("durable"), {}});
   auto ack = sinks[0]->wait_for([](auto& m) { return m.has_ack(); });
   REQUIRE(ack);
   CHECK(ack->ack().rev() == 1);
