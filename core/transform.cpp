@@ -3,6 +3,7 @@
 #include "core/component_cursor.hpp"
 
 #include <algorithm>
+#include <optional>
 
 namespace stet {
 
@@ -104,68 +105,57 @@ struct change {
   bool erased_text_known = true;
 };
 
-std::vector<change> changes_of(const operation& op) {
-  std::vector<change> out;
+// Calls `f` with each change of `op` in order, until `f` returns false.
+template <class F>
+void for_each_change(const operation& op, F f) {
   std::size_t pos = 0;
-  bool open = false;
+  std::optional<change> run;
   auto& cs = op.components();
   for (std::size_t i = 0; i < cs.size(); ++i) {
     auto& c = cs[i];
     if (c.kind == component_kind::retain) {
+      if (run && !f(*run))
+        return;
+      run.reset();
       pos += c.length;
-      open = false;
       continue;
     }
-    if (!open) {
-      out.push_back({});
-      out.back().position = pos;
-      out.back().first = i;
-      open = true;
+    if (!run) {
+      run.emplace();
+      run->position = pos;
+      run->first = i;
     }
-    auto& ch = out.back();
-    ch.last = i + 1;
+    run->last = i + 1;
     if (c.kind == component_kind::insert) {
-      ch.inserted += c.length;
+      run->inserted += c.length;
     } else {
-      ch.erased += c.length;
-      ch.erased_text_known = ch.erased_text_known && !c.text.empty();
+      run->erased += c.length;
+      run->erased_text_known = run->erased_text_known && !c.text.empty();
       pos += c.length;
     }
   }
+  if (run)
+    f(*run);
+}
+
+std::vector<change> changes_of(const operation& op) {
+  std::vector<change> out;
+  for_each_change(op, [&](const change& ch) {
+    out.push_back(ch);
+    return true;
+  });
   return out;
 }
 
 // The op's only change, if it has exactly one (most edits: a keystroke, a
 // paste, a replacement), found without allocating.
 bool only_change(const operation& op, change& out) {
-  std::size_t pos = 0;
-  bool open = false, seen = false;
-  auto& cs = op.components();
-  for (std::size_t i = 0; i < cs.size(); ++i) {
-    auto& c = cs[i];
-    if (c.kind == component_kind::retain) {
-      pos += c.length;
-      open = false;
-      continue;
-    }
-    if (!open) {
-      if (seen)
-        return false;
-      seen = open = true;
-      out = change{};
-      out.position = pos;
-      out.first = i;
-    }
-    out.last = i + 1;
-    if (c.kind == component_kind::insert) {
-      out.inserted += c.length;
-    } else {
-      out.erased += c.length;
-      out.erased_text_known = out.erased_text_known && !c.text.empty();
-      pos += c.length;
-    }
-  }
-  return seen;
+  int seen = 0;
+  for_each_change(op, [&](const change& ch) {
+    out = ch;
+    return ++seen < 2;
+  });
+  return seen == 1;
 }
 
 std::string text_of(const operation& op, const change& ch, component_kind kind) {
