@@ -118,10 +118,9 @@ bool read_message(const json& obj, pb::Message& m) {
   auto* r = m.GetReflection();
   for (auto& [key, value] : obj.items()) {
     auto* f = d->FindFieldByCamelcaseName(key);
-    // Only the camelCase spelling, each field once, one member per oneof.
+    // Only the camelCase spelling (nlohmann already kept one value per
+    // key), and one member per oneof.
     if (!f || f->json_name() != key || f->is_map())
-      return false;
-    if (f->is_repeated() ? r->FieldSize(m, f) > 0 : r->HasField(m, f))
       return false;
     if (auto* o = f->containing_oneof(); o && r->HasOneof(m, o))
       return false;
