@@ -199,9 +199,9 @@ void maybe_snapshot(document_actor_type* self, bool force) {
     return;
   st.snapshot_in_flight = true;
   auto rev = st.committed_rev;
-  storage::snapshot_row snap{st.doc->id(), st.doc->text_at(rev), rev};
   auto prune = rev > st.config.log_tail ? rev - st.config.log_tail : 0;
-  self->request(st.store, caf::infinite, snapshot_atom::value, std::move(snap), prune)
+  storage::snapshot_row snap{st.doc->id(), st.doc->text_at(rev), rev, prune};
+  self->request(st.store, caf::infinite, snapshot_atom::value, std::move(snap))
     .then(
       [=](caf::ok_atom) {
         self->state.snapshot_in_flight = false;

@@ -6,23 +6,25 @@
 #include "metrics/metrics.hpp"
 
 #include <chrono>
+#include <deque>
+#include <iterator>
 
-#include <iostream>
 
 namespace stet {
 
 namespace {
 
-struct pending_commit {
-  std::vector<storage::op_row> rows;
-  std::vector<storage::session_event> sessions;
+// One requester's share of a transaction: its writes and who waits for them.
+struct pending_write {
+  storage::write_batch writes;
   caf::response_promise promise;
 };
 
 struct storage_state {
   std::shared_ptr<storage::store> store;
   std::shared_ptr<node_health> health;
-  std::vector<pending_commit> pending;
+  std::vector<pending_write> commits;
+  std::deque<pending_write> snapshots;
   bool flush_scheduled = false;
 };
 
@@ -32,46 +34,92 @@ void report(storage_state& st, const status& r) {
     metrics::get().storage_errors.Increment();
 }
 
-status timed_commit(storage_state& st, const std::vector<storage::op_row>& rows,
-                    const std::vector<storage::session_event>& sessions) {
+status timed_commit(storage_state& st, const storage::write_batch& batch) {
   auto& m = metrics::get();
   auto start = std::chrono::steady_clock::now();
-  auto r = st.store->commit(rows, sessions);
+  auto r = st.store->commit(batch);
   std::chrono::duration<double> took = std::chrono::steady_clock::now() - start;
   report(st, r);
   if (r) {
     m.storage_commit_seconds.Observe(took.count());
-    m.storage_batch_edits.Observe(static_cast<double>(rows.size()));
+    m.storage_batch_edits.Observe(static_cast<double>(batch.ops.size()));
+    if (!batch.snapshots.empty())
+      m.storage_snapshots.Increment(static_cast<double>(batch.snapshots.size()));
   }
   return r;
 }
 
-void flush(storage_state& st) {
-  auto batch = std::move(st.pending);
-  st.pending.clear();
+void schedule_flush(caf::event_based_actor* self, storage_state& st) {
+  if (st.flush_scheduled)
+    return;
+  st.flush_scheduled = true;
+  // Lands behind every message already queued: their commits share one
+  // transaction.
+  self->send(self, flush_atom::value);
+}
+
+// Writes every queued commit and at most one snapshot in one transaction.
+// Snapshots are large and never urgent (they only shorten loading), so a
+// burst of them (documents crossing the snapshot interval together) rides
+// along one per transaction instead of holding commits back.
+template <class T>
+void move_append(std::vector<T>& to, std::vector<T>& from) {
+  to.insert(to.end(), std::make_move_iterator(from.begin()), std::make_move_iterator(from.end()));
+}
+
+template <class T>
+std::vector<T> move_slice(std::vector<T>& from, std::size_t& at, std::size_t n) {
+  std::vector<T> out(std::make_move_iterator(from.begin() + at), std::make_move_iterator(from.begin() + at + n));
+  at += n;
+  return out;
+}
+
+void answer(pending_write& p, const status& r) {
+  if (r)
+    p.promise.deliver(caf::ok_atom::value);
+  else
+    p.promise.deliver(to_caf(r.error()));
+}
+
+void flush(caf::event_based_actor* self, storage_state& st) {
   st.flush_scheduled = false;
-  std::vector<storage::op_row> rows;
-  std::vector<storage::session_event> sessions;
-  for (auto& p : batch) {
-    rows.insert(rows.end(), p.rows.begin(), p.rows.end());
-    sessions.insert(sessions.end(), p.sessions.begin(), p.sessions.end());
+  auto batch = std::move(st.commits);
+  st.commits.clear();
+  if (!st.snapshots.empty()) {
+    batch.push_back(std::move(st.snapshots.front()));
+    st.snapshots.pop_front();
+    if (!st.snapshots.empty())
+      schedule_flush(self, st);
   }
-  auto all = timed_commit(st, rows, sessions);
-  if (all) {
-    for (auto& p : batch)
-      p.promise.deliver(caf::ok_atom::value);
+  if (batch.empty())
+    return;
+  if (batch.size() == 1) {
+    answer(batch[0], timed_commit(st, batch[0].writes));
     return;
   }
-  if (batch.size() == 1) {
-    batch[0].promise.deliver(to_caf(all.error()));
+  struct share {
+    std::size_t ops, sessions, snapshots;
+  };
+  std::vector<share> shares;
+  storage::write_batch all;
+  for (auto& p : batch) {
+    shares.push_back({p.writes.ops.size(), p.writes.sessions.size(), p.writes.snapshots.size()});
+    move_append(all.ops, p.writes.ops);
+    move_append(all.sessions, p.writes.sessions);
+    move_append(all.snapshots, p.writes.snapshots);
+  }
+  if (auto r = timed_commit(st, all); r) {
+    for (auto& p : batch)
+      answer(p, r);
     return;
   }
   // One document's failure must not fail the others: retry one by one.
-  for (auto& p : batch) {
-    if (auto r = timed_commit(st, p.rows, p.sessions); r)
-      p.promise.deliver(caf::ok_atom::value);
-    else
-      p.promise.deliver(to_caf(r.error()));
+  std::size_t ops = 0, sessions = 0, snapshots = 0;
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    storage::write_batch own{move_slice(all.ops, ops, shares[i].ops),
+                             move_slice(all.sessions, sessions, shares[i].sessions),
+                             move_slice(all.snapshots, snapshots, shares[i].snapshots)};
+    answer(batch[i], timed_commit(st, own));
   }
 }
 
@@ -135,22 +183,15 @@ caf::behavior storage_actor(caf::event_based_actor* self, std::shared_ptr<storag
       return std::move(*r);
     },
     [=](commit_atom, std::vector<storage::op_row>& rows, std::vector<storage::session_event>& sessions) {
-      st->pending.push_back({std::move(rows), std::move(sessions), self->make_response_promise()});
-      if (!st->flush_scheduled) {
-        st->flush_scheduled = true;
-        // Lands behind every commit already queued: they share one transaction.
-        self->send(self, flush_atom::value);
-      }
+      st->commits.push_back({{std::move(rows), std::move(sessions), {}}, self->make_response_promise()});
+      schedule_flush(self, *st);
     },
-    [=](flush_atom) { flush(*st); },
+    [=](snapshot_atom, storage::snapshot_row& snap) {
+      st->snapshots.push_back({{{}, {}, {std::move(snap)}}, self->make_response_promise()});
+      schedule_flush(self, *st);
+    },
+    [=](flush_atom) { flush(self, *st); },
     [=](run_atom, const store_job& job) { job(*st->store); },
-    [=](snapshot_atom, const storage::snapshot_row& snap, std::uint64_t prune_through) -> caf::result<caf::ok_atom> {
-      auto r = st->store->save_snapshot(snap, prune_through);
-      report(*st, r);
-      if (!r)
-        return to_caf(r.error());
-      return caf::ok_atom::value;
-    },
   };
 }
 

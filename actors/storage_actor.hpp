@@ -21,7 +21,9 @@ namespace stet {
 /// - (run_atom, store_job): runs the job with the store (REST requests).
 /// - (commit_atom, std::vector<op_row>, std::vector<session_event>) -> ok_atom
 ///   once durable.
-/// - (snapshot_atom, snapshot_row, prune_through) -> ok_atom.
+/// - (snapshot_atom, snapshot_row) -> ok_atom once stored. Snapshots ride
+///   along with commits, one per transaction, so a burst of them never holds
+///   edits back.
 /// Failures are stet errors carried in caf::error (see to_caf).
 /// Every outcome is reported to `health` (for /readyz) and to the metrics.
 caf::behavior storage_actor(caf::event_based_actor* self, std::shared_ptr<storage::store> store,

@@ -54,6 +54,11 @@ node_metrics::node_metrics()
                           .Register(*registry)
                           .Add({}, prometheus::Histogram::BucketBoundaries{1, 2, 4, 8, 16, 32, 64, 128, 256, 512,
                                                                           1024, 4096})),
+    storage_snapshots(prometheus::BuildCounter()
+                        .Name("stet_storage_snapshots_total")
+                        .Help("Document snapshots stored (each compacts the op log)")
+                        .Register(*registry)
+                        .Add({})),
     storage_errors(prometheus::BuildCounter()
                      .Name("stet_storage_errors_total")
                      .Help("Failed storage operations (each is retried or reported)")

@@ -30,6 +30,7 @@ struct node_metrics {
   prometheus::Counter& slow_consumer_closes;
   prometheus::Histogram& storage_commit_seconds;
   prometheus::Histogram& storage_batch_edits;
+  prometheus::Counter& storage_snapshots;
   prometheus::Counter& storage_errors;
   prometheus::Histogram& edit_latency_seconds;
   prometheus::Histogram& fanout_sessions;

@@ -360,9 +360,11 @@ result<std::vector<client_seq_row>> pg_store::client_seqs(std::string_view doc_i
   return out;
 }
 
-status pg_store::commit(const std::vector<op_row>& ops, const std::vector<session_event>& sessions) {
-  if (ops.empty() && sessions.empty())
+status pg_store::commit(const write_batch& batch) {
+  if (batch.empty())
     return ok();
+  auto& ops = batch.ops;
+  auto& sessions = batch.sessions;
   if (auto st = ensure_connected(); !st)
     return st;
   // One round trip for the whole batch: BEGIN and every statement are
@@ -407,6 +409,12 @@ status pg_store::commit(const std::vector<op_row>& ops, const std::vector<sessio
                                "session_join", false, "record session")
                         : send(query{}.number(e.at).text(e.session_id).text(e.doc_id), "session_leave", false,
                                "record session");
+  }
+  for (std::size_t i = 0; sent_all && i < batch.snapshots.size(); ++i) {
+    auto& snap = batch.snapshots[i];
+    sent_all = send(query{}.text(snap.content).number(snap.rev).text(snap.doc_id), "save_snapshot", false,
+                    "save snapshot")
+               && send(query{}.text(snap.doc_id).number(snap.prune_through), "prune_ops", false, "prune op log");
   }
   if (!sent_all || PQpipelineSync(conn_) != 1) {
     auto err = lost("send batch");
@@ -474,27 +482,6 @@ status pg_store::close_node_sessions(std::string_view node_id, std::int64_t at) 
   auto r = wrap(query{}.number(at).text(node_id).run(conn_, "close_node_sessions"));
   if (!ok_status(r.get()))
     return lost("close sessions");
-  return ok();
-}
-
-status pg_store::save_snapshot(const snapshot_row& snap, std::uint64_t prune_through) {
-  if (auto st = ensure_connected(); !st)
-    return st;
-  auto begin = wrap(PQexec(conn_, "BEGIN"));
-  if (!ok_status(begin.get()))
-    return lost("save snapshot");
-  auto a = wrap(query{}.text(snap.content).number(snap.rev).text(snap.doc_id).run(conn_, "save_snapshot"));
-  auto b = ok_status(a.get()) ? wrap(query{}.text(snap.doc_id).number(prune_through).run(conn_, "prune_ops"))
-                              : wrap(nullptr);
-  if (!ok_status(a.get()) || !b || !ok_status(b.get())) {
-    auto err = lost("save snapshot");
-    if (conn_)
-      wrap(PQexec(conn_, "ROLLBACK"));
-    return err;
-  }
-  auto c = wrap(PQexec(conn_, "COMMIT"));
-  if (!ok_status(c.get()))
-    return lost("save snapshot");
   return ok();
 }
 

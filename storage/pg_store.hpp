@@ -28,10 +28,9 @@ public:
   result<document_row> create_document(const document_row& row) override;
   result<std::vector<op_row>> ops_since(std::string_view doc_id, std::uint64_t after_rev) override;
   result<std::vector<client_seq_row>> client_seqs(std::string_view doc_id) override;
-  status commit(const std::vector<op_row>& ops, const std::vector<session_event>& sessions) override;
+  status commit(const write_batch& batch) override;
   result<std::vector<session_row>> open_sessions(std::string_view doc_id) override;
   status close_node_sessions(std::string_view node_id, std::int64_t at) override;
-  status save_snapshot(const snapshot_row& snap, std::uint64_t prune_through) override;
   result<std::uint64_t> acquire_lease(std::string_view doc_id, std::string_view node_id) override;
   result<user_row> create_user(const user_row& user) override;
   result<std::optional<user_row>> find_user(std::string_view username) override;

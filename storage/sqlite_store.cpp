@@ -269,9 +269,10 @@ result<std::vector<client_seq_row>> sqlite_store::client_seqs(std::string_view d
   });
 }
 
-status sqlite_store::commit(const std::vector<op_row>& ops, const std::vector<session_event>& sessions) {
-  if (ops.empty() && sessions.empty())
+status sqlite_store::commit(const write_batch& batch) {
+  if (batch.empty())
     return ok();
+  auto& ops = batch.ops;
   if (auto st = exec("BEGIN IMMEDIATE"); !st)
     return st;
   auto fail = [this](stet::error err) -> status {
@@ -334,7 +335,7 @@ status sqlite_store::commit(const std::vector<op_row>& ops, const std::vector<se
                         "ON CONFLICT(id, doc_id) DO UPDATE SET connected_at = excluded.connected_at, "
                         "disconnected_at = NULL");
   auto& leave = prepared("UPDATE sessions SET disconnected_at = ? WHERE id = ? AND doc_id = ?");
-  for (auto& e : sessions) {
+  for (auto& e : batch.sessions) {
     auto& st = e.joined ? join : leave;
     if (e.joined) {
       join.bind(1, e.session_id).bind(2, e.doc_id).bind(4, e.node_id).bind(5, e.at);
@@ -347,6 +348,20 @@ status sqlite_store::commit(const std::vector<op_row>& ops, const std::vector<se
     st.reset();
     if (rc != SQLITE_DONE)
       return fail(sqlite_error(db_, "record session"));
+  }
+  auto& snapshot = prepared("UPDATE documents SET content = ?, snapshot_rev = ? WHERE id = ? AND snapshot_rev <= ?");
+  auto& prune = prepared("DELETE FROM document_ops WHERE doc_id = ? AND rev <= ?");
+  for (auto& snap : batch.snapshots) {
+    snapshot.bind(1, snap.content).bind(2, snap.rev).bind(3, snap.doc_id).bind(4, snap.rev);
+    auto rc = snapshot.step();
+    snapshot.reset();
+    if (rc == SQLITE_DONE) {
+      prune.bind(1, snap.doc_id).bind(2, snap.prune_through);
+      rc = prune.step();
+      prune.reset();
+    }
+    if (rc != SQLITE_DONE)
+      return fail(sqlite_error(db_, "save snapshot"));
   }
   if (auto st = exec("COMMIT"); !st) {
     exec("ROLLBACK");
@@ -372,27 +387,6 @@ status sqlite_store::close_node_sessions(std::string_view node_id, std::int64_t 
   if (rc != SQLITE_DONE)
     return sqlite_error(db_, "close sessions");
   return ok();
-}
-
-status sqlite_store::save_snapshot(const snapshot_row& snap, std::uint64_t prune_through) {
-  if (auto st = exec("BEGIN IMMEDIATE"); !st)
-    return st;
-  auto& upd = prepared("UPDATE documents SET content = ?, snapshot_rev = ? WHERE id = ? AND snapshot_rev <= ?");
-  upd.bind(1, snap.content).bind(2, snap.rev).bind(3, snap.doc_id).bind(4, snap.rev);
-  auto rc = upd.step();
-  upd.reset();
-  auto& del = prepared("DELETE FROM document_ops WHERE doc_id = ? AND rev <= ?");
-  if (rc == SQLITE_DONE) {
-    del.bind(1, snap.doc_id).bind(2, prune_through);
-    rc = del.step();
-    del.reset();
-  }
-  if (rc != SQLITE_DONE) {
-    auto err = sqlite_error(db_, "save snapshot");
-    exec("ROLLBACK");
-    return err;
-  }
-  return exec("COMMIT");
 }
 
 result<user_row> sqlite_store::create_user(const user_row& user) {

@@ -94,10 +94,25 @@ struct session_row {
   std::int64_t disconnected_at = 0; // 0 while connected
 };
 
+/// The document's text at `rev`; storing it deletes the ops with rev <=
+/// `prune_through` (compaction keeps a tail of history for transforms).
 struct snapshot_row {
   std::string doc_id;
   std::string content;
   std::uint64_t rev = 0;
+  std::uint64_t prune_through = 0;
+};
+
+/// What one durable transaction writes.
+struct write_batch {
+  /// Any documents; each document's revs consecutive and following its
+  /// stored rev.
+  std::vector<op_row> ops{};
+  std::vector<session_event> sessions{};
+  /// Written after `ops`. A snapshot older than the stored one is ignored.
+  std::vector<snapshot_row> snapshots{};
+
+  bool empty() const { return ops.empty() && sessions.empty() && snapshots.empty(); }
 };
 
 class store {
@@ -115,13 +130,13 @@ public:
 
   virtual result<std::vector<client_seq_row>> client_seqs(std::string_view doc_id) = 0;
 
-  /// Appends `ops` (any documents, each document's revs consecutive and
-  /// following its stored rev) and records `sessions` in one durable
-  /// transaction, advancing each document's rev and last_ts. All or nothing:
-  /// on error nothing is stored. Idempotent: an op already stored with the
-  /// same rev, client and sequence number (a retry after an ambiguous
-  /// failure) counts as committed; a different one at that rev is an error.
-  virtual status commit(const std::vector<op_row>& ops, const std::vector<session_event>& sessions = {}) = 0;
+  /// Writes `batch` in one durable transaction: appends its ops (advancing
+  /// each document's rev and last_ts), records its sessions, stores its
+  /// snapshots. All or nothing: on error nothing is stored. Idempotent: an
+  /// op already stored with the same rev, client and sequence number (a retry
+  /// after an ambiguous failure) counts as committed; a different one at that
+  /// rev is an error.
+  virtual status commit(const write_batch& batch) = 0;
 
   /// Sessions of `doc_id` still connected ("who is editing now").
   virtual result<std::vector<session_row>> open_sessions(std::string_view doc_id) = 0;
@@ -129,10 +144,6 @@ public:
   /// Marks every session of `node_id` still open as disconnected at `at`
   /// (a node restarting after a crash closes what it left behind).
   virtual status close_node_sessions(std::string_view node_id, std::int64_t at) = 0;
-
-  /// Stores `snap` as the document's snapshot and deletes the ops with rev
-  /// <= `prune_through` (compaction keeps a tail of history for transforms).
-  virtual status save_snapshot(const snapshot_row& snap, std::uint64_t prune_through) = 0;
 
   /// Takes the lease on a document for `node_id`: bumps and returns its
   /// owner_epoch, which fences every commit made under an older epoch.

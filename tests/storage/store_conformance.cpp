@@ -47,7 +47,7 @@ void run_store_conformance(const store_factory& open) {
   d2_row.id = "d2";
   REQUIRE(s->create_document(d2_row));
   // One transaction spanning two documents.
-  REQUIRE(s->commit({make_op("doc'1", 1, "a", 1), make_op("doc'1", 2, "b", 1), make_op("d2", 1, "a", 7)}));
+  REQUIRE(s->commit({.ops = {make_op("doc'1", 1, "a", 1), make_op("doc'1", 2, "b", 1), make_op("d2", 1, "a", 7)}}));
   auto ops = s->ops_since("doc'1", 0);
   REQUIRE(ops);
   REQUIRE(ops->size() == 2);
@@ -60,12 +60,12 @@ void run_store_conformance(const store_factory& open) {
   CHECK((*doc)->last_ts == 1002);
 
   // A batch that collides with a committed rev stores nothing at all.
-  CHECK_FALSE(s->commit({make_op("d2", 2, "a", 8), make_op("d2", 1, "x", 1)}));
+  CHECK_FALSE(s->commit({.ops = {make_op("d2", 2, "a", 8), make_op("d2", 1, "x", 1)}}));
   auto d2 = s->ops_since("d2", 0);
   REQUIRE(d2);
   CHECK(d2->size() == 1);
 
-  REQUIRE(s->commit({make_op("doc'1", 3, "a", 2)}));
+  REQUIRE(s->commit({.ops = {make_op("doc'1", 3, "a", 2)}}));
   auto seqs = s->client_seqs("doc'1");
   REQUIRE(seqs);
   REQUIRE(seqs->size() == 2);
@@ -78,15 +78,16 @@ void run_store_conformance(const store_factory& open) {
 
   // A retried commit of the same edits (after an ambiguous failure) is
   // accepted and stores nothing twice.
-  REQUIRE(s->commit({make_op("doc'1", 2, "b", 1), make_op("doc'1", 3, "a", 2)}));
+  REQUIRE(s->commit({.ops = {make_op("doc'1", 2, "b", 1), make_op("doc'1", 3, "a", 2)}}));
   auto retried = s->ops_since("doc'1", 0);
   REQUIRE(retried);
   CHECK(retried->size() == 3);
 
   // Sessions: who is editing now.
-  REQUIRE(s->commit({}, {{"s1", "doc'1", "n1", "", 100, true}, {"s2", "doc'1", "n1", "", 101, true},
-                         {"s3", "doc'1", "n2", "", 101, true}}));
-  REQUIRE(s->commit({}, {{"s1", "doc'1", "n1", "", 102, false}}));
+  REQUIRE(s->commit({.sessions = {{"s1", "doc'1", "n1", "", 100, true},
+                                      {"s2", "doc'1", "n1", "", 101, true},
+                                      {"s3", "doc'1", "n2", "", 101, true}}}));
+  REQUIRE(s->commit({.sessions = {{"s1", "doc'1", "n1", "", 102, false}}}));
   auto open_now = s->open_sessions("doc'1");
   REQUIRE(open_now);
   REQUIRE(open_now->size() == 2);
@@ -98,8 +99,15 @@ void run_store_conformance(const store_factory& open) {
   REQUIRE(open_now->size() == 1);
   CHECK((*open_now)[0].node_id == "n2");
 
-  // Snapshot + compaction.
-  REQUIRE(s->save_snapshot({"doc'1", "snapshot text", 3}, 2));
+  // Snapshot + compaction, in the same transaction as an edit to another
+  // document; a failing batch stores neither.
+  CHECK_FALSE(s->commit({.ops = {make_op("d2", 1, "x", 9)}, .snapshots = {{"doc'1", "lost snapshot", 3, 2}}}));
+  auto untouched = s->find_document("doc'1");
+  REQUIRE((untouched && *untouched));
+  CHECK((*untouched)->snapshot_rev == 0);
+  REQUIRE(s->commit({.ops = {make_op("d2", 2, "y", 9)}, .snapshots = {{"doc'1", "snapshot text", 3, 2}}}));
+  // An older snapshot arriving late changes nothing.
+  REQUIRE(s->commit({.snapshots = {{"doc'1", "older text", 2, 1}}}));
   auto after = s->ops_since("doc'1", 0);
   REQUIRE(after);
   REQUIRE(after->size() == 1);
@@ -129,7 +137,7 @@ void run_store_conformance(const store_factory& open) {
   CHECK(*e2 == *e1 + 1);
   auto stale = make_op("leased", 1, "a", 1);
   stale.epoch = *e1;
-  auto fenced = r->commit({stale});
+  auto fenced = r->commit({.ops = {stale}});
   REQUIRE_FALSE(fenced);
   CHECK(fenced.error().code == errc::fenced);
   auto none = r->ops_since("leased", 0);
@@ -137,7 +145,7 @@ void run_store_conformance(const store_factory& open) {
   CHECK(none->empty());
   auto current = make_op("leased", 1, "b", 1);
   current.epoch = *e2;
-  REQUIRE(r->commit({current}));
+  REQUIRE(r->commit({.ops = {current}}));
   CHECK((*r->find_document("leased"))->rev == 1);
   CHECK((*r->find_document("leased"))->owner_epoch == *e2);
   CHECK_FALSE(r->acquire_lease("no-such-document", "node-a"));
@@ -194,7 +202,7 @@ void run_store_conformance(const store_factory& open) {
 
   auto authored = make_op("owned", 1, "c", 1);
   authored.author_id = bob->id;
-  REQUIRE(r->commit({authored, make_op("owned", 2, "anon", 1)}));
+  REQUIRE(r->commit({.ops = {authored, make_op("owned", 2, "anon", 1)}}));
   auto hist = r->history("owned");
   REQUIRE(hist);
   REQUIRE(hist->size() == 2);

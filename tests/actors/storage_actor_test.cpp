@@ -1,0 +1,95 @@
+// The storage actor over a real SQLite file: commits and snapshots queued
+// together share transactions, and one bad commit fails only its requester.
+#include "actors/storage_actor.hpp"
+#include "storage/sqlite_store.hpp"
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/scoped_actor.hpp>
+#include <doctest/doctest.h>
+
+#include <filesystem>
+#include <unistd.h>
+
+using namespace stet;
+
+namespace {
+
+storage::op_row op(const std::string& doc, std::uint64_t rev, const std::string& client) {
+  return {doc, rev, "op", client, rev, 1000 + rev, 0, 0};
+}
+
+} // namespace
+
+TEST_CASE("storage actor: queued commits and snapshots all land; a bad commit fails alone") {
+  auto dir = std::filesystem::temp_directory_path() / ("stet-storage-actor-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  auto path = (dir / "stet.db").string();
+  const std::vector<std::string> docs{"a", "b", "c", "d"};
+  {
+    auto store = storage::sqlite_store::open(path);
+    REQUIRE(store);
+    for (auto& id : docs) {
+      storage::document_row row;
+      row.id = id;
+      REQUIRE((*store)->create_document(row));
+    }
+    REQUIRE((*store)->commit({.ops = {op("d", 1, "first")}}));
+    caf::actor_system_config cfg;
+    cfg.set("logger.verbosity", caf::atom("quiet"));
+    caf::actor_system sys{cfg};
+    auto storage = sys.spawn<caf::detached>(storage_actor, std::shared_ptr<storage::store>{std::move(*store)},
+                                            std::make_shared<node_health>());
+    {
+      caf::scoped_actor self{sys};
+      // Sent back to back, so most are queued before the first flush.
+      std::vector<decltype(self->request(storage, caf::infinite, commit_atom::value,
+                                         std::vector<storage::op_row>{},
+                                         std::vector<storage::session_event>{}))>
+        commits;
+      for (auto& id : {"a", "b", "c"})
+        commits.push_back(self->request(storage, caf::infinite, commit_atom::value,
+                                        std::vector<storage::op_row>{op(id, 1, "x"), op(id, 2, "x")},
+                                        std::vector<storage::session_event>{}));
+      // Rev 1 of "d" belongs to another edit: this commit must fail.
+      commits.push_back(self->request(storage, caf::infinite, commit_atom::value,
+                                      std::vector<storage::op_row>{op("d", 1, "intruder")},
+                                      std::vector<storage::session_event>{}));
+      std::vector<decltype(self->request(storage, caf::infinite, snapshot_atom::value, storage::snapshot_row{}))>
+        snapshots;
+      for (auto& id : {"a", "b", "c"})
+        snapshots.push_back(
+          self->request(storage, caf::infinite, snapshot_atom::value, storage::snapshot_row{id, "xx", 2, 1}));
+      for (std::size_t i = 0; i < commits.size(); ++i) {
+        bool stored = false;
+        commits[i].receive([&](caf::ok_atom) { stored = true; }, [&](caf::error&) { stored = false; });
+        CHECK(stored == (i < 3));
+      }
+      for (auto& s : snapshots) {
+        bool stored = false;
+        s.receive([&](caf::ok_atom) { stored = true; }, [&](caf::error&) { stored = false; });
+        CHECK(stored);
+      }
+    }
+    caf::anon_send_exit(storage, caf::exit_reason::user_shutdown);
+  }
+  auto store = storage::sqlite_store::open(path);
+  REQUIRE(store);
+  for (auto& id : {"a", "b", "c"}) {
+    auto row = (*store)->find_document(id);
+    REQUIRE((row && *row));
+    CHECK((*row)->rev == 2);
+    CHECK((*row)->snapshot_rev == 2);
+    CHECK((*row)->content == "xx");
+    auto ops = (*store)->ops_since(id, 0);
+    REQUIRE(ops);
+    REQUIRE(ops->size() == 1); // rev 1 compacted away
+    CHECK((*ops)[0].rev == 2);
+  }
+  auto d = (*store)->ops_since("d", 0);
+  REQUIRE(d);
+  REQUIRE(d->size() == 1);
+  CHECK((*d)[0].client_id == "first");
+  std::filesystem::remove_all(dir);
+}
