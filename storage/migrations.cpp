@@ -119,6 +119,38 @@ CREATE INDEX document_acl_user ON document_acl(user_id);
     {4, "the lease epoch each op was committed under",
      "ALTER TABLE document_ops ADD COLUMN epoch INTEGER NOT NULL DEFAULT 0;",
      "ALTER TABLE document_ops ADD COLUMN epoch BIGINT NOT NULL DEFAULT 0;"},
+    // SQLite appends rowid tables in insertion order, so the ops of
+    // concurrently edited documents interleave on every page: compacting one
+    // document's log rewrote a page per op. Clustered by (doc_id, rev), a
+    // document's log is contiguous. PostgreSQL heaps work differently.
+    {5, "op logs clustered by document (SQLite)",
+     R"sql(
+CREATE TABLE document_ops_clustered(
+  doc_id TEXT NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+  rev INTEGER NOT NULL,
+  ops BLOB NOT NULL,
+  author_id INTEGER REFERENCES users(id),
+  ts INTEGER NOT NULL,
+  client_id TEXT NOT NULL,
+  client_seq INTEGER NOT NULL,
+  epoch INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY(doc_id, rev)) WITHOUT ROWID;
+INSERT INTO document_ops_clustered(doc_id, rev, ops, author_id, ts, client_id, client_seq, epoch)
+  SELECT doc_id, rev, ops, author_id, ts, client_id, client_seq, epoch FROM document_ops;
+DROP TABLE document_ops;
+ALTER TABLE document_ops_clustered RENAME TO document_ops;
+CREATE TABLE document_clients_clustered(
+  doc_id TEXT NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+  client_id TEXT NOT NULL,
+  client_seq INTEGER NOT NULL,
+  rev INTEGER NOT NULL,
+  PRIMARY KEY(doc_id, client_id)) WITHOUT ROWID;
+INSERT INTO document_clients_clustered(doc_id, client_id, client_seq, rev)
+  SELECT doc_id, client_id, client_seq, rev FROM document_clients;
+DROP TABLE document_clients;
+ALTER TABLE document_clients_clustered RENAME TO document_clients;
+)sql",
+     "SELECT 1;"},
   };
   return all;
 }

@@ -4,6 +4,7 @@
 #include "tests/storage/store_conformance.hpp"
 
 #include <doctest/doctest.h>
+#include <sqlite3.h>
 
 #include <filesystem>
 #include <unistd.h>
@@ -24,6 +25,55 @@ TEST_CASE("sqlite_store passes the storage conformance suite") {
   auto s = storage::sqlite_store::open(path);
   REQUIRE(s);
   CHECK((*s)->schema_version() == static_cast<int>(storage::migrations().size()));
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("sqlite_store upgrades an older database without losing its op log") {
+  auto dir = std::filesystem::temp_directory_path() / ("stet-sqlite-upgrade-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  auto path = (dir / "stet.db").string();
+  {
+    // A database as schema version 4 left it (op log in a rowid table).
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
+    std::string sql = "CREATE TABLE schema_migrations(version INTEGER PRIMARY KEY, description TEXT NOT NULL, "
+                      "applied_at INTEGER NOT NULL);";
+    for (auto& m : storage::migrations())
+      if (m.version <= 4)
+        sql += std::string{m.sqlite} + "INSERT INTO schema_migrations VALUES(" + std::to_string(m.version)
+               + ", 'old', 0);";
+    sql += "INSERT INTO documents(id, content, snapshot_rev, rev, created_at, updated_at) VALUES('d', 'ab', 1, 3, 0, 0);"
+           "INSERT INTO document_ops(doc_id, rev, ops, ts, client_id, client_seq, epoch) VALUES"
+           "('d', 2, x'01', 10, 'c', 5, 0), ('d', 3, x'02', 11, 'c', 6, 0);"
+           "INSERT INTO document_clients VALUES('d', 'c', 6, 3);";
+    char* err = nullptr;
+    CHECK(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &err) == SQLITE_OK);
+    if (err) {
+      MESSAGE(err);
+      sqlite3_free(err);
+    }
+    sqlite3_close(db);
+  }
+  auto s = storage::sqlite_store::open(path);
+  REQUIRE(s);
+  CHECK((*s)->schema_version() == static_cast<int>(storage::migrations().size()));
+  auto ops = (*s)->ops_since("d", 0);
+  REQUIRE(ops);
+  REQUIRE(ops->size() == 2);
+  CHECK((*ops)[0].rev == 2);
+  CHECK((*ops)[1].ops == "\x02");
+  CHECK((*ops)[1].client_seq == 6);
+  auto seqs = (*s)->client_seqs("d");
+  REQUIRE(seqs);
+  REQUIRE(seqs->size() == 1);
+  CHECK((*seqs)[0].client_seq == 6);
+  storage::op_row next{"d", 4, "\x03", "c", 7, 12, 0, 0};
+  CHECK((*s)->commit({.ops = {next}}));
+  ops = (*s)->ops_since("d", 3);
+  REQUIRE(ops);
+  CHECK(ops->size() == 1);
+  s->reset();
   std::filesystem::remove_all(dir);
 }
 
