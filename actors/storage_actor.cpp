@@ -175,7 +175,10 @@ caf::behavior storage_actor(caf::event_based_actor* self, std::shared_ptr<storag
   return {
     [=](load_atom, const std::string& id, const std::string& policy, bool create, std::int64_t owner_id,
         const std::string& lease_node) -> caf::result<loaded_document> {
+      auto start = std::chrono::steady_clock::now();
       auto r = load(*st->store, id, policy, create, owner_id, lease_node);
+      std::chrono::duration<double> took = std::chrono::steady_clock::now() - start;
+      metrics::get().storage_load_seconds.Observe(took.count());
       // A missing document is an answer, not a storage failure.
       report(*st, r || r.error().code == errc::unknown_document ? ok() : status{r.error()});
       if (!r)

@@ -36,7 +36,7 @@ bool origin_allowed(const gateway_context& ctx, const http_util::request& req) {
 
 } // namespace
 
-http_session::http_session(net::ip::tcp::socket&& socket, gateway_context& ctx, connection_slot slot,
+http_session::http_session(connection_socket&& socket, gateway_context& ctx, connection_slot slot,
                            bool operations_only)
   : stream_(std::move(socket)), ctx_(ctx), slot_(std::move(slot)), operations_only_(operations_only) {
 }

@@ -2,11 +2,11 @@
 // files, and hands WebSocket upgrades on /ws over to a websocket_session.
 #pragma once
 
+#include "gateway/connection_stream.hpp"
 #include "gateway/gateway_context.hpp"
 #include "gateway/http_util.hpp"
 
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/parser.hpp>
 
 #include <memory>
@@ -18,7 +18,7 @@ class http_session : public std::enable_shared_from_this<http_session> {
 public:
   /// `ctx` must outlive the session; `slot` counts the connection.
   /// `operations_only`: serve /metrics, /healthz and /readyz, nothing else.
-  http_session(boost::asio::ip::tcp::socket&& socket, gateway_context& ctx, connection_slot slot,
+  http_session(connection_socket&& socket, gateway_context& ctx, connection_slot slot,
                bool operations_only = false);
 
   void run();
@@ -31,7 +31,7 @@ private:
   void respond(http_util::response res);
   void on_write(bool keep_alive, boost::beast::error_code ec, std::size_t bytes);
 
-  boost::beast::tcp_stream stream_;
+  connection_stream stream_;
   boost::beast::flat_buffer buffer_;
   gateway_context& ctx_;
   std::optional<connection_slot> slot_;

@@ -33,7 +33,7 @@ void listener::do_accept() {
                          boost::beast::bind_front_handler(&listener::on_accept, shared_from_this()));
 }
 
-void listener::on_accept(boost::system::error_code ec, net::ip::tcp::socket socket) {
+void listener::on_accept(boost::system::error_code ec, connection_socket socket) {
   if (ec) {
     if (ec == net::error::operation_aborted)
       return;

@@ -1,6 +1,7 @@
 // Accepts TCP connections and starts an http_session for each.
 #pragma once
 
+#include "gateway/connection_stream.hpp"
 #include "gateway/gateway_context.hpp"
 
 #include <boost/asio/io_context.hpp>
@@ -27,7 +28,7 @@ public:
 
 private:
   void do_accept();
-  void on_accept(boost::system::error_code ec, boost::asio::ip::tcp::socket socket);
+  void on_accept(boost::system::error_code ec, connection_socket socket);
 
   boost::asio::io_context& ioc_;
   boost::asio::ip::tcp::acceptor acceptor_;

@@ -6,10 +6,10 @@
 #pragma once
 
 #include "actors/session_sink.hpp"
+#include "gateway/connection_stream.hpp"
 #include "gateway/gateway_context.hpp"
 
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/websocket/stream.hpp>
@@ -25,7 +25,7 @@ class websocket_session : public session_sink, public std::enable_shared_from_th
 public:
   /// Takes over `stream` and its connection `slot` after an HTTP upgrade
   /// request; `ctx` must outlive the session.
-  websocket_session(boost::beast::tcp_stream&& stream, gateway_context& ctx, connection_slot slot);
+  websocket_session(connection_stream&& stream, gateway_context& ctx, connection_slot slot);
   ~websocket_session() override;
 
   /// Completes the upgrade handshake and starts reading.
@@ -58,7 +58,7 @@ private:
   /// Drops queued frames beyond the first `keep` (keeping the gauge right).
   void discard_queue(std::size_t keep);
 
-  boost::beast::websocket::stream<boost::beast::tcp_stream> ws_;
+  boost::beast::websocket::stream<connection_stream> ws_;
   boost::beast::flat_buffer buffer_;
   gateway_context& ctx_;
   connection_slot slot_;

@@ -59,6 +59,11 @@ node_metrics::node_metrics()
                         .Help("Document snapshots stored (each compacts the op log)")
                         .Register(*registry)
                         .Add({})),
+    storage_load_seconds(prometheus::BuildHistogram()
+                           .Name("stet_storage_load_seconds")
+                           .Help("Reading one document (snapshot, op log, clients, access list) from storage")
+                           .Register(*registry)
+                           .Add({}, latency_buckets())),
     storage_errors(prometheus::BuildCounter()
                      .Name("stet_storage_errors_total")
                      .Help("Failed storage operations (each is retried or reported)")

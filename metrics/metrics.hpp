@@ -31,6 +31,7 @@ struct node_metrics {
   prometheus::Histogram& storage_commit_seconds;
   prometheus::Histogram& storage_batch_edits;
   prometheus::Counter& storage_snapshots;
+  prometheus::Histogram& storage_load_seconds;
   prometheus::Counter& storage_errors;
   prometheus::Histogram& edit_latency_seconds;
   prometheus::Histogram& fanout_sessions;
