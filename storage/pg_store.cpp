@@ -101,7 +101,13 @@ constexpr statement k_statements[] = {
   {"history",
    "SELECT o.rev, o.client_id, COALESCE(o.author_id, 0), COALESCE(u.username, ''), o.ts "
    "FROM document_ops o LEFT JOIN users u ON u.id = o.author_id WHERE o.doc_id = $1 ORDER BY o.rev"},
-  {"client_seqs", "SELECT client_id, client_seq, rev FROM document_clients WHERE doc_id = $1"},
+  // The op log holds each client's newest edits; document_clients keeps
+  // what compaction pruned from it.
+  {"client_seqs",
+   "SELECT client_id, MAX(client_seq), MAX(rev) FROM ("
+   "SELECT client_id, client_seq, rev FROM document_clients WHERE doc_id = $1 UNION ALL "
+   "SELECT client_id, client_seq, rev FROM document_ops WHERE doc_id = $1 AND client_id <> '') c "
+   "GROUP BY client_id"},
   // Returns a row when inserted, or when this very edit is already there.
   {"insert_op",
    "INSERT INTO document_ops(doc_id, rev, ops, ts, client_id, client_seq, author_id, epoch) "
@@ -109,10 +115,6 @@ constexpr statement k_statements[] = {
    "ON CONFLICT (doc_id, rev) DO UPDATE SET rev = document_ops.rev "
    "WHERE document_ops.client_id = EXCLUDED.client_id AND document_ops.client_seq = EXCLUDED.client_seq "
    "RETURNING rev"},
-  {"record_client",
-   "INSERT INTO document_clients(doc_id, client_id, client_seq, rev) VALUES($1, $2, $3, $4) "
-   "ON CONFLICT (doc_id, client_id) DO UPDATE SET client_seq = EXCLUDED.client_seq, rev = EXCLUDED.rev "
-   "WHERE EXCLUDED.client_seq > document_clients.client_seq"},
   // rev only grows; the epoch check fences a node whose lease was taken over.
   {"advance_document",
    "UPDATE documents SET rev = GREATEST(rev, $1), last_ts = GREATEST(last_ts, $2), updated_at = $3 "
@@ -128,6 +130,12 @@ constexpr statement k_statements[] = {
    "ORDER BY connected_at, id"},
   {"close_node_sessions", "UPDATE sessions SET disconnected_at = $1 WHERE node_id = $2 AND disconnected_at IS NULL"},
   {"save_snapshot", "UPDATE documents SET content = $1, snapshot_rev = $2 WHERE id = $3 AND snapshot_rev <= $2"},
+  {"keep_pruned_clients",
+   "INSERT INTO document_clients(doc_id, client_id, client_seq, rev) "
+   "SELECT doc_id, client_id, MAX(client_seq), MAX(rev) FROM document_ops "
+   "WHERE doc_id = $1 AND rev <= $2 AND client_id <> '' GROUP BY doc_id, client_id "
+   "ON CONFLICT (doc_id, client_id) DO UPDATE SET client_seq = EXCLUDED.client_seq, rev = EXCLUDED.rev "
+   "WHERE EXCLUDED.client_seq > document_clients.client_seq"},
   {"prune_ops", "DELETE FROM document_ops WHERE doc_id = $1 AND rev <= $2"},
 };
 
@@ -392,9 +400,6 @@ status pg_store::commit(const write_batch& batch) {
                       .number(op.client_seq).null_if_zero(op.author_id).number(op.epoch),
                     "insert_op", true,
                     "rev " + std::to_string(op.rev) + " of " + op.doc_id + " is already taken by another edit");
-    if (sent_all && !op.client_id.empty())
-      sent_all = send(query{}.text(op.doc_id).text(op.client_id).number(op.client_seq).number(op.rev),
-                      "record_client", false, "record client");
     bool last_of_doc = i + 1 == ops.size() || ops[i + 1].doc_id != op.doc_id;
     if (sent_all && last_of_doc)
       sent_all = send(query{}.number(op.rev).number(op.ts).number(now).text(op.doc_id).number(op.epoch),
@@ -414,6 +419,8 @@ status pg_store::commit(const write_batch& batch) {
     auto& snap = batch.snapshots[i];
     sent_all = send(query{}.text(snap.content).number(snap.rev).text(snap.doc_id), "save_snapshot", false,
                     "save snapshot")
+               && send(query{}.text(snap.doc_id).number(snap.prune_through), "keep_pruned_clients", false,
+                       "keep client sequence numbers")
                && send(query{}.text(snap.doc_id).number(snap.prune_through), "prune_ops", false, "prune op log");
   }
   if (!sent_all || PQpipelineSync(conn_) != 1) {

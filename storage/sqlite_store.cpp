@@ -271,7 +271,12 @@ result<std::vector<op_row>> sqlite_store::ops_since(std::string_view doc_id, std
 }
 
 result<std::vector<client_seq_row>> sqlite_store::client_seqs(std::string_view doc_id) {
-  auto& st = prepared("SELECT client_id, client_seq, rev FROM document_clients WHERE doc_id = ?");
+  // The op log holds each client's newest edits; document_clients keeps
+  // what compaction pruned from it.
+  auto& st = prepared("SELECT client_id, MAX(client_seq), MAX(rev) FROM ("
+                      "SELECT client_id, client_seq, rev FROM document_clients WHERE doc_id = ?1 UNION ALL "
+                      "SELECT client_id, client_seq, rev FROM document_ops WHERE doc_id = ?1 AND client_id <> '') "
+                      "GROUP BY client_id");
   st.bind(1, doc_id);
   return collect<client_seq_row>(st, "read client sequence numbers", [](statement& st) -> client_seq_row {
     return {st.text(0), static_cast<std::uint64_t>(st.int64(1)), static_cast<std::uint64_t>(st.int64(2))};
@@ -291,9 +296,6 @@ status sqlite_store::commit(const write_batch& batch) {
   auto& ins = prepared("INSERT INTO document_ops(doc_id, rev, ops, ts, client_id, client_seq, author_id, epoch) "
                        "VALUES(?,?,?,?,?,?,?,?) ON CONFLICT(doc_id, rev) DO NOTHING");
   auto& same = prepared("SELECT client_id, client_seq FROM document_ops WHERE doc_id = ? AND rev = ?");
-  auto& seq = prepared("INSERT INTO document_clients(doc_id, client_id, client_seq, rev) VALUES(?,?,?,?) "
-                       "ON CONFLICT(doc_id, client_id) DO UPDATE SET client_seq = excluded.client_seq, "
-                       "rev = excluded.rev WHERE excluded.client_seq > document_clients.client_seq");
   // rev only grows (a retried batch must not move it back); the epoch check
   // fences a node whose lease was taken over.
   auto& doc = prepared("UPDATE documents SET rev = MAX(rev, ?1), last_ts = MAX(last_ts, ?2), updated_at = ?3 "
@@ -319,13 +321,6 @@ status sqlite_store::commit(const write_batch& batch) {
       if (!match)
         return fail(make_error(errc::internal, "rev " + std::to_string(op.rev) + " of " + op.doc_id
                                                  + " is already taken by another edit"));
-    }
-    if (!op.client_id.empty()) {
-      seq.bind(1, op.doc_id).bind(2, op.client_id).bind(3, op.client_seq).bind(4, op.rev);
-      rc = seq.step();
-      seq.reset();
-      if (rc != SQLITE_DONE)
-        return fail(sqlite_error(db_, "record client sequence"));
     }
     // One documents update per document: at its last op in the batch.
     bool last_of_doc = i + 1 == ops.size() || ops[i + 1].doc_id != op.doc_id;
@@ -359,15 +354,24 @@ status sqlite_store::commit(const write_batch& batch) {
       return fail(sqlite_error(db_, "record session"));
   }
   auto& snapshot = prepared("UPDATE documents SET content = ?, snapshot_rev = ? WHERE id = ? AND snapshot_rev <= ?");
+  // Client sequence numbers live in the op log; what compaction prunes
+  // from it is kept in document_clients first.
+  auto& keep = prepared("INSERT INTO document_clients(doc_id, client_id, client_seq, rev) "
+                        "SELECT doc_id, client_id, MAX(client_seq), MAX(rev) FROM document_ops "
+                        "WHERE doc_id = ?1 AND rev <= ?2 AND client_id <> '' GROUP BY doc_id, client_id "
+                        "ON CONFLICT(doc_id, client_id) DO UPDATE SET client_seq = excluded.client_seq, "
+                        "rev = excluded.rev WHERE excluded.client_seq > document_clients.client_seq");
   auto& prune = prepared("DELETE FROM document_ops WHERE doc_id = ? AND rev <= ?");
   for (auto& snap : batch.snapshots) {
     snapshot.bind(1, snap.content).bind(2, snap.rev).bind(3, snap.doc_id).bind(4, snap.rev);
     auto rc = snapshot.step();
     snapshot.reset();
-    if (rc == SQLITE_DONE) {
-      prune.bind(1, snap.doc_id).bind(2, snap.prune_through);
-      rc = prune.step();
-      prune.reset();
+    for (auto* step : {&keep, &prune}) {
+      if (rc != SQLITE_DONE)
+        break;
+      step->bind(1, snap.doc_id).bind(2, snap.prune_through);
+      rc = step->step();
+      step->reset();
     }
     if (rc != SQLITE_DONE)
       return fail(sqlite_error(db_, "save snapshot"));
