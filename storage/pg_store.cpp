@@ -4,8 +4,12 @@
 
 #include <libpq-fe.h>
 
+#include <array>
 #include <chrono>
 #include <cstdlib>
+#include <functional>
+#include <map>
+#include <set>
 #include <vector>
 
 namespace stet::storage {
@@ -39,6 +43,55 @@ std::int64_t i64(const PGresult* r, int row, int col) {
 std::string text(const PGresult* r, int row, int col) {
   return {PQgetvalue(r, row, col), static_cast<std::size_t>(PQgetlength(r, row, col))};
 }
+
+/// A one-dimensional array literal in PostgreSQL's text format, for
+/// unnest($n::type[]) parameters.
+class array_literal {
+public:
+  void text(std::string_view v) {
+    separate();
+    out_ += '"';
+    for (char c : v) {
+      if (c == '"' || c == '\\')
+        out_ += '\\';
+      out_ += c;
+    }
+    out_ += '"';
+  }
+  /// bytea in hex form; the backslash is escaped for the array parser.
+  void bytes(std::string_view v) {
+    static constexpr char hex[] = "0123456789abcdef";
+    separate();
+    out_ += "\"\\\\x";
+    for (unsigned char c : v) {
+      out_ += hex[c >> 4];
+      out_ += hex[c & 15];
+    }
+    out_ += '"';
+  }
+  void number(std::uint64_t v) {
+    separate();
+    out_ += std::to_string(v);
+  }
+  void number(std::int64_t v) {
+    separate();
+    out_ += std::to_string(v);
+  }
+  void null() {
+    separate();
+    out_ += "NULL";
+  }
+  std::string str() const {
+    return "{" + out_ + "}";
+  }
+
+private:
+  void separate() {
+    if (!out_.empty())
+      out_ += ',';
+  }
+  std::string out_;
+};
 
 std::string bytea(const PGresult* r, int row, int col) {
   std::size_t n = 0;
@@ -108,17 +161,22 @@ constexpr statement k_statements[] = {
    "SELECT client_id, client_seq, rev FROM document_clients WHERE doc_id = $1 UNION ALL "
    "SELECT client_id, client_seq, rev FROM document_ops WHERE doc_id = $1 AND client_id <> '') c "
    "GROUP BY client_id"},
-  // Returns a row when inserted, or when this very edit is already there.
-  {"insert_op",
+  // A whole batch in one statement each (per-statement work was most of
+  // PostgreSQL's CPU per edit). Returns a row per op inserted, or already
+  // there as this very edit.
+  {"insert_ops",
    "INSERT INTO document_ops(doc_id, rev, ops, ts, client_id, client_seq, author_id, epoch) "
-   "VALUES($1, $2, $3, $4, $5, $6, $7, $8) "
+   "SELECT * FROM unnest($1::text[], $2::bigint[], $3::bytea[], $4::bigint[], $5::text[], $6::bigint[], "
+   "$7::bigint[], $8::bigint[]) "
    "ON CONFLICT (doc_id, rev) DO UPDATE SET rev = document_ops.rev "
    "WHERE document_ops.client_id = EXCLUDED.client_id AND document_ops.client_seq = EXCLUDED.client_seq "
-   "RETURNING rev"},
-  // rev only grows; the epoch check fences a node whose lease was taken over.
-  {"advance_document",
-   "UPDATE documents SET rev = GREATEST(rev, $1), last_ts = GREATEST(last_ts, $2), updated_at = $3 "
-   "WHERE id = $4 AND owner_epoch = $5 RETURNING id"},
+   "RETURNING doc_id, rev"},
+  // rev only grows; the epoch check fences a node whose lease was taken
+  // over. Returns a row per document advanced.
+  {"advance_documents",
+   "UPDATE documents d SET rev = GREATEST(d.rev, v.rev), last_ts = GREATEST(d.last_ts, v.ts), updated_at = $5 "
+   "FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[]) AS v(id, rev, ts, epoch) "
+   "WHERE d.id = v.id AND d.owner_epoch = v.epoch RETURNING d.id"},
   {"acquire_lease",
    "UPDATE documents SET owner_epoch = owner_epoch + 1, owner_node = $2 WHERE id = $1 RETURNING owner_epoch"},
   {"session_join",
@@ -379,49 +437,84 @@ status pg_store::commit(const write_batch& batch) {
   // pipelined; COMMIT follows only when each of them succeeded.
   if (PQenterPipelineMode(conn_) != 1)
     return lost("enter pipeline mode");
-  struct expectation {
-    bool must_return_row;
-    std::string what;
-  };
-  std::vector<expectation> sent;
-  auto send = [&](query q, const char* name, bool must_return_row, std::string what) {
+  // Each statement sent, and what its result must show (empty: any success).
+  using check = std::function<std::string(PGresult*)>;
+  std::vector<check> sent;
+  auto send = [&](query q, const char* name, check c = {}) {
     if (!q.send(conn_, name))
       return false;
-    sent.push_back({must_return_row, std::move(what)});
+    sent.push_back(std::move(c));
     return true;
   };
   bool sent_all = PQsendQueryParams(conn_, "BEGIN", 0, nullptr, nullptr, nullptr, nullptr, 0) == 1;
   if (sent_all)
-    sent.push_back({false, "begin"});
-  auto now = now_ms();
-  for (std::size_t i = 0; sent_all && i < ops.size(); ++i) {
-    auto& op = ops[i];
-    sent_all = send(query{}.text(op.doc_id).number(op.rev).bytes(op.ops).number(op.ts).text(op.client_id)
-                      .number(op.client_seq).null_if_zero(op.author_id).number(op.epoch),
-                    "insert_op", true,
-                    "rev " + std::to_string(op.rev) + " of " + op.doc_id + " is already taken by another edit");
-    bool last_of_doc = i + 1 == ops.size() || ops[i + 1].doc_id != op.doc_id;
-    if (sent_all && last_of_doc)
-      sent_all = send(query{}.number(op.rev).number(op.ts).number(now).text(op.doc_id).number(op.epoch),
-                      "advance_document", true,
-                      "fenced: document " + op.doc_id + " is no longer leased at epoch " + std::to_string(op.epoch)
-                        + " (or was deleted)");
+    sent.emplace_back();
+  // Per document: newest rev and stamp, and the epoch its ops were made
+  // under (outlives the checks that refer to it).
+  std::map<std::string_view, std::array<std::uint64_t, 3>> docs;
+  if (sent_all && !ops.empty()) {
+    array_literal doc_ids, revs, bodies, stamps, clients, seqs, authors, epochs;
+    for (auto& op : ops) {
+      doc_ids.text(op.doc_id);
+      revs.number(op.rev);
+      bodies.bytes(op.ops);
+      stamps.number(op.ts);
+      clients.text(op.client_id);
+      seqs.number(op.client_seq);
+      op.author_id == 0 ? authors.null() : authors.number(op.author_id);
+      epochs.number(op.epoch);
+      auto& d = docs[op.doc_id];
+      d = {std::max(d[0], op.rev), std::max(d[1], op.ts), op.epoch};
+    }
+    sent_all = send(query{}.text(doc_ids.str()).text(revs.str()).text(bodies.str()).text(stamps.str())
+                      .text(clients.str()).text(seqs.str()).text(authors.str()).text(epochs.str()),
+                    "insert_ops", [&ops](PGresult* r) -> std::string {
+                      if (PQntuples(r) == static_cast<int>(ops.size()))
+                        return {};
+                      std::set<std::pair<std::string, std::uint64_t>> stored;
+                      for (int i = 0; i < PQntuples(r); ++i)
+                        stored.emplace(text(r, i, 0), u64(r, i, 1));
+                      for (auto& op : ops)
+                        if (!stored.count({op.doc_id, op.rev}))
+                          return "rev " + std::to_string(op.rev) + " of " + op.doc_id
+                                 + " is already taken by another edit";
+                      return "an op was not stored";
+                    });
+    array_literal ids, newest, last_ts, leased;
+    for (auto& [id, d] : docs) {
+      ids.text(id);
+      newest.number(d[0]);
+      last_ts.number(d[1]);
+      leased.number(d[2]);
+    }
+    sent_all = sent_all
+               && send(query{}.text(ids.str()).text(newest.str()).text(last_ts.str()).text(leased.str())
+                         .number(now_ms()),
+                       "advance_documents", [&docs](PGresult* r) -> std::string {
+                         if (PQntuples(r) == static_cast<int>(docs.size()))
+                           return {};
+                         std::set<std::string> advanced;
+                         for (int i = 0; i < PQntuples(r); ++i)
+                           advanced.insert(text(r, i, 0));
+                         for (auto& [id, d] : docs)
+                           if (!advanced.count(std::string{id}))
+                             return "fenced: document " + std::string{id} + " is no longer leased at epoch "
+                                    + std::to_string(d[2]) + " (or was deleted)";
+                         return "a document was not advanced";
+                       });
   }
   for (std::size_t i = 0; sent_all && i < sessions.size(); ++i) {
     auto& e = sessions[i];
     sent_all = e.joined ? send(query{}.text(e.session_id).text(e.doc_id).null_if_empty(e.user_id)
                                  .text(e.node_id).number(e.at),
-                               "session_join", false, "record session")
-                        : send(query{}.number(e.at).text(e.session_id).text(e.doc_id), "session_leave", false,
-                               "record session");
+                               "session_join")
+                        : send(query{}.number(e.at).text(e.session_id).text(e.doc_id), "session_leave");
   }
   for (std::size_t i = 0; sent_all && i < batch.snapshots.size(); ++i) {
     auto& snap = batch.snapshots[i];
-    sent_all = send(query{}.text(snap.content).number(snap.rev).text(snap.doc_id), "save_snapshot", false,
-                    "save snapshot")
-               && send(query{}.text(snap.doc_id).number(snap.prune_through), "keep_pruned_clients", false,
-                       "keep client sequence numbers")
-               && send(query{}.text(snap.doc_id).number(snap.prune_through), "prune_ops", false, "prune op log");
+    sent_all = send(query{}.text(snap.content).number(snap.rev).text(snap.doc_id), "save_snapshot")
+               && send(query{}.text(snap.doc_id).number(snap.prune_through), "keep_pruned_clients")
+               && send(query{}.text(snap.doc_id).number(snap.prune_through), "prune_ops");
   }
   if (!sent_all || PQpipelineSync(conn_) != 1) {
     auto err = lost("send batch");
@@ -442,8 +535,8 @@ status pg_store::commit(const write_batch& batch) {
     if (failure.empty()) {
       if (!ok_status(r.get()))
         failure = PQresultStatus(r.get()) == PGRES_PIPELINE_ABORTED ? "aborted" : PQresultErrorMessage(r.get());
-      else if (e.must_return_row && PQntuples(r.get()) != 1)
-        failure = e.what;
+      else if (e)
+        failure = e(r.get());
     }
     while (auto extra = PQgetResult(conn_))
       PQclear(extra); // the NULL that ends each query's results

@@ -108,6 +108,13 @@ void run_store_conformance(const store_factory& open) {
   REQUIRE(s->commit({.ops = {make_op("d2", 2, "y", 9)}, .snapshots = {{"doc'1", "snapshot text", 3, 2}}}));
   // An older snapshot arriving late changes nothing.
   REQUIRE(s->commit({.snapshots = {{"doc'1", "older text", 2, 1}}}));
+  // Identifiers with quotes and backslashes survive (PostgreSQL sends a
+  // batch as array literals).
+  REQUIRE(s->commit({.ops = {make_op("d2", 3, "quote\"back\\slash", 1)}}));
+  auto odd = s->ops_since("d2", 2);
+  REQUIRE(odd);
+  REQUIRE(odd->size() == 1);
+  CHECK((*odd)[0].client_id == "quote\"back\\slash");
   auto after = s->ops_since("doc'1", 0);
   REQUIRE(after);
   REQUIRE(after->size() == 1);
