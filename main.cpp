@@ -16,7 +16,7 @@ constexpr std::string_view k_usage = R"(usage: stet serve [flags]
   --metrics-listen HOST:PORT  also serve /metrics, /healthz and /readyz (only) here (env STET_METRICS_LISTEN)
   --data DIR                folder for the embedded SQLite database (default ./data; env STET_DATA)
   --postgres URL            store everything in PostgreSQL instead (libpq URL or key=value; env STET_POSTGRES_URL)
-  --storage-connections N   PostgreSQL connections, one storage actor each (default 4)
+  --storage-connections N   PostgreSQL connections, one storage actor each (default 2)
   --redis URL               join a cluster through Redis (redis://HOST:PORT; env STET_REDIS_URL; needs --postgres)
   --node-id ID              this node's name in logs and session ids (default local; env STET_NODE_ID)
   --log-level LEVEL         debug | info | warn | error (default info; env STET_LOG_LEVEL)
