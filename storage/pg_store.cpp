@@ -199,76 +199,58 @@ constexpr statement k_statements[] = {
 
 } // namespace
 
-/// Parameters of one prepared statement: text values, bytea sent as binary,
-/// empty optional values as NULL.
+/// Parameters of one prepared statement, all in text format (bytea goes
+/// inside array literals, hex-encoded); empty optional values as NULL.
 class pg_store::query {
 public:
   query& text(std::string_view v) {
-    add(std::string{v}, false, false);
-    return *this;
+    return add(std::string{v}, false);
   }
   query& number(std::uint64_t v) {
-    add(std::to_string(v), false, false);
-    return *this;
+    return add(std::to_string(v), false);
   }
   query& number(std::int64_t v) {
-    add(std::to_string(v), false, false);
-    return *this;
-  }
-  query& bytes(std::string_view v) {
-    add(std::string{v}, true, false);
-    return *this;
+    return add(std::to_string(v), false);
   }
   query& null_if_empty(std::string_view v) {
-    add(std::string{v}, false, v.empty());
-    return *this;
+    return add(std::string{v}, v.empty());
   }
   query& null_if_zero(std::int64_t v) {
-    add(std::to_string(v), false, v == 0);
-    return *this;
+    return add(std::to_string(v), v == 0);
   }
   query& boolean(bool v) {
-    add(v ? "true" : "false", false, false);
-    return *this;
+    return add(v ? "true" : "false", false);
   }
 
   PGresult* run(PGconn* conn, const char* name) {
     prepare_arrays();
-    return PQexecPrepared(conn, name, static_cast<int>(values_.size()), ptrs_.data(), lengths_.data(),
-                          formats_.data(), 0);
+    return PQexecPrepared(conn, name, static_cast<int>(values_.size()), ptrs_.data(), nullptr, nullptr, 0);
   }
   /// Runs `sql` unprepared, with the same out-of-band parameters.
   PGresult* run_sql(PGconn* conn, const char* sql) {
     prepare_arrays();
-    return PQexecParams(conn, sql, static_cast<int>(values_.size()), nullptr, ptrs_.data(), lengths_.data(),
-                        formats_.data(), 0);
+    return PQexecParams(conn, sql, static_cast<int>(values_.size()), nullptr, ptrs_.data(), nullptr, nullptr, 0);
   }
   bool send(PGconn* conn, const char* name) {
     prepare_arrays();
-    return PQsendQueryPrepared(conn, name, static_cast<int>(values_.size()), ptrs_.data(), lengths_.data(),
-                               formats_.data(), 0)
+    return PQsendQueryPrepared(conn, name, static_cast<int>(values_.size()), ptrs_.data(), nullptr, nullptr, 0)
            == 1;
   }
 
 private:
-  void add(std::string v, bool binary, bool null) {
+  query& add(std::string v, bool null) {
     values_.push_back(std::move(v));
-    formats_.push_back(binary ? 1 : 0);
     nulls_.push_back(null);
+    return *this;
   }
   void prepare_arrays() {
     ptrs_.clear();
-    lengths_.clear();
-    for (std::size_t i = 0; i < values_.size(); ++i) {
-      ptrs_.push_back(nulls_[i] ? nullptr : values_[i].data());
-      lengths_.push_back(static_cast<int>(values_[i].size()));
-    }
+    for (std::size_t i = 0; i < values_.size(); ++i)
+      ptrs_.push_back(nulls_[i] ? nullptr : values_[i].c_str());
   }
   std::vector<std::string> values_;
-  std::vector<int> formats_;
   std::vector<bool> nulls_;
   std::vector<const char*> ptrs_;
-  std::vector<int> lengths_;
 };
 
 pg_store::pg_store(std::string conninfo) : conninfo_(std::move(conninfo)) {
