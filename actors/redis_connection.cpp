@@ -233,13 +233,13 @@ void redis_connection::set_up(bool up, const std::string& why) {
 void redis_connection::command(const std::vector<std::string>& args, reply_handler done) {
   if (!ac_ || !up_) {
     if (done)
-      done(redis_reply{false, "not connected to redis"});
+      done(redis_reply{.ok = false, .error = "not connected to redis"});
     return;
   }
   auto* holder = new reply_handler(std::move(done));
   if (send_argv(ac_, on_reply, holder, args) != REDIS_OK) {
     if (*holder)
-      (*holder)(redis_reply{false, "redis refused the command"});
+      (*holder)(redis_reply{.ok = false, .error = "redis refused the command"});
     delete holder;
   }
 }

@@ -21,10 +21,10 @@ namespace stet {
 /// A Redis reply, copied out of hiredis (which frees its own after the callback).
 struct redis_reply {
   bool ok = false;    // false: no reply (disconnected) or a Redis error
-  std::string error;  // why, when !ok
+  std::string error{}; // why, when !ok
   long long integer = 0;
-  std::string str;    // string, status or error text
-  std::vector<std::string> elements; // array replies (one level)
+  std::string str{};  // string, status or error text
+  std::vector<std::string> elements{}; // array replies (one level)
   bool nil = false;
 };
 
