@@ -72,6 +72,7 @@ void deliver(document_actor_state& st, const std::vector<pending_notice>& notice
   auto& id = st.doc->id();
   auto now = std::chrono::steady_clock::now();
   std::vector<std::vector<std::shared_ptr<const std::string>>> out(st.subscribers.size());
+  wire::DocBroadcasts to_other_nodes;
   auto index_of = [&](const subscriber* s) { return static_cast<std::size_t>(s - st.subscribers.data()); };
   for (auto& n : notices) {
     auto latency = std::chrono::duration<double>(now - n.received).count();
@@ -98,16 +99,11 @@ void deliver(document_actor_state& st, const std::vector<pending_notice>& notice
           ++receivers;
         }
       }
-      // Other nodes' sessions: once per edit, on the document's channel.
       if (remote && st.config.bus) {
-        wire::BusEnvelope env;
-        env.set_from_node(st.config.bus->node_id());
-        env.set_doc_id(id);
-        auto* b = env.mutable_broadcast();
+        auto* b = to_other_nodes.add_edits();
         b->set_rev(n.rev);
         b->set_applied(*n.applied->get(wire::frame_format::binary));
         b->set_author_session(n.author_session);
-        st.config.bus->publish(redis_bridge::doc_channel(id), env.SerializeAsString());
       }
       metrics::get().fanout_sessions.Observe(static_cast<double>(receivers));
     }
@@ -124,6 +120,17 @@ void deliver(document_actor_state& st, const std::vector<pending_notice>& notice
         if (s.client_id == c.client_id)
           out[index_of(&s)].push_back(enc.get(s.sink->format()));
     }
+  }
+  // Other nodes' sessions: once per commit, on the document's channel.
+  if (to_other_nodes.edits_size() > 0) {
+    wire::BusEnvelope env;
+    env.set_from_node(st.config.bus->node_id());
+    env.set_doc_id(id);
+    if (to_other_nodes.edits_size() == 1)
+      env.mutable_broadcast()->Swap(to_other_nodes.mutable_edits(0));
+    else
+      env.mutable_broadcasts()->Swap(&to_other_nodes);
+    st.config.bus->publish(redis_bridge::doc_channel(id), env.SerializeAsString());
   }
   for (std::size_t i = 0; i < out.size(); ++i)
     if (!out[i].empty())

@@ -130,7 +130,7 @@ void on_bus(registry_actor_type* self, const std::string& payload) {
   if (!env.ParseFromString(payload) || !st.config.bus)
     return;
   auto& doc_id = env.doc_id();
-  if (env.has_frame() || env.has_broadcast()) {
+  if (env.has_frame() || env.has_broadcast() || env.has_frames() || env.has_broadcasts()) {
     if (auto it = st.proxies.find(doc_id); it != st.proxies.end())
       self->send(it->second, bus_atom::value, payload);
     return;

@@ -5,7 +5,9 @@
 #include <caf/event_based_actor.hpp>
 #include <caf/system_messages.hpp>
 
+#include <map>
 #include <optional>
+#include <vector>
 
 namespace stet {
 
@@ -68,58 +70,77 @@ void leave(remote_document_type* self, const std::string& session_id) {
   }
 }
 
-void on_frame(remote_document_type* self, const wire::SessionFrame& f) {
+// Messages from the owner for one local session, in order: one hand-over.
+void on_frames(remote_document_type* self, const std::string& session_id,
+               const std::vector<const std::string*>& messages) {
   auto& st = self->state;
-  auto it = st.sessions.find(f.session_id());
+  auto it = st.sessions.find(session_id);
   if (it == st.sessions.end())
     return;
-  wire::ServerMessage m;
-  if (!m.ParseFromString(f.message()))
-    return;
   auto& s = it->second;
-  // An ack does not count: an echo session still wants its own edit's
-  // broadcast, and a non-echo author's is skipped by author below.
-  if (m.has_snapshot()) {
-    s.synced = true;
-    s.rev = m.snapshot().rev();
-  } else if (m.has_applied()) {
-    s.rev = std::max(s.rev, m.applied().rev());
-  }
-  s.sink->send(m);
-  if (m.has_error() && (m.error().code() == "fenced" || m.error().code() == "unknown_document"
-                        || m.error().code() == "forbidden")
-      && m.error().client_seq() == 0) {
+  std::vector<std::shared_ptr<const std::string>> out;
+  bool dropped = false;
+  for (auto* bytes : messages) {
+    wire::ServerMessage m;
+    if (!m.ParseFromString(*bytes))
+      continue;
+    // An ack does not count: an echo session still wants its own edit's
+    // broadcast, and a non-echo author's is skipped by author below.
+    if (m.has_snapshot()) {
+      s.synced = true;
+      s.rev = m.snapshot().rev();
+    } else if (m.has_applied()) {
+      s.rev = std::max(s.rev, m.applied().rev());
+    }
+    out.push_back(std::make_shared<const std::string>(wire::encode(m, s.sink->format())));
     // The owner refused or dropped this session: it is not joined any more.
+    dropped = dropped
+              || (m.has_error()
+                  && (m.error().code() == "fenced" || m.error().code() == "unknown_document"
+                      || m.error().code() == "forbidden")
+                  && m.error().client_seq() == 0);
+  }
+  if (!out.empty())
+    s.sink->send(std::move(out));
+  if (dropped) {
     self->send(s.gateway, drop_atom::value, st.doc_id);
     st.sessions.erase(it);
   }
 }
 
-void on_broadcast(remote_document_type* self, const wire::DocBroadcast& b) {
+// A commit's applied edits, in rev order: each local session gets the ones
+// it has not seen, in one hand-over.
+void on_broadcasts(remote_document_type* self, const std::vector<const wire::DocBroadcast*>& edits) {
   auto& st = self->state;
-  if (st.last_broadcast != 0 && b.rev() > st.last_broadcast + 1) {
-    log::warn("revision gap on the bus; resyncing", {{"doc", st.doc_id}, {"have", std::to_string(st.last_broadcast)},
-                                                     {"got", std::to_string(b.rev())}});
-    return resync_all(self, "missed revisions");
-  }
-  st.last_broadcast = std::max(st.last_broadcast, b.rev());
-  if (log::enabled(log::level::debug))
-    log::debug("edit relayed", {{"doc", st.doc_id}, {"rev", std::to_string(b.rev())}, {"owner", st.owner}});
-  std::optional<wire::encoded_message> shared;
-  for (auto& [id, s] : st.sessions) {
-    if (!s.synced || b.rev() <= s.rev)
-      continue;
-    s.rev = b.rev();
-    if (id == b.author_session() && !s.echo)
-      continue;
-    if (!shared) {
-      wire::ServerMessage m;
-      if (!m.ParseFromString(b.applied()))
-        return;
-      shared.emplace(std::move(m));
+  std::map<std::string, std::vector<std::shared_ptr<const std::string>>> out;
+  for (auto* b : edits) {
+    if (st.last_broadcast != 0 && b->rev() > st.last_broadcast + 1) {
+      log::warn("revision gap on the bus; resyncing", {{"doc", st.doc_id},
+                                                       {"have", std::to_string(st.last_broadcast)},
+                                                       {"got", std::to_string(b->rev())}});
+      return resync_all(self, "missed revisions");
     }
-    s.sink->send(*shared);
+    st.last_broadcast = std::max(st.last_broadcast, b->rev());
+    if (log::enabled(log::level::debug))
+      log::debug("edit relayed", {{"doc", st.doc_id}, {"rev", std::to_string(b->rev())}, {"owner", st.owner}});
+    std::optional<wire::encoded_message> shared;
+    for (auto& [id, s] : st.sessions) {
+      if (!s.synced || b->rev() <= s.rev)
+        continue;
+      s.rev = b->rev();
+      if (id == b->author_session() && !s.echo)
+        continue;
+      if (!shared) {
+        wire::ServerMessage m;
+        if (!m.ParseFromString(b->applied()))
+          break;
+        shared.emplace(std::move(m));
+      }
+      out[id].push_back(shared->get(s.sink->format()));
+    }
   }
+  for (auto& [id, frames] : out)
+    st.sessions[id].sink->send(std::move(frames));
 }
 
 } // namespace
@@ -194,10 +215,21 @@ caf::behavior remote_document(remote_document_type* self, std::string doc_id, st
       wire::BusEnvelope env;
       if (!env.ParseFromString(payload))
         return;
-      if (env.has_frame())
-        on_frame(self, env.frame());
-      else if (env.has_broadcast())
-        on_broadcast(self, env.broadcast());
+      if (env.has_frame()) {
+        on_frames(self, env.frame().session_id(), {&env.frame().message()});
+      } else if (env.has_frames()) {
+        std::vector<const std::string*> messages;
+        for (auto& m : env.frames().messages())
+          messages.push_back(&m);
+        on_frames(self, env.frames().session_id(), messages);
+      } else if (env.has_broadcast()) {
+        on_broadcasts(self, {&env.broadcast()});
+      } else if (env.has_broadcasts()) {
+        std::vector<const wire::DocBroadcast*> edits;
+        for (auto& e : env.broadcasts().edits())
+          edits.push_back(&e);
+        on_broadcasts(self, edits);
+      }
     },
     [=](move_atom) { resync_all(self, "moved to another node"); },
   };

@@ -18,16 +18,32 @@ public:
   }
 
   void send(std::shared_ptr<const std::string> frame) override {
-    wire::BusEnvelope env;
-    env.set_from_node(bus_->node_id());
-    env.set_doc_id(doc_id_);
+    auto env = envelope();
     env.mutable_frame()->set_session_id(session_id_);
     env.mutable_frame()->set_message(*frame);
+    bus_->publish(redis_bridge::node_channel(node_), env.SerializeAsString());
+  }
+  /// A commit's messages for this session: one publish.
+  void send(std::vector<std::shared_ptr<const std::string>> frames) override {
+    if (frames.size() == 1)
+      return send(std::move(frames.front()));
+    auto env = envelope();
+    auto* batch = env.mutable_frames();
+    batch->set_session_id(session_id_);
+    for (auto& f : frames)
+      batch->add_messages(*f);
     bus_->publish(redis_bridge::node_channel(node_), env.SerializeAsString());
   }
   using session_sink::send;
 
 private:
+  wire::BusEnvelope envelope() const {
+    wire::BusEnvelope env;
+    env.set_from_node(bus_->node_id());
+    env.set_doc_id(doc_id_);
+    return env;
+  }
+
   std::shared_ptr<redis_bridge> bus_;
   std::string node_;
   std::string doc_id_;

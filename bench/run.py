@@ -30,7 +30,7 @@ import time
 import urllib.request
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-STET = os.path.join(REPO, "build", "stet")
+STET = os.environ.get("STET_BINARY", os.path.join(REPO, "build", "stet"))
 LOADGEN = os.path.join(REPO, "build", "bench", "stet_loadgen")
 CORE_BENCH = os.path.join(REPO, "build", "bench", "stet_core_bench")
 FLOOR = os.path.join(REPO, "build", "bench", "stet_loopback_floor")
@@ -452,12 +452,16 @@ def scenario_cross_node(profile):
         # document on every run; which node owns it decides same vs cross.
         for rate in ([20] if profile == "smoke" else [10, 100, 1000]):
             for reader_node, label in ((a, "via a"), (b, "via b")):
+                other = b if reader_node is a else a
                 published = reader_node.metric("stet_redis_publish_seconds_count")
+                published_other = other.metric("stet_redis_publish_seconds_count")
                 r = loadgen(reader_node, "--docs", 1, "--conns-per-doc", 11, "--writers-per-doc", 10, "--rate",
                             rate, "--edit-bytes", 50, "--duration", 2 if profile == "smoke" else 5, "--warmup", 1,
                             "--doc-prefix", "xnode")
                 r.update(node=label, rate_per_writer=rate, owned_here=reader_node.metric("stet_open_documents") > 0,
-                         redis_publishes=reader_node.metric("stet_redis_publish_seconds_count") - published)
+                         redis_publishes=reader_node.metric("stet_redis_publish_seconds_count") - published,
+                         redis_publishes_other_node=other.metric("stet_redis_publish_seconds_count")
+                         - published_other)
                 r["path"] = "same node" if r["owned_here"] else "cross node"
                 rows.append(r)
     finally:
