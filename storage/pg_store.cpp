@@ -4,7 +4,6 @@
 
 #include <libpq-fe.h>
 
-#include <array>
 #include <chrono>
 #include <cstdlib>
 #include <functional>
@@ -431,9 +430,11 @@ status pg_store::commit(const write_batch& batch) {
   bool sent_all = PQsendQueryParams(conn_, "BEGIN", 0, nullptr, nullptr, nullptr, nullptr, 0) == 1;
   if (sent_all)
     sent.emplace_back();
-  // Per document: newest rev and stamp, and the epoch its ops were made
-  // under (outlives the checks that refer to it).
-  std::map<std::string_view, std::array<std::uint64_t, 3>> docs;
+  // What each document advances to (outlives the checks that refer to it).
+  struct advance {
+    std::uint64_t rev = 0, ts = 0, epoch = 0;
+  };
+  std::map<std::string_view, advance> docs;
   if (sent_all && !ops.empty()) {
     array_literal doc_ids, revs, bodies, stamps, clients, seqs, authors, epochs;
     for (auto& op : ops) {
@@ -446,7 +447,7 @@ status pg_store::commit(const write_batch& batch) {
       op.author_id == 0 ? authors.null() : authors.number(op.author_id);
       epochs.number(op.epoch);
       auto& d = docs[op.doc_id];
-      d = {std::max(d[0], op.rev), std::max(d[1], op.ts), op.epoch};
+      d = {std::max(d.rev, op.rev), std::max(d.ts, op.ts), op.epoch};
     }
     sent_all = send(query{}.text(doc_ids.str()).text(revs.str()).text(bodies.str()).text(stamps.str())
                       .text(clients.str()).text(seqs.str()).text(authors.str()).text(epochs.str()),
@@ -465,9 +466,9 @@ status pg_store::commit(const write_batch& batch) {
     array_literal ids, newest, last_ts, leased;
     for (auto& [id, d] : docs) {
       ids.text(id);
-      newest.number(d[0]);
-      last_ts.number(d[1]);
-      leased.number(d[2]);
+      newest.number(d.rev);
+      last_ts.number(d.ts);
+      leased.number(d.epoch);
     }
     sent_all = sent_all
                && send(query{}.text(ids.str()).text(newest.str()).text(last_ts.str()).text(leased.str())
@@ -481,7 +482,7 @@ status pg_store::commit(const write_batch& batch) {
                          for (auto& [id, d] : docs)
                            if (!advanced.count(std::string{id}))
                              return "fenced: document " + std::string{id} + " is no longer leased at epoch "
-                                    + std::to_string(d[2]) + " (or was deleted)";
+                                    + std::to_string(d.epoch) + " (or was deleted)";
                          return "a document was not advanced";
                        });
   }
