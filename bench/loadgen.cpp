@@ -534,7 +534,13 @@ json edit_mode(run_state& run) {
     std::this_thread::sleep_until(clock_type::time_point{std::chrono::nanoseconds{run.measure_from.load()}});
     mark("measure start");
     bool all_resynced = false;
+    // How the resync progresses: a tail and a slow middle call for different fixes.
+    std::vector<std::pair<double, const char*>> progress{{0.5, "resynced 50%"}, {0.9, "resynced 90%"}};
     while (now_ns() < run.measure_to) {
+      while (opt.storm && !progress.empty() && run.resynced >= progress.front().first * total) {
+        mark(progress.front().second);
+        progress.erase(progress.begin());
+      }
       if (opt.storm && !all_resynced && run.resynced >= total) {
         all_resynced = true;
         mark("all resynced");

@@ -139,7 +139,7 @@ def loadgen(server, *args, on_mark=None, timeout=900):
     reader.start()
     marks, cpu = {}, {}
     for line in p.stderr:
-        m = re.match(r"^(measure start|measure end|joined|all resynced|stampede start|stampede end) (\d+)$", line)
+        m = re.match(r"^(measure start|measure end|joined|all resynced|resynced \d+%|stampede start|stampede end) (\d+)$", line)
         if not m:
             sys.stderr.write(line)
             continue
@@ -359,7 +359,10 @@ def storm_once(clients, rate, profile):
                 if int(cid.split("-")[1]) // per_doc != d:
                     continue
                 lost += sum(1 for seq in range(1, acked + 1) if f"{cid}.{seq}" not in counts)
-        resync_s = (r["marks"]["all resynced"] - restarted["at"]) / 1e9 if "all resynced" in r["marks"] else None
+        def after_restart(mark):
+            return (r["marks"][mark] - restarted["at"]) / 1e9 if mark in r["marks"] else None
+        resync_s = after_restart("all resynced")
+        r["resync_seconds_half"], r["resync_seconds_90pct"] = after_restart("resynced 50%"), after_restart("resynced 90%")
         r.update(clients=clients, rate_per_client=rate, acked_edits=sum(r["acked_by_client"].values()), lost=lost,
                  doubled=doubled, resync_seconds_after_restart=resync_s)
         del r["acked_by_client"]
