@@ -25,6 +25,9 @@ constexpr std::string_view k_usage = R"(usage: stet serve [flags]
   --max-queued-frames N     frames queued per session before it is closed as slow (default 4096)
   --idle-timeout-ms N       how long a document without clients stays open (default 5000)
   --snapshot-every N        revisions between snapshots (default 1000)
+  --cursor-interval-ms N    a document relays cursor moves at most this often, coalesced per client (default 100)
+  --roster-interval-ms N    ... and joins and leaves at most this often (default 1000); after a quiet interval
+                            the first change goes at once
   --auth-secret-file F      file holding the token signing key (env STET_AUTH_SECRET: the key itself)
   --allow-anonymous         sessions and requests without a token may use documents without an owner
   --token-ttl-seconds N     lifetime of login tokens (default 86400)
@@ -147,6 +150,10 @@ int main(int argc, char** argv) {
       opt.limits.max_queued_frames = parse_size(flag, value);
     else if (flag == "--idle-timeout-ms")
       opt.registry.document.idle_timeout = std::chrono::milliseconds{parse_size(flag, value)};
+    else if (flag == "--cursor-interval-ms")
+      opt.registry.document.cursor_interval = std::chrono::milliseconds{parse_size(flag, value)};
+    else if (flag == "--roster-interval-ms")
+      opt.registry.document.roster_interval = std::chrono::milliseconds{parse_size(flag, value)};
     else if (flag == "--snapshot-every")
       opt.registry.document.snapshot_every = std::max<std::size_t>(1, parse_size(flag, value));
     else if (flag == "--io-threads")

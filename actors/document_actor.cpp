@@ -59,11 +59,38 @@ void fill_participants(document_actor_state& st, wire::Snapshot* snap) {
     snap->add_participants()->set_client_id(s.client_id);
 }
 
-void broadcast_presence(document_actor_state& st, const std::string& except_session, const wire::ServerMessage& m) {
-  wire::encoded_message enc{m};
-  for (auto& s : st.subscribers)
-    if (s.session_id != except_session)
-      s.sink->send(enc);
+// Each subscriber gets the pending changes of everyone else in one hand-over.
+void flush_presence(document_actor_type* self) {
+  auto& st = self->state;
+  std::vector<presence_batch::change> changes = st.presence.take(self->clock().now());
+  std::vector<wire::encoded_message> encoded;
+  encoded.reserve(changes.size());
+  for (auto& c : changes) {
+    wire::ServerMessage m;
+    *m.mutable_presence() = std::move(c.presence);
+    encoded.emplace_back(std::move(m));
+  }
+  for (auto& s : st.subscribers) {
+    std::vector<std::shared_ptr<const std::string>> frames;
+    for (std::size_t i = 0; i < changes.size(); ++i)
+      if (changes[i].origin_session != s.session_id)
+        frames.push_back(encoded[i].get(s.sink->format()));
+    if (!frames.empty())
+      s.sink->send(std::move(frames));
+  }
+}
+
+void announce(document_actor_type* self, std::string origin_session, wire::Presence p) {
+  auto& st = self->state;
+  st.presence.add(std::move(origin_session), std::move(p));
+  auto now = self->clock().now(); // the test scheduler's clock in actor tests
+  auto due = st.presence.due(now);
+  if (!due || st.presence_flush_scheduled)
+    return;
+  if (*due <= now)
+    return flush_presence(self);
+  st.presence_flush_scheduled = true;
+  self->delayed_send(self, *due - now, presence_atom::value);
 }
 
 // Each local session gets everything a commit released in one hand-over
@@ -260,12 +287,11 @@ void remove_subscribers(document_actor_type* self, Predicate pred) {
   st.subscribers.erase(it, st.subscribers.end());
   for (auto& g : gone) {
     st.batch_sessions.push_back({g.session_id, st.doc->id(), st.config.node_id, {}, wall_ms(), false});
-    wire::ServerMessage m;
-    auto* p = m.mutable_presence();
-    p->set_doc_id(st.doc->id());
-    p->set_client_id(g.client_id);
-    p->set_left(true);
-    broadcast_presence(st, {}, m);
+    wire::Presence p;
+    p.set_doc_id(st.doc->id());
+    p.set_client_id(g.client_id);
+    p.set_left(true);
+    announce(self, g.session_id, std::move(p));
   }
   if (!gone.empty())
     flush(self);
@@ -311,14 +337,14 @@ caf::error on_join(document_actor_type* self, join_request& req) {
     snap->set_text(doc.text_at(st.committed_rev));
     req.sink->send(m);
   }
-  wire::ServerMessage joined;
-  joined.mutable_presence()->set_doc_id(doc.id());
-  joined.mutable_presence()->set_client_id(req.client_id);
-  broadcast_presence(st, req.session_id, joined);
   st.subscribers.push_back(
     {req.session_id, req.client_id, req.user_id, role, req.echo, req.sink, req.gateway, req.remote_node});
   st.batch_sessions.push_back({req.session_id, doc.id(), st.config.node_id,
                                req.user_id ? std::to_string(req.user_id) : std::string{}, wall_ms(), true});
+  wire::Presence joined;
+  joined.set_doc_id(doc.id());
+  joined.set_client_id(req.client_id);
+  announce(self, req.session_id, std::move(joined));
   flush(self);
   return {};
 }
@@ -453,6 +479,7 @@ caf::behavior document_actor(document_actor_type* self, std::shared_ptr<document
   st.store = std::move(store);
   st.registry = std::move(registry);
   st.config = config;
+  st.presence = presence_batch{config.cursor_interval, config.roster_interval};
   self->set_down_handler([self](caf::down_msg& dm) {
     remove_subscribers(self, [&](const subscriber& s) { return s.gateway.address() == dm.source; });
   });
@@ -465,13 +492,16 @@ caf::behavior document_actor(document_actor_type* self, std::shared_ptr<document
     [=](edit_atom, edit_request& req) { on_edit(self, req); },
     [=](presence_atom, const std::string& session_id, const std::string& client_id, std::uint32_t cursor,
         std::uint32_t anchor) {
-      wire::ServerMessage m;
-      auto* p = m.mutable_presence();
-      p->set_doc_id(self->state.doc->id());
-      p->set_client_id(client_id);
-      p->set_cursor(cursor);
-      p->set_anchor(anchor);
-      broadcast_presence(self->state, session_id, m);
+      wire::Presence p;
+      p.set_doc_id(self->state.doc->id());
+      p.set_client_id(client_id);
+      p.set_cursor(cursor);
+      p.set_anchor(anchor);
+      announce(self, session_id, std::move(p));
+    },
+    [=](presence_atom) {
+      self->state.presence_flush_scheduled = false;
+      flush_presence(self);
     },
     [=](leave_atom, const std::string& session_id) {
       remove_subscribers(self, [&](const subscriber& s) { return s.session_id == session_id; });

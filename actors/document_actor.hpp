@@ -4,6 +4,7 @@
 #pragma once
 
 #include "actors/document.hpp"
+#include "actors/presence_batch.hpp"
 #include "actors/redis_bridge.hpp"
 #include "auth/access.hpp"
 
@@ -23,6 +24,11 @@ struct document_actor_config {
   std::uint64_t log_tail = 1000;
   /// How long a document with no subscribers stays open.
   std::chrono::milliseconds idle_timeout{5000};
+  /// Presence goes out coalesced per client: cursor moves at most once per
+  /// `cursor_interval`, joins and leaves at most once per `roster_interval`
+  /// (0: each at once).
+  std::chrono::milliseconds cursor_interval{100};
+  std::chrono::milliseconds roster_interval{1000};
   /// Edits waiting for storage before new ones get `storage_unavailable`
   /// (bounds memory while storage is down).
   std::size_t max_pending_edits = 10000;
@@ -71,6 +77,8 @@ struct document_actor_state {
   std::vector<storage::op_row> batch_rows;
   std::vector<pending_notice> batch_notices;
   std::vector<storage::session_event> batch_sessions;
+  presence_batch presence;
+  bool presence_flush_scheduled = false;
   bool commit_in_flight = false;
   std::uint64_t committed_rev = 0;
   std::uint64_t snapshot_rev = 0;
@@ -89,7 +97,9 @@ using document_actor_type = caf::stateful_actor<document_actor_state>;
 /// - (join_atom, join_request) -> caf::actor (itself); the snapshot or the
 ///   missed revisions go straight to the session's sink.
 /// - (edit_atom, edit_request): ack/applied/conflict/error go to sinks.
-/// - (presence_atom, session_id, client_id, cursor, anchor)
+/// - (presence_atom, session_id, client_id, cursor, anchor): relayed to the
+///   other subscribers with the document's other presence changes (see
+///   `cursor_interval`); joins and leaves are announced the same way.
 /// - (leave_atom, session_id)
 /// - (get_atom, rev) -> document_view of the committed state (k_current_rev)
 ///   or of an older revision still in the history (else rev_too_old).

@@ -12,6 +12,7 @@
 #include <chrono>
 #include <filesystem>
 #include <mutex>
+#include <set>
 #include <thread>
 #include <unistd.h>
 
@@ -31,11 +32,31 @@ public:
     std::lock_guard<std::mutex> guard{mutex_};
     messages_.push_back(std::move(*m));
   }
+  void send(std::vector<std::shared_ptr<const std::string>> frames) override {
+    {
+      std::lock_guard<std::mutex> guard{mutex_};
+      ++handovers_;
+    }
+    for (auto& f : frames)
+      send(std::move(f));
+  }
   using session_sink::send;
 
   std::vector<wire::ServerMessage> messages() {
     std::lock_guard<std::mutex> guard{mutex_};
     return messages_;
+  }
+  /// How many times the sink was handed several frames at once.
+  int handovers() {
+    std::lock_guard<std::mutex> guard{mutex_};
+    return handovers_;
+  }
+  std::vector<wire::Presence> presences() {
+    std::vector<wire::Presence> out;
+    for (auto& m : messages())
+      if (m.has_presence())
+        out.push_back(m.presence());
+    return out;
   }
   /// Waits up to 10 s for a message matching `pred`.
   template <class Predicate>
@@ -52,6 +73,7 @@ public:
 private:
   std::mutex mutex_;
   std::vector<wire::ServerMessage> messages_;
+  int handovers_ = 0;
 };
 
 struct fixture {
@@ -75,6 +97,8 @@ struct fixture {
                                         std::make_shared<node_health>());
     registry_config rc;
     rc.document.idle_timeout = 50ms;
+    rc.document.cursor_interval = 50ms;
+    rc.document.roster_interval = 500ms;
     registry = sys->spawn(registry_actor, std::vector<caf::actor>{storage}, rc);
   }
   ~fixture() {
@@ -164,4 +188,47 @@ TEST_CASE("a hundred simultaneous cold joins read storage once, edits ack after 
   CHECK(snap->snapshot().text() == "durable");
   CHECK(snap->snapshot().rev() == 1);
   CHECK(f.stats().second == 2);
+}
+
+TEST_CASE("presence: a burst of joins reaches each subscriber in one hand-over; cursors and leaves follow") {
+  fixture f;
+  caf::scoped_actor self{*f.sys};
+  auto gateway = f.sys->spawn([](caf::event_based_actor*) -> caf::behavior { return {[](int) {}}; });
+  std::vector<std::shared_ptr<recording_sink>> sinks;
+  caf::actor doc;
+  auto join = [&](int i) {
+    sinks.push_back(std::make_shared<recording_sink>());
+    self->request(f.registry, caf::infinite, join_atom::value, f.join("room", "c" + std::to_string(i), sinks.back(), gateway))
+      .receive([&](caf::actor& d) { doc = d; }, [](caf::error& e) { FAIL(caf::to_string(e)); });
+  };
+  join(0);
+  for (int i = 1; i <= 8; ++i)
+    join(i);
+  auto& first = sinks[0];
+  auto heard_all = [&] { return first->presences().size() >= 8; };
+  for (int i = 0; i < 500 && !heard_all(); ++i)
+    std::this_thread::sleep_for(10ms);
+  auto heard = first->presences();
+  REQUIRE(heard.size() == 8);
+  std::set<std::string> clients;
+  for (auto& p : heard) {
+    clients.insert(p.client_id());
+    CHECK_FALSE(p.left());
+    CHECK_FALSE(p.has_cursor());
+  }
+  CHECK(clients.size() == 8); // each joiner once, never c0 itself
+  // Unbatched, that was eight frames; joins within one roster interval share one.
+  CHECK(first->handovers() <= 2);
+  // The last joiner learned everyone from its snapshot's participants.
+  auto snap = sinks[8]->wait_for([](auto& m) { return m.has_snapshot(); });
+  REQUIRE(snap);
+  CHECK(snap->snapshot().participants_size() == 9);
+
+  self->send(doc, presence_atom::value, std::string{"session-c3"}, std::string{"c3"}, std::uint32_t{0}, std::uint32_t{0});
+  CHECK(first->wait_for([](auto& m) { return m.has_presence() && m.presence().client_id() == "c3" && m.presence().has_cursor(); }));
+  self->send(doc, leave_atom::value, std::string{"session-c5"});
+  CHECK(first->wait_for([](auto& m) { return m.has_presence() && m.presence().client_id() == "c5" && m.presence().left(); }));
+  for (auto& p : sinks[3]->presences())
+    CHECK(p.client_id() != "c3"); // nobody hears their own presence
+  caf::anon_send_exit(gateway, caf::exit_reason::user_shutdown);
 }
