@@ -17,6 +17,7 @@ listener::listener(net::io_context& ioc, net::ip::tcp::endpoint endpoint, gatewa
   acceptor_.set_option(net::socket_base::reuse_address(true));
   acceptor_.bind(endpoint);
   acceptor_.listen(net::socket_base::max_listen_connections);
+  acceptor_.non_blocking(true); // the draining accepts below must not wait
 }
 
 void listener::run() {
@@ -38,25 +39,39 @@ void listener::on_accept(boost::system::error_code ec, connection_socket socket)
     if (ec == net::error::operation_aborted)
       return;
     log::warn("accept failed", {{"error", ec.message()}});
-  } else {
-    boost::system::error_code ignored;
-    auto ip = socket.remote_endpoint(ignored).address().to_string();
-    if (!ctx_.open_connection(ip)) {
-      // The response fits the fresh socket's buffer: this write does not wait.
-      static constexpr std::string_view refused =
-        "HTTP/1.1 429 Too Many Requests\r\nContent-Type: application/json\r\nConnection: close\r\n"
-        "Content-Length: 84\r\n\r\n"
-        "{\"error\":{\"code\":\"rate_limited\",\"message\":\"too many connections from this address\"}}";
-      net::write(socket, net::buffer(refused.data(), refused.size()), ignored);
-      socket.close(ignored);
-    } else {
-      socket.set_option(net::ip::tcp::no_delay(true), ignored);
-      std::make_shared<http_session>(std::move(socket), ctx_, connection_slot{ctx_, ip},
-                                     role_ == role::operations)
-        ->run();
-    }
+    return do_accept();
+  }
+  start(std::move(socket));
+  // Each async accept waits its turn behind every queued handler, so in a
+  // reconnect storm one connection is taken per turn of a long queue while
+  // thousands wait in the kernel's accept queue. Take what is already
+  // waiting now, a bounded number per turn.
+  for (int i = 0; i < k_accepts_per_turn; ++i) {
+    connection_socket next{net::make_strand(ioc_)};
+    acceptor_.accept(next, ec);
+    if (ec)
+      break; // would_block: the queue is empty; anything else: the async accept reports it
+    start(std::move(next));
   }
   do_accept();
+}
+
+void listener::start(connection_socket socket) {
+  boost::system::error_code ignored;
+  auto ip = socket.remote_endpoint(ignored).address().to_string();
+  if (!ctx_.open_connection(ip)) {
+    // The response fits the fresh socket's buffer: this write does not wait.
+    static constexpr std::string_view refused =
+      "HTTP/1.1 429 Too Many Requests\r\nContent-Type: application/json\r\nConnection: close\r\n"
+      "Content-Length: 84\r\n\r\n"
+      "{\"error\":{\"code\":\"rate_limited\",\"message\":\"too many connections from this address\"}}";
+    net::write(socket, net::buffer(refused.data(), refused.size()), ignored);
+    socket.close(ignored);
+  } else {
+    socket.set_option(net::ip::tcp::no_delay(true), ignored);
+    std::make_shared<http_session>(std::move(socket), ctx_, connection_slot{ctx_, ip}, role_ == role::operations)
+      ->run();
+  }
 }
 
 } // namespace stet

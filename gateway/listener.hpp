@@ -29,6 +29,9 @@ public:
 private:
   void do_accept();
   void on_accept(boost::system::error_code ec, connection_socket socket);
+  void start(connection_socket socket);
+
+  static constexpr int k_accepts_per_turn = 64;
 
   boost::asio::io_context& ioc_;
   boost::asio::ip::tcp::acceptor acceptor_;
