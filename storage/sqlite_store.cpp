@@ -181,15 +181,18 @@ status sqlite_store::migrate() {
 
 namespace {
 
-constexpr const char* k_select_document =
-  "SELECT id, title, content, snapshot_rev, rev, last_ts, policy, owner_epoch, created_at, updated_at, "
-  "COALESCE(owner_id, 0), is_public FROM documents WHERE id = ?";
+#define STET_DOCUMENT_COLUMNS                                                                                  \
+  "SELECT d.id, d.title, COALESCE(c.content, ''), d.snapshot_rev, d.rev, d.last_ts, d.policy, d.owner_epoch, "   \
+  "d.created_at, d.updated_at, COALESCE(d.owner_id, 0), d.is_public "                                           \
+  "FROM documents d LEFT JOIN document_content c ON c.doc_id = d.id "
+
+constexpr const char* k_select_document = STET_DOCUMENT_COLUMNS "WHERE d.id = ?";
 
 constexpr const char* k_list_documents =
-  "SELECT id, title, content, snapshot_rev, rev, last_ts, policy, owner_epoch, created_at, updated_at, "
-  "COALESCE(owner_id, 0), is_public FROM documents "
-  "WHERE owner_id = ?1 OR id IN (SELECT doc_id FROM document_acl WHERE user_id = ?1) "
-  "ORDER BY updated_at DESC, id";
+  STET_DOCUMENT_COLUMNS "WHERE d.owner_id = ?1 OR d.id IN (SELECT doc_id FROM document_acl WHERE user_id = ?1) "
+                        "ORDER BY d.updated_at DESC, d.id";
+
+#undef STET_DOCUMENT_COLUMNS
 
 } // namespace
 
@@ -228,17 +231,32 @@ result<std::optional<document_row>> sqlite_store::find_document(std::string_view
 }
 
 result<document_row> sqlite_store::create_document(const document_row& row) {
-  auto& st = prepared("INSERT OR IGNORE INTO documents(id, title, content, snapshot_rev, rev, policy, "
-                      "created_at, updated_at, owner_id, is_public) VALUES(?,?,?,0,0,?,?,?,?,?)");
+  if (auto begun = exec("BEGIN IMMEDIATE"); !begun)
+    return begun.error();
+  auto& st = prepared("INSERT OR IGNORE INTO documents(id, title, snapshot_rev, rev, policy, "
+                      "created_at, updated_at, owner_id, is_public) VALUES(?,?,0,0,?,?,?,?,?)");
   auto now = now_ms();
-  st.bind(1, row.id).bind(2, row.title).bind(3, row.content).bind(4, row.policy).bind(5, now).bind(6, now);
+  st.bind(1, row.id).bind(2, row.title).bind(3, row.policy).bind(4, now).bind(5, now);
   if (row.owner_id != 0)
-    st.bind(7, row.owner_id);
-  st.bind(8, static_cast<std::int64_t>(row.is_public));
+    st.bind(6, row.owner_id);
+  st.bind(7, static_cast<std::int64_t>(row.is_public));
   auto rc = st.step();
   st.reset();
-  if (rc != SQLITE_DONE)
-    return sqlite_error(db_, "create document");
+  if (rc == SQLITE_DONE && sqlite3_changes(db_) == 1) {
+    auto& text = prepared("INSERT INTO document_content(doc_id, content) VALUES(?,?)");
+    text.bind(1, row.id).bind(2, row.content);
+    rc = text.step();
+    text.reset();
+  }
+  if (rc != SQLITE_DONE) {
+    auto err = sqlite_error(db_, "create document");
+    exec("ROLLBACK");
+    return err;
+  }
+  if (auto committed = exec("COMMIT"); !committed) {
+    exec("ROLLBACK");
+    return committed.error();
+  }
   auto found = find_document(row.id);
   if (!found)
     return found.error();
@@ -353,7 +371,9 @@ status sqlite_store::commit(const write_batch& batch) {
     if (rc != SQLITE_DONE)
       return fail(sqlite_error(db_, "record session"));
   }
-  auto& snapshot = prepared("UPDATE documents SET content = ?, snapshot_rev = ? WHERE id = ? AND snapshot_rev <= ?");
+  auto& snapshot = prepared("UPDATE documents SET snapshot_rev = ?2 WHERE id = ?1 AND snapshot_rev <= ?2");
+  auto& text = prepared("INSERT INTO document_content(doc_id, content) VALUES(?,?) "
+                        "ON CONFLICT(doc_id) DO UPDATE SET content = excluded.content");
   // Client sequence numbers live in the op log; what compaction prunes
   // from it is kept in document_clients first.
   auto& keep = prepared("INSERT INTO document_clients(doc_id, client_id, client_seq, rev) "
@@ -363,9 +383,14 @@ status sqlite_store::commit(const write_batch& batch) {
                         "rev = excluded.rev WHERE excluded.client_seq > document_clients.client_seq");
   auto& prune = prepared("DELETE FROM document_ops WHERE doc_id = ? AND rev <= ?");
   for (auto& snap : batch.snapshots) {
-    snapshot.bind(1, snap.content).bind(2, snap.rev).bind(3, snap.doc_id).bind(4, snap.rev);
+    snapshot.bind(1, snap.doc_id).bind(2, snap.rev);
     auto rc = snapshot.step();
     snapshot.reset();
+    if (rc == SQLITE_DONE && sqlite3_changes(db_) == 1) { // not older than the stored one
+      text.bind(1, snap.doc_id).bind(2, snap.content);
+      rc = text.step();
+      text.reset();
+    }
     for (auto* step : {&keep, &prune}) {
       if (rc != SQLITE_DONE)
         break;

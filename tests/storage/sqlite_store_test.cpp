@@ -64,6 +64,12 @@ TEST_CASE("sqlite_store upgrades an older database without losing its op log") {
   CHECK((*ops)[0].rev == 2);
   CHECK((*ops)[1].ops == "\x02");
   CHECK((*ops)[1].client_seq == 6);
+  auto doc = (*s)->find_document("d");
+  REQUIRE(doc);
+  REQUIRE(doc->has_value());
+  CHECK((*doc)->content == "ab"); // moved to its own table by migration 6
+  CHECK((*doc)->snapshot_rev == 1);
+  CHECK((*doc)->rev == 3);
   auto seqs = (*s)->client_seqs("d");
   REQUIRE(seqs);
   REQUIRE(seqs->size() == 1);

@@ -241,6 +241,14 @@ void run_store_conformance(const store_factory& open) {
   auto gone_ops = r->ops_since("owned", 0);
   REQUIRE(gone_ops);
   CHECK(gone_ops->empty());
+  // Nothing of it is left behind: the id starts afresh.
+  document_row reborn;
+  reborn.id = "owned";
+  reborn.content = "second life";
+  auto recreated = r->create_document(reborn);
+  REQUIRE(recreated);
+  CHECK(recreated->content == "second life");
+  CHECK(recreated->rev == 0);
 }
 
 } // namespace stet::test
