@@ -2,17 +2,20 @@
 
 #include "gateway/http_session.hpp"
 #include "metrics/log.hpp"
+#include "metrics/metrics.hpp"
 
 #include <boost/asio/strand.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/bind_handler.hpp>
+
+#include <algorithm>
 
 namespace stet {
 
 namespace net = boost::asio;
 
 listener::listener(net::io_context& ioc, net::ip::tcp::endpoint endpoint, gateway_context& ctx, role serves)
-  : ioc_(ioc), acceptor_(net::make_strand(ioc)), ctx_(ctx), role_(serves) {
+  : ioc_(ioc), acceptor_(net::make_strand(ioc)), retry_(acceptor_.get_executor()), ctx_(ctx), role_(serves) {
   acceptor_.open(endpoint.protocol());
   acceptor_.set_option(net::socket_base::reuse_address(true));
   acceptor_.bind(endpoint);
@@ -38,9 +41,9 @@ void listener::on_accept(boost::system::error_code ec, connection_socket socket)
   if (ec) {
     if (ec == net::error::operation_aborted)
       return;
-    log::warn("accept failed", {{"error", ec.message()}});
-    return do_accept();
+    return back_off(ec);
   }
+  backoff_ = std::chrono::milliseconds{0};
   start(std::move(socket));
   // Each async accept waits its turn behind every queued handler, so in a
   // reconnect storm one connection is taken per turn of a long queue while
@@ -54,6 +57,22 @@ void listener::on_accept(boost::system::error_code ec, connection_socket socket)
     start(std::move(next));
   }
   do_accept();
+}
+
+// Out of file descriptors (or memory), every accept fails at once: retrying
+// immediately spun a core and wrote a million log lines in seconds. Wait 5
+// ms, doubling to 1 s, and say so once per episode; waiting connections stay
+// in the kernel's queue meanwhile.
+void listener::back_off(boost::system::error_code ec) {
+  metrics::get().accept_errors.Increment();
+  if (backoff_.count() == 0)
+    log::warn("accept failed; retrying with backoff until it succeeds", {{"error", ec.message()}});
+  backoff_ = std::clamp(backoff_ * 2, std::chrono::milliseconds{5}, std::chrono::milliseconds{1000});
+  retry_.expires_after(backoff_);
+  retry_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
+    if (!ec)
+      self->do_accept();
+  });
 }
 
 void listener::start(connection_socket socket) {

@@ -6,6 +6,9 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <chrono>
 
 #include <memory>
 
@@ -31,10 +34,14 @@ private:
   void on_accept(boost::system::error_code ec, connection_socket socket);
   void start(connection_socket socket);
 
+  void back_off(boost::system::error_code ec);
+
   static constexpr int k_accepts_per_turn = 64;
 
   boost::asio::io_context& ioc_;
   boost::asio::ip::tcp::acceptor acceptor_;
+  boost::asio::steady_timer retry_;
+  std::chrono::milliseconds backoff_{0}; // 0: accepting normally
   gateway_context& ctx_;
   role role_;
 };

@@ -43,6 +43,11 @@ node_metrics::node_metrics()
                            .Help("Sessions closed because their send queue overflowed")
                            .Register(*registry)
                            .Add({})),
+    accept_errors(prometheus::BuildCounter()
+                    .Name("stet_accept_errors_total")
+                    .Help("Failed accepts (such as running out of file descriptors); the listener backs off")
+                    .Register(*registry)
+                    .Add({})),
     storage_commit_seconds(prometheus::BuildHistogram()
                              .Name("stet_storage_commit_seconds")
                              .Help("Duration of one group-commit transaction")

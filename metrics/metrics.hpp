@@ -28,6 +28,7 @@ struct node_metrics {
   prometheus::Family<prometheus::Counter>& rejected_family;
   prometheus::Counter& conflicts;
   prometheus::Counter& slow_consumer_closes;
+  prometheus::Counter& accept_errors;
   prometheus::Histogram& storage_commit_seconds;
   prometheus::Histogram& storage_batch_edits;
   prometheus::Counter& storage_snapshots;

@@ -4,6 +4,7 @@
 import asyncio
 import json
 import os
+import resource
 import re
 import signal
 import subprocess
@@ -48,7 +49,7 @@ class Server:
 
     SECRET = "integration-test-secret-0123456789abcdef"
 
-    def __init__(self, *extra_args, data_dir=None, backend="sqlite", anonymous=True, database=None):
+    def __init__(self, *extra_args, data_dir=None, backend="sqlite", anonymous=True, database=None, fd_limit=None):
         # Most tests speak as anonymous clients at full speed; the accounts
         # tests start a server that requires tokens.
         self.extra_args = (["--allow-anonymous", "--max-edits-per-second", "1000000"] if anonymous else []) + list(
@@ -67,6 +68,7 @@ class Server:
             self.extra_args += ["--postgres", f"dbname={self.database} connect_timeout=2"]
         self._tmp = None if data_dir else tempfile.TemporaryDirectory(prefix="stet-it-")
         self.data_dir = data_dir or self._tmp.name
+        self.fd_limit = fd_limit
         self.port = None
         self.proc = None
         self.log_path = os.path.join(self.data_dir, "server.log")
@@ -76,7 +78,8 @@ class Server:
         self._log = open(self.log_path, "a")
         self.proc = subprocess.Popen(
             [BINARY, "serve", "--listen", listen, "--data", self.data_dir, *self.extra_args],
-            stdout=self._log, stderr=subprocess.STDOUT, env={**os.environ, "STET_AUTH_SECRET": self.SECRET})
+            stdout=self._log, stderr=subprocess.STDOUT, env={**os.environ, "STET_AUTH_SECRET": self.SECRET},
+            preexec_fn=self._limit_fds if self.fd_limit else None)
         deadline = time.time() + 20
         while time.time() < deadline:
             if self.proc.poll() is not None:
@@ -90,6 +93,9 @@ class Server:
                             return self
             time.sleep(0.05)
         raise RuntimeError("stet did not start: " + self.log())
+
+    def _limit_fds(self):
+        resource.setrlimit(resource.RLIMIT_NOFILE, (self.fd_limit, self.fd_limit))
 
     def _healthy(self):
         try:
