@@ -34,6 +34,7 @@ STET = os.environ.get("STET_BINARY", os.path.join(REPO, "build", "stet"))
 LOADGEN = os.path.join(REPO, "build", "bench", "stet_loadgen")
 CORE_BENCH = os.path.join(REPO, "build", "bench", "stet_core_bench")
 FLOOR = os.path.join(REPO, "build", "bench", "stet_loopback_floor")
+BUS_BENCH = os.path.join(REPO, "build", "bench", "stet_redis_publish_bench")
 PEERS = os.path.join(REPO, "bench", "peers")
 TRACES = os.path.join(REPO, "..", "shared", "traces", "sequential")
 RESULTS = os.path.join(REPO, "bench", "results")
@@ -512,6 +513,36 @@ def scenario_peers(profile):
                   {"CPU-s / M deliveries": [r["server_cpu_s_per_million_deliveries"] for r in hot]}, "CPU-seconds")
 
 
+def scenario_bus(profile):
+    """5b. The cluster bridge alone: Redis publishes per second one node's
+    bridge sustains (open loop, 200-byte messages), to a real redis-server
+    with a second bridge subscribed as another node would be. Publisher on
+    the server core; Redis and the subscriber on the other."""
+    if not shutil.which("redis-server"):
+        return [{"skipped": "needs redis-server"}], None
+    rport = free_port()
+    redis = subprocess.Popen(["taskset", "-c", LOAD_CORE, "redis-server", "--port", str(rport), "--save", "",
+                              "--appendonly", "no"], stdout=subprocess.DEVNULL)
+    rows = []
+    try:
+        deadline = time.time() + 10
+        while not tcp_open(rport):
+            assert time.time() < deadline, "redis-server did not start"
+            time.sleep(0.05)
+        for rate in ([20000] if profile == "smoke" else [150000, 300000, 500000, 800000]):
+            out = subprocess.run([BUS_BENCH, "--port", str(rport), "--rate", str(rate), "--seconds",
+                                  "1" if profile == "smoke" else "3", "--bytes", "200", "--publisher-core",
+                                  SERVER_CORE, "--subscriber-core", LOAD_CORE],
+                                 capture_output=True, text=True, check=True).stdout
+            rows.append(json.loads(out))
+    finally:
+        redis.terminate()
+        redis.wait()
+    return rows, ("Redis publishes per second through one node's bridge", [f"{r['offered_per_second'] / 1000:.0f}k offered"
+                                                                          for r in rows],
+                  {"delivered/s": [r["delivered_per_second"] for r in rows]}, "publishes per second")
+
+
 def scenario_floor(profile):
     """8. The kernel's floor: CPU-seconds per million sends of a 250-byte
     message on loopback TCP (one connection per client, a reader on the
@@ -529,7 +560,7 @@ def scenario_floor(profile):
 
 
 SCENARIOS = {"hot": scenario_hot, "many": scenario_many_docs, "join": scenario_join, "storm": scenario_storm,
-             "cross": scenario_cross_node, "persistence": scenario_persistence, "core": scenario_core,
+             "cross": scenario_cross_node, "bus": scenario_bus, "persistence": scenario_persistence, "core": scenario_core,
              "peers": scenario_peers, "floor": scenario_floor}
 
 
