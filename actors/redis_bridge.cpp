@@ -3,6 +3,7 @@
 #include "actors/messages.hpp"
 #include "metrics/log.hpp"
 #include "metrics/metrics.hpp"
+#include "proto/stet.pb.h"
 
 #include <boost/asio/post.hpp>
 #include <caf/send.hpp>
@@ -93,16 +94,54 @@ void redis_bridge::stop() {
 }
 
 void redis_bridge::publish(std::string channel, std::string payload) {
-  auto handed_over = std::chrono::steady_clock::now();
-  boost::asio::post(io_, [this, c = std::move(channel), p = std::move(payload), handed_over] {
-    cmd_->command({"PUBLISH", c, p}, [handed_over](const redis_reply& r) {
+  bool first;
+  {
+    std::lock_guard<std::mutex> guard{outbox_mutex_};
+    first = outbox_.empty();
+    outbox_.push_back({std::move(channel), std::move(payload), std::chrono::steady_clock::now()});
+  }
+  if (first)
+    boost::asio::post(io_, [this] { flush_outbox(); });
+}
+
+void redis_bridge::flush_outbox() {
+  std::vector<publication> queued;
+  {
+    std::lock_guard<std::mutex> guard{outbox_mutex_};
+    queued.swap(outbox_);
+  }
+  for (auto& p : coalesce(std::move(queued), node_id_))
+    cmd_->command({"PUBLISH", p.channel, p.payload}, [handed_over = p.handed_over](const redis_reply& r) {
       auto& m = metrics::get();
       if (!r.ok)
         return m.redis_errors.Increment();
       m.redis_publish_seconds.Observe(
         std::chrono::duration<double>(std::chrono::steady_clock::now() - handed_over).count());
     });
-  });
+}
+
+std::vector<redis_bridge::publication> redis_bridge::coalesce(std::vector<publication> queued,
+                                                               const std::string& from_node, std::size_t max_bytes) {
+  std::vector<publication> out;
+  std::size_t i = 0;
+  while (i < queued.size()) {
+    auto j = i + 1;
+    std::size_t bytes = queued[i].payload.size();
+    while (j < queued.size() && queued[j].channel == queued[i].channel && bytes + queued[j].payload.size() <= max_bytes)
+      bytes += queued[j++].payload.size();
+    if (j - i == 1) {
+      out.push_back(std::move(queued[i]));
+    } else {
+      wire::BusEnvelope env;
+      env.set_from_node(from_node);
+      auto* batch = env.mutable_batch();
+      for (auto k = i; k < j; ++k)
+        batch->add_envelopes(std::move(queued[k].payload));
+      out.push_back({std::move(queued[i].channel), env.SerializeAsString(), queued[i].handed_over});
+    }
+    i = j;
+  }
+  return out;
 }
 
 void redis_bridge::subscribe(std::string channel, std::function<void()> confirmed) {

@@ -11,6 +11,7 @@
 
 #include <caf/actor.hpp>
 
+#include <chrono>
 #include <functional>
 #include <map>
 #include <memory>
@@ -55,6 +56,17 @@ public:
     return "stet:doc:" + doc;
   }
 
+  struct publication {
+    std::string channel;
+    std::string payload;
+    std::chrono::steady_clock::time_point handed_over{};
+  };
+  /// What to publish for `queued` (in order): a run of envelopes for one
+  /// channel becomes one BusBatch envelope of at most `max_bytes` (a lone
+  /// envelope stays as it is), so order holds within and across channels.
+  static std::vector<publication> coalesce(std::vector<publication> queued, const std::string& from_node,
+                                           std::size_t max_bytes = 256 * 1024);
+
 private:
   std::string node_id_;
   std::string host_;
@@ -67,6 +79,11 @@ private:
   std::shared_ptr<redis_connection> sub_;
   std::shared_ptr<membership> members_;
   std::multimap<std::string, std::function<void()>> confirmations_; // io thread only
+  // Publications waiting for the io thread: whatever queues while it is
+  // busy goes out coalesced (one PUBLISH per run of a channel).
+  std::mutex outbox_mutex_;
+  std::vector<publication> outbox_;
+  void flush_outbox();
   bool was_down_ = false;
 };
 

@@ -129,6 +129,11 @@ void on_bus(registry_actor_type* self, const std::string& payload) {
   wire::BusEnvelope env;
   if (!env.ParseFromString(payload) || !st.config.bus)
     return;
+  if (env.has_batch()) {
+    for (auto& inner : env.batch().envelopes())
+      on_bus(self, inner);
+    return;
+  }
   auto& doc_id = env.doc_id();
   if (env.has_frame() || env.has_broadcast() || env.has_frames() || env.has_broadcasts()) {
     if (auto it = st.proxies.find(doc_id); it != st.proxies.end())

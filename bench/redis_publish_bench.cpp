@@ -13,6 +13,7 @@
 #include "actors/messages.hpp"
 #include "actors/node_health.hpp"
 #include "actors/redis_bridge.hpp"
+#include "proto/stet.pb.h"
 
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
@@ -135,12 +136,27 @@ int main(int argc, char** argv) try {
   auto counter = sys.spawn([got](caf::event_based_actor*) -> caf::behavior {
     return {
       [got](stet::bus_atom, const std::string& payload) {
-        std::int64_t sent = 0;
-        std::memcpy(&sent, payload.data(), sizeof sent);
+        // As the registry does: a batch carries envelopes published back to back.
+        stet::wire::BusEnvelope env;
+        if (!env.ParseFromString(payload))
+          return;
+        std::vector<stet::wire::BusEnvelope> envelopes;
+        if (env.has_batch()) {
+          for (auto& inner : env.batch().envelopes())
+            if (!envelopes.emplace_back().ParseFromString(inner))
+              envelopes.pop_back();
+        } else {
+          envelopes.push_back(std::move(env));
+        }
+        auto now = now_ns();
         std::lock_guard<std::mutex> guard{got->mutex};
-        got->last_ns = now_ns();
-        got->latencies_ns.push_back(got->last_ns - sent);
-        got->count.fetch_add(1, std::memory_order_relaxed);
+        for (auto& e : envelopes) {
+          std::int64_t sent = 0;
+          std::memcpy(&sent, e.frame().message().data(), std::min(sizeof sent, e.frame().message().size()));
+          got->latencies_ns.push_back(now - sent);
+        }
+        got->last_ns = now;
+        got->count.fetch_add(envelopes.size(), std::memory_order_relaxed);
       },
       [](stet::ring_atom, const std::vector<std::string>&) {},
       [](stet::redis_atom, bool) {},
@@ -175,7 +191,13 @@ int main(int argc, char** argv) try {
     return s;
   };
 
-  std::string payload(std::max<std::size_t>(opt.bytes, sizeof(std::int64_t)), 'x');
+  // What a node publishes: an envelope carrying one session's message.
+  stet::wire::BusEnvelope env;
+  env.set_from_node("bench-pub");
+  env.set_doc_id("bench");
+  env.mutable_frame()->set_session_id("bench-pub-1");
+  auto* message = env.mutable_frame()->mutable_message();
+  message->assign(std::max<std::size_t>(opt.bytes, 64) - 40, 'x');
   auto total = static_cast<std::size_t>(opt.rate * opt.seconds);
   auto cpu0 = publisher_cpu();
   auto start = clock_type::now();
@@ -184,8 +206,8 @@ int main(int argc, char** argv) try {
     auto due = std::min(total, static_cast<std::size_t>(opt.rate * tick / 1000.0));
     for (; sent < due; ++sent) {
       auto t = now_ns();
-      std::memcpy(payload.data(), &t, sizeof t);
-      publisher.publish(channel, payload);
+      std::memcpy(message->data(), &t, sizeof t);
+      publisher.publish(channel, env.SerializeAsString());
     }
     std::this_thread::sleep_until(start + std::chrono::milliseconds(tick));
   }
@@ -210,7 +232,7 @@ int main(int argc, char** argv) try {
               "\"publisher_cpu_s_per_million\": %.3f, \"bytes\": %zu}\n",
               static_cast<double>(sent) / offered_s, sent, lat.size(), static_cast<double>(lat.size()) / all_s,
               pct(0.5), pct(0.99), pct(1.0), cpu / static_cast<double>(std::max<std::size_t>(sent, 1)) * 1e6,
-              payload.size());
+              env.ByteSizeLong());
   publisher.stop();
   subscriber.stop();
   caf::anon_send_exit(counter, caf::exit_reason::user_shutdown);
