@@ -529,7 +529,7 @@ def scenario_bus(profile):
         while not tcp_open(rport):
             assert time.time() < deadline, "redis-server did not start"
             time.sleep(0.05)
-        for rate in ([20000] if profile == "smoke" else [150000, 300000, 500000, 800000]):
+        for rate in ([20000] if profile == "smoke" else [150000, 500000, 800000, 1200000]):
             out = subprocess.run([BUS_BENCH, "--port", str(rport), "--rate", str(rate), "--seconds",
                                   "1" if profile == "smoke" else "3", "--bytes", "200", "--publisher-core",
                                   SERVER_CORE, "--subscriber-core", LOAD_CORE],
