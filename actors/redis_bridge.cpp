@@ -42,8 +42,13 @@ void redis_bridge::start(caf::actor registry) {
       health_->redis_result(up ? std::string{} : why);
       metrics::get().redis_connected->Set(up ? 1 : 0);
       if (!up) {
+        log::warn(connected_once_ ? "redis connection lost" : "cannot reach redis; retrying", {{"error", why}});
         was_down_ = true;
-        log::warn("redis connection lost", {{"error", why}});
+      } else if (!connected_once_) {
+        connected_once_ = true;
+        if (was_down_)
+          log::info("redis reached");
+        was_down_ = false;
       } else if (was_down_) {
         log::info("redis connection back");
         metrics::get().redis_reconnects.Increment();

@@ -85,6 +85,7 @@ private:
   std::vector<publication> outbox_;
   void flush_outbox();
   bool was_down_ = false;
+  bool connected_once_ = false;
 };
 
 } // namespace stet

@@ -224,10 +224,14 @@ void redis_connection::schedule_reconnect(const std::string& why) {
 }
 
 void redis_connection::set_up(bool up, const std::string& why) {
-  bool changed = up != up_;
+  // A first connection that fails is news too: without it a node that
+  // never reached Redis said nothing and reported "not connected yet".
+  bool changed = up != up_ || !reported_;
   up_ = up;
-  if (changed && on_state_)
+  if (changed && on_state_) {
+    reported_ = true;
     on_state_(up, why);
+  }
 }
 
 void redis_connection::command(const std::vector<std::string>& args, reply_handler done) {

@@ -83,6 +83,7 @@ private:
   int port_;
   redisAsyncContext* ac_ = nullptr;
   bool up_ = false;
+  bool reported_ = false; // the first outcome is reported even if it is "down"
   bool stopped_ = true;
   boost::asio::steady_timer retry_;
   std::chrono::milliseconds backoff_{100};

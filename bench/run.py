@@ -442,7 +442,10 @@ def scenario_cross_node(profile):
     subprocess.run(["psql", "-q", "-c", f"CREATE DATABASE {db}"], check=True)
     nodes = []
     try:
-        time.sleep(0.3)
+        deadline = time.time() + 10
+        while not tcp_open(rport):  # a node that cannot reach Redis never becomes ready
+            assert redis.poll() is None and time.time() < deadline, f"redis-server did not start on port {rport}"
+            time.sleep(0.05)
         for name in ("a", "b"):
             nodes.append(Stet("--postgres", f"dbname={db}", "--redis", f"redis://127.0.0.1:{rport}", "--node-id",
                               name, name=name))

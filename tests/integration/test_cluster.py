@@ -256,6 +256,24 @@ def test_redis_outage_keeps_owned_documents_editable_and_recovers(database):
     asyncio.run(main())
 
 
+def test_a_node_that_cannot_reach_redis_says_why_and_joins_once_it_can(database):
+    redis = RedisServer()  # a free port, nothing listening yet
+    node = Server("--redis", redis.url, "--node-id", "late", backend="postgres", database=database)
+    node.start()
+    try:
+        deadline = time.time() + 10
+        while time.time() < deadline and "cannot reach redis" not in node.log():
+            time.sleep(0.05)
+        status, body = node.readyz()
+        assert status == 503 and body["reason"].startswith("redis: ") and "not connected yet" not in body["reason"], body
+        assert node.log().count("cannot reach redis") == 1  # once, not once per retry
+        with redis:
+            wait_for_cluster([node], 1, timeout=30)
+        assert "redis reached" in node.log()
+    finally:
+        node.stop()
+
+
 def log_lines(server):
     return [json.loads(l) for l in server.log().splitlines() if l.startswith("{")]
 
