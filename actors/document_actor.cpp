@@ -59,22 +59,6 @@ void fill_participants(document_actor_state& st, wire::Snapshot* snap) {
     snap->add_participants()->set_client_id(s.client_id);
 }
 
-using handover = std::pair<session_sink_ptr, std::vector<std::shared_ptr<const std::string>>>;
-
-// Gives each session its frames: in one hop onto the sessions' thread when
-// the gateway offers one (a fan-out to N sessions was N cross-thread posts).
-void hand_over(const document_actor_config& config, std::vector<handover> handovers) {
-  if (!config.fanout || handovers.size() < 2) {
-    for (auto& [sink, frames] : handovers)
-      sink->send(std::move(frames));
-    return;
-  }
-  config.fanout([handovers = std::move(handovers)]() mutable {
-    for (auto& [sink, frames] : handovers)
-      sink->send(std::move(frames));
-  });
-}
-
 // Each subscriber gets the pending changes of everyone else in one hand-over.
 void flush_presence(document_actor_type* self) {
   auto& st = self->state;
@@ -86,16 +70,14 @@ void flush_presence(document_actor_type* self) {
     *m.mutable_presence() = std::move(c.presence);
     encoded.emplace_back(std::move(m));
   }
-  std::vector<handover> handovers;
   for (auto& s : st.subscribers) {
     std::vector<std::shared_ptr<const std::string>> frames;
     for (std::size_t i = 0; i < changes.size(); ++i)
       if (changes[i].origin_session != s.session_id)
         frames.push_back(encoded[i].get(s.sink->format()));
     if (!frames.empty())
-      handovers.emplace_back(s.sink, std::move(frames));
+      s.sink->send(std::move(frames));
   }
-  hand_over(st.config, std::move(handovers));
 }
 
 void announce(document_actor_type* self, std::string origin_session, wire::Presence p) {
@@ -177,11 +159,9 @@ void deliver(document_actor_state& st, const std::vector<pending_notice>& notice
       env.mutable_broadcasts()->Swap(&to_other_nodes);
     st.config.bus->publish(redis_bridge::doc_channel(id), env.SerializeAsString());
   }
-  std::vector<handover> handovers;
   for (std::size_t i = 0; i < out.size(); ++i)
     if (!out[i].empty())
-      handovers.emplace_back(st.subscribers[i].sink, std::move(out[i]));
-  hand_over(st.config, std::move(handovers));
+      st.subscribers[i].sink->send(std::move(out[i]));
 }
 
 void maybe_snapshot(document_actor_type* self, bool force);

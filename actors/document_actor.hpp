@@ -39,9 +39,6 @@ struct document_actor_config {
   /// The cluster bus, when clustered: applied edits go once to the
   /// document's channel for the other nodes' sessions.
   std::shared_ptr<redis_bridge> bus;
-  /// Where a commit's (or a presence flush's) frames for many sessions are
-  /// handed over in one hop; empty: from the actor's own thread.
-  fanout_runner fanout;
 };
 
 struct subscriber {

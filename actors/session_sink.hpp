@@ -5,7 +5,6 @@
 
 #include "proto/codec.hpp"
 
-#include <functional>
 #include <memory>
 #include <vector>
 #include <string>
@@ -44,11 +43,5 @@ public:
 };
 
 using session_sink_ptr = std::shared_ptr<session_sink>;
-
-/// Runs `work` on the thread the sessions' sinks live on. A fan-out to N
-/// sessions is then one hop onto it instead of N, and each session's
-/// hand-over runs in place there. The gateway provides it; without one
-/// (tests) a document hands over from its own thread.
-using fanout_runner = std::function<void(std::function<void()> work)>;
 
 } // namespace stet

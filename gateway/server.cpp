@@ -128,7 +128,8 @@ int run_server(const server_options& opt) {
   // did not lower latency.
   cfg.set("work-stealing.aggressive-poll-attempts", size_t{0});
   cfg.set("work-stealing.moderate-poll-attempts", size_t{0});
-  // Before the actor system, so it outlives every actor that posts to it.
+  // Before the actor system, so it outlives every actor whose sessions'
+  // sinks post to it.
   net::io_context ioc{opt.io_threads};
   caf::actor_system system{cfg};
   auto health = std::make_shared<node_health>();
@@ -138,7 +139,6 @@ int run_server(const server_options& opt) {
       system.spawn<caf::detached>(storage_actor, std::shared_ptr<storage::store>{std::move(s)}, health));
   auto registry_opts = opt.registry;
   registry_opts.document.node_id = opt.node_id;
-  registry_opts.document.fanout = [&ioc](std::function<void()> work) { net::post(ioc, std::move(work)); };
   std::shared_ptr<redis_bridge> bridge;
   if (!opt.redis.empty()) {
     bridge = std::make_shared<redis_bridge>(opt.node_id, opt.redis, health);

@@ -102,9 +102,7 @@ void websocket_session::send(std::shared_ptr<const std::string> frame) {
 }
 
 void websocket_session::send(std::vector<std::shared_ptr<const std::string>> frames) {
-  // In place when called on the io thread (a document's fan-out runs there)
-  // and the strand is free; queued on the strand otherwise.
-  net::dispatch(ws_.get_executor(), [self = shared_from_this(), frames = std::move(frames)]() mutable {
+  net::post(ws_.get_executor(), [self = shared_from_this(), frames = std::move(frames)]() mutable {
     bool binary = self->format() == wire::frame_format::binary;
     for (auto& f : frames)
       self->enqueue(outgoing{std::move(f), binary}, false);
