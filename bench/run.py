@@ -49,6 +49,25 @@ def free_port():
         return s.getsockname()[1]
 
 
+def start_redis(*prefix):
+    """A redis-server on a free loopback port: (process, port). A port that
+    was free a moment ago can be taken before Redis binds it (after the
+    storm, tens of thousands of loopback connections come and go), so a
+    Redis that exits is started again on another port."""
+    for _ in range(5):
+        port = free_port()
+        proc = subprocess.Popen([*prefix, "redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                                 "--appendonly", "no"], stdout=subprocess.DEVNULL)
+        deadline = time.time() + 10
+        while proc.poll() is None and not tcp_open(port) and time.time() < deadline:
+            time.sleep(0.05)
+        if proc.poll() is None and tcp_open(port):
+            return proc, port
+        proc.kill()
+        proc.wait()
+    raise RuntimeError("redis-server did not start (5 ports tried)")
+
+
 class Process:
     """A server under test, pinned to SERVER_CORE, with /proc readings."""
 
@@ -434,18 +453,12 @@ def scenario_cross_node(profile):
     document's owner; readers on the owner vs on the other node."""
     if not postgres_ready() or not shutil.which("redis-server"):
         return [{"skipped": "needs pg_virtualenv and redis-server"}], None
-    rport = free_port()
-    redis = subprocess.Popen(["redis-server", "--port", str(rport), "--save", "", "--appendonly", "no"],
-                             stdout=subprocess.DEVNULL)
+    redis, rport = start_redis()
     db = f"bench_x_{os.getpid()}"
     subprocess.run(["psql", "-q", "-c", f"DROP DATABASE IF EXISTS {db}"], check=True)
     subprocess.run(["psql", "-q", "-c", f"CREATE DATABASE {db}"], check=True)
     nodes = []
     try:
-        deadline = time.time() + 10
-        while not tcp_open(rport):  # a node that cannot reach Redis never becomes ready
-            assert redis.poll() is None and time.time() < deadline, f"redis-server did not start on port {rport}"
-            time.sleep(0.05)
         for name in ("a", "b"):
             nodes.append(Stet("--postgres", f"dbname={db}", "--redis", f"redis://127.0.0.1:{rport}", "--node-id",
                               name, name=name))
@@ -523,15 +536,9 @@ def scenario_bus(profile):
     the server core; Redis and the subscriber on the other."""
     if not shutil.which("redis-server"):
         return [{"skipped": "needs redis-server"}], None
-    rport = free_port()
-    redis = subprocess.Popen(["taskset", "-c", LOAD_CORE, "redis-server", "--port", str(rport), "--save", "",
-                              "--appendonly", "no"], stdout=subprocess.DEVNULL)
+    redis, rport = start_redis("taskset", "-c", LOAD_CORE)
     rows = []
     try:
-        deadline = time.time() + 10
-        while not tcp_open(rport):
-            assert time.time() < deadline, "redis-server did not start"
-            time.sleep(0.05)
         for rate in ([20000] if profile == "smoke" else [150000, 500000, 800000, 1200000]):
             out = subprocess.run([BUS_BENCH, "--port", str(rport), "--rate", str(rate), "--seconds",
                                   "1" if profile == "smoke" else "3", "--bytes", "200", "--publisher-core",

@@ -3,6 +3,7 @@
 #include "actors/messages.hpp"
 #include "actors/redis_bridge.hpp"
 #include "proto/stet.pb.h"
+#include "tests/actors/redis_server.hpp"
 
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
@@ -11,19 +12,11 @@
 
 #include <atomic>
 #include <chrono>
-#include <csignal>
-#include <cstdlib>
 #include <mutex>
-#include <netinet/in.h>
-#include <spawn.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
 #include <thread>
-#include <unistd.h>
-
-extern char** environ;
 
 using namespace stet;
+using namespace stet::test;
 using namespace std::chrono_literals;
 
 namespace {
@@ -77,40 +70,10 @@ TEST_CASE("redis_bridge::coalesce: runs per channel become one batch, order kept
   CHECK(capped[3].payload == queued[5].payload);
 }
 
-namespace {
-
-bool redis_available() {
-  if (std::system("command -v redis-server >/dev/null 2>&1") == 0)
-    return true;
-  auto* flag = std::getenv("STET_TEST_REDIS");
-  REQUIRE_MESSAGE(!(flag && std::string_view{flag} == "1"), "STET_TEST_REDIS=1 but redis-server is missing");
-  MESSAGE("redis-server not installed: Redis tests skipped (scripts/test.sh installs it)");
-  return false;
-}
-
-int free_port() {
-  int s = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(s, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  ::getsockname(s, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(s);
-  return ntohs(a.sin_port);
-}
-
-} // namespace
-
 TEST_CASE("redis_bridge: a burst of publishes arrives complete and in order, in fewer messages") {
   if (!redis_available())
     return;
-  auto port = std::to_string(free_port());
-  pid_t pid = 0;
-  const char* argv[] = {"redis-server", "--port", port.c_str(), "--bind", "127.0.0.1", "--save", "", "--appendonly",
-                        "no", "--loglevel", "warning", nullptr};
-  REQUIRE(posix_spawnp(&pid, "redis-server", nullptr, nullptr, const_cast<char**>(argv), environ) == 0);
-  std::this_thread::sleep_for(200ms);
+  redis_server server;
   {
     caf::actor_system_config cfg;
     cfg.set("logger.verbosity", caf::atom("quiet"));
@@ -127,7 +90,7 @@ TEST_CASE("redis_bridge: a burst of publishes arrives complete and in order, in 
         [](redis_atom, bool) {},
       };
     });
-    auto url = "127.0.0.1:" + port;
+    auto url = "127.0.0.1:" + std::to_string(server.port);
     redis_bridge sub{"b", url, std::make_shared<node_health>()};
     redis_bridge pub{"a", url, std::make_shared<node_health>()};
     sub.start(registry);
@@ -164,6 +127,4 @@ TEST_CASE("redis_bridge: a burst of publishes arrives complete and in order, in 
     sub.stop();
     caf::anon_send_exit(registry, caf::exit_reason::user_shutdown);
   }
-  ::kill(pid, SIGKILL);
-  ::waitpid(pid, nullptr, 0);
 }

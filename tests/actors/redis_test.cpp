@@ -2,6 +2,7 @@
 // test starts, kills and restarts itself.
 #include "actors/membership.hpp"
 #include "actors/redis_connection.hpp"
+#include "tests/actors/redis_server.hpp"
 
 #include <boost/asio/post.hpp>
 #include <doctest/doctest.h>
@@ -22,55 +23,10 @@
 extern char** environ;
 
 using namespace stet;
+using namespace stet::test;
 using namespace std::chrono_literals;
 
 namespace {
-
-bool redis_available() {
-  if (std::system("command -v redis-server >/dev/null 2>&1") == 0)
-    return true;
-  auto* flag = std::getenv("STET_TEST_REDIS");
-  REQUIRE_MESSAGE(!(flag && std::string_view{flag} == "1"), "STET_TEST_REDIS=1 but redis-server is missing");
-  MESSAGE("redis-server not installed: Redis tests skipped (scripts/test.sh installs it)");
-  return false;
-}
-
-int free_port() {
-  int s = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(s, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  ::getsockname(s, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(s);
-  return ntohs(a.sin_port);
-}
-
-struct redis_server {
-  int port = free_port();
-  pid_t pid = 0;
-  redis_server() {
-    start();
-  }
-  ~redis_server() {
-    kill();
-  }
-  void start() {
-    auto p = std::to_string(port);
-    const char* argv[] = {"redis-server", "--port", p.c_str(), "--bind", "127.0.0.1", "--save", "", "--appendonly",
-                          "no", "--loglevel", "warning", nullptr};
-    REQUIRE(posix_spawnp(&pid, "redis-server", nullptr, nullptr, const_cast<char**>(argv), environ) == 0);
-    std::this_thread::sleep_for(200ms);
-  }
-  void kill() {
-    if (pid > 0) {
-      ::kill(pid, SIGKILL);
-      ::waitpid(pid, nullptr, 0);
-      pid = 0;
-    }
-  }
-};
 
 template <class Predicate>
 bool eventually(Predicate p, std::chrono::milliseconds limit = 10s) {
