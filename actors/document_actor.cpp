@@ -83,7 +83,7 @@ void flush_presence(document_actor_type* self) {
 void announce(document_actor_type* self, std::string origin_session, wire::Presence p) {
   auto& st = self->state;
   st.presence.add(std::move(origin_session), std::move(p));
-  auto now = self->clock().now(); // the test scheduler's clock in actor tests
+  auto now = self->clock().now(); // the actor system's clock, so a test scheduler can drive it
   auto due = st.presence.due(now);
   if (!due || st.presence_flush_scheduled)
     return;
