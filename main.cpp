@@ -23,6 +23,9 @@ constexpr std::string_view k_usage = R"(usage: stet serve [flags]
   --max-frame-bytes N       largest WebSocket frame (default 1048576)
   --max-doc-bytes N         largest document in bytes (default 16777216)
   --max-queued-frames N     frames queued per session before it is closed as slow (default 4096)
+  --read-backlog-frames N   frames read and not yet handled (an edit: until its owner ordered it),
+                            node-wide, past which sessions stop reading until half are
+                            (default 16384; 0: never)
   --idle-timeout-ms N       how long a document without clients stays open (default 5000)
   --snapshot-every N        revisions between snapshots (default 1000)
   --cursor-interval-ms N    a document relays cursor moves at most this often, coalesced per client (default 100)
@@ -148,6 +151,8 @@ int main(int argc, char** argv) {
       opt.registry.limits.max_bytes = parse_size(flag, value);
     else if (flag == "--max-queued-frames")
       opt.limits.max_queued_frames = parse_size(flag, value);
+    else if (flag == "--read-backlog-frames")
+      opt.limits.read_backlog_frames = parse_size(flag, value);
     else if (flag == "--idle-timeout-ms")
       opt.registry.document.idle_timeout = std::chrono::milliseconds{parse_size(flag, value)};
     else if (flag == "--cursor-interval-ms")

@@ -3,6 +3,7 @@
 // unsafe so CAF never tries to serialise them.
 #pragma once
 
+#include "actors/read_throttle.hpp"
 #include "actors/session_sink.hpp"
 #include "core/error.hpp"
 #include "core/operation.hpp"
@@ -83,6 +84,9 @@ struct edit_request {
   operation op;
   /// Set when relayed from another node's session.
   std::string remote_node;
+  /// The read credit of the frame it came in (see read_throttle): held
+  /// until the owner has ordered or rejected it.
+  read_credit credit;
 
   /// The edit's name in logs on every node: its deduplication key.
   std::string id() const {
@@ -122,3 +126,4 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<stet::storage::op_row>)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stet::storage::snapshot_row)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<stet::storage::session_event>)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stet::store_job)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stet::read_credit)

@@ -185,7 +185,7 @@ void on_bus(registry_actor_type* self, const std::string& payload) {
       return reply_to_remote(self, from, doc_id, e.session_id(), op.error());
     self->send(it->second.actor, edit_atom::value,
                edit_request{e.client_id(), e.session_id(), e.client_seq(), e.base_rev(), e.client_ts(), std::move(*op),
-                            from});
+                            from, {}});
   } else if (env.has_presence()) {
     auto& p = env.presence();
     self->send(it->second.actor, presence_atom::value, p.session_id(), p.client_id(), p.cursor(), p.anchor());

@@ -37,7 +37,7 @@ const std::string& doc_id_of(const ClientMessage& m) {
   }
 }
 
-void on_message(gateway_actor_type* self, ClientMessage& m);
+void on_message(gateway_actor_type* self, ClientMessage& m, read_credit credit = {});
 
 void on_hello(gateway_actor_type* self, const wire::Hello& hello) {
   auto& st = self->state;
@@ -120,7 +120,7 @@ void on_join(gateway_actor_type* self, const wire::Join& join) {
       });
 }
 
-void on_edit(gateway_actor_type* self, const wire::Edit& edit, const caf::actor& doc) {
+void on_edit(gateway_actor_type* self, const wire::Edit& edit, const caf::actor& doc, read_credit credit) {
   auto& st = self->state;
   if (static_cast<std::size_t>(edit.ops_size()) > st.settings.limits.max_ops_per_edit)
     return send_error(self, errc::too_many_ops,
@@ -139,7 +139,7 @@ void on_edit(gateway_actor_type* self, const wire::Edit& edit, const caf::actor&
   if (edit.client_seq() == 0)
     return send_error(self, errc::invalid_argument, "clientSeq must be at least 1", edit.doc_id());
   edit_request req{st.client_id,     st.settings.session_id, edit.client_seq(), edit.base_rev(),
-                   edit.client_ts(), std::move(*op), {}};
+                   edit.client_ts(), std::move(*op), {}, std::move(credit)};
   if (log::enabled(log::level::debug))
     log::debug("edit received", {{"session", st.settings.session_id},
                                  {"doc", edit.doc_id()},
@@ -148,7 +148,7 @@ void on_edit(gateway_actor_type* self, const wire::Edit& edit, const caf::actor&
   self->send(doc, edit_atom::value, std::move(req));
 }
 
-void on_message(gateway_actor_type* self, ClientMessage& m) {
+void on_message(gateway_actor_type* self, ClientMessage& m, read_credit credit) {
   auto& st = self->state;
   switch (m.body_case()) {
     case ClientMessage::kHello: return on_hello(self, m.hello());
@@ -183,7 +183,7 @@ void on_message(gateway_actor_type* self, ClientMessage& m) {
                       id, seq);
   }
   switch (m.body_case()) {
-    case ClientMessage::kEdit: return on_edit(self, m.edit(), it->second);
+    case ClientMessage::kEdit: return on_edit(self, m.edit(), it->second, std::move(credit));
     case ClientMessage::kPresence:
       self->send(it->second, presence_atom::value, st.settings.session_id, st.client_id, m.presence().cursor(),
                  m.presence().anchor());
@@ -208,11 +208,11 @@ caf::behavior gateway_actor(gateway_actor_type* self, session_sink_ptr sink, caf
   auto rate = st.settings.limits.edits_per_second_per_session;
   st.session_edits.emplace(rate, 2 * rate);
   return {
-    [=](frame_atom, const std::string& payload, bool binary) {
+    [=](frame_atom, const std::string& payload, bool binary, read_credit& credit) {
       auto msg = wire::decode_client(payload, binary ? wire::frame_format::binary : wire::frame_format::json);
       if (!msg)
         return send_error(self, msg.error().code, msg.error().message);
-      on_message(self, *msg);
+      on_message(self, *msg, std::move(credit));
     },
     [=](drop_atom, const std::string& doc_id) {
       // The document was deleted or our access revoked: it is not joined any more.

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "actors/node_health.hpp"
+#include "actors/read_throttle.hpp"
 #include "auth/token.hpp"
 #include "auth/token_bucket.hpp"
 
@@ -31,6 +32,10 @@ struct gateway_limits {
   std::size_t max_queued_frames = 4096;
   /// Bytes queued for one session before it counts as a slow consumer.
   std::size_t max_queued_bytes = 16 * 1024 * 1024;
+  /// Frames read from clients and not yet handled, over the node, past
+  /// which sessions stop reading until half are (see read_throttle); 0:
+  /// never pause.
+  std::size_t read_backlog_frames = 16384;
   /// Components in one edit.
   std::size_t max_ops_per_edit = 10000;
   /// Documents one session may have joined at once.
@@ -71,7 +76,8 @@ struct gateway_context {
       user_edits(std::make_shared<auth::keyed_limiter>(lim.edits_per_second_per_user,
                                                        2 * lim.edits_per_second_per_user)),
       user_logins(lim.logins_per_minute / 60.0, lim.logins_per_minute),
-      ip_logins(6 * lim.logins_per_minute / 60.0, 6 * lim.logins_per_minute) {
+      ip_logins(6 * lim.logins_per_minute / 60.0, 6 * lim.logins_per_minute),
+      throttle(std::make_shared<read_throttle>(lim.read_backlog_frames, lim.read_backlog_frames / 2)) {
   }
 
   caf::actor_system& system;
@@ -92,6 +98,8 @@ struct gateway_context {
   auth::keyed_limiter ip_logins;
   std::atomic<std::uint64_t> next_session{1};
   std::atomic<std::int64_t> open_sessions{0};
+  /// Pauses every session's reads while the node is behind on what they read.
+  std::shared_ptr<read_throttle> throttle;
 
   /// Counts a connection from `ip`; false when it is over the limit.
   bool open_connection(const std::string& ip);

@@ -87,11 +87,26 @@ void websocket_session::on_read(beast::error_code ec, std::size_t) {
     format_.store(fmt, std::memory_order_relaxed);
   }
   caf::anon_send(actor_, frame_atom::value, beast::buffers_to_string(buffer_.data()),
-                 fmt == wire::frame_format::binary);
+                 fmt == wire::frame_format::binary, ctx_.throttle->take());
   buffer_.consume(buffer_.size());
   if (buffer_.capacity() > k_kept_buffer_bytes)
     buffer_.shrink_to_fit();
+  if (ctx_.throttle->over() && pause_reading())
+    return;
   do_read();
+}
+
+bool websocket_session::pause_reading() {
+  auto resume = [self = shared_from_this()] {
+    metrics::get().paused_sessions.Decrement();
+    net::post(self->ws_.get_executor(), [self] { self->do_read(); });
+  };
+  if (!ctx_.throttle->park(std::move(resume)))
+    return false;
+  auto& m = metrics::get();
+  m.read_pauses.Increment();
+  m.paused_sessions.Increment();
+  return true;
 }
 
 void websocket_session::send(std::shared_ptr<const std::string> frame) {

@@ -50,6 +50,9 @@ private:
   void on_accept(boost::beast::error_code ec);
   void do_read();
   void on_read(boost::beast::error_code ec, std::size_t bytes);
+  /// Stops reading while the node's I/O threads are behind; false when
+  /// they caught up meanwhile (read on).
+  bool pause_reading();
   /// Queues `out`; starts writing unless told the caller will.
   void enqueue(outgoing out, bool write_now = true);
   void do_write();

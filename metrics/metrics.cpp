@@ -110,6 +110,16 @@ node_metrics::node_metrics()
                     .Help("Frames waiting in sessions' send queues, summed over sessions")
                     .Register(*registry)
                     .Add({})),
+    read_pauses(prometheus::BuildCounter()
+                  .Name("stet_read_pauses_total")
+                  .Help("Times a session stopped reading because the node was behind on what sessions read")
+                  .Register(*registry)
+                  .Add({})),
+    paused_sessions(prometheus::BuildGauge()
+                      .Name("stet_paused_sessions")
+                      .Help("Sessions not reading until the node catches up on what sessions read")
+                      .Register(*registry)
+                      .Add({})),
     redis_family(prometheus::BuildGauge()
                    .Name("stet_redis_connected")
                    .Help("1 while this node's Redis command connection is up (cluster nodes)")

@@ -41,6 +41,8 @@ struct node_metrics {
   prometheus::Counter& frames_sent;
   prometheus::Counter& bytes_sent;
   prometheus::Gauge& queued_frames;
+  prometheus::Counter& read_pauses;
+  prometheus::Gauge& paused_sessions;
   prometheus::Family<prometheus::Gauge>& redis_family;
   prometheus::Family<prometheus::Gauge>& ring_family;
   prometheus::Counter& document_moves;

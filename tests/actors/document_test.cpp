@@ -9,7 +9,7 @@ using namespace stet;
 namespace {
 
 edit_request edit(std::string client, std::uint64_t seq, std::uint64_t base, operation op) {
-  return edit_request{std::move(client), "s-" + client, seq, base, 0, std::move(op), {}};
+  return edit_request{std::move(client), "s-" + client, seq, base, 0, std::move(op), {}, {}};
 }
 
 document fresh(conflict_policy p = conflict_policy::lww, document_limits limits = {}) {
