@@ -26,7 +26,22 @@ struct storage_state {
   std::vector<pending_write> commits;
   std::deque<pending_write> snapshots;
   bool flush_scheduled = false;
+  std::chrono::steady_clock::time_point last_snapshot{};
+  std::size_t ops_since_snapshot = 0;
+  bool snapshot_timer_set = false;
 };
+
+// While edits are committing, a snapshot joins a transaction at most every
+// 20 ms or every 250 committed edits, whichever comes first. A snapshot
+// costs the storage thread ~0.5-1 ms (text, and pruning the op log behind
+// it), and documents that started together cross the snapshot interval
+// together: 64 documents at 300 edits/s each snapshotted back to back,
+// one per transaction, and ack p99 went from 8 to 14-32 ms. The edit
+// count keeps up with any load (a document snapshots every 1,000 revisions
+// by default: one snapshot per 1,000 edits); while no edit commits they go
+// back to back, so an idle node's burst (documents closing) drains fast.
+constexpr std::chrono::milliseconds k_snapshot_spacing{20};
+constexpr std::size_t k_edits_per_snapshot = 250;
 
 void report(storage_state& st, const status& r) {
   st.health->storage_result(r ? std::string{} : r.error().message);
@@ -58,10 +73,6 @@ void schedule_flush(caf::event_based_actor* self, storage_state& st) {
   self->send(self, flush_atom::value);
 }
 
-// Writes every queued commit and at most one snapshot in one transaction.
-// Snapshots are large and never urgent (they only shorten loading), so a
-// burst of them (documents crossing the snapshot interval together) rides
-// along one per transaction instead of holding commits back.
 template <class T>
 void move_append(std::vector<T>& to, std::vector<T>& from) {
   to.insert(to.end(), std::make_move_iterator(from.begin()), std::make_move_iterator(from.end()));
@@ -81,18 +92,39 @@ void answer(pending_write& p, const status& r) {
     p.promise.deliver(to_caf(r.error()));
 }
 
+// Writes every queued commit and at most one snapshot in one transaction.
+// Snapshots are large and never urgent (they only shorten loading), so they
+// ride along spaced out (above) instead of holding commits back.
 void flush(caf::event_based_actor* self, storage_state& st) {
   st.flush_scheduled = false;
   auto batch = std::move(st.commits);
   st.commits.clear();
   if (!st.snapshots.empty()) {
-    batch.push_back(std::move(st.snapshots.front()));
-    st.snapshots.pop_front();
-    if (!st.snapshots.empty())
-      schedule_flush(self, st);
+    auto now = std::chrono::steady_clock::now();
+    auto due = st.last_snapshot + k_snapshot_spacing;
+    // No edit committed since the last snapshot, none waiting: idle.
+    bool idle = batch.empty() && st.ops_since_snapshot == 0;
+    if (idle || now >= due || st.ops_since_snapshot >= k_edits_per_snapshot) {
+      batch.push_back(std::move(st.snapshots.front()));
+      st.snapshots.pop_front();
+      st.last_snapshot = now;
+      st.ops_since_snapshot = 0;
+      due = now + k_snapshot_spacing;
+    }
+    if (!st.snapshots.empty()) {
+      if (idle)
+        schedule_flush(self, st);
+      else if (!st.snapshot_timer_set) {
+        st.snapshot_timer_set = true;
+        self->delayed_send(self, std::chrono::duration_cast<std::chrono::microseconds>(due - now),
+                           snapshot_atom::value);
+      }
+    }
   }
   if (batch.empty())
     return;
+  for (auto& p : batch)
+    st.ops_since_snapshot += p.writes.ops.size();
   if (batch.size() == 1) {
     answer(batch[0], timed_commit(st, batch[0].writes));
     return;
@@ -194,6 +226,10 @@ caf::behavior storage_actor(caf::event_based_actor* self, std::shared_ptr<storag
       schedule_flush(self, *st);
     },
     [=](flush_atom) { flush(self, *st); },
+    [=](snapshot_atom) { // a spaced-out snapshot is due
+      st->snapshot_timer_set = false;
+      flush(self, *st);
+    },
     [=](run_atom, const store_job& job) { job(*st->store); },
   };
 }

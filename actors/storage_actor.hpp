@@ -22,8 +22,8 @@ namespace stet {
 /// - (commit_atom, std::vector<op_row>, std::vector<session_event>) -> ok_atom
 ///   once durable.
 /// - (snapshot_atom, snapshot_row) -> ok_atom once stored. Snapshots ride
-///   along with commits, one per transaction, so a burst of them never holds
-///   edits back.
+///   along with commits, at most one per transaction and spaced out while
+///   edits are committing, so a burst of them never holds edits back.
 /// Failures are stet errors carried in caf::error (see to_caf).
 /// Every outcome is reported to `health` (for /readyz) and to the metrics.
 caf::behavior storage_actor(caf::event_based_actor* self, std::shared_ptr<storage::store> store,

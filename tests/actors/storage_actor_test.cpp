@@ -8,6 +8,7 @@
 #include <caf/scoped_actor.hpp>
 #include <doctest/doctest.h>
 
+#include <chrono>
 #include <filesystem>
 #include <unistd.h>
 
@@ -91,5 +92,64 @@ TEST_CASE("storage actor: queued commits and snapshots all land; a bad commit fa
   REQUIRE(d);
   REQUIRE(d->size() == 1);
   CHECK((*d)[0].client_id == "first");
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("storage actor: snapshots behind a stream of commits are spaced out, and drain once it stops") {
+  auto dir = std::filesystem::temp_directory_path() / ("stet-storage-spacing-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  auto path = (dir / "stet.db").string();
+  constexpr int snapshots = 10;
+  auto store = storage::sqlite_store::open(path);
+  REQUIRE(store);
+  for (int i = 0; i <= snapshots; ++i) {
+    storage::document_row row;
+    row.id = i == snapshots ? "w" : "s" + std::to_string(i);
+    REQUIRE((*store)->create_document(row));
+  }
+  // A second connection watches what is stored, as another process would.
+  auto reader = storage::sqlite_store::open(path);
+  REQUIRE(reader);
+  auto stored = [&] {
+    int n = 0;
+    for (int i = 0; i < snapshots; ++i) {
+      auto row = (*reader)->find_document("s" + std::to_string(i));
+      REQUIRE((row && *row));
+      n += (*row)->snapshot_rev == 1;
+    }
+    return n;
+  };
+  caf::actor_system_config cfg;
+  cfg.set("logger.verbosity", caf::atom("quiet"));
+  caf::actor_system sys{cfg};
+  auto storage = sys.spawn<caf::detached>(storage_actor, std::shared_ptr<storage::store>{std::move(*store)},
+                                          std::make_shared<node_health>());
+  {
+    caf::scoped_actor self{sys};
+    auto commit = [&](std::uint64_t rev) {
+      return self->request(storage, caf::infinite, commit_atom::value, std::vector<storage::op_row>{op("w", rev, "w")},
+                           std::vector<storage::session_event>{});
+    };
+    auto start = std::chrono::steady_clock::now();
+    auto first = commit(1);
+    std::vector<decltype(self->request(storage, caf::infinite, snapshot_atom::value, storage::snapshot_row{}))> snaps;
+    for (int i = 0; i < snapshots; ++i)
+      snaps.push_back(self->request(storage, caf::infinite, snapshot_atom::value,
+                                    storage::snapshot_row{"s" + std::to_string(i), "text", 1, 0}));
+    first.receive([](caf::ok_atom) {}, [](caf::error& e) { FAIL(to_string(e)); });
+    // One edit at a time, each waiting for its commit: at most one snapshot
+    // per 20 ms (the 250-edit allowance is never reached), where one per
+    // transaction would have stored all ten within the first ten commits.
+    for (std::uint64_t rev = 2; rev <= 41; ++rev) {
+      commit(rev).receive([](caf::ok_atom) {}, [](caf::error& e) { FAIL(to_string(e)); });
+      auto ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+      CHECK(stored() <= 2 + static_cast<int>(ms / 20));
+    }
+    for (auto& s : snaps)
+      s.receive([](caf::ok_atom) {}, [](caf::error& e) { FAIL(to_string(e)); });
+    CHECK(stored() == snapshots);
+  }
+  caf::anon_send_exit(storage, caf::exit_reason::user_shutdown);
   std::filesystem::remove_all(dir);
 }
