@@ -1,5 +1,6 @@
 // The storage actor over a real SQLite file: commits and snapshots queued
-// together share transactions, and one bad commit fails only its requester.
+// together share transactions, one bad commit fails only its requester, and
+// snapshots are spaced out while edits commit.
 #include "actors/storage_actor.hpp"
 #include "storage/sqlite_store.hpp"
 
@@ -20,13 +21,37 @@ storage::op_row op(const std::string& doc, std::uint64_t rev, const std::string&
   return {doc, rev, "op", client, rev, 1000 + rev, 0, 0};
 }
 
+// A fresh SQLite file in its own folder, removed at the end.
+struct temp_database {
+  explicit temp_database(const std::string& name)
+    : dir(std::filesystem::temp_directory_path() / (name + "-" + std::to_string(::getpid()))) {
+    std::filesystem::remove_all(dir);
+    std::filesystem::create_directories(dir);
+  }
+  ~temp_database() {
+    std::filesystem::remove_all(dir);
+  }
+  std::string path() const {
+    return (dir / "stet.db").string();
+  }
+  std::filesystem::path dir;
+};
+
+caf::actor_system_config& quiet(caf::actor_system_config& cfg) {
+  cfg.set("logger.verbosity", caf::atom("quiet"));
+  return cfg;
+}
+
+caf::actor spawn_storage(caf::actor_system& sys, std::unique_ptr<storage::store> store) {
+  return sys.spawn<caf::detached>(storage_actor, std::shared_ptr<storage::store>{std::move(store)},
+                                  std::make_shared<node_health>());
+}
+
 } // namespace
 
 TEST_CASE("storage actor: queued commits and snapshots all land; a bad commit fails alone") {
-  auto dir = std::filesystem::temp_directory_path() / ("stet-storage-actor-" + std::to_string(::getpid()));
-  std::filesystem::remove_all(dir);
-  std::filesystem::create_directories(dir);
-  auto path = (dir / "stet.db").string();
+  temp_database db{"stet-storage-actor"};
+  auto path = db.path();
   const std::vector<std::string> docs{"a", "b", "c", "d"};
   {
     auto store = storage::sqlite_store::open(path);
@@ -38,10 +63,8 @@ TEST_CASE("storage actor: queued commits and snapshots all land; a bad commit fa
     }
     REQUIRE((*store)->commit({.ops = {op("d", 1, "first")}}));
     caf::actor_system_config cfg;
-    cfg.set("logger.verbosity", caf::atom("quiet"));
-    caf::actor_system sys{cfg};
-    auto storage = sys.spawn<caf::detached>(storage_actor, std::shared_ptr<storage::store>{std::move(*store)},
-                                            std::make_shared<node_health>());
+    caf::actor_system sys{quiet(cfg)};
+    auto storage = spawn_storage(sys, std::move(*store));
     {
       caf::scoped_actor self{sys};
       // Sent back to back, so most are queued before the first flush.
@@ -92,14 +115,11 @@ TEST_CASE("storage actor: queued commits and snapshots all land; a bad commit fa
   REQUIRE(d);
   REQUIRE(d->size() == 1);
   CHECK((*d)[0].client_id == "first");
-  std::filesystem::remove_all(dir);
 }
 
 TEST_CASE("storage actor: snapshots behind a stream of commits are spaced out, and drain once it stops") {
-  auto dir = std::filesystem::temp_directory_path() / ("stet-storage-spacing-" + std::to_string(::getpid()));
-  std::filesystem::remove_all(dir);
-  std::filesystem::create_directories(dir);
-  auto path = (dir / "stet.db").string();
+  temp_database db{"stet-storage-spacing"};
+  auto path = db.path();
   constexpr int snapshots = 10;
   auto store = storage::sqlite_store::open(path);
   REQUIRE(store);
@@ -121,10 +141,8 @@ TEST_CASE("storage actor: snapshots behind a stream of commits are spaced out, a
     return n;
   };
   caf::actor_system_config cfg;
-  cfg.set("logger.verbosity", caf::atom("quiet"));
-  caf::actor_system sys{cfg};
-  auto storage = sys.spawn<caf::detached>(storage_actor, std::shared_ptr<storage::store>{std::move(*store)},
-                                          std::make_shared<node_health>());
+  caf::actor_system sys{quiet(cfg)};
+  auto storage = spawn_storage(sys, std::move(*store));
   {
     caf::scoped_actor self{sys};
     auto commit = [&](std::uint64_t rev) {
@@ -151,5 +169,4 @@ TEST_CASE("storage actor: snapshots behind a stream of commits are spaced out, a
     CHECK(stored() == snapshots);
   }
   caf::anon_send_exit(storage, caf::exit_reason::user_shutdown);
-  std::filesystem::remove_all(dir);
 }
