@@ -22,6 +22,10 @@ constexpr std::string_view k_usage = R"(usage: stet serve [flags]
   --log-level LEVEL         debug | info | warn | error (default info; env STET_LOG_LEVEL)
   --max-frame-bytes N       largest WebSocket frame (default 1048576)
   --max-doc-bytes N         largest document in bytes (default 16777216)
+  --history-bytes N         memory each open document keeps of recent revisions, to transform stale
+                            edits and resume clients without a snapshot (default 8388608; also at most
+                            10000 revisions)
+  --history-seconds N       ... and how long revisions stay once a document has 100 newer (default 60)
   --max-queued-frames N     frames queued per session before it is closed as slow (default 4096)
   --read-backlog-frames N   frames read and not yet handled (an edit: until its owner ordered it),
                             node-wide, past which sessions stop reading until half are
@@ -149,6 +153,10 @@ int main(int argc, char** argv) {
       opt.limits.max_frame_bytes = parse_size(flag, value);
     else if (flag == "--max-doc-bytes")
       opt.registry.limits.max_bytes = parse_size(flag, value);
+    else if (flag == "--history-bytes")
+      opt.registry.limits.history_bytes = parse_size(flag, value);
+    else if (flag == "--history-seconds")
+      opt.registry.limits.history_age_ms = 1000 * parse_size(flag, value);
     else if (flag == "--max-queued-frames")
       opt.limits.max_queued_frames = parse_size(flag, value);
     else if (flag == "--read-backlog-frames")

@@ -3,11 +3,40 @@
 #include "core/utf8.hpp"
 #include "proto/codec.hpp"
 
+#include <algorithm>
+
 namespace stet {
+
+namespace {
+
+// What a heap block of `size` bytes costs glibc's malloc: its header, and
+// at least its smallest chunk.
+std::size_t heap_block(std::size_t size) {
+  return std::max<std::size_t>(32, (size + 8 + 15) / 16 * 16);
+}
+
+std::size_t heap_of(const std::string& s) {
+  return s.capacity() > 15 ? heap_block(s.capacity() + 1) : 0;
+}
+
+// An estimate of one entry's memory; the deque's own blocks are counted in
+// sizeof(history_entry).
+std::size_t footprint(const history_entry& e) {
+  auto& parts = e.op.components();
+  std::size_t n = sizeof(history_entry) + heap_of(e.client_id);
+  if (parts.capacity() > 0)
+    n += heap_block(parts.capacity() * sizeof(component));
+  for (auto& c : parts)
+    n += heap_of(c.text);
+  return n;
+}
+
+} // namespace
 
 document::document(std::string id, conflict_policy policy, document_limits limits, std::string text,
                    std::uint64_t rev, std::uint64_t last_ts)
-  : id_(std::move(id)), policy_(policy), limits_(limits), text_(text), rev_(rev), clock_(last_ts) {
+  : id_(std::move(id)), policy_(policy), limits_(limits), text_(text), rev_(rev), clock_(last_ts),
+    durable_rev_(rev) {
 }
 
 result<document> document::restore(const loaded_document& stored, document_limits limits) {
@@ -36,6 +65,7 @@ result<document> document::restore(const loaded_document& stored, document_limit
     d.rev_ = r.rev;
     d.clock_ = hybrid_clock{std::max(d.clock_.last(), r.ts)};
     d.remember_client(r.client_id, r.client_seq, r.rev);
+    d.history_bytes_ += footprint(e);
     d.history_.push_back(std::move(e));
   }
   auto length = utf8::length(row.content);
@@ -45,10 +75,13 @@ result<document> document::restore(const loaded_document& stored, document_limit
       break;
     length -= static_cast<std::size_t>(it->op.length_delta());
     it->length_before = length;
+    d.history_bytes_ += footprint(*it);
     d.history_.push_front(std::move(*it));
   }
   for (auto& c : stored.clients)
     d.remember_client(c.client_id, c.client_seq, c.rev);
+  // Everything loaded is committed; its age counts from the last edit.
+  d.mark_durable(d.rev_, hybrid_clock::milliseconds_of(d.clock_.last()));
   return d;
 }
 
@@ -71,6 +104,21 @@ std::string document::text_at(std::uint64_t rev) const {
     (void) apply(copy, undo);
   }
   return copy.str();
+}
+
+void document::mark_durable(std::uint64_t rev, std::uint64_t now_ms) {
+  durable_rev_ = std::max(durable_rev_, std::min(rev, rev_));
+  auto expired = [&](const history_entry& e) {
+    return history_.size() > limits_.history_min
+           && hybrid_clock::milliseconds_of(e.ts) + limits_.history_age_ms < now_ms;
+  };
+  while (!history_.empty() && history_.front().rev <= durable_rev_) {
+    auto& oldest = history_.front();
+    if (history_.size() <= limits_.history && history_bytes_ <= limits_.history_bytes && !expired(oldest))
+      break;
+    history_bytes_ -= footprint(oldest);
+    history_.pop_front();
+  }
 }
 
 void document::remember_client(const std::string& client_id, std::uint64_t client_seq, std::uint64_t rev) {
@@ -124,8 +172,7 @@ result<edit_outcome> document::submit(edit_request& req, std::uint64_t now_ms) {
   }
   ++rev_;
   history_.push_back({rev_, std::move(op), req.client_id, req.client_seq, clock_.stamp(now_ms), length_before});
-  while (history_.size() > limits_.history)
-    history_.pop_front();
+  history_bytes_ += footprint(history_.back());
   remember_client(req.client_id, req.client_seq, rev_);
   out.rev = rev_;
   return out;

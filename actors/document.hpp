@@ -14,12 +14,21 @@
 
 namespace stet {
 
+/// How much a document keeps. The history (revisions kept in memory to
+/// transform stale edits and resume clients by revision; older bases get
+/// `rev_too_old`, older resumes a snapshot) holds at most `history`
+/// revisions and `history_bytes` of memory, and drops revisions older than
+/// `history_age_ms` beyond the newest `history_min`. Without the bytes and
+/// the age, 10,000 revisions of 1 MiB pastes could pin 20 GB in one
+/// document, and every busy document would keep 10,000 however slow its
+/// clients are to need them.
 struct document_limits {
   /// Largest document, in UTF-8 bytes.
   std::size_t max_bytes = 16 * 1024 * 1024;
-  /// Revisions kept in memory for transforming stale edits and resuming
-  /// clients; older base revisions get `rev_too_old`.
   std::size_t history = 10000;
+  std::size_t history_bytes = 8 * 1024 * 1024;
+  std::uint64_t history_age_ms = 60'000;
+  std::size_t history_min = 100;
 };
 
 /// An edit as serialised: the operation as applied (removed text included).
@@ -81,6 +90,14 @@ public:
   std::uint64_t oldest_base() const noexcept;
   /// The text as of `rev`. Precondition: oldest_base() <= rev <= rev().
   std::string text_at(std::uint64_t rev) const;
+  /// Revisions in the history and the memory they hold (an estimate:
+  /// allocations as sized, plus the allocator's header for each).
+  std::size_t history_size() const noexcept {
+    return history_.size();
+  }
+  std::size_t history_bytes() const noexcept {
+    return history_bytes_;
+  }
 
   // -- modifiers --
 
@@ -90,6 +107,11 @@ public:
   /// On error nothing changed. Errors: invalid_argument, bad_rev,
   /// rev_too_old, out_of_range, document_too_large.
   result<edit_outcome> submit(edit_request& req, std::uint64_t now_ms);
+
+  /// Revisions up to `rev` are committed: trims the history to its limits
+  /// (ages measured against `now_ms`), never past `rev`, since the text as
+  /// committed is rebuilt from the revisions after it.
+  void mark_durable(std::uint64_t rev, std::uint64_t now_ms);
 
   /// Records that `client_id` had `client_seq` applied as `rev` (restore).
   void remember_client(const std::string& client_id, std::uint64_t client_seq, std::uint64_t rev);
@@ -107,6 +129,8 @@ private:
   std::uint64_t rev_;
   hybrid_clock clock_;
   std::deque<history_entry> history_;
+  std::size_t history_bytes_ = 0;
+  std::uint64_t durable_rev_;
   std::unordered_map<std::string, client_state> clients_;
 };
 

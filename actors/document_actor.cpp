@@ -189,6 +189,8 @@ void flush(document_actor_type* self) {
         auto& s = self->state;
         s.commit_in_flight = false;
         s.committed_rev = std::max(s.committed_rev, last_rev);
+        s.doc->mark_durable(s.committed_rev, now_ms());
+        s.history.report(s.doc->history_bytes());
         s.retry_delay = std::chrono::milliseconds{50};
         deliver(s, *notices);
         if (s.moving && s.batch_notices.empty())
@@ -401,6 +403,7 @@ void on_edit(document_actor_type* self, edit_request& req) {
   n.rev = outcome->rev;
   n.received = std::chrono::steady_clock::now();
   if (!outcome->duplicate) {
+    st.history.report(doc.history_bytes());
     auto& e = *doc.entry(outcome->rev);
     n.ts = e.ts;
     n.applied = std::make_shared<wire::encoded_message>(applied_message(doc, e));
@@ -466,6 +469,19 @@ void on_grant(document_actor_type* self, std::int64_t user_id, const std::string
 
 } // namespace
 
+void history_gauge::report(std::size_t bytes) {
+  auto& g = metrics::get().history_bytes;
+  if (bytes >= reported_)
+    g.Increment(static_cast<double>(bytes - reported_));
+  else
+    g.Decrement(static_cast<double>(reported_ - bytes));
+  reported_ = bytes;
+}
+
+history_gauge::~history_gauge() {
+  metrics::get().history_bytes.Decrement(static_cast<double>(reported_));
+}
+
 caf::behavior document_actor(document_actor_type* self, std::shared_ptr<document> doc, std::string title,
                              auth::document_access access, std::uint64_t snapshot_rev, caf::actor store,
                              caf::actor registry, document_actor_config config) {
@@ -474,6 +490,7 @@ caf::behavior document_actor(document_actor_type* self, std::shared_ptr<document
   st.epoch = config.epoch;
   st.snapshot_rev = snapshot_rev;
   st.doc.emplace(std::move(*doc));
+  st.history.report(st.doc->history_bytes());
   st.title = std::move(title);
   st.access = std::move(access);
   st.store = std::move(store);

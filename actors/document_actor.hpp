@@ -64,8 +64,24 @@ struct pending_notice {
   std::chrono::steady_clock::time_point received;
 };
 
+/// This document's part of `stet_document_history_bytes`, given back when
+/// the actor's state is destroyed, however the actor stops.
+class history_gauge {
+public:
+  history_gauge() = default;
+  history_gauge(const history_gauge&) = delete;
+  history_gauge& operator=(const history_gauge&) = delete;
+  ~history_gauge();
+
+  void report(std::size_t bytes);
+
+private:
+  std::size_t reported_ = 0;
+};
+
 struct document_actor_state {
   std::optional<document> doc;
+  history_gauge history;
   std::string title;
   /// The lease epoch every commit is fenced by (the stored one as loaded).
   std::uint64_t epoch = 0;

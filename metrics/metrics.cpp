@@ -23,6 +23,12 @@ node_metrics::node_metrics()
                      .Help("Documents this node owns and has open: its share of the shards")
                      .Register(*registry)
                      .Add({})),
+    history_bytes(prometheus::BuildGauge()
+                    .Name("stet_document_history_bytes")
+                    .Help("Memory the open documents' revision histories hold (estimated), for transforming "
+                          "stale edits and resuming clients")
+                    .Register(*registry)
+                    .Add({})),
     edits_family(prometheus::BuildCounter()
                    .Name("stet_edits_total")
                    .Help("Edits received by document actors, by outcome")

@@ -22,6 +22,7 @@ struct node_metrics {
   prometheus::Family<prometheus::Gauge>& sessions_family;
   prometheus::Gauge& websocket_sessions;
   prometheus::Gauge& open_documents;
+  prometheus::Gauge& history_bytes;
   prometheus::Family<prometheus::Counter>& edits_family;
   prometheus::Counter& edits_applied;
   prometheus::Counter& edits_duplicate;

@@ -65,6 +65,7 @@ TEST_CASE("document rejects bad edits and changes nothing") {
     auto e = edit("b", i, d.rev(), operation{}.erase(1));
     REQUIRE(d.submit(e, 1));
   }
+  d.mark_durable(d.rev(), 1);
   auto old = edit("a", 1, 0, operation{}.insert("x"));
   auto r = d.submit(old, 1);
   REQUIRE_FALSE(r);
@@ -121,4 +122,80 @@ TEST_CASE("document restores from snapshot and op log") {
   auto broken = document::restore(stored, {});
   REQUIRE_FALSE(broken);
   CHECK(broken.error().code == errc::internal);
+}
+
+TEST_CASE("document history keeps to its byte limit, never past what is durable") {
+  document_limits limits;
+  limits.history_bytes = 64 * 1024;
+  auto d = fresh(conflict_policy::lww, limits);
+  std::vector<std::string> texts{d.text().str()};
+  const std::string paste(16 * 1024, 'p');
+  for (std::uint64_t i = 1; i <= 20; ++i) {
+    // Replace everything with a 16 KiB paste: 32 KiB kept per revision.
+    auto e = edit("a", i, d.rev(), operation{}.insert(paste + std::to_string(i)).erase(d.text().size()));
+    REQUIRE(d.submit(e, 1000));
+    texts.push_back(d.text().str());
+  }
+  // Nothing is durable yet: every revision stays, the committed text is
+  // rebuilt from them.
+  CHECK(d.history_size() == 20);
+  CHECK(d.history_bytes() > 20 * 32 * 1024);
+  CHECK(d.text_at(0) == texts[0]);
+
+  d.mark_durable(10, 1000);
+  CHECK(d.oldest_base() == 10); // over the limit, but 11..20 are not durable
+  CHECK(d.text_at(10) == texts[10]);
+
+  d.mark_durable(20, 1000);
+  CHECK(d.history_bytes() <= limits.history_bytes);
+  CHECK(d.history_size() >= 1);
+  auto oldest = d.oldest_base();
+  CHECK(oldest > 10);
+  CHECK(d.text_at(oldest) == texts[oldest]);
+  // A revision still kept transforms a stale edit; one trimmed is refused.
+  auto kept = edit("b", 1, oldest, operation{}.insert("k"));
+  CHECK(d.submit(kept, 1000));
+  auto gone = edit("b", 2, oldest - 1, operation{}.insert("g"));
+  auto r = d.submit(gone, 1000);
+  REQUIRE_FALSE(r);
+  CHECK(r.error().code == errc::rev_too_old);
+}
+
+TEST_CASE("document history drops old revisions but keeps the newest few") {
+  document_limits limits;
+  limits.history_age_ms = 1000;
+  limits.history_min = 3;
+  auto d = fresh(conflict_policy::lww, limits);
+  for (std::uint64_t i = 1; i <= 10; ++i) {
+    auto e = edit("a", i, d.rev(), operation{}.insert("x"));
+    REQUIRE(d.submit(e, 1000 * i)); // revision i made at i seconds
+  }
+  d.mark_durable(10, 8500); // revisions 1..7 are over a second old
+  CHECK(d.oldest_base() == 7);
+  CHECK(d.history_size() == 3);
+  d.mark_durable(10, 100000); // all old now, but the newest three stay
+  CHECK(d.history_size() == 3);
+}
+
+TEST_CASE("document restored from a long op log keeps to its limits") {
+  auto d = fresh();
+  const std::string paste(8 * 1024, 'q');
+  loaded_document stored;
+  stored.row.id = "d";
+  stored.row.content = d.text().str();
+  for (std::uint64_t i = 1; i <= 12; ++i) {
+    auto e = edit("a", i, d.rev(), operation{}.insert(paste).erase(d.text().size()));
+    REQUIRE(d.submit(e, 100 + i));
+    auto* h = d.entry(i);
+    stored.ops.push_back({"d", i, wire::encode_stored(h->op), h->client_id, h->client_seq, h->ts});
+  }
+  stored.row.rev = 12;
+  document_limits limits;
+  limits.history_bytes = 40 * 1024; // room for two revisions of 16 KiB
+  auto restored = document::restore(stored, limits);
+  REQUIRE(restored);
+  CHECK(restored->text().str() == d.text().str());
+  CHECK(restored->history_bytes() <= limits.history_bytes);
+  CHECK(restored->history_size() == 2);
+  CHECK(restored->text_at(10) == d.text_at(10));
 }

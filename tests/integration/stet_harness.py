@@ -145,6 +145,12 @@ class Server:
         except urllib.error.HTTPError as e:
             return e.code, json.loads(e.read())
 
+    def metric(self, name, labels=""):
+        """The value of one sample on /metrics, or None when absent."""
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics", timeout=10) as r:
+            m = re.search(rf"^{re.escape(name + labels)} (\S+)$", r.read().decode(), re.M)
+        return float(m.group(1)) if m else None
+
     def __enter__(self):
         return self.start()
 

@@ -86,3 +86,44 @@ def test_one_connection_edits_several_documents_and_http_reads_them():
             await c.close()
 
     asyncio.run(main())
+
+
+def test_history_keeps_to_its_byte_limit_and_clients_behind_it_get_the_text():
+    """--history-bytes bounds what a document keeps of past revisions: a run
+    of 16 KB pastes is trimmed to it once committed (/metrics says how much
+    is held, and nothing once the document closes). An edit based on a
+    trimmed revision is refused with rev_too_old, and a client resuming from
+    one gets the whole text instead of the revisions."""
+    async def main():
+        with Server("--history-bytes", "65536", "--idle-timeout-ms", "100") as server:
+            a = await Client(server.ws_url, "a").connect()
+            await a.join("pastes")
+            for seq in range(1, 21):
+                ops = [{"insert": f"<{seq}>" + "p" * 16000}]
+                if a.text:
+                    ops.append({"delete": len(a.text)})
+                await a.edit("pastes", seq, ops)
+                await a.wait_for(lambda: a.rev == seq)
+            held = server.metric("stet_document_history_bytes")
+            assert 0 < held <= 65536
+
+            await a.edit("pastes", 21, [{"insert": "stale"}], base_rev=1)
+            await a.wait_for(lambda: a.errors)
+            assert a.errors[0]["code"] == "rev_too_old"
+            assert int(a.errors[0]["clientSeq"]) == 21
+            assert "rejoin" in a.errors[0]["message"]
+
+            b = await Client(server.ws_url, "b").connect()
+            snap = await b.join("pastes", known_rev=1)
+            assert not snap.get("resumed")
+            assert int(snap["rev"]) == 20 and snap["text"] == a.text
+            assert a.text.startswith("<20>")
+
+            for c in (a, b):
+                await c.close()
+            deadline = asyncio.get_running_loop().time() + 10
+            while server.metric("stet_document_history_bytes") != 0:
+                assert asyncio.get_running_loop().time() < deadline, "closed document still holds history"
+                await asyncio.sleep(0.05)
+
+    asyncio.run(main())
