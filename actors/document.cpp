@@ -156,7 +156,7 @@ result<edit_outcome> document::submit(edit_request& req, std::uint64_t now_ms) {
   std::vector<dropped_change> dropped;
   for (auto r = req.base_rev + 1; r <= rev_; ++r) {
     auto& earlier = *entry(r);
-    op = transform_later(earlier.op, op, policy_, dropped);
+    transform_later(earlier.op, op, policy_, dropped);
     for (auto& d : dropped)
       out.conflicts.push_back({earlier.client_id, earlier.client_seq, std::move(d.inserted), std::move(d.erased)});
     dropped.clear();

@@ -71,6 +71,7 @@ public:
 
 private:
   friend status apply(text_buffer& doc, operation& op);
+  friend bool shift_past(std::size_t position, std::size_t erased, std::size_t inserted, operation& later);
 
   std::vector<component> components_;
   // Retains are held back until something follows them, so a trailing retain

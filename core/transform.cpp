@@ -255,12 +255,52 @@ transform_result transform(const operation& earlier, const operation& later, con
   return transform_impl<true>(earlier, later, policy);
 }
 
-operation transform_later(const operation& earlier, const operation& later, conflict_policy policy,
-                          std::vector<dropped_change>& dropped) {
+// transform_later when the earlier edit's one change (at `position`, in
+// base coordinates) lies within a stretch `later` retains, or past all of
+// its changes: only that retain's length changes, or nothing does. Such
+// changes touch none of later's, so no policy sees a conflict. Returns
+// false, `later` untouched, where the two meet (overlap, or an insert at
+// the very position of one of later's, which goes first) or where the
+// retain would vanish between two changes (they would have to merge).
+bool shift_past(std::size_t position, std::size_t erased, std::size_t inserted, operation& later) {
+  auto& cs = later.components_;
+  std::size_t pos = 0; // base position where cs[i] starts
+  for (std::size_t i = 0; i < cs.size(); ++i) {
+    auto& c = cs[i];
+    if (c.kind == component_kind::insert)
+      continue;
+    auto stop = pos + c.length;
+    if (c.kind == component_kind::retain && position + erased <= stop) {
+      bool after_insert_here = position == pos && i > 0 && cs[i - 1].kind == component_kind::insert;
+      if (position < pos || (inserted > 0 && after_insert_here))
+        return false;
+      auto length = c.length + inserted - erased;
+      if (length == 0 && i > 0)
+        return false;
+      if (length == 0)
+        cs.erase(cs.begin());
+      else
+        c.length = length;
+      return true;
+    }
+    pos = stop;
+  }
+  if (position < pos || (inserted > 0 && position == pos && !cs.empty() && cs.back().kind == component_kind::insert))
+    return false;
+  // The change is in the stretch only a trailing retain covered, which said
+  // how long the base was: no longer true, and nothing needs it.
+  later.pending_retain_ = 0;
+  return true;
+}
+
+void transform_later(const operation& earlier, operation& later, conflict_policy policy,
+                     std::vector<dropped_change>& dropped) {
+  if (change e; only_change(earlier, e) && shift_past(e.position, e.erased, e.inserted, later))
+    return;
   auto r = transform_impl<false>(earlier, later, policy);
   for (auto& d : r.dropped)
     dropped.push_back(std::move(d));
-  return std::move(r.later);
+  later = std::move(r.later);
 }
 
 } // namespace stet

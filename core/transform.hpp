@@ -51,10 +51,13 @@ struct transform_result {
 /// whose removed text is unknown is kept as under `merge`.
 transform_result transform(const operation& earlier, const operation& later, conflict_policy policy);
 
-/// transform(earlier, later, policy).later, appending what lww dropped to
-/// `dropped`: all a server applying an incoming edit needs, without the
-/// cost of rewriting `earlier`.
-operation transform_later(const operation& earlier, const operation& later, conflict_policy policy,
-                          std::vector<dropped_change>& dropped);
+/// Rewrites `later` into transform(earlier, later, policy).later, appending
+/// what lww dropped to `dropped`: all a server applying an edit with an old
+/// base needs, without rewriting `earlier`. Most revisions such an edit
+/// missed changed text it retains: then one retain of `later` changes
+/// length in place, with no copy of its text, so the cost of a stale edit
+/// does not grow with its size times its age.
+void transform_later(const operation& earlier, operation& later, conflict_policy policy,
+                     std::vector<dropped_change>& dropped);
 
 } // namespace stet

@@ -85,7 +85,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (left != right)
       std::abort();
     std::vector<stet::dropped_change> dropped;
-    if (!(stet::transform_later(a, b, policy, dropped) == t.later) || dropped.size() != t.dropped.size())
+    auto later = b;
+    stet::transform_later(a, later, policy, dropped);
+    if (!(later == t.later) || dropped.size() != t.dropped.size())
+      std::abort();
+    // Whatever path it took, the result applies after `a`.
+    if (stet::apply_to_string(after_a, later) != left)
       std::abort();
   }
   // invert undoes
