@@ -80,8 +80,9 @@ result<document> document::restore(const loaded_document& stored, document_limit
   }
   for (auto& c : stored.clients)
     d.remember_client(c.client_id, c.client_seq, c.rev);
-  // Everything loaded is committed; its age counts from the last edit.
-  d.mark_durable(d.rev_, hybrid_clock::milliseconds_of(d.clock_.last()));
+  // Everything loaded is committed. Ages are judged at the next commit:
+  // a document loaded to show an old revision keeps all it can.
+  d.mark_durable(d.rev_, 0);
   return d;
 }
 

@@ -109,8 +109,8 @@ public:
   result<edit_outcome> submit(edit_request& req, std::uint64_t now_ms);
 
   /// Revisions up to `rev` are committed: trims the history to its limits
-  /// (ages measured against `now_ms`), never past `rev`, since the text as
-  /// committed is rebuilt from the revisions after it.
+  /// (ages measured against `now_ms`; 0: no age limit), never past `rev`,
+  /// since the text as committed is rebuilt from the revisions after it.
   void mark_durable(std::uint64_t rev, std::uint64_t now_ms);
 
   /// Records that `client_id` had `client_seq` applied as `rev` (restore).

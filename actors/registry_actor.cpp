@@ -7,6 +7,7 @@
 #include "metrics/metrics.hpp"
 
 #include <functional>
+#include <limits>
 
 #include <caf/event_based_actor.hpp>
 #include <caf/system_messages.hpp>
@@ -226,6 +227,36 @@ void on_ring(registry_actor_type* self, std::vector<std::string> live) {
   count_documents(st);
 }
 
+// GET of a document (at `rev`) from its snapshot and stored op log.
+void view_from_storage(registry_actor_type* self, const std::string& id, std::uint64_t rev,
+                       caf::response_promise rp) {
+  ++self->state.loads;
+  metrics::get().document_loads.Increment();
+  self->request(store_for(self->state, id), caf::infinite, load_atom::value, id, std::string{}, false,
+                std::int64_t{0}, std::string{})
+    .then(
+      [=](loaded_document& loaded) mutable {
+        // Shown once, not kept: every revision the log holds may be asked for.
+        auto all = self->state.config.limits;
+        all.history = all.history_bytes = std::numeric_limits<std::size_t>::max();
+        auto d = document::restore(loaded, all);
+        if (!d) {
+          rp.deliver(to_caf(d.error()));
+          return;
+        }
+        auto at = rev == k_current_rev ? d->rev() : rev;
+        if (at > d->rev() || at < d->oldest_base()) {
+          rp.deliver(to_caf(make_error(at > d->rev() ? errc::bad_rev : errc::rev_too_old,
+                                       "revision " + std::to_string(at) + " is not available (history covers "
+                                         + std::to_string(d->oldest_base()) + " to " + std::to_string(d->rev())
+                                         + ")")));
+          return;
+        }
+        rp.deliver(document_view{id, loaded.row.title, d->text_at(at), at, std::string{to_string(d->policy())}});
+      },
+      [=](caf::error& err) mutable { rp.deliver(err); });
+}
+
 } // namespace
 
 caf::behavior registry_actor(registry_actor_type* self, std::vector<caf::actor> stores, registry_config config) {
@@ -287,32 +318,21 @@ caf::behavior registry_actor(registry_actor_type* self, std::vector<caf::actor> 
     [=](get_atom, const std::string& id, std::uint64_t rev) {
       auto& st = self->state;
       auto rp = self->make_response_promise();
-      if (auto it = st.open.find(id); it != st.open.end()) {
-        rp.delegate(it->second.actor, get_atom::value, rev);
+      auto it = st.open.find(id);
+      if (it == st.open.end()) {
+        view_from_storage(self, id, rev, rp);
         return rp;
       }
-      ++st.loads;
-      metrics::get().document_loads.Increment();
-      self->request(store_for(st, id), caf::infinite, load_atom::value, id, std::string{}, false, std::int64_t{0},
-                    std::string{})
-        .then(
-          [=](loaded_document& loaded) mutable {
-            auto d = document::restore(loaded, self->state.config.limits);
-            if (!d) {
-              rp.deliver(to_caf(d.error()));
-              return;
-            }
-            auto at = rev == k_current_rev ? d->rev() : rev;
-            if (at > d->rev() || at < d->oldest_base()) {
-              rp.deliver(to_caf(make_error(at > d->rev() ? errc::bad_rev : errc::rev_too_old,
-                                           "revision " + std::to_string(at) + " is not available (history covers "
-                                             + std::to_string(d->oldest_base()) + " to " + std::to_string(d->rev())
-                                             + ")")));
-              return;
-            }
-            rp.deliver(document_view{id, loaded.row.title, d->text_at(at), at, std::string{to_string(d->policy())}});
-          },
-          [=](caf::error& err) mutable { rp.deliver(err); });
+      // An open document keeps recent revisions in memory; older ones may
+      // still be in the stored op log.
+      self->request(it->second.actor, caf::infinite, get_atom::value, rev)
+        .then([=](document_view& view) mutable { rp.deliver(std::move(view)); },
+              [=](caf::error& err) mutable {
+                if (from_caf(err).code == errc::rev_too_old)
+                  view_from_storage(self, id, rev, rp);
+                else
+                  rp.deliver(err);
+              });
       return rp;
     },
     [=](idle_atom, const std::string& id, std::uint64_t joins_seen) -> bool {

@@ -92,8 +92,9 @@ def test_history_keeps_to_its_byte_limit_and_clients_behind_it_get_the_text():
     """--history-bytes bounds what a document keeps of past revisions: a run
     of 16 KB pastes is trimmed to it once committed (/metrics says how much
     is held, and nothing once the document closes). An edit based on a
-    trimmed revision is refused with rev_too_old, and a client resuming from
-    one gets the whole text instead of the revisions."""
+    trimmed revision is refused with rev_too_old, a client resuming from one
+    gets the whole text instead of the revisions, and GET at one reads the
+    stored op log."""
     async def main():
         with Server("--history-bytes", "65536", "--idle-timeout-ms", "100") as server:
             a = await Client(server.ws_url, "a").connect()
@@ -118,6 +119,11 @@ def test_history_keeps_to_its_byte_limit_and_clients_behind_it_get_the_text():
             assert not snap.get("resumed")
             assert int(snap["rev"]) == 20 and snap["text"] == a.text
             assert a.text.startswith("<20>")
+
+            # The REST view of an old revision still comes from the op log.
+            status, body, _ = server.http("GET", "/api/documents/pastes?rev=5")
+            assert status == 200, body
+            assert body["rev"] == 5 and body["text"] == "<5>" + "p" * 16000
 
             for c in (a, b):
                 await c.close()
