@@ -53,7 +53,12 @@ void send_join(remote_document_type* self, const join_request& req) {
 void add_session(remote_document_type* self, join_request& req) {
   auto& st = self->state;
   self->monitor(req.gateway);
-  st.sessions[req.session_id] = {req.client_id, req.echo, req.sink, req.gateway};
+  auto& s = st.sessions[req.session_id];
+  s = {};
+  s.client_id = req.client_id;
+  s.echo = req.echo;
+  s.sink = req.sink;
+  s.gateway = req.gateway;
   send_join(self, req);
 }
 
@@ -92,6 +97,11 @@ void on_frames(remote_document_type* self, const std::string& session_id,
     } else if (m.has_applied()) {
       s.rev = std::max(s.rev, m.applied().rev());
     }
+    // Acks come in the session's order: one answers every edit before it.
+    if (m.has_ack())
+      s.unanswered.erase(s.unanswered.begin(), s.unanswered.upper_bound(m.ack().client_seq()));
+    else if (m.has_error() && m.error().client_seq() != 0)
+      s.unanswered.erase(m.error().client_seq());
     out.push_back(std::make_shared<const std::string>(wire::encode(m, s.sink->format())));
     // The owner refused or dropped this session: it is not joined any more.
     dropped = dropped
@@ -199,6 +209,8 @@ caf::behavior remote_document(remote_document_type* self, std::string doc_id, st
                                       {"session", req.session_id},
                                       {"owner", self->state.owner}});
       publish_to_owner(self, env);
+      if (auto it = self->state.sessions.find(req.session_id); it != self->state.sessions.end() && req.credit)
+        it->second.unanswered[req.client_seq] = std::move(req.credit);
     },
     [=](presence_atom, const std::string& session_id, const std::string& client_id, std::uint32_t cursor,
         std::uint32_t anchor) {

@@ -2,7 +2,8 @@
 // actor on its owner: local sessions join, edit and leave through it as if
 // it were the document; it relays their messages to the owner over Redis
 // and hands them what the owner sends back (per session on this node's
-// channel, applied edits once per edit on the document's channel). It checks
+// channel, applied edits once per edit on the document's channel), and
+// holds each relayed edit's read credit until the owner answers it. It checks
 // that revisions arrive without gaps; on a gap, a move or a Redis outage it
 // tells its sessions to join again (they resume from their known revision).
 #pragma once
@@ -26,6 +27,11 @@ struct remote_document_state {
     /// revisions past what it already has (its catch-up comes as frames).
     bool synced = false;
     std::uint64_t rev = 0;
+    /// Read credits of edits relayed to the owner and not yet answered
+    /// (acked or refused), by client_seq: while the owner is behind, this
+    /// node stops reading, as it does for the documents it owns (see
+    /// read_throttle). Released with the session however it ends.
+    std::map<std::uint64_t, read_credit> unanswered;
   };
   std::string doc_id;
   std::string owner;

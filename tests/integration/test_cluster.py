@@ -6,6 +6,7 @@ lost or doubled."""
 import asyncio
 import json
 import re
+import signal
 import time
 import urllib.request
 
@@ -193,6 +194,64 @@ def test_scale_three_to_five_to_two_while_editing(database):
                         n.stop()
 
     asyncio.run(main())
+
+
+def test_a_node_relaying_edits_stops_reading_while_the_owner_is_behind(database):
+    """An edit relayed to another node keeps its read credit until the owner
+    answers it. With the owner stopped (SIGSTOP, well inside the membership's
+    3 s), the relaying node's flooding sessions are paused instead of pushing
+    every edit into Redis; once the owner runs again every edit lands
+    exactly once and no session stays paused."""
+    edits = 60
+
+    async def main(relay, owner):
+        clients = [await Client(relay.ws_url, f"flood{i}").connect() for i in range(4)]
+        for c in clients:
+            await c.join(doc)
+        owner.proc.send_signal(signal.SIGSTOP)
+        try:
+            for c in clients:
+                for seq in range(1, edits + 1):
+                    await c.edit(doc, seq, [{"insert": f"<{c.client_id}.{seq}>"}])
+            deadline = time.time() + 1.0
+            paused = 0
+            while time.time() < deadline and not paused:
+                paused = relay.metric("stet_paused_sessions")
+                await asyncio.sleep(0.05)
+            assert paused > 0, "the relaying node kept reading while the owner answered nothing"
+        finally:
+            owner.proc.send_signal(signal.SIGCONT)
+        for c in clients:
+            await c.wait_for(lambda: len(c.acks) == edits, timeout=60)
+        text = relay.get_document(doc)[1]["text"]
+        for c in clients:
+            for seq in range(1, edits + 1):
+                assert text.count(f"<{c.client_id}.{seq}>") == 1, (c.client_id, seq)
+            assert c.errors == [], c.errors
+            await c.close()
+        assert relay.metric("stet_read_pauses_total") > 0
+        assert relay.metric("stet_paused_sessions") == 0
+
+    with RedisServer() as redis:
+        n1 = Server("--redis", redis.url, "--node-id", "n1", "--read-backlog-frames", "8", backend="postgres",
+                    database=database).start()
+        n2 = Server("--redis", redis.url, "--node-id", "n2", backend="postgres", database=database).start()
+        try:
+            wait_for_cluster([n1, n2], 2)
+            doc = next(d for d in (f"relayed-{i}" for i in range(64))
+                       if asyncio.run(owner_of(n1, d, database)) == "n2")
+            asyncio.run(main(n1, n2))
+        finally:
+            for n in (n1, n2):
+                n.stop()
+
+
+async def owner_of(node, doc, database):
+    """Opens `doc` through `node` and returns the node that took its lease."""
+    probe = await Client(node.ws_url, "probe").connect()
+    await probe.join(doc)
+    await probe.close()
+    return psql(f"SELECT owner_node FROM documents WHERE id = '{doc}'", database)[0][0]
 
 
 def test_redis_outage_keeps_owned_documents_editable_and_recovers(database):
