@@ -403,7 +403,6 @@ void on_edit(document_actor_type* self, edit_request& req) {
   n.rev = outcome->rev;
   n.received = std::chrono::steady_clock::now();
   if (!outcome->duplicate) {
-    st.history.report(doc.history_bytes());
     auto& e = *doc.entry(outcome->rev);
     n.ts = e.ts;
     n.applied = std::make_shared<wire::encoded_message>(applied_message(doc, e));

@@ -53,12 +53,7 @@ void send_join(remote_document_type* self, const join_request& req) {
 void add_session(remote_document_type* self, join_request& req) {
   auto& st = self->state;
   self->monitor(req.gateway);
-  auto& s = st.sessions[req.session_id];
-  s = {};
-  s.client_id = req.client_id;
-  s.echo = req.echo;
-  s.sink = req.sink;
-  s.gateway = req.gateway;
+  st.sessions[req.session_id] = {req.client_id, req.echo, req.sink, req.gateway};
   send_join(self, req);
 }
 

@@ -31,7 +31,7 @@ struct remote_document_state {
     /// (acked or refused), by client_seq: while the owner is behind, this
     /// node stops reading, as it does for the documents it owns (see
     /// read_throttle). Released with the session however it ends.
-    std::map<std::uint64_t, read_credit> unanswered;
+    std::map<std::uint64_t, read_credit> unanswered{};
   };
   std::string doc_id;
   std::string owner;
