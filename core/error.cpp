@@ -8,6 +8,7 @@ std::string_view to_string(errc code) noexcept {
     case errc::unknown_message: return "unknown_message";
     case errc::invalid_argument: return "invalid_argument";
     case errc::invalid_utf8: return "invalid_utf8";
+    case errc::nul_character: return "nul_character";
     case errc::not_joined: return "not_joined";
     case errc::out_of_range: return "out_of_range";
     case errc::bad_rev: return "bad_rev";

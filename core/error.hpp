@@ -14,6 +14,7 @@ enum class errc {
   unknown_message,     // well-formed, but no message type we know
   invalid_argument,    // a field is missing or has an impossible value
   invalid_utf8,        // a text field is not valid UTF-8
+  nul_character,       // a text field holds U+0000, which no backend stores (PostgreSQL's text cannot)
   not_joined,          // edit/presence/leave for a document the session has not joined
   out_of_range,        // the ops do not fit the document at their base revision
   bad_rev,             // base revision lies in the future

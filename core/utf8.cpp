@@ -2,6 +2,14 @@
 
 namespace stet::utf8 {
 
+status check_text(std::string_view s, std::string_view what) {
+  if (!is_valid(s))
+    return make_error(errc::invalid_utf8, std::string{what} + " is not valid UTF-8");
+  if (s.find('\0') != std::string_view::npos)
+    return make_error(errc::nul_character, std::string{what} + " contains U+0000 (NUL), which stet does not store");
+  return ok();
+}
+
 bool is_valid(std::string_view s) noexcept {
   auto p = reinterpret_cast<const unsigned char*>(s.data());
   auto end = p + s.size();

@@ -3,6 +3,8 @@
 // goes through these functions.
 #pragma once
 
+#include "core/error.hpp"
+
 #include <cstddef>
 #include <string_view>
 
@@ -11,6 +13,13 @@ namespace stet::utf8 {
 /// True when `s` is well-formed UTF-8: no overlong forms, no surrogates, no
 /// code point above U+10FFFF, no truncated sequence.
 bool is_valid(std::string_view s) noexcept;
+
+/// Whether `s` may be stored as text: well-formed UTF-8 (else invalid_utf8)
+/// without U+0000 (else nul_character). PostgreSQL's `text` cannot hold
+/// U+0000 and libpq reads parameters as C strings, so stet refuses it on
+/// every backend rather than let one of them cut a document short. `what`
+/// names the field in the error.
+status check_text(std::string_view s, std::string_view what);
 
 /// Number of code points in `s`. Precondition: `is_valid(s)`.
 std::size_t length(std::string_view s) noexcept;

@@ -129,8 +129,10 @@ void do_register(const call_ptr& c) {
                    "username must be 1-64 characters of valid UTF-8, without control characters or '/'");
   if (password.size() < 8 || password.size() > 1024)
     return c->fail(errc::invalid_argument, "password must be 8 to 1024 bytes long");
-  if (!utf8::is_valid(email) || email.size() > 320)
-    return c->fail(errc::invalid_argument, "email must be valid UTF-8, at most 320 bytes");
+  if (auto st = utf8::check_text(email, "email"); !st)
+    return c->fail(st.error());
+  if (email.size() > 320)
+    return c->fail(errc::invalid_argument, "email must be at most 320 bytes");
   boost::asio::post(c->ctx.crypto, [c, username, password, email] {
     auto hash = auth::hash_password(password);
     if (!hash)
@@ -193,8 +195,10 @@ void create_document(const call_ptr& c) {
   row.policy = body->value("policy", std::string{"lww"});
   row.is_public = body->value("public", false);
   row.owner_id = c->user.user_id;
-  if (!utf8::is_valid(row.title) || row.title.size() > 1024)
-    return c->fail(errc::invalid_argument, "title must be valid UTF-8, at most 1024 bytes");
+  if (auto st = utf8::check_text(row.title, "title"); !st)
+    return c->fail(st.error());
+  if (row.title.size() > 1024)
+    return c->fail(errc::invalid_argument, "title must be at most 1024 bytes");
   if (!parse_conflict_policy(row.policy))
     return c->fail(errc::invalid_argument, "policy must be \"lww\" or \"merge\"");
   on_store(c, row.id, [c, row](storage::store& s) {

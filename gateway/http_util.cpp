@@ -42,6 +42,7 @@ http::status status_of(errc code) {
     case errc::bad_message:
     case errc::invalid_argument:
     case errc::invalid_utf8:
+    case errc::nul_character:
     case errc::bad_rev: return http::status::bad_request;
     case errc::rev_too_old: return http::status::gone;
     case errc::unauthorized: return http::status::unauthorized;

@@ -164,6 +164,23 @@ INSERT INTO document_content(doc_id, content) SELECT id, content FROM documents;
 ALTER TABLE documents DROP COLUMN content;
 )sql",
      "SELECT 1;"},
+    // A client id is only unique within its user: deduplication keys by
+    // "<author_id>:<client_id>". Records kept from before are given the
+    // author of the client's ops still in the log (anonymous: 0).
+    {7, "client records keyed by user and client id",
+     R"sql(
+UPDATE document_clients SET client_id = COALESCE((SELECT MAX(o.author_id) FROM document_ops o
+  WHERE o.doc_id = document_clients.doc_id AND o.client_id = document_clients.client_id), 0) || ':' || client_id;
+)sql",
+     R"sql(
+UPDATE document_clients SET client_id = COALESCE((SELECT MAX(o.author_id) FROM document_ops o
+  WHERE o.doc_id = document_clients.doc_id AND o.client_id = document_clients.client_id), 0)::text || ':' || client_id;
+)sql"},
+    // A deleted document stays deleted: a late join (or a node that has
+    // not heard of the delete yet) must not create it again.
+    {8, "tombstones of deleted documents",
+     "CREATE TABLE deleted_documents(id TEXT PRIMARY KEY, deleted_at INTEGER NOT NULL);",
+     "CREATE TABLE deleted_documents(id TEXT PRIMARY KEY, deleted_at BIGINT NOT NULL);"},
   };
   return all;
 }

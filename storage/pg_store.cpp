@@ -1,4 +1,5 @@
 #include "storage/pg_store.hpp"
+#include "storage/text_rules.hpp"
 
 #include "storage/migrations.hpp"
 
@@ -134,7 +135,10 @@ constexpr statement k_statements[] = {
    "ORDER BY updated_at DESC, id"},
   {"create_document",
    "INSERT INTO documents(id, title, content, policy, created_at, updated_at, owner_id, is_public) "
-   "VALUES($1, $2, $3, $4, $5, $5, $6, $7) ON CONFLICT (id) DO NOTHING"},
+   "SELECT $1::text, $2::text, $3::text, $4::text, $5::bigint, $5::bigint, $6::bigint, $7::boolean "
+   "WHERE NOT EXISTS (SELECT 1 FROM deleted_documents WHERE id = $1::text) "
+   "ON CONFLICT (id) DO NOTHING"},
+  {"is_deleted", "SELECT 1 FROM deleted_documents WHERE id = $1"},
   {"ops_since",
    "SELECT rev, ops, client_id, client_seq, ts, COALESCE(author_id, 0) FROM document_ops "
    "WHERE doc_id = $1 AND rev > $2 ORDER BY rev"},
@@ -142,7 +146,9 @@ constexpr statement k_statements[] = {
    "INSERT INTO users(username, email, password_hash, created_at) VALUES($1, $2, $3, $4) "
    "ON CONFLICT (username) DO NOTHING RETURNING id"},
   {"find_user", "SELECT id, username, COALESCE(email, ''), password_hash, created_at FROM users WHERE username = $1"},
-  {"delete_document", "DELETE FROM documents WHERE id = $1"},
+  {"delete_document",
+   "WITH gone AS (DELETE FROM documents WHERE id = $1 RETURNING id) "
+   "INSERT INTO deleted_documents(id, deleted_at) SELECT id, $2::bigint FROM gone ON CONFLICT (id) DO NOTHING"},
   {"remove_role", "DELETE FROM document_acl WHERE doc_id = $1 AND user_id = $2"},
   {"set_role",
    "INSERT INTO document_acl(doc_id, user_id, role) VALUES($1, $2, $3) "
@@ -158,7 +164,8 @@ constexpr statement k_statements[] = {
   {"client_seqs",
    "SELECT client_id, MAX(client_seq), MAX(rev) FROM ("
    "SELECT client_id, client_seq, rev FROM document_clients WHERE doc_id = $1 UNION ALL "
-   "SELECT client_id, client_seq, rev FROM document_ops WHERE doc_id = $1 AND client_id <> '') c "
+   "SELECT COALESCE(author_id, 0)::text || ':' || client_id, client_seq, rev FROM document_ops "
+   "WHERE doc_id = $1 AND client_id <> '') c "
    "GROUP BY client_id"},
   // A whole batch in one statement each (per-statement work was most of
   // PostgreSQL's CPU per edit). Returns a row per op inserted, or already
@@ -189,8 +196,9 @@ constexpr statement k_statements[] = {
   {"save_snapshot", "UPDATE documents SET content = $1, snapshot_rev = $2 WHERE id = $3 AND snapshot_rev <= $2"},
   {"keep_pruned_clients",
    "INSERT INTO document_clients(doc_id, client_id, client_seq, rev) "
-   "SELECT doc_id, client_id, MAX(client_seq), MAX(rev) FROM document_ops "
-   "WHERE doc_id = $1 AND rev <= $2 AND client_id <> '' GROUP BY doc_id, client_id "
+   "SELECT doc_id, COALESCE(author_id, 0)::text || ':' || client_id, MAX(client_seq), MAX(rev) "
+   "FROM document_ops WHERE doc_id = $1 AND rev <= $2 AND client_id <> '' "
+   "GROUP BY doc_id, COALESCE(author_id, 0), client_id "
    "ON CONFLICT (doc_id, client_id) DO UPDATE SET client_seq = EXCLUDED.client_seq, rev = EXCLUDED.rev "
    "WHERE EXCLUDED.client_seq > document_clients.client_seq"},
   {"prune_ops", "DELETE FROM document_ops WHERE doc_id = $1 AND rev <= $2"},
@@ -368,6 +376,8 @@ result<std::optional<document_row>> pg_store::find_document(std::string_view id)
 }
 
 result<document_row> pg_store::create_document(const document_row& row) {
+  if (auto st = check_texts(row); !st)
+    return st.error();
   if (auto st = ensure_connected(); !st)
     return st.error();
   auto r = wrap(query{}.text(row.id).text(row.title).text(row.content).text(row.policy).number(now_ms())
@@ -377,8 +387,12 @@ result<document_row> pg_store::create_document(const document_row& row) {
   auto found = find_document(row.id);
   if (!found)
     return found.error();
-  if (!*found)
+  if (!*found) {
+    auto deleted = wrap(query{}.text(row.id).run(conn_, "is_deleted"));
+    if (ok_status(deleted.get()) && PQntuples(deleted.get()) == 1)
+      return make_error(errc::unknown_document, "document " + row.id + " was deleted");
     return make_error(errc::internal, "document " + row.id + " vanished after insert");
+  }
   return std::move(**found);
 }
 
@@ -408,6 +422,8 @@ result<std::vector<client_seq_row>> pg_store::client_seqs(std::string_view doc_i
 }
 
 status pg_store::commit(const write_batch& batch) {
+  if (auto st = check_texts(batch); !st)
+    return st.error();
   if (batch.empty())
     return ok();
   auto& ops = batch.ops;
@@ -535,6 +551,8 @@ status pg_store::commit(const write_batch& batch) {
   }
   if (!failure.empty()) {
     wrap(PQexec(conn_, "ROLLBACK"));
+    if (auto gone = deleted_in(batch); !gone)
+      return gone;
     if (failure.find("already taken") != std::string::npos)
       return make_error(errc::internal, failure);
     if (failure.rfind("fenced: ", 0) == 0)
@@ -544,6 +562,17 @@ status pg_store::commit(const write_batch& batch) {
   auto c = wrap(PQexec(conn_, "COMMIT"));
   if (!ok_status(c.get()))
     return lost("commit");
+  return ok();
+}
+
+status pg_store::deleted_in(const write_batch& batch) {
+  for (std::size_t i = 0; i < batch.ops.size(); ++i) {
+    if (i > 0 && batch.ops[i - 1].doc_id == batch.ops[i].doc_id)
+      continue;
+    auto found = find_document(batch.ops[i].doc_id);
+    if (found && !*found)
+      return make_error(errc::unknown_document, "document " + batch.ops[i].doc_id + " was deleted");
+  }
   return ok();
 }
 
@@ -569,6 +598,8 @@ status pg_store::close_node_sessions(std::string_view node_id, std::int64_t at) 
 }
 
 result<user_row> pg_store::create_user(const user_row& user) {
+  if (auto st = check_texts(user); !st)
+    return st.error();
   if (auto st = ensure_connected(); !st)
     return st.error();
   auto now = now_ms();
@@ -611,7 +642,7 @@ result<std::vector<document_row>> pg_store::list_documents(std::int64_t user_id)
 status pg_store::delete_document(std::string_view id) {
   if (auto st = ensure_connected(); !st)
     return st;
-  auto r = wrap(query{}.text(id).run(conn_, "delete_document"));
+  auto r = wrap(query{}.text(id).number(now_ms()).run(conn_, "delete_document"));
   if (!ok_status(r.get()))
     return lost("delete document");
   return ok();

@@ -50,6 +50,9 @@ private:
   status migrate();
   /// Drops a broken connection so the next call reconnects.
   stet::error lost(std::string_view what);
+  /// unknown_document when a document `batch` writes to was deleted (a
+  /// commit that failed for that reason must not be retried).
+  status deleted_in(const write_batch& batch);
 
   std::string conninfo_;
   pg_conn* conn_ = nullptr;

@@ -1,4 +1,5 @@
 #include "storage/sqlite_store.hpp"
+#include "storage/text_rules.hpp"
 
 #include "storage/migrations.hpp"
 
@@ -231,8 +232,18 @@ result<std::optional<document_row>> sqlite_store::find_document(std::string_view
 }
 
 result<document_row> sqlite_store::create_document(const document_row& row) {
+  if (auto st = check_texts(row); !st)
+    return st.error();
   if (auto begun = exec("BEGIN IMMEDIATE"); !begun)
     return begun.error();
+  auto& tomb = prepared("SELECT 1 FROM deleted_documents WHERE id = ?");
+  tomb.bind(1, row.id);
+  bool deleted = tomb.step() == SQLITE_ROW;
+  tomb.reset();
+  if (deleted) {
+    exec("ROLLBACK");
+    return make_error(errc::unknown_document, "document " + row.id + " was deleted");
+  }
   auto& st = prepared("INSERT OR IGNORE INTO documents(id, title, snapshot_rev, rev, policy, "
                       "created_at, updated_at, owner_id, is_public) VALUES(?,?,0,0,?,?,?,?,?)");
   auto now = now_ms();
@@ -293,7 +304,8 @@ result<std::vector<client_seq_row>> sqlite_store::client_seqs(std::string_view d
   // what compaction pruned from it.
   auto& st = prepared("SELECT client_id, MAX(client_seq), MAX(rev) FROM ("
                       "SELECT client_id, client_seq, rev FROM document_clients WHERE doc_id = ?1 UNION ALL "
-                      "SELECT client_id, client_seq, rev FROM document_ops WHERE doc_id = ?1 AND client_id <> '') "
+                      "SELECT COALESCE(author_id, 0) || ':' || client_id, client_seq, rev FROM document_ops "
+                      "WHERE doc_id = ?1 AND client_id <> '') "
                       "GROUP BY client_id");
   st.bind(1, doc_id);
   return collect<client_seq_row>(st, "read client sequence numbers", [](statement& st) -> client_seq_row {
@@ -302,13 +314,17 @@ result<std::vector<client_seq_row>> sqlite_store::client_seqs(std::string_view d
 }
 
 status sqlite_store::commit(const write_batch& batch) {
+  if (auto st = check_texts(batch); !st)
+    return st.error();
   if (batch.empty())
     return ok();
   auto& ops = batch.ops;
   if (auto st = exec("BEGIN IMMEDIATE"); !st)
     return st;
-  auto fail = [this](stet::error err) -> status {
+  auto fail = [this, &batch](stet::error err) -> status {
     exec("ROLLBACK");
+    if (auto gone = deleted_in(batch); !gone)
+      return gone;
     return err;
   };
   auto& ins = prepared("INSERT INTO document_ops(doc_id, rev, ops, ts, client_id, client_seq, author_id, epoch) "
@@ -377,8 +393,9 @@ status sqlite_store::commit(const write_batch& batch) {
   // Client sequence numbers live in the op log; what compaction prunes
   // from it is kept in document_clients first.
   auto& keep = prepared("INSERT INTO document_clients(doc_id, client_id, client_seq, rev) "
-                        "SELECT doc_id, client_id, MAX(client_seq), MAX(rev) FROM document_ops "
-                        "WHERE doc_id = ?1 AND rev <= ?2 AND client_id <> '' GROUP BY doc_id, client_id "
+                        "SELECT doc_id, COALESCE(author_id, 0) || ':' || client_id, MAX(client_seq), MAX(rev) "
+                        "FROM document_ops WHERE doc_id = ?1 AND rev <= ?2 AND client_id <> '' "
+                        "GROUP BY doc_id, COALESCE(author_id, 0), client_id "
                         "ON CONFLICT(doc_id, client_id) DO UPDATE SET client_seq = excluded.client_seq, "
                         "rev = excluded.rev WHERE excluded.client_seq > document_clients.client_seq");
   auto& prune = prepared("DELETE FROM document_ops WHERE doc_id = ? AND rev <= ?");
@@ -428,6 +445,8 @@ status sqlite_store::close_node_sessions(std::string_view node_id, std::int64_t 
 }
 
 result<user_row> sqlite_store::create_user(const user_row& user) {
+  if (auto st = check_texts(user); !st)
+    return st.error();
   auto& st = prepared("INSERT INTO users(username, email, password_hash, created_at) VALUES(?,?,?,?) "
                       "ON CONFLICT(username) DO NOTHING");
   auto now = now_ms();
@@ -470,13 +489,36 @@ result<std::vector<document_row>> sqlite_store::list_documents(std::int64_t user
 }
 
 status sqlite_store::delete_document(std::string_view id) {
-  // Foreign keys cascade to ops, access list and client records.
+  // Foreign keys cascade to ops, access list and client records; the
+  // tombstone keeps the id from being created again.
+  if (auto begun = exec("BEGIN IMMEDIATE"); !begun)
+    return begun;
   auto& st = prepared("DELETE FROM documents WHERE id = ?");
   st.bind(1, id);
   auto rc = st.step();
   st.reset();
-  if (rc != SQLITE_DONE)
-    return sqlite_error(db_, "delete document");
+  if (rc == SQLITE_DONE && sqlite3_changes(db_) == 1) {
+    auto& tomb = prepared("INSERT OR IGNORE INTO deleted_documents(id, deleted_at) VALUES(?,?)");
+    tomb.bind(1, id).bind(2, now_ms());
+    rc = tomb.step();
+    tomb.reset();
+  }
+  if (rc != SQLITE_DONE) {
+    auto err = sqlite_error(db_, "delete document");
+    exec("ROLLBACK");
+    return err;
+  }
+  return exec("COMMIT");
+}
+
+status sqlite_store::deleted_in(const write_batch& batch) {
+  for (std::size_t i = 0; i < batch.ops.size(); ++i) {
+    if (i > 0 && batch.ops[i - 1].doc_id == batch.ops[i].doc_id)
+      continue;
+    auto found = find_document(batch.ops[i].doc_id);
+    if (found && !*found)
+      return make_error(errc::unknown_document, "document " + batch.ops[i].doc_id + " was deleted");
+  }
   return ok();
 }
 

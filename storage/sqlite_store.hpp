@@ -44,6 +44,9 @@ private:
   explicit sqlite_store(sqlite3* db);
   status exec(const char* sql);
   status migrate();
+  /// unknown_document when a document `batch` writes to was deleted (a
+  /// commit that failed for that reason must not be retried).
+  status deleted_in(const write_batch& batch);
   statement& prepared(const char* sql);
   /// Steps `st` to the end, one Row per result row; resets it either way.
   template <class Row, class Read>

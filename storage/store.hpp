@@ -71,6 +71,8 @@ struct op_row {
 /// The last edit each client had applied to a document: resends after a
 /// reconnect are recognised by it, even after the op log was compacted.
 struct client_seq_row {
+  /// "<author_id>:<client_id>" (author 0 for anonymous sessions): a client
+  /// id is only unique within its user, so that is the deduplication key.
   std::string client_id;
   std::uint64_t client_seq = 0;
   std::uint64_t rev = 0;
@@ -122,7 +124,9 @@ public:
   /// The document, or nullopt when it does not exist.
   virtual result<std::optional<document_row>> find_document(std::string_view id) = 0;
 
-  /// Creates the document unless it exists; returns the stored row either way.
+  /// Creates the document unless it exists; returns the stored row either
+  /// way. Errors: unknown_document when a document with this id was deleted
+  /// (deleted ids are never used again).
   virtual result<document_row> create_document(const document_row& row) = 0;
 
   /// Committed operations with rev > `after_rev`, in rev order.
@@ -135,7 +139,8 @@ public:
   /// snapshots. All or nothing: on error nothing is stored. Idempotent: an
   /// op already stored with the same rev, client and sequence number (a retry
   /// after an ambiguous failure) counts as committed; a different one at that
-  /// rev is an error.
+  /// rev is an error. Errors: fenced (the lease moved on), unknown_document
+  /// (a document of the batch was deleted: retrying cannot succeed).
   virtual status commit(const write_batch& batch) = 0;
 
   /// Sessions of `doc_id` still connected ("who is editing now").
@@ -157,7 +162,8 @@ public:
   virtual result<std::optional<user_row>> find_user(std::string_view username) = 0;
   /// Documents `user_id` owns or was given a role on, newest first.
   virtual result<std::vector<document_row>> list_documents(std::int64_t user_id) = 0;
-  /// Deletes the document with its op log, access list and client records.
+  /// Deletes the document with its op log, access list and client records,
+  /// and keeps a tombstone so the id is not created again.
   virtual status delete_document(std::string_view id) = 0;
   /// Gives `user_id` the role "viewer" or "editor"; an empty role removes it.
   virtual status set_role(std::string_view doc_id, std::int64_t user_id, std::string_view role) = 0;

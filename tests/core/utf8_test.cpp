@@ -27,3 +27,14 @@ TEST_CASE("utf8 positions count code points") {
   CHECK(utf8::byte_offset(s, 4) == 8);
   CHECK(utf8::substr(s, 1, 2) == "\xC3\xA9\xF0\x9F\x98\x80");
 }
+
+TEST_CASE("check_text refuses U+0000 and invalid UTF-8, naming the field") {
+  CHECK(utf8::check_text("caf\xC3\xA9", "title"));
+  auto nul = utf8::check_text(std::string_view{"a\0b", 3}, "title");
+  REQUIRE_FALSE(nul);
+  CHECK(nul.error().code == errc::nul_character);
+  CHECK(nul.error().message.find("title") == 0);
+  auto bad = utf8::check_text("\xFF", "title");
+  REQUIRE_FALSE(bad);
+  CHECK(bad.error().code == errc::invalid_utf8);
+}

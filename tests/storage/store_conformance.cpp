@@ -69,11 +69,12 @@ void run_store_conformance(const store_factory& open) {
   auto seqs = s->client_seqs("doc'1");
   REQUIRE(seqs);
   REQUIRE(seqs->size() == 2);
+  // Keyed by author and client id: anonymous edits are user 0.
   for (auto& c : *seqs) {
-    if (c.client_id == "a")
+    if (c.client_id == "0:a")
       CHECK((c.client_seq == 2 && c.rev == 3));
     else
-      CHECK((c.client_seq == 1 && c.rev == 2));
+      CHECK((c.client_id == "0:b" && c.client_seq == 1 && c.rev == 2));
   }
 
   // A retried commit of the same edits (after an ambiguous failure) is
@@ -135,10 +136,10 @@ void run_store_conformance(const store_factory& open) {
   REQUIRE(seqs2);
   REQUIRE(seqs2->size() == 2);
   for (auto& c : *seqs2) {
-    if (c.client_id == "a")
+    if (c.client_id == "0:a")
       CHECK((c.client_seq == 2 && c.rev == 3));
     else
-      CHECK((c.client_id == "b" && c.client_seq == 1 && c.rev == 2));
+      CHECK((c.client_id == "0:b" && c.client_seq == 1 && c.rev == 2));
   }
 
   // -- leases: a commit under a superseded epoch stores nothing --
@@ -241,14 +242,58 @@ void run_store_conformance(const store_factory& open) {
   auto gone_ops = r->ops_since("owned", 0);
   REQUIRE(gone_ops);
   CHECK(gone_ops->empty());
-  // Nothing of it is left behind: the id starts afresh.
+  // A deleted id stays deleted: neither a late join's create nor a late
+  // commit of an edit brings it back, and both say why.
   document_row reborn;
   reborn.id = "owned";
   reborn.content = "second life";
   auto recreated = r->create_document(reborn);
-  REQUIRE(recreated);
-  CHECK(recreated->content == "second life");
-  CHECK(recreated->rev == 0);
+  REQUIRE_FALSE(recreated);
+  CHECK(recreated.error().code == errc::unknown_document);
+  auto late = r->commit({.ops = {make_op("owned", 3, "a", 9)}});
+  REQUIRE_FALSE(late);
+  CHECK(late.error().code == errc::unknown_document);
+  gone = r->find_document("owned");
+  REQUIRE(gone);
+  CHECK_FALSE(gone->has_value());
+}
+
+void run_text_conformance(const store_factory& open) {
+  // U+0000 is refused by every backend, never stored cut short.
+  auto s = open(false);
+  REQUIRE(s);
+  document_row row;
+  row.id = "nul";
+  row.title = std::string("a\0b", 3);
+  auto refused = s->create_document(row);
+  REQUIRE_FALSE(refused);
+  CHECK(refused.error().code == errc::nul_character);
+  row.title = "fine";
+  REQUIRE(s->create_document(row));
+  auto bad_snapshot = s->commit({.ops = {make_op("nul", 1, "a", 1)},
+                                 .snapshots = {{"nul", std::string("before\0after", 12), 1, 0}}});
+  REQUIRE_FALSE(bad_snapshot);
+  CHECK(bad_snapshot.error().code == errc::nul_character);
+  auto bad_client = s->commit({.ops = {make_op("nul", 1, std::string("a\0b", 3), 1)}});
+  REQUIRE_FALSE(bad_client);
+  CHECK(bad_client.error().code == errc::nul_character);
+  // Nothing of the refused batches was stored; binary ops still are.
+  REQUIRE(s->commit({.ops = {make_op("nul", 1, "a", 1)}, .snapshots = {{"nul", "after", 1, 0}}}));
+  auto reopened = open(true);
+  REQUIRE(reopened);
+  auto found = reopened->find_document("nul");
+  REQUIRE(found);
+  REQUIRE(found->has_value());
+  CHECK((*found)->content == "after");
+  CHECK((*found)->rev == 1);
+  auto ops = reopened->ops_since("nul", 0);
+  REQUIRE(ops);
+  REQUIRE(ops->size() == 1);
+  CHECK((*ops)[0].ops == make_op("nul", 1, "a", 1).ops);
+  user_row user{0, std::string("ev\0il", 5), "", "hash", 0};
+  auto bad_user = reopened->create_user(user);
+  REQUIRE_FALSE(bad_user);
+  CHECK(bad_user.error().code == errc::nul_character);
 }
 
 } // namespace stet::test

@@ -13,5 +13,8 @@ namespace stet::test {
 using store_factory = std::function<std::unique_ptr<storage::store>(bool reopen)>;
 
 void run_store_conformance(const store_factory& open);
+/// The one text rule: U+0000 anywhere is refused (nul_character), nothing of
+/// the batch is stored, and what is stored survives a reopen byte-exact.
+void run_text_conformance(const store_factory& open);
 
 } // namespace stet::test
