@@ -33,6 +33,13 @@ std::size_t footprint(const history_entry& e) {
 
 } // namespace
 
+std::string client_key(std::int64_t user_id, std::string_view client_id) {
+  auto key = std::to_string(user_id);
+  key += ':';
+  key += client_id;
+  return key;
+}
+
 document::document(std::string id, conflict_policy policy, document_limits limits, std::string text,
                    std::uint64_t rev, std::uint64_t last_ts)
   : id_(std::move(id)), policy_(policy), limits_(limits), text_(text), rev_(rev), clock_(last_ts),
@@ -50,7 +57,7 @@ result<document> document::restore(const loaded_document& stored, document_limit
     auto op = wire::decode_stored(r.ops);
     if (!op)
       return op.error();
-    history_entry e{r.rev, std::move(*op), r.client_id, r.client_seq, r.ts, 0};
+    history_entry e{r.rev, std::move(*op), r.client_id, r.author_id, r.client_seq, r.ts, 0};
     if (r.rev <= row.snapshot_rev) {
       before.push_back(std::move(e));
       continue;
@@ -64,7 +71,8 @@ result<document> document::restore(const loaded_document& stored, document_limit
                                           + ": " + st.error().message);
     d.rev_ = r.rev;
     d.clock_ = hybrid_clock{std::max(d.clock_.last(), r.ts)};
-    d.remember_client(r.client_id, r.client_seq, r.rev);
+    if (!r.client_id.empty())
+      d.remember_client(client_key(r.author_id, r.client_id), r.client_seq, r.rev);
     d.history_bytes_ += footprint(e);
     d.history_.push_back(std::move(e));
   }
@@ -122,10 +130,8 @@ void document::mark_durable(std::uint64_t rev, std::uint64_t now_ms) {
   }
 }
 
-void document::remember_client(const std::string& client_id, std::uint64_t client_seq, std::uint64_t rev) {
-  if (client_id.empty())
-    return;
-  auto& c = clients_[client_id];
+void document::remember_client(const std::string& key, std::uint64_t client_seq, std::uint64_t rev) {
+  auto& c = clients_[key];
   if (client_seq > c.seq)
     c = {client_seq, rev};
 }
@@ -133,7 +139,8 @@ void document::remember_client(const std::string& client_id, std::uint64_t clien
 result<edit_outcome> document::submit(edit_request& req, std::uint64_t now_ms) {
   if (req.client_seq == 0)
     return make_error(errc::invalid_argument, "clientSeq must be at least 1");
-  if (auto it = clients_.find(req.client_id); it != clients_.end() && req.client_seq <= it->second.seq) {
+  auto key = client_key(req.user_id, req.client_id);
+  if (auto it = clients_.find(key); it != clients_.end() && req.client_seq <= it->second.seq) {
     edit_outcome dup;
     dup.duplicate = true;
     dup.rev = req.client_seq == it->second.seq ? it->second.rev : 0;
@@ -159,7 +166,8 @@ result<edit_outcome> document::submit(edit_request& req, std::uint64_t now_ms) {
     auto& earlier = *entry(r);
     transform_later(earlier.op, op, policy_, dropped);
     for (auto& d : dropped)
-      out.conflicts.push_back({earlier.client_id, earlier.client_seq, std::move(d.inserted), std::move(d.erased)});
+      out.conflicts.push_back(
+        {earlier.client_id, earlier.user_id, earlier.client_seq, std::move(d.inserted), std::move(d.erased)});
     dropped.clear();
   }
   auto length_before = text_.size();
@@ -172,9 +180,11 @@ result<edit_outcome> document::submit(edit_request& req, std::uint64_t now_ms) {
                                                   + std::to_string(limits_.max_bytes) + " bytes");
   }
   ++rev_;
-  history_.push_back({rev_, std::move(op), req.client_id, req.client_seq, clock_.stamp(now_ms), length_before});
+  history_.push_back(
+    {rev_, std::move(op), req.client_id, req.user_id, req.client_seq, clock_.stamp(now_ms), length_before});
   history_bytes_ += footprint(history_.back());
-  remember_client(req.client_id, req.client_seq, rev_);
+  if (!req.client_id.empty())
+    remember_client(key, req.client_seq, rev_);
   out.rev = rev_;
   return out;
 }

@@ -31,11 +31,18 @@ struct document_limits {
   std::size_t history_min = 100;
 };
 
+/// Who an edit came from, as the server knows it: a client id is the
+/// client's name for one of its connections and only unique within its
+/// user, so deduplication and conflict notices key by both
+/// ("<user_id>:<client_id>"; user 0 for anonymous sessions).
+std::string client_key(std::int64_t user_id, std::string_view client_id);
+
 /// An edit as serialised: the operation as applied (removed text included).
 struct history_entry {
   std::uint64_t rev = 0;
   operation op;
   std::string client_id;
+  std::int64_t user_id = 0;
   std::uint64_t client_seq = 0;
   std::uint64_t ts = 0;
   std::size_t length_before = 0; // code points
@@ -44,6 +51,7 @@ struct history_entry {
 /// The earlier edit whose change a later one undid (policy lww).
 struct conflict_notice {
   std::string client_id;
+  std::int64_t user_id = 0;
   std::uint64_t client_seq = 0;
   std::string dropped;
   std::string restored;
@@ -101,7 +109,7 @@ public:
 
   // -- modifiers --
 
-  /// Orders one edit: deduplicates by (client_id, client_seq), checks it fits
+  /// Orders one edit: deduplicates by (user_id, client_id, client_seq), checks it fits
   /// the document at its base revision, transforms it against every later
   /// revision under the policy, applies it and assigns the next revision.
   /// On error nothing changed. Errors: invalid_argument, bad_rev,
@@ -113,8 +121,9 @@ public:
   /// since the text as committed is rebuilt from the revisions after it.
   void mark_durable(std::uint64_t rev, std::uint64_t now_ms);
 
-  /// Records that `client_id` had `client_seq` applied as `rev` (restore).
-  void remember_client(const std::string& client_id, std::uint64_t client_seq, std::uint64_t rev);
+  /// Records that the client with `key` (see client_key) had `client_seq`
+  /// applied as `rev` (restore).
+  void remember_client(const std::string& key, std::uint64_t client_seq, std::uint64_t rev);
 
 private:
   struct client_state {

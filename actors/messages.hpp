@@ -68,13 +68,16 @@ struct join_request {
   std::string client_id;
   std::string session_id;
   std::int64_t user_id = 0; // 0: anonymous session
+  std::string username;     // shown in presence; empty for anonymous sessions
   session_sink_ptr sink;
   caf::actor gateway; // monitored: the session leaves when it goes down
   /// Set when the session lives on another node (its sink publishes there).
   std::string remote_node;
 };
 
-/// A validated edit from a session that has joined the document.
+/// A validated edit from a session that has joined the document. Its
+/// author (client_id, user_id) is what the owner recorded when the session
+/// joined: the owner overwrites both, whatever the sender put there.
 struct edit_request {
   std::string client_id;
   std::string session_id;
@@ -84,6 +87,7 @@ struct edit_request {
   operation op;
   /// Set when relayed from another node's session.
   std::string remote_node;
+  std::int64_t user_id = 0;
   /// The read credit of the frame it came in (see read_throttle): held
   /// until the owner has ordered or rejected it.
   read_credit credit;

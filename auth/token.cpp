@@ -72,6 +72,13 @@ std::string token_signer::sign(std::string_view payload) const {
   return base64url(std::string_view{reinterpret_cast<const char*>(mac), len});
 }
 
+std::string token_signer::derive(std::string_view secret) const {
+  std::string labelled = "stet anonymous client id";
+  labelled += '\0';
+  labelled.append(secret);
+  return sign(labelled).substr(0, 16);
+}
+
 std::string token_signer::issue(const claims& c) const {
   nlohmann::json j{{"uid", c.user_id}, {"usr", c.username}, {"exp", c.expires_at}};
   auto payload = base64url(j.dump());

@@ -30,6 +30,11 @@ public:
   /// `now` (unix seconds). Errors: unauthorized, with what was wrong.
   result<claims> verify(std::string_view token, std::int64_t now) const;
 
+  /// A name derived from `secret` under this key (the same on every node
+  /// sharing it): knowing the name does not give the secret. Anonymous
+  /// sessions are shown as the name of their client id.
+  std::string derive(std::string_view secret) const;
+
 private:
   std::string sign(std::string_view payload) const;
   std::string secret_;

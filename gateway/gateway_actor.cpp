@@ -3,6 +3,7 @@
 #include "actors/messages.hpp"
 #include "core/ids.hpp"
 #include "core/transform.hpp"
+#include "core/utf8.hpp"
 #include "metrics/log.hpp"
 #include "metrics/metrics.hpp"
 
@@ -39,6 +40,24 @@ const std::string& doc_id_of(const ClientMessage& m) {
 
 void on_message(gateway_actor_type* self, ClientMessage& m, read_credit credit = {});
 
+// The id the session is known by: a user's own client id (deduplication
+// and notices key by user and client id, so copying another user's changes
+// nothing), or, for an anonymous session, a name derived from it: anonymous
+// sessions share one user, so their client id is a secret that only its
+// holder can resume with, and others see its derived name.
+result<std::string> client_id_for(const gateway_state& st, const std::string& given) {
+  if (given.size() > 128)
+    return make_error(errc::invalid_argument, "clientId must be at most 128 bytes");
+  if (auto ok = utf8::check_text(given, "clientId"); !ok)
+    return ok.error();
+  for (unsigned char c : given)
+    if (c < 0x20 || c == 0x7F)
+      return make_error(errc::invalid_argument, "clientId must not contain control characters");
+  if (st.user_id != 0)
+    return given;
+  return "anon-" + st.settings.signer->derive(given);
+}
+
 void on_hello(gateway_actor_type* self, const wire::Hello& hello) {
   auto& st = self->state;
   if (!hello.token().empty()) {
@@ -52,12 +71,13 @@ void on_hello(gateway_actor_type* self, const wire::Hello& hello) {
     st.user_id = claims->user_id;
     st.username = claims->username;
   }
-  if (!hello.client_id().empty() && hello.client_id() != st.client_id) {
-    if (!st.joined.empty() || !st.joining.empty())
+  if (!hello.client_id().empty()) {
+    auto shown = client_id_for(st, hello.client_id());
+    if (!shown)
+      return send_error(self, shown.error().code, shown.error().message);
+    if (*shown != st.client_id && (!st.joined.empty() || !st.joining.empty()))
       return send_error(self, errc::invalid_argument, "hello must come before the first join");
-    if (hello.client_id().size() > 128)
-      return send_error(self, errc::invalid_argument, "clientId must be at most 128 bytes");
-    st.client_id = hello.client_id();
+    st.client_id = std::move(*shown);
   }
   st.said_hello = true;
   if (hello.batch())
@@ -97,9 +117,9 @@ void on_join(gateway_actor_type* self, const wire::Join& join) {
   std::string policy = join.policy().empty() ? "lww" : join.policy();
   if (!parse_conflict_policy(policy))
     return send_error(self, errc::invalid_argument, "policy must be \"lww\" or \"merge\"", id);
-  join_request req{id,           policy,  join.known_rev(),
-                   join.echo(),  st.client_id, st.settings.session_id,
-                   st.user_id,   st.sink, caf::actor_cast<caf::actor>(self), {}};
+  join_request req{id,          policy,      join.known_rev(), join.echo(),
+                   st.client_id, st.settings.session_id, st.user_id, st.username,
+                   st.sink,      caf::actor_cast<caf::actor>(self), {}};
   st.joining[id];
   self->request(st.registry, std::chrono::seconds(30), join_atom::value, std::move(req))
     .then(
@@ -139,7 +159,7 @@ void on_edit(gateway_actor_type* self, const wire::Edit& edit, const caf::actor&
   if (edit.client_seq() == 0)
     return send_error(self, errc::invalid_argument, "clientSeq must be at least 1", edit.doc_id());
   edit_request req{st.client_id,     st.settings.session_id, edit.client_seq(), edit.base_rev(),
-                   edit.client_ts(), std::move(*op), {}, std::move(credit)};
+                   edit.client_ts(), std::move(*op), {},  st.user_id,        std::move(credit)};
   if (log::enabled(log::level::debug))
     log::debug("edit received", {{"session", st.settings.session_id},
                                  {"doc", edit.doc_id()},
@@ -185,7 +205,7 @@ void on_message(gateway_actor_type* self, ClientMessage& m, read_credit credit) 
   switch (m.body_case()) {
     case ClientMessage::kEdit: return on_edit(self, m.edit(), it->second, std::move(credit));
     case ClientMessage::kPresence:
-      self->send(it->second, presence_atom::value, st.settings.session_id, st.client_id, m.presence().cursor(),
+      self->send(it->second, presence_atom::value, std::string{}, st.settings.session_id, m.presence().cursor(),
                  m.presence().anchor());
       return;
     case ClientMessage::kLeave:
@@ -204,7 +224,9 @@ caf::behavior gateway_actor(gateway_actor_type* self, session_sink_ptr sink, caf
   st.sink = std::move(sink);
   st.registry = std::move(registry);
   st.settings = std::move(settings);
-  st.client_id = st.settings.session_id; // until hello names one
+  // Until hello names one: random, since session ids are counters anyone
+  // could guess and claim.
+  st.client_id = "c-" + auth::random_hex(8);
   auto rate = st.settings.limits.edits_per_second_per_session;
   st.session_edits.emplace(rate, 2 * rate);
   return {

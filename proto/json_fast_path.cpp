@@ -364,6 +364,8 @@ void print_applied(const Applied& a, std::string& out) {
     out += ",\"ts\":", append_quoted(out, a.ts());
   if (a.has_client_seq())
     out += ",\"clientSeq\":", append_quoted(out, a.client_seq());
+  if (a.has_user_id())
+    out += ",\"userId\":\"", out += std::to_string(a.user_id()), out += '"';
   out += "}}";
 }
 

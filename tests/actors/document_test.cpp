@@ -9,7 +9,7 @@ using namespace stet;
 namespace {
 
 edit_request edit(std::string client, std::uint64_t seq, std::uint64_t base, operation op) {
-  return edit_request{std::move(client), "s-" + client, seq, base, 0, std::move(op), {}, {}};
+  return edit_request{std::move(client), "s-" + client, seq, base, 0, std::move(op), {}, 0, {}};
 }
 
 document fresh(conflict_policy p = conflict_policy::lww, document_limits limits = {}) {
@@ -43,6 +43,56 @@ TEST_CASE("document deduplicates resends by client and sequence number") {
   CHECK(r->rev == 1);
   CHECK(d.rev() == 1);
   CHECK(d.text().str() == "xhello world");
+}
+
+TEST_CASE("document deduplicates per user: the same client id of another user is another client") {
+  auto d = fresh();
+  auto thief = edit("laptop", std::uint64_t{1} << 62, 0, operation{}.insert("M"));
+  thief.user_id = 66;
+  REQUIRE(d.submit(thief, 1));
+  auto victim = edit("laptop", 1, 1, operation{}.insert("a"));
+  victim.user_id = 7;
+  auto r = d.submit(victim, 2);
+  REQUIRE(r);
+  CHECK_FALSE(r->duplicate);
+  CHECK(r->rev == 2);
+  CHECK(d.entry(2)->user_id == 7);
+  CHECK(d.entry(1)->user_id == 66);
+  // The victim's resend is still a duplicate of its own edit.
+  auto resend = edit("laptop", 1, 1, operation{}.insert("a"));
+  resend.user_id = 7;
+  auto again = d.submit(resend, 3);
+  REQUIRE(again);
+  CHECK(again->duplicate);
+  CHECK(again->rev == 2);
+  // Restored from storage, the records stay per user.
+  loaded_document stored;
+  stored.row.id = "d";
+  stored.row.content = d.text().str();
+  stored.row.snapshot_rev = stored.row.rev = 2;
+  stored.clients = {{client_key(66, "laptop"), std::uint64_t{1} << 62, 1}, {client_key(7, "laptop"), 1, 2}};
+  auto restored = document::restore(stored, {});
+  REQUIRE(restored);
+  auto next = edit("laptop", 2, 2, operation{}.insert("b"));
+  next.user_id = 7;
+  auto n = restored->submit(next, 4);
+  REQUIRE(n);
+  CHECK_FALSE(n->duplicate);
+}
+
+TEST_CASE("document names the earlier edit's user in a conflict notice") {
+  auto d = fresh();
+  auto first = edit("c", 1, 0, operation{}.retain(8).insert("X"));
+  first.user_id = 3;
+  REQUIRE(d.submit(first, 1));
+  auto second = edit("c", 1, 0, operation{}.retain(6).erase(5));
+  second.user_id = 4;
+  auto r = d.submit(second, 2);
+  REQUIRE(r);
+  REQUIRE(r->conflicts.size() == 1);
+  CHECK(r->conflicts[0].user_id == 3);
+  CHECK(r->conflicts[0].client_id == "c");
+  CHECK(r->conflicts[0].dropped == "X");
 }
 
 TEST_CASE("document rejects bad edits and changes nothing") {

@@ -35,6 +35,38 @@ TEST_CASE("decode_client names what is wrong") {
   CHECK(code(std::string_view{"\x12\x03\x0a\x01\xff", 5}, wire::frame_format::binary) == errc::invalid_utf8);
 }
 
+TEST_CASE("to_operation refuses U+0000 in inserted text, from JSON and binary alike") {
+  auto json = wire::decode_client(R"({"edit":{"docId":"d","clientSeq":"1","ops":[{"insert":"a\u0000b"}]}})",
+                                  wire::frame_format::json);
+  REQUIRE(json);
+  auto op = wire::to_operation(json->edit().ops());
+  REQUIRE_FALSE(op);
+  CHECK(op.error().code == errc::nul_character);
+  wire::Edit e;
+  e.add_ops()->set_insert(std::string("x\0", 2));
+  CHECK(wire::to_operation(e.ops()).error().code == errc::nul_character);
+}
+
+TEST_CASE("decode_bus flattens one batch and refuses a batch inside a batch") {
+  wire::BusEnvelope leaf;
+  leaf.set_doc_id("d");
+  leaf.mutable_leave()->set_session_id("s");
+  wire::BusEnvelope batch;
+  batch.mutable_batch()->add_envelopes(leaf.SerializeAsString());
+  batch.mutable_batch()->add_envelopes(leaf.SerializeAsString());
+  auto items = wire::decode_bus(batch.SerializeAsString());
+  REQUIRE(items);
+  REQUIRE(items->size() == 2);
+  CHECK((*items)[1].envelope.leave().session_id() == "s");
+  CHECK((*items)[1].bytes == leaf.SerializeAsString());
+  wire::BusEnvelope nested;
+  nested.mutable_batch()->add_envelopes(batch.SerializeAsString());
+  auto refused = wire::decode_bus(nested.SerializeAsString());
+  REQUIRE_FALSE(refused);
+  CHECK(refused.error().code == errc::invalid_argument);
+  CHECK(wire::decode_bus("\xff\xff").error().code == errc::bad_message);
+}
+
 TEST_CASE("to_operation rejects empty and kindless components") {
   wire::Edit e;
   e.add_ops()->set_retain(0);
@@ -144,10 +176,12 @@ TEST_CASE("every server message prints as protobuf's JSON mapping does") {
   auto* s = all[1].mutable_snapshot();
   s->set_doc_id("d"), s->set_rev(0), s->set_text(odd), s->set_policy("merge"), s->set_resumed(true);
   s->add_participants()->set_client_id("a");
+  s->mutable_participants(0)->set_user_id(-7), s->mutable_participants(0)->set_user(odd);
   s->add_participants(); // an empty participant prints as {}
   all[2].mutable_ack()->set_client_seq(~0ull);
   auto* a = all[3].mutable_applied();
   a->set_doc_id("d"), a->set_rev(1), a->set_author(odd), a->set_ts(1ull << 40), a->set_client_seq(3);
+  a->set_user_id(-(1ll << 40));
   a->add_ops()->set_retain(4294967295u);
   a->add_ops()->set_insert(odd);
   a->add_ops()->set_delete_(2), a->mutable_ops(2)->set_deleted("xy");
@@ -155,6 +189,7 @@ TEST_CASE("every server message prints as protobuf's JSON mapping does") {
   c->set_doc_id("d"), c->set_client_seq(1), c->set_rev(2), c->set_dropped(odd), c->set_restored("");
   auto* p = all[5].mutable_presence();
   p->set_doc_id("d"), p->set_cursor(0), p->set_anchor(7), p->set_client_id("c"), p->set_left(true);
+  p->set_user_id(3), p->set_user(odd);
   all[6] = wire::make_error(stet::make_error(errc::bad_rev, odd), "d", 9);
   all[7].mutable_pong()->set_nonce(5), all[7].mutable_pong()->set_server_ts(6);
   // all[8]: no body at all
@@ -183,6 +218,7 @@ TEST_CASE("hand-printed acks and applied edits parse back to the same message") 
   a->set_author("c1");
   a->set_ts(1ull << 40);
   a->set_client_seq(5);
+  a->set_user_id(42);
   auto json = wire::encode(m, wire::frame_format::json);
   wire::ServerMessage back;
   REQUIRE(google::protobuf::util::JsonStringToMessage(json, &back).ok());

@@ -10,6 +10,9 @@ export class Connection {
     this.url = url;
     this.token = token;
     this.clientId = clientId;
+    // The id others see us by (the server's welcome says; for an anonymous
+    // session it is derived from clientId, which stays our secret).
+    this.shownId = clientId;
     this.onState = onState || (() => {});
     this.docs = new Map();
     this.attempt = 0;
@@ -52,6 +55,7 @@ export class Connection {
   dispatch(m) {
     if (m.welcome) {
       this.welcomed = true;
+      this.shownId = m.welcome.clientId || this.clientId;
       this.onState({ state: 'online', username: m.welcome.username });
       for (const doc of this.docs.values()) doc.rejoin();
       return;
@@ -152,7 +156,7 @@ export class DocumentSession {
     this.known = true;
     this.peers.clear();
     for (const p of s.participants || [])
-      if (p.clientId !== this.conn.clientId) this.peers.set(p.clientId, { cursor: null, anchor: null });
+      if (p.clientId !== this.conn.shownId) this.peers.set(p.clientId, { cursor: null, anchor: null });
     this.cb.onPeers && this.cb.onPeers(this.peers);
     if (this.inflight) {
       const { op, seq } = this.inflight;
@@ -214,7 +218,7 @@ export class DocumentSession {
   }
 
   onPresence(p) {
-    if (p.clientId === this.conn.clientId) return;
+    if (p.clientId === this.conn.shownId) return;
     if (p.left) this.peers.delete(p.clientId);
     else this.peers.set(p.clientId, { cursor: p.cursor ?? null, anchor: p.anchor ?? null });
     this.cb.onPeers && this.cb.onPeers(this.peers);
