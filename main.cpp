@@ -17,7 +17,10 @@ constexpr std::string_view k_usage = R"(usage: stet serve [flags]
   --data DIR                folder for the embedded SQLite database (default ./data; env STET_DATA)
   --postgres URL            store everything in PostgreSQL instead (libpq URL or key=value; env STET_POSTGRES_URL)
   --storage-connections N   PostgreSQL connections, one storage actor each (default 2)
-  --redis URL               join a cluster through Redis (redis://HOST:PORT; env STET_REDIS_URL; needs --postgres)
+  --redis URL               join a cluster through Redis (redis://[[USER]:PASSWORD@]HOST:PORT; env
+                            STET_REDIS_URL; needs --postgres and a cluster key)
+  --cluster-secret-file F   file holding the key every node seals its bus messages with, at least 32 bytes
+                            (env STET_CLUSTER_SECRET: the key itself)
   --node-id ID              this node's name in logs and session ids (default local; env STET_NODE_ID)
   --log-level LEVEL         debug | info | warn | error (default info; env STET_LOG_LEVEL)
   --max-frame-bytes N       largest WebSocket frame (default 1048576)
@@ -93,6 +96,8 @@ int main(int argc, char** argv) {
     opt.postgres = v;
   if (auto v = env("STET_REDIS_URL"))
     opt.redis = v;
+  if (auto v = env("STET_CLUSTER_SECRET"))
+    opt.cluster_secret = v;
   if (auto v = env("STET_NODE_ID"))
     opt.node_id = v;
   std::string log_level = env("STET_LOG_LEVEL") ? env("STET_LOG_LEVEL") : "info";
@@ -127,7 +132,14 @@ int main(int argc, char** argv) {
       opt.redis = value;
     else if (flag == "--storage-connections")
       opt.storage_connections = static_cast<int>(std::max<std::size_t>(1, parse_size(flag, value)));
-    else if (flag == "--auth-secret-file") {
+    else if (flag == "--cluster-secret-file") {
+      std::ifstream in{value};
+      if (!in)
+        usage_error("cannot read --cluster-secret-file " + value);
+      std::getline(in, opt.cluster_secret);
+      if (opt.cluster_secret.size() < 32)
+        usage_error("the key in " + value + " must be at least 32 bytes");
+    } else if (flag == "--auth-secret-file") {
       std::ifstream in{value};
       if (!in)
         usage_error("cannot read --auth-secret-file " + value);

@@ -31,6 +31,8 @@ wire::ServerMessage applied_message(const document& doc, const history_entry& e)
   a->set_rev(e.rev);
   wire::to_wire(e.op, a->mutable_ops(), true);
   a->set_author(e.client_id);
+  if (e.user_id)
+    a->set_user_id(e.user_id);
   a->set_ts(e.ts);
   a->set_client_seq(e.client_seq);
   return m;
@@ -47,16 +49,26 @@ wire::ServerMessage ack_message(const std::string& doc_id, std::uint64_t seq, st
   return m;
 }
 
-subscriber* find_session(document_actor_state& st, const std::string& session_id) {
+subscriber* find_session(document_actor_state& st, const std::string& node, const std::string& session_id) {
   for (auto& s : st.subscribers)
-    if (s.session_id == session_id)
+    if (s.session_id == session_id && s.remote_node == node)
       return &s;
   return nullptr;
 }
 
+// Who a session is, as presence shows it: its client id and its user.
+template <class Message>
+void set_identity(Message* m, const std::string& client_id, std::int64_t user_id, const std::string& username) {
+  m->set_client_id(client_id);
+  if (user_id) {
+    m->set_user_id(user_id);
+    m->set_user(username);
+  }
+}
+
 void fill_participants(document_actor_state& st, wire::Snapshot* snap) {
   for (auto& s : st.subscribers)
-    snap->add_participants()->set_client_id(s.client_id);
+    set_identity(snap->add_participants(), s.client_id, s.user_id, s.username);
 }
 
 // Each subscriber gets the pending changes of everyone else in one hand-over.
@@ -109,7 +121,7 @@ void deliver(document_actor_state& st, const std::vector<pending_notice>& notice
                                     {"edit", n.author_client + "/" + std::to_string(n.client_seq)},
                                     {"rev", std::to_string(n.rev)},
                                     {"latency_us", std::to_string(static_cast<long>(latency * 1e6))}});
-    auto* author = find_session(st, n.author_session);
+    auto* author = find_session(st, n.author_node, n.author_session);
     if (author)
       out[index_of(author)].push_back(
         std::make_shared<const std::string>(wire::encode(ack_message(id, n.client_seq, n.rev, n.ts), author->sink->format())));
@@ -131,6 +143,8 @@ void deliver(document_actor_state& st, const std::vector<pending_notice>& notice
         b->set_rev(n.rev);
         b->set_applied(*n.applied->get(wire::frame_format::binary));
         b->set_author_session(n.author_session);
+        if (!n.author_node.empty())
+          b->set_author_node(n.author_node);
       }
       metrics::get().fanout_sessions.Observe(static_cast<double>(receivers));
     }
@@ -144,7 +158,7 @@ void deliver(document_actor_state& st, const std::vector<pending_notice>& notice
       cm->set_restored(c.restored);
       wire::encoded_message enc{m};
       for (auto& s : st.subscribers)
-        if (s.client_id == c.client_id)
+        if (s.client_id == c.client_id && s.user_id == c.user_id)
           out[index_of(&s)].push_back(enc.get(s.sink->format()));
     }
   }
@@ -207,6 +221,13 @@ void flush(document_actor_type* self) {
           // unacked edits are the clients' to resend to the new owner.
           log::warn("lease lost; closing document", {{"doc", s.doc->id()}, {"error", e.message}});
           close_with(self, make_error(errc::fenced, "document " + s.doc->id() + " moved to another node; join it again"));
+          return;
+        }
+        if (e.code == errc::unknown_document) {
+          // Deleted (on another node, say) while edits were in flight: they
+          // can never commit, and retrying would never end.
+          log::warn("document deleted; closing", {{"doc", s.doc->id()}});
+          close_with(self, make_error(errc::unknown_document, "document " + s.doc->id() + " was deleted"));
           return;
         }
         log::error("commit failed; will retry", {{"doc", s.doc->id()}, {"error", e.message}});
@@ -291,7 +312,7 @@ void remove_subscribers(document_actor_type* self, Predicate pred) {
     st.batch_sessions.push_back({g.session_id, st.doc->id(), st.config.node_id, {}, wall_ms(), false});
     wire::Presence p;
     p.set_doc_id(st.doc->id());
-    p.set_client_id(g.client_id);
+    set_identity(&p, g.client_id, g.user_id, g.username);
     p.set_left(true);
     announce(self, g.session_id, std::move(p));
   }
@@ -309,14 +330,16 @@ caf::error on_join(document_actor_type* self, join_request& req) {
     maybe_idle(self);
     return to_caf(make_error(errc::forbidden, "you may not open document " + doc.id()));
   }
-  remove_subscribers(self, [&](const subscriber& s) { return s.session_id == req.session_id; });
+  remove_subscribers(self, [&](const subscriber& s) {
+    return s.session_id == req.session_id && s.remote_node == req.remote_node;
+  });
   self->monitor(req.gateway);
   wire::ServerMessage m;
   auto* snap = m.mutable_snapshot();
   snap->set_doc_id(doc.id());
   snap->set_policy(std::string{to_string(doc.policy())});
   fill_participants(st, snap);
-  snap->add_participants()->set_client_id(req.client_id);
+  set_identity(snap->add_participants(), req.client_id, req.user_id, req.username);
   bool resume = req.known_rev > 0 && req.known_rev <= st.committed_rev && req.known_rev >= doc.oldest_base();
   if (resume) {
     // The client keeps its text; it gets every revision it missed, its own
@@ -326,7 +349,7 @@ caf::error on_join(document_actor_type* self, join_request& req) {
     req.sink->send(m);
     for (auto r = req.known_rev + 1; r <= st.committed_rev; ++r) {
       auto& e = *doc.entry(r);
-      bool own = e.client_id == req.client_id;
+      bool own = e.client_id == req.client_id && e.user_id == req.user_id;
       if (own)
         req.sink->send(ack_message(doc.id(), e.client_seq, e.rev, e.ts));
       if (!own || req.echo)
@@ -339,13 +362,13 @@ caf::error on_join(document_actor_type* self, join_request& req) {
     snap->set_text(doc.text_at(st.committed_rev));
     req.sink->send(m);
   }
-  st.subscribers.push_back(
-    {req.session_id, req.client_id, req.user_id, role, req.echo, req.sink, req.gateway, req.remote_node});
+  st.subscribers.push_back({req.session_id, req.client_id, req.user_id, req.username, role, req.echo, req.sink,
+                            req.gateway, req.remote_node});
   st.batch_sessions.push_back({req.session_id, doc.id(), st.config.node_id,
                                req.user_id ? std::to_string(req.user_id) : std::string{}, wall_ms(), true});
   wire::Presence joined;
   joined.set_doc_id(doc.id());
-  joined.set_client_id(req.client_id);
+  set_identity(&joined, req.client_id, req.user_id, req.username);
   announce(self, req.session_id, std::move(joined));
   flush(self);
   return {};
@@ -354,7 +377,7 @@ caf::error on_join(document_actor_type* self, join_request& req) {
 void on_edit(document_actor_type* self, edit_request& req) {
   auto& st = self->state;
   auto& doc = *st.doc;
-  auto* author = find_session(st, req.session_id);
+  auto* author = find_session(st, req.remote_node, req.session_id);
   auto& m = metrics::get();
   auto reject = [&](const error& err) {
     m.rejected(to_string(err.code));
@@ -375,6 +398,9 @@ void on_edit(document_actor_type* self, edit_request& req) {
         make_error(errc::fenced, "session not joined to document " + doc.id() + "; join it again"), doc.id()));
     return;
   }
+  // The author is who joined, not whoever the sender says.
+  req.client_id = author->client_id;
+  req.user_id = author->user_id;
   if (!auth::can_edit(author->role))
     return reject(make_error(errc::forbidden, "you may view but not edit document " + doc.id()));
   if (st.moving)
@@ -398,6 +424,7 @@ void on_edit(document_actor_type* self, edit_request& req) {
                 {"conflicts", std::to_string(outcome->conflicts.size())}});
   pending_notice n;
   n.author_session = req.session_id;
+  n.author_node = req.remote_node;
   n.author_client = req.client_id;
   n.client_seq = req.client_seq;
   n.rev = outcome->rev;
@@ -444,19 +471,13 @@ void on_drop(document_actor_type* self) {
   close_with(self, make_error(errc::unknown_document, "document " + self->state.doc->id() + " was deleted"));
 }
 
-void on_grant(document_actor_type* self, std::int64_t user_id, const std::string& role) {
+// Sessions keep their connection; what they may do follows the access
+// list. Those who may no longer view are told and removed.
+void enforce_access(document_actor_type* self) {
   auto& st = self->state;
-  auto grant = auth::parse_grant(role);
-  if (grant == auth::role::none)
-    st.access.grants.erase(user_id);
-  else
-    st.access.grants[user_id] = grant;
-  // Sessions keep their connection; what they may do follows the grant.
   auto revoked = make_error(errc::forbidden, "your access to document " + st.doc->id() + " was revoked");
   for (auto& s : st.subscribers) {
-    if (s.user_id != user_id)
-      continue;
-    s.role = auth::role_of(st.access, user_id);
+    s.role = auth::role_of(st.access, s.user_id);
     if (!auth::can_view(s.role)) {
       s.sink->send(wire::make_error(revoked, st.doc->id()));
       if (s.remote_node.empty())
@@ -464,6 +485,87 @@ void on_grant(document_actor_type* self, std::int64_t user_id, const std::string
     }
   }
   remove_subscribers(self, [](const subscriber& s) { return !auth::can_view(s.role); });
+}
+
+void on_grant(document_actor_type* self, std::int64_t user_id, const std::string& role) {
+  auto& st = self->state;
+  auto grant = auth::parse_grant(role);
+  if (grant == auth::role::none)
+    st.access.grants.erase(user_id);
+  else
+    st.access.grants[user_id] = grant;
+  enforce_access(self);
+}
+
+void admit_waiting(document_actor_type* self) {
+  auto waiting = std::move(self->state.joins_waiting);
+  self->state.joins_waiting.clear();
+  for (auto& w : waiting) {
+    if (auto err = on_join(self, w.request)) {
+      w.promise.deliver(err);
+      continue;
+    }
+    w.promise.deliver(caf::actor_cast<caf::actor>(self));
+    for (auto& e : w.edits)
+      on_edit(self, e);
+  }
+}
+
+// Reads who may open the document, then admits the joins waiting for it.
+// Storage down: the last known access stands (the joins still answer).
+void refresh_access(document_actor_type* self) {
+  auto& st = self->state;
+  if (st.access_read_in_flight)
+    return;
+  st.access_read_in_flight = true;
+  self->request(st.store, std::chrono::seconds(5), acl_atom::value, st.doc->id())
+    .then(
+      [=](loaded_document& fresh) {
+        auto& s = self->state;
+        s.access_read_in_flight = false;
+        s.access_read_at = self->clock().now();
+        auth::document_access access{fresh.row.owner_id, fresh.row.is_public, {}};
+        for (auto& a : fresh.acl)
+          access.grants[a.user_id] = auth::parse_grant(a.role);
+        s.access = std::move(access);
+        enforce_access(self);
+        admit_waiting(self);
+      },
+      [=](caf::error& err) {
+        auto& s = self->state;
+        s.access_read_in_flight = false;
+        auto e = from_caf(err);
+        if (e.code == errc::unknown_document) {
+          auto gone = make_error(errc::unknown_document, "document " + s.doc->id() + " was deleted");
+          for (auto& w : s.joins_waiting)
+            w.promise.deliver(to_caf(gone));
+          s.joins_waiting.clear();
+          close_with(self, gone);
+          return;
+        }
+        log::warn("cannot re-read who may open a document; using what was known",
+                  {{"doc", s.doc->id()}, {"error", e.message}});
+        admit_waiting(self);
+      });
+}
+
+// An edit from a session whose join waits for the access read: kept for
+// after it (bounded). True when it was kept or refused here.
+bool defer_edit(document_actor_type* self, edit_request& req) {
+  auto& st = self->state;
+  for (auto& w : st.joins_waiting) {
+    if (w.request.session_id != req.session_id || w.request.remote_node != req.remote_node)
+      continue;
+    if (w.edits.size() < st.config.max_edits_before_join) {
+      w.edits.push_back(std::move(req));
+    } else if (w.request.sink) {
+      w.request.sink->send(wire::make_error(
+        make_error(errc::rate_limited, "too many edits before the join of " + st.doc->id() + " completed; resend"),
+        st.doc->id(), req.client_seq));
+    }
+    return true;
+  }
+  return false;
 }
 
 } // namespace
@@ -496,21 +598,35 @@ caf::behavior document_actor(document_actor_type* self, std::shared_ptr<document
   st.registry = std::move(registry);
   st.config = config;
   st.presence = presence_batch{config.cursor_interval, config.roster_interval};
+  st.access_read_at = self->clock().now(); // as loaded
   self->set_down_handler([self](caf::down_msg& dm) {
     remove_subscribers(self, [&](const subscriber& s) { return s.gateway.address() == dm.source; });
   });
   return {
     [=](join_atom, join_request& req) -> caf::result<caf::actor> {
+      auto& s = self->state;
+      if (self->clock().now() - s.access_read_at >= s.config.access_refresh || s.access_read_in_flight) {
+        s.joins_waiting.push_back({self->make_response_promise(), std::move(req)});
+        refresh_access(self);
+        return caf::delegated<caf::actor>{};
+      }
       if (auto err = on_join(self, req))
         return err;
       return caf::actor_cast<caf::actor>(self);
     },
-    [=](edit_atom, edit_request& req) { on_edit(self, req); },
-    [=](presence_atom, const std::string& session_id, const std::string& client_id, std::uint32_t cursor,
+    [=](edit_atom, edit_request& req) {
+      if (!find_session(self->state, req.remote_node, req.session_id) && defer_edit(self, req))
+        return;
+      on_edit(self, req);
+    },
+    [=](presence_atom, const std::string& node, const std::string& session_id, std::uint32_t cursor,
         std::uint32_t anchor) {
+      auto* s = find_session(self->state, node, session_id);
+      if (!s)
+        return;
       wire::Presence p;
       p.set_doc_id(self->state.doc->id());
-      p.set_client_id(client_id);
+      set_identity(&p, s->client_id, s->user_id, s->username);
       p.set_cursor(cursor);
       p.set_anchor(anchor);
       announce(self, session_id, std::move(p));
@@ -520,7 +636,12 @@ caf::behavior document_actor(document_actor_type* self, std::shared_ptr<document
       flush_presence(self);
     },
     [=](leave_atom, const std::string& session_id) {
-      remove_subscribers(self, [&](const subscriber& s) { return s.session_id == session_id; });
+      remove_subscribers(self,
+                         [&](const subscriber& s) { return s.session_id == session_id && s.remote_node.empty(); });
+    },
+    [=](leave_atom, const std::string& node, const std::string& session_id) {
+      remove_subscribers(self,
+                         [&](const subscriber& s) { return s.session_id == session_id && s.remote_node == node; });
     },
     [=](get_atom, std::uint64_t rev) -> caf::result<document_view> {
       auto& s = self->state;

@@ -9,6 +9,8 @@
 #include "auth/access.hpp"
 
 #include <caf/actor.hpp>
+#include <caf/actor_clock.hpp>
+#include <caf/response_promise.hpp>
 #include <caf/stateful_actor.hpp>
 
 #include <chrono>
@@ -32,6 +34,12 @@ struct document_actor_config {
   /// Edits waiting for storage before new ones get `storage_unavailable`
   /// (bounds memory while storage is down).
   std::size_t max_pending_edits = 10000;
+  /// A join re-reads who may open the document when what the actor knows
+  /// is older than this (one read serves every join waiting for it), so a
+  /// revoke whose bus message was lost holds at the next join all the same.
+  std::chrono::milliseconds access_refresh{1000};
+  /// Edits a session may send while its join waits for that read.
+  std::size_t max_edits_before_join = 1024;
   /// This node's id, recorded with sessions.
   std::string node_id = "local";
   /// Lease epoch to commit under (set per document by the registry).
@@ -41,10 +49,13 @@ struct document_actor_config {
   std::shared_ptr<redis_bridge> bus;
 };
 
+/// A joined session. Sessions are named by (remote_node, session_id): ids
+/// are only unique within their node.
 struct subscriber {
   std::string session_id;
   std::string client_id;
   std::int64_t user_id = 0;
+  std::string username;
   auth::role role = auth::role::none;
   bool echo = false;
   session_sink_ptr sink;
@@ -55,6 +66,7 @@ struct subscriber {
 /// An edit waiting for its batch to commit before anyone hears of it.
 struct pending_notice {
   std::string author_session;
+  std::string author_node; // empty: a session on this node
   std::uint64_t client_seq = 0;
   std::uint64_t rev = 0;
   std::uint64_t ts = 0;
@@ -86,6 +98,16 @@ struct document_actor_state {
   /// The lease epoch every commit is fenced by (the stored one as loaded).
   std::uint64_t epoch = 0;
   auth::document_access access;
+  caf::actor_clock::time_point access_read_at{};
+  bool access_read_in_flight = false;
+  /// Joins waiting for `access` to be re-read, with the edits their
+  /// sessions sent meanwhile (a remote session's follow its join at once).
+  struct waiting_join {
+    caf::response_promise promise;
+    join_request request;
+    std::vector<edit_request> edits{};
+  };
+  std::vector<waiting_join> joins_waiting;
   document_actor_config config;
   caf::actor store;
   caf::actor registry;
@@ -113,10 +135,13 @@ using document_actor_type = caf::stateful_actor<document_actor_state>;
 /// - (join_atom, join_request) -> caf::actor (itself); the snapshot or the
 ///   missed revisions go straight to the session's sink.
 /// - (edit_atom, edit_request): ack/applied/conflict/error go to sinks.
-/// - (presence_atom, session_id, client_id, cursor, anchor): relayed to the
-///   other subscribers with the document's other presence changes (see
-///   `cursor_interval`); joins and leaves are announced the same way.
-/// - (leave_atom, session_id)
+/// - (presence_atom, node, session_id, cursor, anchor): the session's cursor
+///   (node "" for a session on this node), relayed to the other subscribers
+///   under the client id and user it joined with, together with the
+///   document's other presence changes (see `cursor_interval`); joins and
+///   leaves are announced the same way.
+/// - (leave_atom, session_id) from a local session; (leave_atom, node,
+///   session_id) for one of another node.
 /// - (get_atom, rev) -> document_view of the committed state (k_current_rev)
 ///   or of an older revision still in the history (else rev_too_old).
 /// - (acl_atom, user_id, role): a grant changed ("" = revoked).

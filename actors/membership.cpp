@@ -1,5 +1,7 @@
 #include "actors/membership.hpp"
 
+#include "metrics/metrics.hpp"
+
 #include <algorithm>
 
 namespace stet {
@@ -14,9 +16,35 @@ std::int64_t now_ms() {
 } // namespace
 
 membership::membership(boost::asio::io_context& io, std::shared_ptr<redis_connection> redis, std::string node_id,
-                       std::chrono::milliseconds interval, std::chrono::milliseconds ttl, std::string key)
-  : timer_(io), redis_(std::move(redis)), node_id_(std::move(node_id)), interval_(interval), ttl_(ttl),
-    key_(std::move(key)) {
+                       std::shared_ptr<const auth::bus_seal> seal, std::chrono::milliseconds interval,
+                       std::chrono::milliseconds ttl, std::string key)
+  : timer_(io), redis_(std::move(redis)), node_id_(std::move(node_id)), seal_(std::move(seal)), interval_(interval),
+    ttl_(ttl), key_(std::move(key)) {
+}
+
+std::string membership::entry(const auth::bus_seal& seal, const std::string& node, std::int64_t ms) {
+  auto signed_part = node + "#" + std::to_string(ms);
+  return signed_part + "#" + seal.tag("member", signed_part);
+}
+
+std::string membership::verify(const auth::bus_seal& seal, const std::string& entry, std::int64_t now_ms,
+                               std::int64_t ttl_ms) {
+  auto tag_at = entry.rfind('#');
+  if (tag_at == std::string::npos || tag_at == 0)
+    return {};
+  auto ms_at = entry.rfind('#', tag_at - 1);
+  if (ms_at == std::string::npos || ms_at == 0)
+    return {};
+  auto signed_part = entry.substr(0, tag_at);
+  if (seal.tag("member", signed_part) != entry.substr(tag_at + 1))
+    return {};
+  auto ms_text = entry.substr(ms_at + 1, tag_at - ms_at - 1);
+  if (ms_text.empty() || ms_text.size() > 18 || ms_text.find_first_not_of("0123456789") != std::string::npos)
+    return {};
+  auto ms = std::stoll(ms_text);
+  if (ms < now_ms - ttl_ms || ms > now_ms + auth::bus_seal::k_max_skew_ms)
+    return {};
+  return entry.substr(0, ms_at);
 }
 
 void membership::start() {
@@ -27,7 +55,8 @@ void membership::start() {
 void membership::leave() {
   stopped_ = true;
   timer_.cancel();
-  redis_->command({"ZREM", key_, node_id_});
+  if (!entry_.empty())
+    redis_->command({"ZREM", key_, entry_});
 }
 
 void membership::beat() {
@@ -35,7 +64,11 @@ void membership::beat() {
     return;
   auto now = now_ms();
   // Sent together, so one round trip: refresh, expire, read.
-  redis_->command({"ZADD", key_, std::to_string(now), node_id_});
+  auto fresh = entry(*seal_, node_id_, now);
+  redis_->command({"ZADD", key_, std::to_string(now), fresh});
+  if (!entry_.empty())
+    redis_->command({"ZREM", key_, entry_});
+  entry_ = std::move(fresh);
   redis_->command({"ZREMRANGEBYSCORE", key_, "-inf", "(" + std::to_string(now - ttl_.count())});
   redis_->command({"ZRANGE", key_, "0", "-1"}, [w = weak_from_this()](const redis_reply& r) {
     auto self = w.lock();
@@ -43,8 +76,16 @@ void membership::beat() {
     // connection state that it is stale.
     if (!self || !r.ok || std::chrono::steady_clock::now() < self->settled_at_)
       return;
-    auto live = r.elements; // ZRANGE sorts by score: sort by name instead
-    std::sort(live.begin(), live.end());
+    std::vector<std::string> live;
+    for (auto& e : r.elements) {
+      auto node = verify(*self->seal_, e, now_ms(), self->ttl_.count());
+      if (node.empty())
+        metrics::get().bus_rejected("foreign_member");
+      else
+        live.push_back(std::move(node));
+    }
+    std::sort(live.begin(), live.end()); // ZRANGE sorts by score: sort by name instead
+    live.erase(std::unique(live.begin(), live.end()), live.end());
     if (live != self->live_) {
       self->live_ = std::move(live);
       if (self->on_change_)

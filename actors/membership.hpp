@@ -2,9 +2,15 @@
 // sorted set (score = last heartbeat, ms) every `interval`; entries older
 // than `ttl` are dropped, so a killed node leaves the live set by itself.
 // Every node reads the same set and so derives the same ring.
+//
+// Entries are signed: "<node>#<ms>#<tag>", the tag a MAC under the cluster
+// key over node and ms. Whoever can write to Redis without the key cannot add
+// a member (which would take documents), and an entry copied from Redis
+// stops counting `ttl` after its ms, whatever score it is given.
 #pragma once
 
 #include "actors/redis_connection.hpp"
+#include "auth/bus_seal.hpp"
 
 #include <chrono>
 #include <functional>
@@ -20,7 +26,7 @@ public:
 
   /// `redis` must be a command connection on `io`'s single thread.
   membership(boost::asio::io_context& io, std::shared_ptr<redis_connection> redis, std::string node_id,
-             std::chrono::milliseconds interval = std::chrono::milliseconds{1000},
+             std::shared_ptr<const auth::bus_seal> seal, std::chrono::milliseconds interval = std::chrono::milliseconds{1000},
              std::chrono::milliseconds ttl = std::chrono::milliseconds{3000}, std::string key = "stet:nodes");
 
   /// Called on the io thread whenever the live set (sorted) changes.
@@ -40,12 +46,21 @@ public:
     return live_;
   }
 
+  /// The signed entry for `node` at `ms`.
+  static std::string entry(const auth::bus_seal& seal, const std::string& node, std::int64_t ms);
+  /// The node of a signed entry still fresh at `now_ms`, or "" when it is
+  /// forged, malformed or older than `ttl_ms`.
+  static std::string verify(const auth::bus_seal& seal, const std::string& entry, std::int64_t now_ms,
+                            std::int64_t ttl_ms);
+
 private:
   void beat();
 
   boost::asio::steady_timer timer_;
   std::shared_ptr<redis_connection> redis_;
   std::string node_id_;
+  std::shared_ptr<const auth::bus_seal> seal_;
+  std::string entry_; // the one in Redis now
   std::chrono::milliseconds interval_;
   std::chrono::milliseconds ttl_;
   std::string key_;

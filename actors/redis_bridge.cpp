@@ -8,22 +8,30 @@
 #include <boost/asio/post.hpp>
 #include <caf/send.hpp>
 
+#include <stdexcept>
+
 namespace stet {
 
-redis_bridge::redis_bridge(std::string node_id, const std::string& url, std::shared_ptr<node_health> health)
+namespace {
+
+std::int64_t wall_ms() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+} // namespace
+
+redis_bridge::redis_bridge(std::string node_id, const std::string& url, std::shared_ptr<node_health> health,
+                           std::string cluster_key)
   : node_id_(std::move(node_id)), health_(std::move(health)) {
-  std::string rest = url;
-  if (rest.rfind("redis://", 0) == 0)
-    rest = rest.substr(8);
-  rest = rest.substr(0, rest.find('/'));
-  if (auto at = rest.rfind('@'); at != std::string::npos)
-    rest = rest.substr(at + 1);
-  auto colon = rest.rfind(':');
-  host_ = colon == std::string::npos ? rest : rest.substr(0, colon);
-  if (colon != std::string::npos)
-    port_ = std::atoi(rest.c_str() + colon + 1);
-  if (host_.empty())
-    host_ = "127.0.0.1";
+  auto endpoint = parse_redis_url(url);
+  if (!endpoint)
+    throw std::invalid_argument(endpoint.error().message);
+  endpoint_ = std::move(*endpoint);
+  if (cluster_key.size() < auth::bus_seal::k_min_key_bytes)
+    throw std::invalid_argument("the cluster key must be at least " + std::to_string(auth::bus_seal::k_min_key_bytes)
+                                + " bytes");
+  seal_ = std::make_shared<const auth::bus_seal>(std::move(cluster_key));
   health_->clustered(true);
   metrics::get().enable_cluster_metrics();
 }
@@ -34,9 +42,9 @@ redis_bridge::~redis_bridge() {
 
 void redis_bridge::start(caf::actor registry) {
   work_.emplace(boost::asio::make_work_guard(io_));
-  cmd_ = std::make_shared<redis_connection>(io_, host_, port_);
-  sub_ = std::make_shared<redis_connection>(io_, host_, port_);
-  members_ = std::make_shared<membership>(io_, cmd_, node_id_);
+  cmd_ = std::make_shared<redis_connection>(io_, endpoint_);
+  sub_ = std::make_shared<redis_connection>(io_, endpoint_);
+  members_ = std::make_shared<membership>(io_, cmd_, node_id_, seal_);
   boost::asio::post(io_, [this, registry] {
     cmd_->on_state([this, registry](bool up, const std::string& why) {
       health_->redis_result(up ? std::string{} : why);
@@ -56,8 +64,16 @@ void redis_bridge::start(caf::actor registry) {
         caf::anon_send(registry, redis_atom::value, true);
       }
     });
-    sub_->on_message([registry](const std::string&, const std::string& payload) {
-      caf::anon_send(registry, bus_atom::value, payload);
+    sub_->on_message([this, registry](const std::string& channel, const std::string& payload) {
+      auto opened = seal_->open(channel, payload, wall_ms());
+      if (!opened.ok) {
+        metrics::get().bus_rejected(auth::bus_seal::to_string(opened.why));
+        if (log::enabled(log::level::debug))
+          log::debug("bus payload dropped",
+                     {{"channel", channel}, {"reason", std::string{auth::bus_seal::to_string(opened.why)}}});
+        return;
+      }
+      caf::anon_send(registry, bus_atom::value, std::string{opened.body});
     });
     sub_->on_subscribed([this](const std::string& channel) {
       auto [first, last] = confirmations_.equal_range(channel);
@@ -115,8 +131,10 @@ void redis_bridge::flush_outbox() {
     std::lock_guard<std::mutex> guard{outbox_mutex_};
     queued.swap(outbox_);
   }
+  auto now = wall_ms();
   for (auto& p : coalesce(std::move(queued), node_id_))
-    cmd_->command({"PUBLISH", p.channel, p.payload}, [handed_over = p.handed_over](const redis_reply& r) {
+    cmd_->command({"PUBLISH", p.channel, seal_->seal(p.channel, p.payload, now)},
+                  [handed_over = p.handed_over](const redis_reply& r) {
       auto& m = metrics::get();
       if (!r.ok)
         return m.redis_errors.Increment();

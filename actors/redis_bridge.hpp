@@ -2,12 +2,15 @@
 // pub/sub) and membership, on one Asio thread of their own, so no actor or
 // gateway thread ever waits for Redis. Everything published from one node
 // goes through one connection in order, and Redis delivers a node's
-// subscriptions in that order too.
+// subscriptions in that order too. Every payload is sealed under the
+// cluster key (auth::bus_seal); what arrives unsealed, forged, replayed late
+// or for another channel is dropped and counted (stet_bus_rejected_total).
 #pragma once
 
 #include "actors/membership.hpp"
 #include "actors/node_health.hpp"
 #include "actors/redis_connection.hpp"
+#include "auth/bus_seal.hpp"
 
 #include <caf/actor.hpp>
 
@@ -25,8 +28,12 @@ namespace stet {
 
 class redis_bridge {
 public:
-  /// `url`: redis://HOST:PORT (or HOST:PORT).
-  redis_bridge(std::string node_id, const std::string& url, std::shared_ptr<node_health> health);
+  /// `url`: redis://[[USER]:PASSWORD@]HOST[:PORT] (or HOST:PORT);
+  /// `cluster_key`: the key every node of the cluster shares, at least
+  /// auth::bus_seal::k_min_key_bytes. Throws std::invalid_argument for a bad
+  /// URL or a short key (start-up only).
+  redis_bridge(std::string node_id, const std::string& url, std::shared_ptr<node_health> health,
+               std::string cluster_key);
   ~redis_bridge();
   redis_bridge(const redis_bridge&) = delete;
   redis_bridge& operator=(const redis_bridge&) = delete;
@@ -69,8 +76,8 @@ public:
 
 private:
   std::string node_id_;
-  std::string host_;
-  int port_ = 6379;
+  redis_endpoint endpoint_;
+  std::shared_ptr<const auth::bus_seal> seal_;
   std::shared_ptr<node_health> health_;
   boost::asio::io_context io_;
   std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_;

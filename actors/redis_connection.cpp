@@ -1,6 +1,8 @@
 #include "actors/redis_connection.hpp"
 
 #include <boost/asio/posix/stream_descriptor.hpp>
+#include <cctype>
+#include <cstdlib>
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 
@@ -152,8 +154,57 @@ int send_argv(redisAsyncContext* ac, redisCallbackFn* fn, void* privdata, const 
 
 } // namespace
 
-redis_connection::redis_connection(boost::asio::io_context& io, std::string host, int port)
-  : io_(io), host_(std::move(host)), port_(port), retry_(io) {
+namespace {
+
+std::string percent_decode(std::string_view s) {
+  auto hex = [](char c) { return std::isxdigit(static_cast<unsigned char>(c)) != 0; };
+  std::string out;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '%' && i + 2 < s.size() && hex(s[i + 1]) && hex(s[i + 2])) {
+      out += static_cast<char>(std::stoi(std::string{s.substr(i + 1, 2)}, nullptr, 16));
+      i += 2;
+    } else {
+      out += s[i];
+    }
+  }
+  return out;
+}
+
+} // namespace
+
+result<redis_endpoint> parse_redis_url(std::string_view url) {
+  redis_endpoint at;
+  std::string_view rest = url;
+  if (rest.starts_with("redis://"))
+    rest.remove_prefix(8);
+  else if (rest.find("://") != std::string_view::npos)
+    return make_error(errc::invalid_argument, "redis URL must start with redis:// (TLS is not supported; see README)");
+  rest = rest.substr(0, rest.find('/'));
+  if (auto at_sign = rest.rfind('@'); at_sign != std::string_view::npos) {
+    auto credentials = rest.substr(0, at_sign);
+    rest.remove_prefix(at_sign + 1);
+    auto colon = credentials.find(':');
+    if (colon == std::string_view::npos) {
+      at.password = percent_decode(credentials); // redis://PASSWORD@HOST
+    } else {
+      at.username = percent_decode(credentials.substr(0, colon));
+      at.password = percent_decode(credentials.substr(colon + 1));
+    }
+  }
+  auto colon = rest.rfind(':');
+  if (auto host = rest.substr(0, colon); !host.empty())
+    at.host = std::string{host};
+  if (colon != std::string_view::npos) {
+    auto port = std::atoi(std::string{rest.substr(colon + 1)}.c_str());
+    if (port <= 0 || port > 65535)
+      return make_error(errc::invalid_argument, "redis URL has no valid port: " + std::string{rest});
+    at.port = port;
+  }
+  return at;
+}
+
+redis_connection::redis_connection(boost::asio::io_context& io, redis_endpoint at)
+  : io_(io), at_(std::move(at)), retry_(io) {
 }
 
 redis_connection::~redis_connection() {
@@ -179,7 +230,7 @@ void redis_connection::stop() {
 void redis_connection::connect() {
   if (stopped_)
     return;
-  ac_ = redisAsyncConnect(host_.c_str(), port_);
+  ac_ = redisAsyncConnect(at_.host.c_str(), at_.port);
   if (!ac_ || ac_->err) {
     std::string why = ac_ ? ac_->errstr : "out of memory";
     if (ac_)
@@ -199,6 +250,27 @@ void redis_connection::handle_connected(int status) {
     ac_ = nullptr; // hiredis frees the context after this callback
     return schedule_reconnect(why);
   }
+  if (at_.password.empty())
+    return on_ready();
+  std::vector<std::string> auth{"AUTH"};
+  if (!at_.username.empty())
+    auth.push_back(at_.username);
+  auth.push_back(at_.password);
+  auto* holder = new reply_handler([w = weak_from_this()](const redis_reply& r) {
+    auto self = w.lock();
+    if (!self || !self->ac_)
+      return;
+    if (r.ok)
+      return self->on_ready();
+    // Never the password in the reason: it reaches logs and /readyz.
+    self->set_up(false, "redis refused the login: " + r.error);
+    redisAsyncDisconnect(self->ac_); // reconnects with backoff
+  });
+  if (send_argv(ac_, on_reply, holder, auth) != REDIS_OK)
+    delete holder;
+}
+
+void redis_connection::on_ready() {
   backoff_ = std::chrono::milliseconds{100};
   for (auto& ch : channels_)
     send_argv(ac_, on_pubsub, nullptr, {"SUBSCRIBE", ch});

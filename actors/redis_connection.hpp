@@ -5,6 +5,8 @@
 // callers see a state change and carry on.
 #pragma once
 
+#include "core/error.hpp"
+
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 
@@ -28,13 +30,28 @@ struct redis_reply {
   bool nil = false;
 };
 
+/// Where a Redis server is and who to log in as (Redis 6 ACL user, or only
+/// a password for `requirepass`).
+struct redis_endpoint {
+  std::string host = "127.0.0.1";
+  int port = 6379;
+  std::string username{};
+  std::string password{};
+};
+
+/// Parses redis://[[USER]:PASSWORD@]HOST[:PORT][/DB] (or HOST:PORT);
+/// user and password are percent-decoded. Errors: invalid_argument.
+result<redis_endpoint> parse_redis_url(std::string_view url);
+
 class redis_connection : public std::enable_shared_from_this<redis_connection> {
 public:
   using state_handler = std::function<void(bool up, const std::string& why)>;
   using message_handler = std::function<void(const std::string& channel, const std::string& payload)>;
   using reply_handler = std::function<void(const redis_reply&)>;
 
-  redis_connection(boost::asio::io_context& io, std::string host, int port);
+  /// Logs in with AUTH on every (re)connect when `at` has a password; a
+  /// refused login counts as down (and is retried with backoff).
+  redis_connection(boost::asio::io_context& io, redis_endpoint at);
   ~redis_connection();
   redis_connection(const redis_connection&) = delete;
   redis_connection& operator=(const redis_connection&) = delete;
@@ -77,10 +94,10 @@ private:
   void connect();
   void schedule_reconnect(const std::string& why);
   void set_up(bool up, const std::string& why);
+  void on_ready();
 
   boost::asio::io_context& io_;
-  std::string host_;
-  int port_;
+  redis_endpoint at_;
   redisAsyncContext* ac_ = nullptr;
   bool up_ = false;
   bool reported_ = false; // the first outcome is reported even if it is "down"

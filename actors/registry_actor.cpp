@@ -44,7 +44,7 @@ const caf::actor& store_for(registry_state& st, const std::string& doc_id) {
 
 void reply_to_remote(registry_actor_type* self, const std::string& node, const std::string& doc_id,
                      const std::string& session_id, const error& err);
-void on_bus(registry_actor_type* self, const std::string& payload);
+void on_envelope(registry_actor_type* self, wire::BusEnvelope& env, const std::string& bytes);
 void on_loaded(registry_actor_type* self, const std::string& id, loaded_document& loaded);
 void fail_waiting(registry_actor_type* self, const std::string& id, const caf::error& err);
 
@@ -113,8 +113,11 @@ void on_loaded(registry_actor_type* self, const std::string& id, loaded_document
   }
   auto held = std::move(st.held_bus[id]);
   st.held_bus.erase(id);
-  for (auto& payload : held)
-    on_bus(self, payload);
+  for (auto& bytes : held) {
+    wire::BusEnvelope env;
+    if (env.ParseFromString(bytes))
+      on_envelope(self, env, bytes);
+  }
 }
 
 void reply_to_remote(registry_actor_type* self, const std::string& node, const std::string& doc_id,
@@ -123,25 +126,60 @@ void reply_to_remote(registry_actor_type* self, const std::string& node, const s
   sink.send(wire::make_error(err, doc_id));
 }
 
-// A message from another node for a document this node owns, or for a
-// stand-in of one it does not.
-void on_bus(registry_actor_type* self, const std::string& payload) {
-  auto& st = self->state;
-  wire::BusEnvelope env;
-  if (!env.ParseFromString(payload) || !st.config.bus)
-    return;
-  if (env.has_batch()) {
-    for (auto& inner : env.batch().envelopes())
-      on_bus(self, inner);
+// An access change or a delete, stored by some node, for an open document.
+void apply_change(registry_actor_type* self, const std::string& doc_id, const caf::actor& doc,
+                  const wire::BusEnvelope& env) {
+  if (env.has_access()) {
+    self->send(doc, acl_atom::value, env.access().user_id(), env.access().role());
     return;
   }
+  self->send(doc, drop_atom::value);
+  self->state.open.erase(doc_id);
+  count_documents(self->state);
+}
+
+// Tells every other live node about a stored access change or delete: the
+// document may be open on whichever node thinks it owns it.
+void publish_change(registry_actor_type* self, const std::string& doc_id, wire::BusEnvelope env) {
+  auto& st = self->state;
+  if (!st.config.bus)
+    return;
+  env.set_from_node(self_node(st));
+  env.set_doc_id(doc_id);
+  auto payload = env.SerializeAsString();
+  for (auto& node : st.ring)
+    if (node != self_node(st))
+      st.config.bus->publish(redis_bridge::node_channel(node), payload);
+}
+
+// A payload from another node (authenticated by the bridge): one envelope
+// or a batch of them, each parsed once here.
+void on_bus(registry_actor_type* self, const std::string& payload) {
+  if (!self->state.config.bus)
+    return;
+  auto items = wire::decode_bus(payload);
+  if (!items) {
+    metrics::get().bus_rejected(items.error().code == errc::invalid_argument ? "nested_batch" : "undecodable");
+    log::warn("bus payload dropped", {{"error", items.error().message}});
+    return;
+  }
+  for (auto& item : *items)
+    on_envelope(self, item.envelope, item.bytes);
+}
+
+// A message from another node for a document this node owns, or for a
+// stand-in of one it does not.
+void on_envelope(registry_actor_type* self, wire::BusEnvelope& env, const std::string& bytes) {
+  auto& st = self->state;
   auto& doc_id = env.doc_id();
   if (env.has_frame() || env.has_broadcast() || env.has_frames() || env.has_broadcasts()) {
     if (auto it = st.proxies.find(doc_id); it != st.proxies.end())
-      self->send(it->second, bus_atom::value, payload);
+      self->send(it->second, bus_atom::value, bytes);
     return;
   }
   auto& from = env.from_node();
+  if (from.empty() || from == self_node(st))
+    return;
   if (env.has_join()) {
     auto& j = env.join();
     if (!owned_here(st, doc_id))
@@ -154,6 +192,7 @@ void on_bus(registry_actor_type* self, const std::string& payload) {
                      j.client_id(),
                      j.session_id(),
                      j.user_id(),
+                     j.username(),
                      std::make_shared<remote_sink>(st.config.bus, from, doc_id, j.session_id()),
                      caf::actor_cast<caf::actor>(self),
                      from};
@@ -168,9 +207,16 @@ void on_bus(registry_actor_type* self, const std::string& payload) {
       start_load(self, doc_id, j.policy().empty() ? std::string{"lww"} : j.policy(), j.user_id());
     return;
   }
+  if (env.has_access() || env.has_deleted()) {
+    if (auto it = st.open.find(doc_id); it != st.open.end())
+      apply_change(self, doc_id, it->second.actor, env);
+    else if (st.loading.count(doc_id))
+      st.held_bus[doc_id].push_back(bytes);
+    return;
+  }
   auto it = st.open.find(doc_id);
   if (it == st.open.end() && st.loading.count(doc_id)) {
-    st.held_bus[doc_id].push_back(payload); // after the join that is loading it
+    st.held_bus[doc_id].push_back(bytes); // after the join that is loading it
     return;
   }
   if (it == st.open.end()) {
@@ -184,14 +230,16 @@ void on_bus(registry_actor_type* self, const std::string& payload) {
     auto op = wire::to_operation(e.ops());
     if (!op)
       return reply_to_remote(self, from, doc_id, e.session_id(), op.error());
+    // The author is looked up by (from, session): whatever client id the
+    // envelope names, the document uses the one the session joined with.
     self->send(it->second.actor, edit_atom::value,
                edit_request{e.client_id(), e.session_id(), e.client_seq(), e.base_rev(), e.client_ts(), std::move(*op),
-                            from, {}});
+                            from, 0, {}});
   } else if (env.has_presence()) {
     auto& p = env.presence();
-    self->send(it->second.actor, presence_atom::value, p.session_id(), p.client_id(), p.cursor(), p.anchor());
+    self->send(it->second.actor, presence_atom::value, from, p.session_id(), p.cursor(), p.anchor());
   } else if (env.has_leave()) {
-    self->send(it->second.actor, leave_atom::value, env.leave().session_id());
+    self->send(it->second.actor, leave_atom::value, from, env.leave().session_id());
   }
 }
 
@@ -354,16 +402,19 @@ caf::behavior registry_actor(registry_actor_type* self, std::vector<caf::actor> 
         self->send(proxy, move_atom::value);
     },
     [=](acl_atom, const std::string& id, std::int64_t user_id, const std::string& role) {
+      wire::BusEnvelope env;
+      env.mutable_access()->set_user_id(user_id);
+      env.mutable_access()->set_role(role);
       if (auto it = self->state.open.find(id); it != self->state.open.end())
-        self->send(it->second.actor, acl_atom::value, user_id, role);
+        apply_change(self, id, it->second.actor, env);
+      publish_change(self, id, std::move(env));
     },
     [=](drop_atom, const std::string& id) {
-      auto& open = self->state.open;
-      if (auto it = open.find(id); it != open.end()) {
-        self->send(it->second.actor, drop_atom::value);
-        open.erase(it);
-        count_documents(self->state);
-      }
+      wire::BusEnvelope env;
+      env.mutable_deleted();
+      if (auto it = self->state.open.find(id); it != self->state.open.end())
+        apply_change(self, id, it->second.actor, env);
+      publish_change(self, id, std::move(env));
     },
     [=](stats_atom) -> caf::result<std::uint64_t, std::uint64_t> {
       return {static_cast<std::uint64_t>(self->state.open.size()), self->state.loads};

@@ -44,6 +44,8 @@ void send_join(remote_document_type* self, const join_request& req) {
   j->set_session_id(req.session_id);
   j->set_client_id(req.client_id);
   j->set_user_id(req.user_id);
+  if (!req.username.empty())
+    j->set_username(req.username);
   j->set_known_rev(req.known_rev);
   j->set_echo(req.echo);
   j->set_policy(req.policy);
@@ -133,7 +135,7 @@ void on_broadcasts(remote_document_type* self, const std::vector<const wire::Doc
       if (!s.synced || b->rev() <= s.rev)
         continue;
       s.rev = b->rev();
-      if (id == b->author_session() && !s.echo)
+      if (id == b->author_session() && b->author_node() == st.bus->node_id() && !s.echo)
         continue;
       if (!shared) {
         wire::ServerMessage m;
@@ -207,12 +209,11 @@ caf::behavior remote_document(remote_document_type* self, std::string doc_id, st
       if (auto it = self->state.sessions.find(req.session_id); it != self->state.sessions.end() && req.credit)
         it->second.unanswered[req.client_seq] = std::move(req.credit);
     },
-    [=](presence_atom, const std::string& session_id, const std::string& client_id, std::uint32_t cursor,
+    [=](presence_atom, const std::string&, const std::string& session_id, std::uint32_t cursor,
         std::uint32_t anchor) {
       wire::BusEnvelope env;
       auto* p = env.mutable_presence();
       p->set_session_id(session_id);
-      p->set_client_id(client_id);
       p->set_cursor(cursor);
       p->set_anchor(anchor);
       publish_to_owner(self, env);
@@ -221,6 +222,11 @@ caf::behavior remote_document(remote_document_type* self, std::string doc_id, st
     [=](bus_atom, const std::string& payload) {
       wire::BusEnvelope env;
       if (!env.ParseFromString(payload))
+        return;
+      // Only the owner this stand-in relays to speaks for the document: a
+      // node that briefly thinks it owns it too cannot interleave its own
+      // history into this one.
+      if (env.from_node() != self->state.owner)
         return;
       if (env.has_frame()) {
         on_frames(self, env.frame().session_id(), {&env.frame().message()});

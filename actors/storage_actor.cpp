@@ -197,6 +197,22 @@ result<loaded_document> load(storage::store& s, const std::string& id, const std
   return out;
 }
 
+// Who may open a document now: its row (owner, public) and access list.
+result<loaded_document> read_access(storage::store& s, const std::string& id) {
+  auto found = s.find_document(id);
+  if (!found)
+    return found.error();
+  if (!*found)
+    return make_error(errc::unknown_document, "document " + id + " was deleted");
+  loaded_document out;
+  out.row = std::move(**found);
+  auto acl = s.access_list(id);
+  if (!acl)
+    return acl.error();
+  out.acl = std::move(*acl);
+  return out;
+}
+
 } // namespace
 
 caf::behavior storage_actor(caf::event_based_actor* self, std::shared_ptr<storage::store> store,
@@ -212,6 +228,13 @@ caf::behavior storage_actor(caf::event_based_actor* self, std::shared_ptr<storag
       std::chrono::duration<double> took = std::chrono::steady_clock::now() - start;
       metrics::get().storage_load_seconds.Observe(took.count());
       // A missing document is an answer, not a storage failure.
+      report(*st, r || r.error().code == errc::unknown_document ? ok() : status{r.error()});
+      if (!r)
+        return to_caf(r.error());
+      return std::move(*r);
+    },
+    [=](acl_atom, const std::string& id) -> caf::result<loaded_document> {
+      auto r = read_access(*st->store, id);
       report(*st, r || r.error().code == errc::unknown_document ? ok() : status{r.error()});
       if (!r)
         return to_caf(r.error());

@@ -162,7 +162,9 @@ int main(int argc, char** argv) try {
       [](stet::redis_atom, bool) {},
     };
   });
-  stet::redis_bridge subscriber{"bench-sub", url, std::make_shared<stet::node_health>()};
+  // Sealed as in production, so the figure includes the HMAC on both ends.
+  const std::string cluster_key = "bench-cluster-key-of-at-least-32-bytes";
+  stet::redis_bridge subscriber{"bench-sub", url, std::make_shared<stet::node_health>(), cluster_key};
   subscriber.start(counter);
   auto subscriber_side = threads_now();
   std::atomic<bool> subscribed{false};
@@ -170,7 +172,7 @@ int main(int argc, char** argv) try {
   subscriber.subscribe(channel, [&] { subscribed = true; });
 
   pin_calling_thread(opt.publisher_core);
-  stet::redis_bridge publisher{"bench-pub", url, std::make_shared<stet::node_health>()};
+  stet::redis_bridge publisher{"bench-pub", url, std::make_shared<stet::node_health>(), cluster_key};
   publisher.start(counter);
   for (int i = 0; i < 500 && !subscribed; ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(10));

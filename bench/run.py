@@ -128,6 +128,8 @@ class Stet(Process):
         argv = [STET, "serve", "--listen", f"127.0.0.1:{self.port}", "--data", self.data, "--allow-anonymous",
                 "--max-edits-per-second", "1000000", "--max-connections-per-ip", "1000000",
                 "--max-doc-bytes", str(64 << 20), *args]
+        # Cluster nodes seal their bus messages under a shared key.
+        env = {**os.environ, "STET_CLUSTER_SECRET": "bench-cluster-key-of-at-least-32-bytes", **(env or {})}
         super().__init__(argv, lambda: http_ok(self.port), env=env, name=name)
 
     def metric(self, name):

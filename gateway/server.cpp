@@ -18,6 +18,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <sched.h>
 #include <sys/stat.h>
 #include <thread>
@@ -109,6 +110,23 @@ int run_server(const server_options& opt) {
     log::error("cannot start", {{"error", "--redis needs --postgres: cluster nodes share one database"}});
     return 2;
   }
+  if (!opt.redis.empty() && opt.cluster_secret.size() < auth::bus_seal::k_min_key_bytes) {
+    log::error("cannot start",
+               {{"error", opt.cluster_secret.empty()
+                            ? "--redis needs a cluster key: set --cluster-secret-file or STET_CLUSTER_SECRET "
+                              "(the same on every node; at least 32 bytes)"
+                            : "the cluster key must be at least 32 bytes"}});
+    return 2;
+  }
+  std::optional<redis_endpoint> redis_at;
+  if (!opt.redis.empty()) {
+    auto at = parse_redis_url(opt.redis);
+    if (!at) {
+      log::error("cannot start", {{"error", at.error().message}});
+      return 2;
+    }
+    redis_at = *at;
+  }
   auto stores = open_stores(opt);
   if (!stores) {
     log::error("cannot open storage", {{"error", stores.error().message}});
@@ -141,14 +159,17 @@ int run_server(const server_options& opt) {
   registry_opts.document.node_id = opt.node_id;
   std::shared_ptr<redis_bridge> bridge;
   if (!opt.redis.empty()) {
-    bridge = std::make_shared<redis_bridge>(opt.node_id, opt.redis, health);
+    bridge = std::make_shared<redis_bridge>(opt.node_id, opt.redis, health, opt.cluster_secret);
     registry_opts.bus = bridge;
     registry_opts.document.bus = bridge;
   }
   auto registry = system.spawn(registry_actor, storage_actors, registry_opts);
   if (bridge) {
     bridge->start(registry);
-    log::info("cluster member", {{"redis", opt.redis}, {"node", opt.node_id}});
+    // Host and port only: the URL may hold a password.
+    log::info("cluster member", {{"redis", redis_at->host + ":" + std::to_string(redis_at->port)},
+                                 {"node", opt.node_id},
+                                 {"redis_auth", redis_at->password.empty() ? "none" : "password"}});
   }
 
   auth_settings auth{std::make_shared<auth::token_signer>(*secret), opt.allow_anonymous, opt.token_ttl_seconds,

@@ -23,9 +23,13 @@ struct server_options {
   std::string data_dir = "data";
   /// PostgreSQL connection (libpq URL or key=value); empty = embedded SQLite.
   std::string postgres;
-  /// Redis (redis://HOST:PORT): makes this node a cluster member; needs
-  /// PostgreSQL (documents must be shared storage).
+  /// Redis (redis://[[USER]:PASSWORD@]HOST:PORT): makes this node a
+  /// cluster member; needs PostgreSQL (documents must be shared storage)
+  /// and `cluster_secret`.
   std::string redis;
+  /// The key every node of the cluster seals its bus messages and
+  /// membership entries with (at least 32 bytes; required with `redis`).
+  std::string cluster_secret;
   /// Storage connections (storage actors) when on PostgreSQL. Each group-
   /// commits on its own; measured with PostgreSQL on the same two cores,
   /// two beat four (fewer, larger transactions: ack p99 4 vs 13 ms at

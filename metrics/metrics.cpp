@@ -176,13 +176,19 @@ node_metrics::node_metrics()
                    .Name("stet_redis_errors_total")
                    .Help("Redis commands that failed or got no reply (connection lost)")
                    .Register(*registry)
-                   .Add({})) {
+                   .Add({})),
+    bus_rejected_family(prometheus::BuildCounter()
+                          .Name("stet_bus_rejected_total")
+                          .Help("Bus payloads and membership entries dropped unread (forged, replayed or malformed), by reason")
+                          .Register(*registry)) {
   // Every known label value from the start: a rate over a series that
   // appears only with its first event would miss that event.
   for (auto reason : {"bad_password", "bad_token", "no_token"})
     auth_failures_family.Add({{"reason", reason}});
   for (auto limit : {"edits", "logins", "connections"})
     rate_limited_family.Add({{"limit", limit}});
+  for (auto reason : {"malformed", "bad_mac", "stale", "nested_batch", "undecodable", "foreign_member"})
+    bus_rejected_family.Add({{"reason", reason}});
   prometheus::BuildGauge()
     .Name("stet_build_info")
     .Help("Build of this node (value 1)")
@@ -194,6 +200,10 @@ node_metrics::node_metrics()
 void node_metrics::enable_cluster_metrics() {
   redis_connected = &redis_family.Add({});
   cluster_nodes = &ring_family.Add({});
+}
+
+void node_metrics::bus_rejected(std::string_view reason) {
+  bus_rejected_family.Add({{"reason", std::string{reason}}}).Increment();
 }
 
 void node_metrics::rejected(std::string_view code) {

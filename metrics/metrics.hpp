@@ -55,6 +55,7 @@ struct node_metrics {
   prometheus::Histogram& redis_publish_seconds;
   prometheus::Counter& redis_reconnects;
   prometheus::Counter& redis_errors;
+  prometheus::Family<prometheus::Counter>& bus_rejected_family;
   /// Cluster-only gauges: absent on a single node (so "Redis down" cannot fire there).
   prometheus::Gauge* redis_connected = nullptr;
   prometheus::Gauge* cluster_nodes = nullptr;
@@ -68,6 +69,9 @@ struct node_metrics {
   void auth_failure(std::string_view reason);
   /// Counts a request refused by a rate limit: limit is edits | logins | connections.
   void rate_limited(std::string_view limit);
+  /// Counts a bus payload dropped unread: reason is malformed | bad_mac |
+  /// stale | nested_batch | undecodable | foreign_member.
+  void bus_rejected(std::string_view reason);
   /// The registry in Prometheus text exposition format.
   std::string scrape() const;
 };

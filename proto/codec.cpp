@@ -33,14 +33,9 @@ status check_strings(const ClientMessage& m) {
         return s;
       return check_utf8(m.join().policy(), "join.policy");
     }
-    case ClientMessage::kEdit: {
-      if (auto s = check_utf8(m.edit().doc_id(), "edit.docId"); !s)
-        return s;
-      for (auto& c : m.edit().ops())
-        if (auto s = check_utf8(c.insert(), "edit.ops[].insert"); !s)
-          return s;
-      return ok();
-    }
+    // Inserted text is checked by to_operation, where the error can name
+    // the edit's clientSeq.
+    case ClientMessage::kEdit: return check_utf8(m.edit().doc_id(), "edit.docId");
     case ClientMessage::kPresence: return check_utf8(m.presence().doc_id(), "presence.docId");
     case ClientMessage::kLeave: return check_utf8(m.leave().doc_id(), "leave.docId");
     default: return ok();
@@ -150,8 +145,8 @@ result<operation> to_operation(const google::protobuf::RepeatedPtrField<Componen
       case Component::kInsert:
         if (c.insert().empty())
           return stet::make_error(errc::invalid_argument, where + ".insert must not be empty");
-        if (!utf8::is_valid(c.insert()))
-          return stet::make_error(errc::invalid_utf8, where + ".insert is not valid UTF-8");
+        if (auto st = utf8::check_text(c.insert(), where + ".insert"); !st)
+          return st.error();
         op.insert(c.insert());
         break;
       case Component::kDelete:
@@ -201,6 +196,29 @@ result<operation> decode_stored(std::string_view bytes) {
     }
   }
   return op;
+}
+
+result<std::vector<bus_item>> decode_bus(std::string_view payload) {
+  std::vector<bus_item> out(1);
+  if (!out[0].envelope.ParseFromArray(payload.data(), static_cast<int>(payload.size())))
+    return stet::make_error(errc::bad_message, "bus payload is not a BusEnvelope");
+  if (!out[0].envelope.has_batch()) {
+    out[0].bytes.assign(payload);
+    return out;
+  }
+  auto batch = std::move(*out[0].envelope.mutable_batch());
+  out.clear();
+  out.reserve(static_cast<std::size_t>(batch.envelopes_size()));
+  for (auto& inner : *batch.mutable_envelopes()) {
+    bus_item item;
+    if (!item.envelope.ParseFromString(inner))
+      return stet::make_error(errc::bad_message, "an envelope in a bus batch is not a BusEnvelope");
+    if (item.envelope.has_batch())
+      return stet::make_error(errc::invalid_argument, "a bus batch holds another batch");
+    item.bytes = std::move(inner);
+    out.push_back(std::move(item));
+  }
+  return out;
 }
 
 ServerMessage make_error(const stet::error& err, std::string_view doc_id, std::uint64_t client_seq) {

@@ -55,6 +55,17 @@ std::string encode_stored(const operation& op);
 /// Errors: bad_message when `bytes` is not a stored operation.
 result<operation> decode_stored(std::string_view bytes);
 
+/// One envelope of a bus payload, parsed, with its own encoding.
+struct bus_item {
+  BusEnvelope envelope;
+  std::string bytes;
+};
+/// The envelopes of an (already authenticated) bus payload, in order: the
+/// envelope itself, or the envelopes of its batch. Errors: bad_message
+/// (undecodable), invalid_argument for a batch inside a batch (a node never
+/// sends one; refusing it bounds the work one payload can cause).
+result<std::vector<bus_item>> decode_bus(std::string_view payload);
+
 ServerMessage make_error(const stet::error& err, std::string_view doc_id = {}, std::uint64_t client_seq = 0);
 
 } // namespace stet::wire

@@ -91,8 +91,8 @@ TEST_CASE("redis_bridge: a burst of publishes arrives complete and in order, in 
       };
     });
     auto url = "127.0.0.1:" + std::to_string(server.port);
-    redis_bridge sub{"b", url, std::make_shared<node_health>()};
-    redis_bridge pub{"a", url, std::make_shared<node_health>()};
+    redis_bridge sub{"b", url, std::make_shared<node_health>(), k_test_cluster_key};
+    redis_bridge pub{"a", url, std::make_shared<node_health>(), k_test_cluster_key};
     sub.start(registry);
     pub.start(registry);
     std::atomic<bool> subscribed{false};

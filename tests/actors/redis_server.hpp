@@ -45,10 +45,14 @@ inline int free_port() {
   return ntohs(a.sin_port);
 }
 
+/// The cluster key the tests' nodes share.
+inline const std::string k_test_cluster_key = "test-cluster-key-of-at-least-32-bytes";
+
 struct redis_server {
   int port = free_port();
   pid_t pid = 0;
-  redis_server() {
+  std::string password; // requirepass, when set
+  explicit redis_server(std::string requirepass = {}) : password(std::move(requirepass)) {
     start();
   }
   ~redis_server() {
@@ -57,7 +61,8 @@ struct redis_server {
   void start() {
     auto p = std::to_string(port);
     const char* argv[] = {"redis-server", "--port", p.c_str(), "--bind", "127.0.0.1", "--save", "", "--appendonly",
-                          "no", "--loglevel", "warning", nullptr};
+                          "no", "--loglevel", "warning", password.empty() ? nullptr : "--requirepass",
+                          password.c_str(), nullptr};
     REQUIRE(posix_spawnp(&pid, "redis-server", nullptr, nullptr, const_cast<char**>(argv), environ) == 0);
     std::this_thread::sleep_for(200ms);
   }

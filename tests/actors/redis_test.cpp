@@ -62,8 +62,8 @@ TEST_CASE("redis_connection: commands, pub/sub, and recovery after Redis restart
     return;
   redis_server server;
   io_thread t;
-  auto cmd = std::make_shared<redis_connection>(t.io, "127.0.0.1", server.port);
-  auto sub = std::make_shared<redis_connection>(t.io, "127.0.0.1", server.port);
+  auto cmd = std::make_shared<redis_connection>(t.io, redis_endpoint{"127.0.0.1", server.port});
+  auto sub = std::make_shared<redis_connection>(t.io, redis_endpoint{"127.0.0.1", server.port});
   std::atomic<int> downs{0};
   std::mutex m;
   std::vector<std::string> received;
@@ -127,11 +127,13 @@ TEST_CASE("membership: every node sees the same live set; leavers and the dead d
   std::vector<std::shared_ptr<membership>> nodes;
   std::mutex m;
   std::vector<std::vector<std::string>> seen(3);
+  auto seal = std::make_shared<const auth::bus_seal>(k_test_cluster_key);
   t.run([&] {
     for (int i = 0; i < 3; ++i) {
-      auto c = std::make_shared<redis_connection>(t.io, "127.0.0.1", server.port);
+      auto c = std::make_shared<redis_connection>(t.io, redis_endpoint{"127.0.0.1", server.port});
       c->start();
-      auto n = std::make_shared<membership>(t.io, c, "node-" + std::to_string(i), 100ms, 400ms, "stet:test:nodes");
+      auto n = std::make_shared<membership>(t.io, c, "node-" + std::to_string(i), seal, 100ms, 400ms,
+                                            "stet:test:nodes");
       n->on_change([&, i](const std::vector<std::string>& live) {
         std::lock_guard<std::mutex> g{m};
         seen[i] = live;
@@ -161,4 +163,82 @@ TEST_CASE("membership: every node sees the same live set; leavers and the dead d
       c->stop();
   });
   std::this_thread::sleep_for(50ms);
+}
+
+TEST_CASE("parse_redis_url: host, port, password and ACL user, percent-decoded") {
+  auto plain = parse_redis_url("redis://10.0.0.5:6380/0");
+  REQUIRE(plain);
+  CHECK((plain->host == "10.0.0.5" && plain->port == 6380 && plain->password.empty()));
+  auto bare = parse_redis_url("127.0.0.1:7000");
+  REQUIRE(bare);
+  CHECK(bare->port == 7000);
+  auto pass = parse_redis_url("redis://:p%40ss%3Aword@h:1");
+  REQUIRE(pass);
+  CHECK((pass->username.empty() && pass->password == "p@ss:word" && pass->host == "h"));
+  auto acl = parse_redis_url("redis://stet:secret@h");
+  REQUIRE(acl);
+  CHECK((acl->username == "stet" && acl->password == "secret" && acl->port == 6379));
+  CHECK_FALSE(parse_redis_url("rediss://h:1"));
+  CHECK_FALSE(parse_redis_url("redis://h:99999"));
+}
+
+TEST_CASE("redis_connection logs in to a Redis with requirepass, and a wrong password stays down") {
+  if (!redis_available())
+    return;
+  redis_server server{"pa55-word"};
+  io_thread t;
+  auto good = std::make_shared<redis_connection>(t.io, redis_endpoint{"127.0.0.1", server.port, "", "pa55-word"});
+  auto bad = std::make_shared<redis_connection>(t.io, redis_endpoint{"127.0.0.1", server.port, "", "wrong"});
+  std::mutex m;
+  std::string why_down;
+  std::atomic<bool> got{false};
+  std::string pong;
+  t.run([&] {
+    bad->on_state([&](bool up, const std::string& why) {
+      std::lock_guard<std::mutex> g{m};
+      if (!up)
+        why_down = why;
+    });
+    good->start();
+    bad->start();
+  });
+  REQUIRE(eventually([&] { return good->up(); }));
+  t.run([&] {
+    good->command({"PING"}, [&](const redis_reply& r) {
+      pong = r.ok ? r.str : r.error;
+      got = true;
+    });
+  });
+  REQUIRE(eventually([&] { return got.load(); }));
+  CHECK(pong == "PONG");
+  CHECK(eventually([&] {
+    std::lock_guard<std::mutex> g{m};
+    return why_down.find("refused the login") != std::string::npos;
+  }));
+  CHECK_FALSE(bad->up());
+  {
+    std::lock_guard<std::mutex> g{m};
+    CHECK(why_down.find("wrong") == std::string::npos); // never the password
+  }
+  t.run([&] {
+    good->stop();
+    bad->stop();
+  });
+  std::this_thread::sleep_for(50ms);
+}
+
+TEST_CASE("membership entries: only signed, fresh ones count") {
+  auth::bus_seal seal{k_test_cluster_key};
+  auth::bus_seal other{"not-the-cluster-key-but-32-bytes-long"};
+  constexpr std::int64_t now = 1'800'000'000'000;
+  auto entry = membership::entry(seal, "node#1", now);
+  CHECK(membership::verify(seal, entry, now + 500, 3000) == "node#1");
+  CHECK(membership::verify(seal, entry, now + 3001, 3000).empty());       // copied back later
+  CHECK(membership::verify(seal, "evil", now, 3000).empty());             // unsigned
+  CHECK(membership::verify(seal, membership::entry(other, "evil", now), now, 3000).empty());
+  auto moved = entry;
+  moved.replace(0, 4, "edon");                                            // another node's name
+  CHECK(membership::verify(seal, moved, now, 3000).empty());
+  CHECK(membership::verify(seal, "#" + entry, now, 3000).empty());
+  CHECK(membership::verify(seal, "a##", now, 3000).empty());
 }

@@ -113,7 +113,7 @@ struct fixture {
 
   join_request join(const std::string& doc, const std::string& client, std::shared_ptr<recording_sink> sink,
                     const caf::actor& gateway) {
-    return join_request{doc, "lww", 0, false, client, "session-" + client, 0, sink, gateway, {}};
+    return join_request{doc, "lww", 0, false, client, "session-" + client, 0, {}, sink, gateway, {}};
   }
 
   std::pair<std::uint64_t, std::uint64_t> stats() {
@@ -149,7 +149,7 @@ TEST_CASE("a hundred simultaneous cold joins read storage once, edits ack after 
     CHECK(s->wait_for([](auto& m) { return m.has_snapshot(); }));
 
   // An edit is acked only once it is in the database.
-  self->send(doc, edit_atom::value, edit_request{"c0", "session-c0", 1, 0, 0, operation{}.insert("durable"), {}, {}});
+  self->send(doc, edit_atom::value, edit_request{"c0", "session-c0", 1, 0, 0, operation{}.insert("durable"), {}, 0, {}});
   auto ack = sinks[0]->wait_for([](auto& m) { return m.has_ack(); });
   REQUIRE(ack);
   CHECK(ack->ack().rev() == 1);
@@ -224,7 +224,7 @@ TEST_CASE("presence: a burst of joins reaches each subscriber in one hand-over; 
   REQUIRE(snap);
   CHECK(snap->snapshot().participants_size() == 9);
 
-  self->send(doc, presence_atom::value, std::string{"session-c3"}, std::string{"c3"}, std::uint32_t{0}, std::uint32_t{0});
+  self->send(doc, presence_atom::value, std::string{}, std::string{"session-c3"}, std::uint32_t{0}, std::uint32_t{0});
   CHECK(first->wait_for([](auto& m) { return m.has_presence() && m.presence().client_id() == "c3" && m.presence().has_cursor(); }));
   self->send(doc, leave_atom::value, std::string{"session-c5"});
   CHECK(first->wait_for([](auto& m) { return m.has_presence() && m.presence().client_id() == "c5" && m.presence().left(); }));
