@@ -121,7 +121,22 @@ def test_overlay_renders_and_agrees_with_the_binary(overlay):
                 assert secret["metadata"]["name"] == ref["secretKeyRef"]["name"]
                 assert ref["secretKeyRef"]["key"] in secret["data"]
     assert config["data"]["log-level"] in ("debug", "info", "warn", "error")
-    assert config["data"]["redis-url"].startswith("redis://")
+    with open(os.path.join(K8S, "base", "secret.template.yaml")) as f:
+        template = yaml.safe_load(f)["stringData"]
+    assert template["redis-url"].startswith("redis://")
+    assert len(template["cluster-secret"]) >= 32
+    assert "STET_CLUSTER_SECRET" in env_names
+
+    # Only stet pods reach Redis and PostgreSQL.
+    for name, port in (("stet-redis-clients", 6379), ("stet-postgres-clients", 5432)):
+        policy = find(docs, "NetworkPolicy", name)["spec"]
+        assert policy["policyTypes"] == ["Ingress"]
+        [rule] = policy["ingress"]
+        assert [p["port"] for p in rule["ports"]] == [port]
+        assert [matches(f["podSelector"]["matchLabels"], pod_labels) for f in rule["from"]] == [True]
+        if overlay == "dev":
+            target = find(docs, "Service", policy["podSelector"]["matchLabels"]["app.kubernetes.io/name"])
+            assert policy["podSelector"]["matchLabels"] == target["spec"]["selector"]
 
     # Services, the disruption budget and the ServiceMonitor find the pods.
     headless = find(docs, "Service", "stet-headless")
@@ -146,7 +161,10 @@ def test_overlay_renders_and_agrees_with_the_binary(overlay):
         assert c["image"] == "stet:dev"
         for name in ("stet-redis", "stet-postgres"):
             find(docs, "Service", name)
-        assert "stet-redis" in config["data"]["redis-url"]
+        secret = {k: base64.b64decode(v).decode() for k, v in find(docs, "Secret", "stet-secrets")["data"].items()}
+        assert "@stet-redis:" in secret["redis-url"]
+        redis_password = base64.b64decode(find(docs, "Secret", "stet-redis")["data"]["REDIS_PASSWORD"]).decode()
+        assert secret["redis-url"].startswith(f"redis://:{redis_password}@")
     else:
         assert c["image"].startswith("registry.example.com/stet:")
         assert not [d for d in docs if d["kind"] == "Secret"], "production secrets are created out of band"
@@ -191,7 +209,7 @@ def test_dev_pod_spec_runs_and_passes_its_probes():
             value = f"127.0.0.1:{local[name]}"
         args += [flag] + ([value] if value is not None else [])
     data = tempfile.mkdtemp(prefix="stet-k8s-")
-    with RedisServer() as redis:
+    with RedisServer(password="stet-dev-redis") as redis:
         env = {"PATH": os.environ["PATH"]}
         for e in c["env"]:
             ref = e.get("valueFrom", {})
@@ -204,7 +222,7 @@ def test_dev_pod_spec_runs_and_passes_its_probes():
             else:
                 env[e["name"]] = e["value"]
         # In-cluster hostnames stand for the loopback servers of this test.
-        assert env["STET_REDIS_URL"] == "redis://stet-redis:6379"
+        assert env["STET_REDIS_URL"] == "redis://:stet-dev-redis@stet-redis:6379"
         env["STET_REDIS_URL"] = redis.url
         assert "@stet-postgres:5432/" in env["STET_POSTGRES_URL"]
         env["STET_POSTGRES_URL"] = f"dbname={database}"
