@@ -48,12 +48,15 @@ class Server:
     _databases = 0
 
     SECRET = "integration-test-secret-0123456789abcdef"
+    CLUSTER_SECRET = "integration-test-cluster-key-0123456789abcdef"
 
-    def __init__(self, *extra_args, data_dir=None, backend="sqlite", anonymous=True, database=None, fd_limit=None):
+    def __init__(self, *extra_args, data_dir=None, backend="sqlite", anonymous=True, database=None, fd_limit=None,
+                 env=None):
         # Most tests speak as anonymous clients at full speed; the accounts
         # tests start a server that requires tokens.
         self.extra_args = (["--allow-anonymous", "--max-edits-per-second", "1000000"] if anonymous else []) + list(
             extra_args)
+        self.env = env or {}
         self.backend = backend
         self.database = None
         self.owns_database = False
@@ -78,7 +81,8 @@ class Server:
         self._log = open(self.log_path, "a")
         self.proc = subprocess.Popen(
             [BINARY, "serve", "--listen", listen, "--data", self.data_dir, *self.extra_args],
-            stdout=self._log, stderr=subprocess.STDOUT, env={**os.environ, "STET_AUTH_SECRET": self.SECRET},
+            stdout=self._log, stderr=subprocess.STDOUT, env={**os.environ, "STET_AUTH_SECRET": self.SECRET,
+                                                     "STET_CLUSTER_SECRET": self.CLUSTER_SECRET, **self.env},
             preexec_fn=self._limit_fds if self.fd_limit else None)
         deadline = time.time() + 20
         while time.time() < deadline:
@@ -207,16 +211,18 @@ class Server:
 class RedisServer:
     """A redis-server on a free loopback port, killable and restartable."""
 
-    def __init__(self):
+    def __init__(self, password=None):
         import socket
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", 0))
             self.port = sock.getsockname()[1]
+        self.password = password
         self.proc = None
 
     def start(self):
+        auth = ["--requirepass", self.password] if self.password else []
         self.proc = subprocess.Popen(["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-                                      "--appendonly", "no", "--loglevel", "warning"],
+                                      "--appendonly", "no", "--loglevel", "warning", *auth],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(0.2)
         return self
@@ -227,7 +233,29 @@ class RedisServer:
 
     @property
     def url(self):
-        return f"redis://127.0.0.1:{self.port}"
+        auth = f":{self.password}@" if self.password else ""
+        return f"redis://{auth}127.0.0.1:{self.port}"
+
+    def cli(self, *args):
+        """Sends one command as any client that can reach this server would
+        (arguments may be binary); returns the reply's first line."""
+        import socket
+        def bulk(a):
+            a = a if isinstance(a, bytes) else str(a).encode()
+            return b"$%d\r\n%s\r\n" % (len(a), a)
+        with socket.create_connection(("127.0.0.1", self.port), timeout=10) as sock:
+            wire = b""
+            if self.password:
+                wire += b"*2\r\n" + bulk("AUTH") + bulk(self.password)
+            wire += b"*%d\r\n" % len(args) + b"".join(bulk(a) for a in args)
+            sock.sendall(wire)
+            reply = b""
+            while reply.count(b"\r\n") < (2 if self.password else 1):
+                chunk = sock.recv(4096)
+                if not chunk:
+                    break
+                reply += chunk
+            return reply.split(b"\r\n")[-2]
 
     def __enter__(self):
         return self.start()
@@ -278,6 +306,7 @@ class Client:
         self.resync_again = False
         self.errors = []      # error messages
         self.conflicts = []
+        self.applied = []     # every applied message, in arrival order
         self.other = []       # everything else, in arrival order
         self._reader = None
         self._snapshot = None
@@ -349,6 +378,7 @@ class Client:
             assert rev == self.rev + 1, f"{self.client_id}: gap: have {self.rev}, got {rev}"
             self.text = apply_ops(self.text, a.get("ops", []))
             self.rev = rev
+            self.applied.append(a)
         elif "ack" in m:
             seq = int(m["ack"]["clientSeq"])
             self.acks[seq] = int(m["ack"]["rev"])

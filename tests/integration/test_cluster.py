@@ -350,12 +350,14 @@ def test_a_cross_node_edit_is_followed_in_logs_and_metrics(database):
             await c.join(doc)
             await c.edit(doc, i + 1, [{"insert": "x"}])
             await c.wait_for(lambda: len(c.acks) == i + 1)
-            if any(l.get("edit") == f"hopper/{i + 1}" and l.get("owner") == "n2" for l in log_lines(n1)):
+            # Anonymous: the server knows the session by a name derived from its client id.
+            if any(l.get("edit") == f"{c.welcome['clientId']}/{i + 1}" and l.get("owner") == "n2"
+                   for l in log_lines(n1)):
                 # While the session is joined, n1 holds a stand-in for it.
                 with urllib.request.urlopen(f"http://127.0.0.1:{n1.port}/metrics") as r:
                     assert metric(r.read().decode(), "stet_remote_documents") >= 1
                 await c.close()
-                return doc, f"hopper/{i + 1}"
+                return doc, f"{c.welcome['clientId']}/{i + 1}"
         raise AssertionError("no document among 40 is owned by n2")
 
     with RedisServer() as redis:

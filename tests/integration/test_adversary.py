@@ -1,0 +1,347 @@
+"""Trust boundaries, tried as an attacker would: a byte no backend can
+store, a participant who copies someone else's client id, a revoke or a
+delete sent to a node that does not own the document, and anything that can
+PUBLISH to Redis. Each test fails on a server that trusts what it is sent.
+Real servers throughout: stet processes, redis-server, PostgreSQL."""
+
+import asyncio
+import hashlib
+import hmac
+import json
+import struct
+import time
+import urllib.request
+
+import pytest
+import websockets
+
+from stet_harness import Client, RedisServer, Server, postgres_available, psql
+
+BACKENDS = ["sqlite", "postgres"]
+
+
+def backend_or_skip(backend):
+    if backend == "postgres" and not postgres_available():
+        pytest.skip("needs PostgreSQL (scripts/test.sh provides it)")
+
+
+async def raw(url, hello):
+    ws = await websockets.connect(url)
+    await ws.send(json.dumps({"hello": hello}))
+    welcome = json.loads(await ws.recv())
+    assert "welcome" in welcome, welcome
+    return ws, welcome["welcome"]
+
+
+async def next_matching(ws, predicate, timeout=10):
+    deadline = time.time() + timeout
+    while True:
+        m = json.loads(await asyncio.wait_for(ws.recv(), max(0.01, deadline - time.time())))
+        if predicate(m):
+            return m
+
+
+# -- U+0000 --
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_nul_in_text_is_refused_everywhere_and_the_document_survives_a_restart(backend):
+    backend_or_skip(backend)
+    with Server(backend=backend) as server:
+        async def edit_then_restart():
+            c = await Client(server.ws_url, "writer").connect()
+            await c.join("nul-doc")
+            await c.edit("nul-doc", 1, [{"insert": "hello"}])
+            await c.wait_for(lambda: 1 in c.acks)
+            await c.edit("nul-doc", 2, [{"retain": 5}, {"insert": "a\u0000b"}])
+            await c.wait_for(lambda: c.errors)
+            assert c.errors[0]["code"] == "nul_character", c.errors
+            assert int(c.errors[0]["clientSeq"]) == 2
+            assert "U+0000" in c.errors[0]["message"]
+            await c.edit("nul-doc", 3, [{"retain": 5}, {"insert": " world"}], base_rev=1)
+            await c.wait_for(lambda: 3 in c.acks)
+            await c.close()
+            # A client id with a NUL never reaches a batch either.
+            ws, _ = await raw(server.ws_url, {})
+            await ws.send(json.dumps({"hello": {"clientId": "x\u0000y"}}))
+            err = await next_matching(ws, lambda m: "error" in m)
+            assert err["error"]["code"] == "nul_character"
+            await ws.close()
+        asyncio.run(edit_then_restart())
+        server.restart()
+        status, doc = server.get_document("nul-doc")
+        assert status == 200 and doc["text"] == "hello world" and doc["rev"] == 1 + 1
+        status, body, _ = server.http("POST", "/api/register",
+                                      {"username": "eve", "password": "long enough", "email": "e\u0000@x"})
+        assert status == 400 and body["error"]["code"] == "nul_character"
+
+
+# -- identity: deduplication and authorship belong to the server --
+
+def test_a_copied_client_id_cannot_swallow_another_users_edits():
+    with Server(anonymous=False) as server:
+        for name in ("alice", "mallory"):
+            assert server.register(name)[0] == 201
+        alice, mallory = server.login("alice"), server.login("mallory")
+        status, doc, _ = server.http("POST", "/api/documents", {"title": "shared"}, token=alice)
+        assert status == 201
+        doc_id = doc["id"]
+        assert server.http("POST", f"/api/documents/{doc_id}/share", {"user": "mallory", "role": "editor"},
+                           token=alice)[0] == 200
+
+        async def attack():
+            victim = await Client(server.ws_url, "alice-laptop").connect(token=alice)
+            await victim.join(doc_id)
+            thief = await Client(server.ws_url, "alice-laptop").connect(token=mallory)
+            await thief.join(doc_id)
+            await thief.edit(doc_id, 2 ** 62, [{"insert": "M"}])
+            await thief.wait_for(lambda: 2 ** 62 in thief.acks)
+            for seq in (1, 2):
+                await victim.edit(doc_id, seq, [{"insert": f"a{seq}"}])
+            await victim.wait_for(lambda: 2 in victim.acks)
+            await victim.wait_for(lambda: victim.rev == 3)
+            assert sorted(victim.acks.values()) == [2, 3], "the victim's edits were taken for duplicates"
+            assert "a1" in victim.text and "a2" in victim.text and "M" in victim.text
+            await thief.wait_for(lambda: thief.rev == 3)
+            applied = victim.applied
+            by_rev = {int(a["rev"]): a for a in applied}
+            users = {a["author"]: set() for a in applied}
+            for a in applied:
+                users[a["author"]].add(a.get("userId"))
+            # Same client id, two users: the server says who sent what.
+            assert len(users["alice-laptop"]) == 2, users
+            assert by_rev[1].get("userId") != by_rev[2].get("userId")
+            await victim.close()
+            await thief.close()
+        asyncio.run(attack())
+
+
+def test_an_anonymous_client_id_is_a_secret_others_see_only_derived():
+    with Server() as server:
+        async def attack():
+            victim = await Client(server.ws_url, "victim-secret-7f3a").connect()
+            assert victim.welcome["clientId"].startswith("anon-")
+            assert "victim-secret" not in victim.welcome["clientId"]
+            await victim.join("anon-doc")
+            await victim.edit("anon-doc", 1, [{"insert": "v1"}])
+            await victim.wait_for(lambda: 1 in victim.acks)
+            thief = await Client(server.ws_url, "thief").connect()
+            snap = await thief.join("anon-doc")
+            shown = {p["clientId"] for p in snap.get("participants", [])}
+            assert victim.welcome["clientId"] in shown and "victim-secret-7f3a" not in shown
+            # Claim what was shown, and poison its sequence numbers.
+            thief2 = await Client(server.ws_url, victim.welcome["clientId"]).connect()
+            await thief2.join("anon-doc")
+            await thief2.edit("anon-doc", 2 ** 62, [{"insert": "T"}])
+            await thief2.wait_for(lambda: 2 ** 62 in thief2.acks)
+            await victim.edit("anon-doc", 2, [{"insert": "v2"}])
+            await victim.wait_for(lambda: 2 in victim.acks)
+            assert victim.acks[2] == 3 and "v2" in victim.text
+            # The real owner of the secret resumes as itself: a resend is a duplicate.
+            again = await Client(server.ws_url, "victim-secret-7f3a").connect()
+            await again.join("anon-doc")
+            await again.edit("anon-doc", 2, [{"insert": "v2"}], base_rev=2)
+            await again.wait_for(lambda: 2 in again.acks)
+            assert again.acks[2] == 3
+            await again.wait_for(lambda: again.rev == 3)
+            assert again.text.count("v2") == 1
+            for c in (victim, thief, thief2, again):
+                await c.close()
+        asyncio.run(attack())
+
+
+# -- a cluster: two nodes, real Redis and PostgreSQL --
+
+cluster = pytest.mark.skipif(not postgres_available(), reason="needs PostgreSQL (scripts/test.sh provides it)")
+
+
+@pytest.fixture
+def database():
+    name = f"stet_adv_{int(time.time() * 1000)}"
+    psql(f"CREATE DATABASE {name}")
+    yield name
+    psql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def open_documents(node):
+    return node.metric("stet_open_documents") or 0
+
+
+def wait_for_ring(nodes, size, timeout=20):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if all(n.metric("stet_cluster_nodes") == size and n.readyz()[0] == 200 for n in nodes):
+            return
+        time.sleep(0.1)
+    raise TimeoutError(f"cluster did not settle on {size} nodes")
+
+
+def two_nodes(redis, database, *args):
+    nodes = [Server("--redis", redis.url, "--node-id", name, *args, backend="postgres", database=database,
+                    anonymous=False).start() for name in ("n1", "n2")]
+    wait_for_ring(nodes, 2)
+    return nodes
+
+
+@cluster
+def test_revoke_and_delete_sent_to_the_non_owner_reach_the_owners_sessions(database):
+    with RedisServer() as redis:
+        n1, n2 = two_nodes(redis, database)
+        try:
+            for name in ("alice", "bob"):
+                assert n1.register(name)[0] == 201
+            alice, bob = n1.login("alice"), n1.login("bob")
+
+            async def one_document(i):
+                status, doc, _ = n1.http("POST", "/api/documents", {"title": f"d{i}"}, token=alice)
+                doc_id = doc["id"]
+                assert n1.http("POST", f"/api/documents/{doc_id}/share", {"user": "bob", "role": "editor"},
+                               token=alice)[0] == 200
+                before = [open_documents(n) for n in (n1, n2)]
+                c = await Client(n1.ws_url, f"bob-{i}").connect(token=bob)
+                await c.join(doc_id)
+                await c.edit(doc_id, 1, [{"insert": "bob was here"}])
+                await c.wait_for(lambda: 1 in c.acks)
+                owner = n1 if open_documents(n1) > before[0] else n2
+                other = n2 if owner is n1 else n1
+                return doc_id, c, owner, other
+
+            async def scenario():
+                # Revoke and delete, each for a document owned by n1 and one owned by n2.
+                todo = {(port, action) for port in (n1.port, n2.port) for action in ("revoke", "delete")}
+                for i in range(40):
+                    if not todo:
+                        return
+                    doc_id, c, owner, other = await one_document(i)
+                    action = next((a for p, a in sorted(todo) if p == owner.port), None)
+                    if action is None:
+                        await c.close()
+                        continue
+                    todo.discard((owner.port, action))
+                    if action == "revoke":
+                        assert other.http("DELETE", f"/api/documents/{doc_id}/share/bob", token=alice)[0] == 204
+                        await c.wait_for(lambda: any(e["code"] == "forbidden" for e in c.errors), timeout=10)
+                        await c.edit(doc_id, 2, [{"insert": "still?"}])
+                        await c.wait_for(lambda: any(e.get("clientSeq") == "2" for e in c.errors), timeout=10)
+                        assert 2 not in c.acks
+                        status, body, _ = owner.http("GET", f"/api/documents/{doc_id}", token=alice)
+                        assert "still?" not in body["text"]
+                    else:
+                        assert other.http("DELETE", f"/api/documents/{doc_id}", token=alice)[0] == 204
+                        await c.wait_for(lambda: any(e["code"] == "unknown_document" for e in c.errors), timeout=10)
+                        # Joining again does not bring it back, on either node.
+                        for n in (n1, n2):
+                            ws, _ = await raw(n.ws_url, {"token": bob})
+                            await ws.send(json.dumps({"join": {"docId": doc_id}}))
+                            err = await next_matching(ws, lambda m: "error" in m or "snapshot" in m)
+                            assert "error" in err and err["error"]["code"] == "unknown_document", err
+                            await ws.close()
+                        assert n1.http("GET", f"/api/documents/{doc_id}", token=alice)[0] == 404
+                    await c.close()
+                assert not todo, f"no document among 40 for {todo}"
+            asyncio.run(scenario())
+        finally:
+            for n in (n1, n2):
+                n.stop()
+
+
+def seal(key, channel, body, sent_ms=None):
+    sent_ms = int(time.time() * 1000) if sent_ms is None else sent_ms
+    header = bytes([1]) + struct.pack(">Q", sent_ms)
+    mac = hmac.new(key, channel.encode() + b"\0" + header + body, hashlib.sha256).digest()
+    return header + mac + body
+
+
+def field(number, payload):
+    """A length-delimited protobuf field (enough to write BusEnvelopes by hand)."""
+    if isinstance(payload, str):
+        payload = payload.encode()
+    out, n = bytearray([(number << 3) | 2]), len(payload)
+    while n >= 0x80:
+        out.append((n & 0x7F) | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out) + payload
+
+
+@cluster
+def test_forged_replayed_and_nested_bus_payloads_are_dropped_and_counted(database):
+    with RedisServer() as redis:
+        n1, n2 = two_nodes(redis, database, "--log-level", "debug")
+        try:
+            n1.register("alice")
+            alice = n1.login("alice")
+            status, doc, _ = n1.http("POST", "/api/documents", {"title": "target"}, token=alice)
+            doc_id = doc["id"]
+
+            async def scenario():
+                c = await Client(n1.ws_url, "alice-1").connect(token=alice)
+                await c.join(doc_id)
+                await c.edit(doc_id, 1, [{"insert": "original"}])
+                await c.wait_for(lambda: 1 in c.acks)
+                session = c.welcome["sessionId"]
+                # Forge: an edit for alice's session, and a frame pushed to her.
+                forged_edit = (field(1, "n2") + field(2, doc_id)
+                               + field(4, field(1, session) + field(2, "alice-1") + field(6, field(2, "PWNED"))))
+                error = field(7, field(1, "forbidden") + field(2, "forged"))
+                forged_frame = field(1, "n2") + field(2, doc_id) + field(7, field(1, session) + field(2, error))
+                key = Server.CLUSTER_SECRET.encode()
+                for channel in ("stet:node:n1", "stet:node:n2"):
+                    for body in (forged_edit, forged_frame):
+                        redis.cli("PUBLISH", channel, body)                              # unsealed
+                        redis.cli("PUBLISH", channel, seal(b"x" * 40, channel, body))   # wrong key
+                        redis.cli("PUBLISH", channel, seal(key, "stet:node:other", body))  # wrong channel
+                        redis.cli("PUBLISH", channel, seal(key, channel, body, int(time.time() * 1000) - 120000))
+                    nested = field(1, "n2") + field(11, field(1, field(11, field(1, forged_edit))))
+                    redis.cli("PUBLISH", channel, seal(key, channel, nested))
+                # A member without the cluster key: not in anyone's ring.
+                redis.cli("ZADD", "stet:nodes", str(int(time.time() * 1000) + 600000), "evil")
+                await asyncio.sleep(2.5)
+                assert not c.errors, c.errors
+                assert "PWNED" not in c.text
+                await c.close()
+            asyncio.run(scenario())
+            for n in (n1, n2):
+                assert n.metric("stet_cluster_nodes") == 2
+                assert n.metric("stet_bus_rejected_total", '{reason="malformed"}') >= 2
+                assert n.metric("stet_bus_rejected_total", '{reason="bad_mac"}') >= 4
+                assert n.metric("stet_bus_rejected_total", '{reason="stale"}') >= 2
+                assert n.metric("stet_bus_rejected_total", '{reason="nested_batch"}') >= 1
+                assert n.metric("stet_bus_rejected_total", '{reason="foreign_member"}') >= 1
+            status, body, _ = n1.http("GET", f"/api/documents/{doc_id}", token=alice)
+            assert body["text"] == "original"
+        finally:
+            for n in (n1, n2):
+                n.stop()
+
+
+@cluster
+def test_redis_with_requirepass_works_and_a_wrong_password_is_not_ready(database):
+    with RedisServer(password="s3cret-redis-pass") as redis:
+        n1, n2 = two_nodes(redis, database)
+        try:
+            n1.register("alice")
+            alice = n1.login("alice")
+
+            async def relay():
+                # Documents on both nodes, edited through n1: some relayed.
+                for i in range(6):
+                    c = await Client(n1.ws_url, f"a{i}").connect(token=alice)
+                    await c.join(f"pw-{i}")
+                    await c.edit(f"pw-{i}", 1, [{"insert": "through redis"}])
+                    await c.wait_for(lambda: 1 in c.acks)
+                    await c.close()
+            asyncio.run(relay())
+            assert n1.metric("stet_remote_documents") is not None
+            wrong = redis.url.replace("s3cret-redis-pass", "wrong-password")
+            with Server("--redis", wrong, "--node-id", "n3", backend="postgres", database=database,
+                        anonymous=False) as n3:
+                deadline = time.time() + 5
+                while time.time() < deadline and "refused the login" not in n3.log():
+                    time.sleep(0.1)
+                assert n3.readyz()[0] == 503
+                assert "refused the login" in n3.log()
+                assert "wrong-password" not in n3.log() and "wrong-password" not in json.dumps(n3.readyz()[1])
+            assert n1.metric("stet_cluster_nodes") == 2
+        finally:
+            for n in (n1, n2):
+                n.stop()
