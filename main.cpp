@@ -17,8 +17,8 @@ constexpr std::string_view k_usage = R"(usage: stet serve [flags]
   --data DIR                folder for the embedded SQLite database (default ./data; env STET_DATA)
   --postgres URL            store everything in PostgreSQL instead (libpq URL or key=value; env STET_POSTGRES_URL)
   --storage-connections N   PostgreSQL connections, one storage actor each (default 2)
-  --redis URL               join a cluster through Redis (redis://[[USER]:PASSWORD@]HOST:PORT; env
-                            STET_REDIS_URL; needs --postgres and a cluster key)
+  --redis URL               join a cluster through Redis (redis://[[USER]:PASSWORD@]HOST:PORT;
+                            env STET_REDIS_URL; needs --postgres and a cluster key)
   --cluster-secret-file F   file holding the key every node seals its bus messages with, at least 32 bytes
                             (env STET_CLUSTER_SECRET: the key itself)
   --node-id ID              this node's name in logs and session ids (default local; env STET_NODE_ID)
@@ -30,6 +30,8 @@ constexpr std::string_view k_usage = R"(usage: stet serve [flags]
                             10000 revisions)
   --history-seconds N       ... and how long revisions stay once a document has 100 newer (default 60)
   --max-queued-frames N     frames queued per session before it is closed as slow (default 4096)
+  --write-timeout-ms N      a write to a client may take this long before the client is closed as one
+                            that does not read (default 30000)
   --read-backlog-frames N   frames read and not yet handled (an edit: until its owner ordered it),
                             node-wide, past which sessions stop reading until half are
                             (default 16384; 0: never)
@@ -45,6 +47,8 @@ constexpr std::string_view k_usage = R"(usage: stet serve [flags]
   --web-root DIR            serve the web client from DIR at / (default: web/dist next to the binary's source)
   --max-edits-per-second N  per session (default 500; per user twice that)
   --max-connections-per-ip N  (default 256)
+  --max-password-hashes N   password checks queued or running at once; past it logins and
+                            registrations get 503 (default 64)
   --io-threads N            Asio threads (default 1)
   --actor-threads N         CAF scheduler threads (default: one per CPU it may use)
 )";
@@ -171,6 +175,10 @@ int main(int argc, char** argv) {
       opt.registry.limits.history_age_ms = 1000 * parse_size(flag, value);
     else if (flag == "--max-queued-frames")
       opt.limits.max_queued_frames = parse_size(flag, value);
+    else if (flag == "--max-password-hashes")
+      opt.limits.max_password_hashes = std::max<std::size_t>(1, parse_size(flag, value));
+    else if (flag == "--write-timeout-ms")
+      opt.limits.write_timeout = std::chrono::milliseconds{std::max<std::size_t>(1, parse_size(flag, value))};
     else if (flag == "--read-backlog-frames")
       opt.limits.read_backlog_frames = parse_size(flag, value);
     else if (flag == "--idle-timeout-ms")

@@ -32,6 +32,11 @@ public:
     return true;
   }
 
+  /// Gives back a token taken for something that turned out free.
+  void refund() {
+    tokens_ = std::min(burst_, tokens_ + 1.0);
+  }
+
 private:
   void refill(clock::time_point now) {
     std::chrono::duration<double> dt = now - last_;
@@ -56,6 +61,14 @@ public:
       buckets_.clear(); // a flood of distinct keys: forget, do not grow
     auto it = buckets_.try_emplace(key, rate_, burst_).first;
     return it->second.try_take();
+  }
+
+  /// Thread-safe: gives back a token `key` took (charged up front, refunded
+  /// when the attempt turned out free, e.g. a login that succeeded).
+  void refund(const std::string& key) {
+    std::lock_guard<std::mutex> guard{mutex_};
+    if (auto it = buckets_.find(key); it != buckets_.end())
+      it->second.refund();
   }
 
   /// Thread-safe: whether `key` has a token left, without taking it.

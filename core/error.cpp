@@ -20,6 +20,7 @@ std::string_view to_string(errc code) noexcept {
     case errc::unauthorized: return "unauthorized";
     case errc::forbidden: return "forbidden";
     case errc::rate_limited: return "rate_limited";
+    case errc::overloaded: return "overloaded";
     case errc::storage_unavailable: return "storage_unavailable";
     case errc::fenced: return "fenced";
     case errc::slow_consumer: return "slow_consumer";

@@ -26,6 +26,7 @@ enum class errc {
   unauthorized,        // no valid token (absent, malformed, forged or expired)
   forbidden,           // authenticated, but not allowed
   rate_limited,        // too many requests; slow down
+  overloaded,          // the server is too busy for this request now; retry shortly
   storage_unavailable, // the store could not commit; the edit was not applied
   fenced,              // this node's lease on the document was taken over; it may not commit
   slow_consumer,       // the session's send queue overflowed

@@ -1,4 +1,5 @@
 #include "gateway/api.hpp"
+#include "gateway/api_call.hpp"
 
 #include "actors/messages.hpp"
 #include "auth/access.hpp"
@@ -18,38 +19,9 @@
 
 namespace stet::api {
 
-namespace http = boost::beast::http;
-using nlohmann::json;
-using http_util::request;
-
 namespace {
 
 constexpr std::string_view k_docs = "/api/documents";
-
-struct call {
-  gateway_context& ctx;
-  std::shared_ptr<const request> req;
-  reply done;
-  auth::claims user; // user_id 0: anonymous
-
-  void respond(http::status s, const json& body) const {
-    done(http_util::json(s, body, *req));
-  }
-  void fail(const error& e) const {
-    metrics::get().rejected(to_string(e.code));
-    done(http_util::error(e, *req));
-  }
-  void fail(errc code, std::string message) const {
-    fail(error{code, std::move(message)});
-  }
-};
-
-using call_ptr = std::shared_ptr<call>;
-
-// Runs `job` on the storage actor that serves `key`.
-void on_store(const call_ptr& c, const std::string& key, std::function<void(storage::store&)> job) {
-  caf::anon_send(c->ctx.store_for(key), run_atom::value, store_job{std::move(job)});
-}
 
 json document_json(const storage::document_row& d, auth::role r) {
   return {{"id", d.id},           {"title", d.title},        {"policy", d.policy}, {"public", d.is_public},
@@ -92,93 +64,6 @@ bool require_owner(const call& c, auth::role r, std::string_view what) {
     return true;
   c.fail(errc::forbidden, "only the document's owner may " + std::string{what});
   return false;
-}
-
-std::optional<json> body_json(const call& c) {
-  auto j = json::parse(c.req->body(), nullptr, false);
-  if (j.is_discarded() || !j.is_object()) {
-    c.fail(errc::bad_message, "the request body must be a JSON object");
-    return std::nullopt;
-  }
-  return j;
-}
-
-bool valid_username(const std::string& name) {
-  if (!utf8::is_valid(name))
-    return false;
-  auto n = utf8::length(name);
-  if (n == 0 || n > 64)
-    return false;
-  for (unsigned char ch : name)
-    if (ch < 0x20 || ch == 0x7F || ch == '/')
-      return false;
-  return true;
-}
-
-// -- accounts --
-
-void do_register(const call_ptr& c) {
-  auto body = body_json(*c);
-  if (!body)
-    return;
-  auto username = body->value("username", std::string{});
-  auto password = body->value("password", std::string{});
-  auto email = body->value("email", std::string{});
-  if (!valid_username(username))
-    return c->fail(errc::invalid_argument,
-                   "username must be 1-64 characters of valid UTF-8, without control characters or '/'");
-  if (password.size() < 8 || password.size() > 1024)
-    return c->fail(errc::invalid_argument, "password must be 8 to 1024 bytes long");
-  if (auto st = utf8::check_text(email, "email"); !st)
-    return c->fail(st.error());
-  if (email.size() > 320)
-    return c->fail(errc::invalid_argument, "email must be at most 320 bytes");
-  boost::asio::post(c->ctx.crypto, [c, username, password, email] {
-    auto hash = auth::hash_password(password);
-    if (!hash)
-      return c->fail(hash.error());
-    on_store(c, username, [c, username, email, hash = *hash](storage::store& s) {
-      auto user = s.create_user({0, username, email, hash, 0});
-      if (!user) {
-        if (user.error().code == errc::invalid_argument)
-          return c->done(http_util::error(http::status::conflict, errc::invalid_argument, "username is taken",
-                                          *c->req));
-        return c->fail(user.error());
-      }
-      c->respond(http::status::created, {{"id", user->id}, {"username", user->username}});
-    });
-  });
-}
-
-void do_login(const call_ptr& c, const std::string& ip) {
-  auto body = body_json(*c);
-  if (!body)
-    return;
-  auto username = body->value("username", std::string{});
-  auto password = body->value("password", std::string{});
-  // Failed attempts count, per IP and per username; success costs nothing.
-  if (!c->ctx.ip_logins.available(ip) || !c->ctx.user_logins.available(username)) {
-    metrics::get().rate_limited("logins");
-    return c->fail(errc::rate_limited, "too many failed logins; wait a minute and try again");
-  }
-  on_store(c, username, [c, username, password, ip](storage::store& s) {
-    auto user = s.find_user(username);
-    if (!user)
-      return c->fail(user.error());
-    boost::asio::post(c->ctx.crypto, [c, user = *user, password, username, ip] {
-      // Same answer for an unknown user and a wrong password.
-      if (!user || !auth::verify_password(password, user->password_hash)) {
-        c->ctx.ip_logins.try_take(ip);
-        c->ctx.user_logins.try_take(username);
-        metrics::get().auth_failure("bad_password");
-        return c->fail(errc::unauthorized, "wrong username or password");
-      }
-      auto expires = auth::unix_now() + c->ctx.auth.token_ttl_seconds;
-      auto token = c->ctx.auth.signer->issue({user->id, user->username, expires});
-      c->respond(http::status::ok,
-                 {{"token", token}, {"expiresAt", expires}, {"user", {{"id", user->id}, {"username", user->username}}}});
-    });
-  });
 }
 
 // -- documents --
@@ -361,7 +246,7 @@ void handle(gateway_context& ctx, request req, const std::string& client_ip, rep
   target = target.substr(0, target.find('?'));
   auto verb = c->req->method();
   if (target == "/api/register" && verb == http::verb::post)
-    return do_register(c);
+    return do_register(c, client_ip);
   if (target == "/api/login" && verb == http::verb::post)
     return do_login(c, client_ip);
   // Everything else acts as the token's user, or anonymously where allowed.

@@ -11,6 +11,7 @@
 #include <caf/actor.hpp>
 
 #include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -32,6 +33,9 @@ struct gateway_limits {
   std::size_t max_queued_frames = 4096;
   /// Bytes queued for one session before it counts as a slow consumer.
   std::size_t max_queued_bytes = 16 * 1024 * 1024;
+  /// How long one write to a client may take; a client that stops reading
+  /// is closed after this, however little is queued for it.
+  std::chrono::milliseconds write_timeout{30'000};
   /// Frames read from clients and not yet handled, over the node, past
   /// which sessions stop reading until half are (see read_throttle); 0:
   /// never pause.
@@ -47,9 +51,16 @@ struct gateway_limits {
   double edits_per_second_per_user = 1000;
   /// Open connections from one IP address.
   std::size_t max_connections_per_ip = 256;
-  /// Failed login attempts per minute per username; an IP address (which
-  /// many users may share) gets six times as many.
+  /// Login attempts per minute per (username, IP address), charged before
+  /// the password is checked and refunded when it was right; an IP address
+  /// (which many users may share) gets six times as many over all names.
+  /// Per pair, not per name: a guesser elsewhere cannot lock the user out.
   double logins_per_minute = 10;
+  /// Accounts one IP address may register per hour.
+  double registrations_per_hour = 20;
+  /// Password hashes (login, register) queued or running at once; past it
+  /// requests get 503 at once instead of waiting behind a flood.
+  std::size_t max_password_hashes = 64;
 };
 
 struct auth_settings {
@@ -77,6 +88,7 @@ struct gateway_context {
                                                        2 * lim.edits_per_second_per_user)),
       user_logins(lim.logins_per_minute / 60.0, lim.logins_per_minute),
       ip_logins(6 * lim.logins_per_minute / 60.0, 6 * lim.logins_per_minute),
+      ip_registrations(lim.registrations_per_hour / 3600.0, lim.registrations_per_hour),
       throttle(std::make_shared<read_throttle>(lim.read_backlog_frames, lim.read_backlog_frames / 2)) {
   }
 
@@ -90,12 +102,15 @@ struct gateway_context {
   std::shared_ptr<node_health> health;
   /// Folder of the web client's static files; empty: none served.
   std::string web_root;
-  /// Password hashing runs here, off the Asio and CAF threads.
+  /// Password hashing runs here, off the Asio and CAF threads; at most
+  /// limits.max_password_hashes at a time are queued (see crypto_slot).
   boost::asio::thread_pool crypto{1};
+  std::atomic<std::size_t> crypto_queued{0};
   /// Shared with the gateway actors, which may outlive this context.
   std::shared_ptr<auth::keyed_limiter> user_edits;
-  auth::keyed_limiter user_logins;
+  auth::keyed_limiter user_logins; // keyed by username and IP
   auth::keyed_limiter ip_logins;
+  auth::keyed_limiter ip_registrations;
   std::atomic<std::uint64_t> next_session{1};
   std::atomic<std::int64_t> open_sessions{0};
   /// Pauses every session's reads while the node is behind on what they read.

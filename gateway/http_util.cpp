@@ -49,7 +49,8 @@ http::status status_of(errc code) {
     case errc::forbidden: return http::status::forbidden;
     case errc::rate_limited: return http::status::too_many_requests;
     case errc::frame_too_large: return http::status::payload_too_large;
-    case errc::storage_unavailable: return http::status::service_unavailable;
+    case errc::storage_unavailable:
+    case errc::overloaded: return http::status::service_unavailable;
     default: return http::status::internal_server_error;
   }
 }

@@ -156,6 +156,10 @@ void append_varint(std::string& out, std::size_t n) {
 // frame (up to the frame limit); others one message per frame.
 void websocket_session::do_write() {
   writing_ = true;
+  // A client that stopped reading fills its TCP window and the write never
+  // completes: the stream closes when it takes longer than this.
+  beast::get_lowest_layer(ws_).expires_after(ctx_.limits.write_timeout);
+  write_started_ = std::chrono::steady_clock::now();
   auto& front = queue_.front();
   ws_.binary(front.binary);
   in_flight_ = 1;
@@ -183,10 +187,18 @@ void websocket_session::do_write() {
 void websocket_session::on_write(beast::error_code ec, std::size_t) {
   writing_ = false;
   if (ec) {
+    // The stream's timer cancels the write (operation_aborted): judge by time.
+    if (std::chrono::steady_clock::now() - write_started_ >= ctx_.limits.write_timeout) {
+      log::warn("closing a client that does not read", {{"session", session_id_},
+                                                        {"queued_frames", std::to_string(queue_.size())}});
+      metrics::get().slow_consumer_closes.Increment();
+    }
     in_flight_ = 0;
     discard_queue(0);
     return;
   }
+  if (!closing_)
+    beast::get_lowest_layer(ws_).expires_never();
   auto& m = metrics::get();
   m.frames_sent.Increment();
   for (; in_flight_ > 0; --in_flight_) {

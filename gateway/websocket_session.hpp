@@ -16,6 +16,7 @@
 #include <boost/container/devector.hpp>
 
 #include <atomic>
+#include <chrono>
 #include <memory>
 #include <vector>
 
@@ -76,6 +77,7 @@ private:
   boost::container::devector<outgoing> queue_;
   std::size_t queued_bytes_ = 0;
   bool writing_ = false;
+  std::chrono::steady_clock::time_point write_started_{};
   // The frame being written when it joins several queued messages, and how
   // many of the queue's messages it holds.
   std::string batch_;

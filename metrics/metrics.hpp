@@ -67,7 +67,8 @@ struct node_metrics {
   void rejected(std::string_view code);
   /// Counts a refused credential: reason is bad_password | bad_token | no_token.
   void auth_failure(std::string_view reason);
-  /// Counts a request refused by a rate limit: limit is edits | logins | connections.
+  /// Counts a request refused by a rate limit: limit is edits | logins |
+  /// connections | registrations | password_hashes.
   void rate_limited(std::string_view limit);
   /// Counts a bus payload dropped unread: reason is malformed | bad_mac |
   /// stale | nested_batch | undecodable | foreign_member.

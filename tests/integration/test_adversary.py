@@ -345,3 +345,106 @@ def test_redis_with_requirepass_works_and_a_wrong_password_is_not_ready(database
         finally:
             for n in (n1, n2):
                 n.stop()
+
+
+# -- abuse and exhaustion --
+
+def http_from(server, source_ip, method, path, body=None):
+    """One request from `source_ip` (any 127.x address reaches a loopback server)."""
+    import http.client
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30, source_address=(source_ip, 0))
+    conn.request(method, path, body=json.dumps(body), headers={"Content-Type": "application/json"})
+    r = conn.getresponse()
+    status, raw = r.status, r.read()
+    conn.close()
+    return status, json.loads(raw) if raw else None
+
+
+def test_parallel_login_guesses_are_charged_before_checking_and_never_lock_the_user_out():
+    with Server(anonymous=False) as server:
+        assert server.register("alice", "the right password")[0] == 201
+        from concurrent.futures import ThreadPoolExecutor
+        guess = {"username": "alice", "password": "a wrong guess"}
+        with ThreadPoolExecutor(40) as pool:
+            statuses = list(pool.map(lambda _: http_from(server, "127.0.0.1", "POST", "/api/login", guess)[0],
+                                     range(40)))
+        assert statuses.count(401) <= 10, statuses      # the (user, address) burst
+        assert statuses.count(429) >= 30, statuses
+        right = {"username": "alice", "password": "the right password"}
+        assert http_from(server, "127.0.0.1", "POST", "/api/login", right)[0] == 429
+        # The guesser slowed only themselves: alice logs in from elsewhere.
+        status, body = http_from(server, "127.0.0.2", "POST", "/api/login", right)
+        assert status == 200 and body["token"]
+        # A right password costs nothing: logging in again and again works.
+        for _ in range(15):
+            assert http_from(server, "127.0.0.2", "POST", "/api/login", right)[0] == 200
+        # Unknown users take the same path and answer the same.
+        status, body = http_from(server, "127.0.0.3", "POST", "/api/login", {"username": "nobody", "password": "x" * 9})
+        assert status == 401 and body["error"]["message"] == "wrong username or password"
+
+
+def test_registrations_are_limited_per_address_and_the_hash_queue_is_bounded():
+    with Server("--max-password-hashes", "1", anonymous=False) as server:
+        from concurrent.futures import ThreadPoolExecutor
+        def register(i):
+            return http_from(server, "127.0.0.4", "POST", "/api/register",
+                             {"username": f"user{i}", "password": "long enough password"})
+        with ThreadPoolExecutor(12) as pool:
+            results = list(pool.map(register, range(12)))
+        codes = [s for s, _ in results]
+        assert 201 in codes
+        busy = [b for s, b in results if s == 503]
+        assert busy and all(b["error"]["code"] == "overloaded" for b in busy), codes
+        created = codes.count(201)
+        for i in range(12, 40):
+            status, body = register(i)
+            if status == 429:
+                break
+            created += status == 201
+        assert status == 429 and body["error"]["code"] == "rate_limited", (status, body)
+        assert created == 20
+        assert http_from(server, "127.0.0.5", "POST", "/api/register",
+                         {"username": "elsewhere", "password": "long enough password"})[0] == 201
+
+
+def test_a_client_that_never_reads_is_cut_off_by_the_write_timeout():
+    import base64
+    import os
+    import socket
+    with Server("--write-timeout-ms", "1500") as server:
+        async def fill():
+            w = await Client(server.ws_url, "filler").connect()
+            for i in range(10):
+                await w.join(f"big-{i}")
+                await w.edit(f"big-{i}", i + 1, [{"insert": "x" * 900_000}])
+                await w.wait_for(lambda: i + 1 in w.acks, timeout=60)
+            await w.close()
+        asyncio.run(fill())
+        s = socket.socket()
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        s.connect(("127.0.0.1", server.port))
+        key = base64.b64encode(os.urandom(16)).decode()
+        s.sendall((f"GET /ws HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\nUpgrade: websocket\r\n"
+                   f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n").encode())
+        head = b""
+        while b"\r\n\r\n" not in head:
+            head += s.recv(1)
+        assert b" 101 " in head
+
+        def frame(text):
+            data, mask = text.encode(), os.urandom(4)
+            return bytes([0x81, 0x80 | len(data)]) + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(data))
+        s.sendall(frame(json.dumps({"hello": {"clientId": "sleeper"}})))
+        for i in range(10):
+            s.sendall(frame(json.dumps({"join": {"docId": f"big-{i}"}})))
+            time.sleep(0.05)
+        # It never reads another byte; the server gives up on it.
+        deadline = time.time() + 20
+        while time.time() < deadline and "closing a client that does not read" not in server.log():
+            time.sleep(0.1)
+        assert "closing a client that does not read" in server.log()
+        deadline = time.time() + 5
+        while time.time() < deadline and server.metric("stet_websocket_sessions") != 0:
+            time.sleep(0.1)
+        assert server.metric("stet_websocket_sessions") == 0
+        s.close()

@@ -109,18 +109,21 @@ def test_metrics_port_serves_only_operations_endpoints():
 
 
 async def one_edit(server, client_id, doc):
+    """Edits once; returns the id the server knows the client by (anonymous:
+    derived from `client_id`)."""
     c = await Client(server.ws_url, client_id).connect()
     await c.join(doc)
     await c.edit(doc, 1, [{"insert": "x"}])
     await c.wait_for(lambda: c.acks)
     await c.close()
+    return c.welcome["clientId"]
 
 
 def test_one_edit_can_be_followed_through_the_logs():
     with Server("--log-level", "debug") as server:
-        asyncio.run(one_edit(server, "tracer", "followed"))
+        shown = asyncio.run(one_edit(server, "tracer", "followed"))
         lines = [json.loads(l) for l in server.log().splitlines() if l.startswith("{")]
-    mine = [l for l in lines if l.get("edit") == "tracer/1"]
+    mine = [l for l in lines if l.get("edit") == f"{shown}/1"]
     stages = [l["msg"] for l in mine]
     assert stages == ["edit received", "edit serialised", "edit committed"], stages
     assert all(l["doc"] == "followed" and l["node"] == "local" and l["level"] == "debug" for l in mine)
@@ -130,5 +133,5 @@ def test_one_edit_can_be_followed_through_the_logs():
 
 def test_info_level_drops_per_edit_lines():
     with Server() as server:
-        asyncio.run(one_edit(server, "quiet", "quiet"))
-        assert '"edit":"quiet/1"' not in server.log()
+        shown = asyncio.run(one_edit(server, "quiet", "quiet"))
+        assert f'"edit":"{shown}/1"' not in server.log()

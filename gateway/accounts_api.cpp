@@ -1,0 +1,145 @@
+// Accounts: registering and logging in. Every password hash runs on the
+// crypto pool, which never holds more than limits.max_password_hashes: a
+// flood of logins gets 503 at once instead of queueing behind itself.
+#include "auth/password.hpp"
+#include "core/utf8.hpp"
+#include "gateway/api_call.hpp"
+
+#include <boost/asio/post.hpp>
+
+namespace stet::api {
+
+namespace {
+
+bool valid_username(const std::string& name) {
+  if (!utf8::is_valid(name))
+    return false;
+  auto n = utf8::length(name);
+  if (n == 0 || n > 64)
+    return false;
+  for (unsigned char ch : name)
+    if (ch < 0x20 || ch == 0x7F || ch == '/')
+      return false;
+  return true;
+}
+
+// What an unknown user's login is checked against, so that it takes as
+// long as a wrong password for a real one (no oracle for who has an
+// account). Made once, on the crypto pool.
+const std::string& dummy_hash() {
+  static const std::string hash = [] {
+    auto h = auth::hash_password("stet: no such user " + auth::random_hex(16));
+    return h ? *h : std::string{};
+  }();
+  return hash;
+}
+
+// Runs `job` on the crypto pool unless it is full; then answers 503 and
+// returns false (the caller gives back what it charged: nothing was tried).
+template <class Job>
+bool hash_on_pool(const call_ptr& c, Job job) {
+  auto& ctx = c->ctx;
+  if (ctx.crypto_queued.fetch_add(1) >= ctx.limits.max_password_hashes) {
+    ctx.crypto_queued.fetch_sub(1);
+    metrics::get().rate_limited("password_hashes");
+    c->fail(errc::overloaded, "the server is busy checking passwords; try again in a few seconds");
+    return false;
+  }
+  boost::asio::post(ctx.crypto, [c, job = std::move(job)]() mutable {
+    job();
+    c->ctx.crypto_queued.fetch_sub(1);
+  });
+  return true;
+}
+
+} // namespace
+
+void do_register(const call_ptr& c, const std::string& ip) {
+  auto body = body_json(*c);
+  if (!body)
+    return;
+  auto username = body->value("username", std::string{});
+  auto password = body->value("password", std::string{});
+  auto email = body->value("email", std::string{});
+  if (!valid_username(username))
+    return c->fail(errc::invalid_argument,
+                   "username must be 1-64 characters of valid UTF-8, without control characters or '/'");
+  if (password.size() < 8 || password.size() > 1024)
+    return c->fail(errc::invalid_argument, "password must be 8 to 1024 bytes long");
+  if (auto st = utf8::check_text(email, "email"); !st)
+    return c->fail(st.error());
+  if (email.size() > 320)
+    return c->fail(errc::invalid_argument, "email must be at most 320 bytes");
+  if (!c->ctx.ip_registrations.try_take(ip)) {
+    metrics::get().rate_limited("registrations");
+    return c->fail(errc::rate_limited, "too many accounts registered from this address; try again later");
+  }
+  auto queued = hash_on_pool(c, [c, username, password, email] {
+    auto hash = auth::hash_password(password);
+    if (!hash)
+      return c->fail(hash.error());
+    on_store(c, username, [c, username, email, hash = *hash](storage::store& s) {
+      auto user = s.create_user({0, username, email, hash, 0});
+      if (!user) {
+        if (user.error().code == errc::invalid_argument)
+          return c->done(http_util::error(http::status::conflict, errc::invalid_argument, "username is taken",
+                                          *c->req));
+        return c->fail(user.error());
+      }
+      c->respond(http::status::created, {{"id", user->id}, {"username", user->username}});
+    });
+  });
+  if (!queued)
+    c->ctx.ip_registrations.refund(ip);
+}
+
+void do_login(const call_ptr& c, const std::string& ip) {
+  auto body = body_json(*c);
+  if (!body)
+    return;
+  auto username = body->value("username", std::string{});
+  auto password = body->value("password", std::string{});
+  // Every attempt is charged before the password is checked, so parallel
+  // guesses cannot all slip through one check; a right password is
+  // refunded. The per-name bucket is per (name, address): a guesser
+  // elsewhere slows only themselves, never locks the user out.
+  auto pair = username + '\n' + ip;
+  if (!c->ctx.ip_logins.try_take(ip)) {
+    metrics::get().rate_limited("logins");
+    return c->fail(errc::rate_limited, "too many logins from this address; wait a minute and try again");
+  }
+  if (!c->ctx.user_logins.try_take(pair)) {
+    c->ctx.ip_logins.refund(ip);
+    metrics::get().rate_limited("logins");
+    return c->fail(errc::rate_limited, "too many failed logins for this user; wait a minute and try again");
+  }
+  on_store(c, username, [c, username, password, ip, pair](storage::store& s) {
+    auto user = s.find_user(username);
+    if (!user) {
+      c->ctx.ip_logins.refund(ip);
+      c->ctx.user_logins.refund(pair);
+      return c->fail(user.error());
+    }
+    auto queued = hash_on_pool(c, [c, user = *user, password, ip, pair] {
+      // Same answer, and the same work, for an unknown user and a wrong password.
+      bool right = user ? auth::verify_password(password, user->password_hash)
+                        : (auth::verify_password(password, dummy_hash()), false);
+      if (!right) {
+        metrics::get().auth_failure("bad_password");
+        return c->fail(errc::unauthorized, "wrong username or password");
+      }
+      c->ctx.ip_logins.refund(ip);
+      c->ctx.user_logins.refund(pair);
+      auto expires = auth::unix_now() + c->ctx.auth.token_ttl_seconds;
+      auto token = c->ctx.auth.signer->issue({user->id, user->username, expires});
+      c->respond(http::status::ok,
+                 {{"token", token}, {"expiresAt", expires}, {"user", {{"id", user->id}, {"username", user->username}}}});
+    });
+    if (!queued) {
+      c->ctx.ip_logins.refund(ip);
+      c->ctx.user_logins.refund(pair);
+    }
+  });
+}
+
+} // namespace stet::api
