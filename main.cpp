@@ -44,7 +44,8 @@ constexpr std::string_view k_usage = R"(usage: stet serve [flags]
   --allow-anonymous         sessions and requests without a token may use documents without an owner
   --token-ttl-seconds N     lifetime of login tokens (default 86400)
   --allowed-origin ORIGIN   an Origin allowed to open WebSockets (repeatable; default: the server's own host)
-  --web-root DIR            serve the web client from DIR at / (default: web/dist next to the binary's source)
+  --web-root DIR            serve the web client from DIR at / (default: web/dist of the checkout the binary
+                            was built from; "" serves none)
   --max-edits-per-second N  per session (default 500; per user twice that)
   --max-connections-per-ip N  (default 256)
   --max-password-hashes N   password checks queued or running at once; past it logins and
@@ -87,6 +88,7 @@ int main(int argc, char** argv) {
     return argc >= 2 && (std::string_view{argv[1]} == "--help" || std::string_view{argv[1]} == "-h") ? 0 : 2;
   }
   stet::server_options opt;
+  opt.web_root = STET_DEFAULT_WEB_ROOT;
   auto env = [](const char* name) -> const char* { return std::getenv(name); };
   if (auto v = env("STET_LISTEN"))
     opt.listen = parse_endpoint("STET_LISTEN", v);

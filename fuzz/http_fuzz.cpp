@@ -16,15 +16,17 @@
 
 namespace {
 
-std::string web_root() {
-  static const std::string root = [] {
+const stet::static_site& site() {
+  static const stet::static_site loaded = [] {
     auto dir = std::filesystem::temp_directory_path() / ("stet-fuzz-web-" + std::to_string(::getpid()));
     std::filesystem::create_directories(dir / "assets");
     std::ofstream{dir / "index.html"} << "<!doctype html>";
     std::ofstream{dir / "assets" / "app.js"} << "1";
-    return dir.string();
+    auto s = stet::static_site::load(dir.string());
+    std::filesystem::remove_all(dir);
+    return s;
   }();
-  return root;
+  return loaded;
 }
 
 } // namespace
@@ -43,7 +45,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   std::string_view target{req.target().data(), req.target().size()};
   (void) stet::http_util::query_param(target, "rev");
   (void) stet::http_util::percent_decode(target);
-  if (auto res = stet::serve_static(web_root(), req)) {
+  if (auto res = site().serve(req)) {
     auto status = res->result_int();
     if (status == 200) {
       // Whatever was served must lie inside the root.

@@ -6,6 +6,7 @@
 #include "actors/read_throttle.hpp"
 #include "auth/token.hpp"
 #include "auth/token_bucket.hpp"
+#include "gateway/static_files.hpp"
 
 #include <boost/asio/thread_pool.hpp>
 #include <caf/actor.hpp>
@@ -84,6 +85,7 @@ struct gateway_context {
       node_id(std::move(node)),
       health(std::move(h)),
       web_root(std::move(web)),
+      site(static_site::load(web_root)),
       user_edits(std::make_shared<auth::keyed_limiter>(lim.edits_per_second_per_user,
                                                        2 * lim.edits_per_second_per_user)),
       user_logins(lim.logins_per_minute / 60.0, lim.logins_per_minute),
@@ -102,6 +104,8 @@ struct gateway_context {
   std::shared_ptr<node_health> health;
   /// Folder of the web client's static files; empty: none served.
   std::string web_root;
+  /// Its files, read once (see static_site).
+  static_site site;
   /// Password hashing runs here, off the Asio and CAF threads; at most
   /// limits.max_password_hashes at a time are queued (see crypto_slot).
   boost::asio::thread_pool crypto{1};

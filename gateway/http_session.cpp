@@ -122,7 +122,7 @@ void http_session::handle(http_util::request req) {
     return;
   }
   if (req.method() == http::verb::get || req.method() == http::verb::head)
-    if (auto res = serve_static(ctx_.web_root, req))
+    if (auto res = ctx_.site.serve(req))
       return respond(std::move(*res));
   respond(http_util::error(http::status::not_found, errc::invalid_argument, "no such endpoint", req));
 }

@@ -176,6 +176,9 @@ int run_server(const server_options& opt) {
                      opt.allowed_origins};
   gateway_context ctx{system, registry, storage_actors, opt.limits, std::move(auth), opt.node_id, health,
                       opt.web_root};
+  if (!opt.web_root.empty() && ctx.site.empty())
+    log::warn("no web client to serve: the web root is missing or empty (scripts/build-web.sh builds it)",
+              {{"web_root", opt.web_root}});
   std::shared_ptr<listener> l, ops;
   auto bind = [&](const endpoint_option& at, listener::role role) {
     auto l = std::make_shared<listener>(ioc, net::ip::tcp::endpoint{net::ip::make_address(at.host), at.port}, ctx,

@@ -291,6 +291,57 @@ def test_static_files_never_leave_the_web_root():
             assert s.http("GET", "/nope.js")[0] == 404
 
 
+def test_static_files_come_from_memory_with_etags_gzip_and_bodiless_heads():
+    with tempfile.TemporaryDirectory() as web:
+        bundle = "export const x = 1;\n" * 5000
+        with open(os.path.join(web, "index.html"), "w") as f:
+            f.write("<!doctype html><title>stet</title>")
+        with open(os.path.join(web, "app.js"), "w") as f:
+            f.write(bundle)
+        with open(os.path.join(web, "font-4F2A9C1B.ttf"), "wb") as f:
+            f.write(os.urandom(3000))
+        with Server("--web-root", web) as s:
+            status, body, headers = s.http("GET", "/app.js")
+            assert status == 200 and body == bundle.encode()
+            etag = headers["ETag"]
+            assert headers["Cache-Control"] == "no-cache" and "Content-Encoding" not in headers
+            assert "connect-src 'self'" in headers["Content-Security-Policy"]
+            assert "base-uri 'none'" in headers["Content-Security-Policy"]
+            # Revalidation costs no body.
+            status, body, _ = s.http("GET", "/app.js", headers={"If-None-Match": etag})
+            assert status == 304 and not body
+            # HEAD: the headers of GET, the length of its body, no body.
+            import http.client
+            conn = http.client.HTTPConnection("127.0.0.1", s.port, timeout=10)
+            conn.request("HEAD", "/app.js")
+            r = conn.getresponse()
+            assert r.status == 200 and int(r.getheader("Content-Length")) == len(bundle) and r.read() == b""
+            conn.close()
+            # Compressed once at start, for those who accept it.
+            import gzip as gz
+            status, body, headers = s.http("GET", "/app.js", headers={"Accept-Encoding": "gzip, br"})
+            assert status == 200 and headers["Content-Encoding"] == "gzip"
+            assert gz.decompress(body) == bundle.encode() and len(body) < len(bundle) / 10
+            assert headers["ETag"] != etag
+            # A name carrying its content hash never changes: cached for good.
+            status, _, headers = s.http("GET", "/font-4F2A9C1B.ttf")
+            assert status == 200 and "immutable" in headers["Cache-Control"]
+            # Served from memory: the file going away changes nothing.
+            os.remove(os.path.join(web, "app.js"))
+            assert s.http("GET", "/app.js")[0] == 200
+
+
+def test_the_default_web_root_is_the_built_web_client():
+    # The checkout's web/dist, as `stet serve --help` says (scripts/test.sh builds it).
+    dist = os.path.join(os.path.dirname(BINARY), "..", "web", "dist", "index.html")
+    if not os.path.exists(dist):
+        pytest.skip("web/dist is not built (scripts/build-web.sh)")
+    with Server() as s:
+        status, body, headers = s.http("GET", "/")
+        assert status == 200 and headers["Content-Type"].startswith("text/html")
+        assert s.http("HEAD", "/")[0] == 200
+
+
 def test_no_token_key_means_no_start_outside_quick_start_mode():
     with tempfile.TemporaryDirectory() as data:
         env = {k: v for k, v in os.environ.items() if k != "STET_AUTH_SECRET"}
