@@ -43,7 +43,10 @@ constexpr std::string_view k_usage = R"(usage: stet serve [flags]
   --auth-secret-file F      file holding the token signing key (env STET_AUTH_SECRET: the key itself)
   --allow-anonymous         sessions and requests without a token may use documents without an owner
   --token-ttl-seconds N     lifetime of login tokens (default 86400)
-  --allowed-origin ORIGIN   an Origin allowed to open WebSockets (repeatable; default: the server's own host)
+  --allowed-origin ORIGIN   an Origin allowed to open WebSockets (repeatable; default: the server's own
+                            address, when pages are served under an IP address or localhost)
+  --trusted-proxy CIDR      a reverse proxy whose X-Forwarded-For names the client for per-address
+                            limits (repeatable; default: none, every peer is the client)
   --web-root DIR            serve the web client from DIR at / (default: web/dist of the checkout the binary
                             was built from; "" serves none)
   --max-edits-per-second N  per session (default 500; per user twice that)
@@ -156,6 +159,8 @@ int main(int argc, char** argv) {
       opt.token_ttl_seconds = static_cast<std::int64_t>(parse_size(flag, value));
     else if (flag == "--allowed-origin")
       opt.allowed_origins.push_back(value);
+    else if (flag == "--trusted-proxy")
+      opt.trusted_proxies.push_back(value);
     else if (flag == "--web-root")
       opt.web_root = value;
     else if (flag == "--max-edits-per-second") {

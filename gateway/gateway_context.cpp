@@ -5,10 +5,10 @@
 
 namespace stet {
 
-bool gateway_context::open_connection(const std::string& ip) {
+bool gateway_context::open_connection(const std::string& ip, bool limited) {
   std::lock_guard<std::mutex> guard{connections_mutex_};
   auto& n = connections_[ip];
-  if (n >= limits.max_connections_per_ip) {
+  if (limited && n >= limits.max_connections_per_ip) {
     metrics::get().rate_limited("connections");
     return false;
   }

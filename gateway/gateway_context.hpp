@@ -6,6 +6,7 @@
 #include "actors/read_throttle.hpp"
 #include "auth/token.hpp"
 #include "auth/token_bucket.hpp"
+#include "gateway/client_address.hpp"
 #include "gateway/static_files.hpp"
 
 #include <boost/asio/thread_pool.hpp>
@@ -106,6 +107,11 @@ struct gateway_context {
   std::string web_root;
   /// Its files, read once (see static_site).
   static_site site;
+  /// Peers whose X-Forwarded-For names the client (see client_address).
+  trusted_proxies proxies;
+  /// /metrics and /readyz are served only on the operations port when
+  /// there is one (--metrics-listen), not to the public.
+  bool operations_port = false;
   /// Password hashing runs here, off the Asio and CAF threads; at most
   /// limits.max_password_hashes at a time are queued (see crypto_slot).
   boost::asio::thread_pool crypto{1};
@@ -120,8 +126,9 @@ struct gateway_context {
   /// Pauses every session's reads while the node is behind on what they read.
   std::shared_ptr<read_throttle> throttle;
 
-  /// Counts a connection from `ip`; false when it is over the limit.
-  bool open_connection(const std::string& ip);
+  /// Counts a connection from `ip` (a limit_key); false when it is over
+  /// the limit. A trusted proxy's connections are counted, never limited.
+  bool open_connection(const std::string& ip, bool limited = true);
   void close_connection(const std::string& ip);
 
   const caf::actor& store_for(const std::string& key) const;

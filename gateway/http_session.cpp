@@ -22,7 +22,11 @@ namespace net = boost::asio;
 namespace {
 
 // Browsers send Origin on every WebSocket handshake; scripts usually do not.
-// Without --allowed-origin, only the server's own host may connect.
+// Without --allowed-origin, a page may connect when it was served by this
+// server under an address, not a DNS name: a name can be rebound to this
+// server's address by whoever controls it (DNS rebinding), and its pages
+// would then pass an Origin-equals-Host check. Name-based deployments list
+// their origins.
 bool origin_allowed(const gateway_context& ctx, const http_util::request& req) {
   auto origin = req[http::field::origin];
   if (origin.empty())
@@ -31,14 +35,21 @@ bool origin_allowed(const gateway_context& ctx, const http_util::request& req) {
   if (!allowed.empty())
     return std::find(allowed.begin(), allowed.end(), std::string_view{origin.data(), origin.size()}) != allowed.end();
   std::string host{req[http::field::host]};
-  return origin == "http://" + host || origin == "https://" + host;
+  if (origin != "http://" + host && origin != "https://" + host)
+    return false;
+  auto name = host.substr(0, host.rfind(':') == std::string::npos || host.back() == ']' ? host.size() : host.rfind(':'));
+  if (name.size() > 2 && name.front() == '[' && name.back() == ']')
+    name = name.substr(1, name.size() - 2);
+  boost::system::error_code ec;
+  (void) net::ip::make_address(name, ec);
+  return !ec || name == "localhost";
 }
 
 } // namespace
 
 http_session::http_session(connection_socket&& socket, gateway_context& ctx, connection_slot slot,
-                           bool operations_only)
-  : stream_(std::move(socket)), ctx_(ctx), slot_(std::move(slot)), operations_only_(operations_only) {
+                           net::ip::address peer, bool operations_only)
+  : stream_(std::move(socket)), ctx_(ctx), slot_(std::move(slot)), peer_(peer), operations_only_(operations_only) {
 }
 
 void http_session::run() {
@@ -85,13 +96,30 @@ void http_session::upgrade() {
   if (!origin_allowed(ctx_, req))
     return refuse(http::status::forbidden, errc::forbidden,
                   "origin " + std::string{req[http::field::origin]} + " may not open a session here");
+  // Through a trusted proxy, the session counts against the client's
+  // address too (the proxy's own connection is counted, not limited).
+  std::optional<connection_slot> client;
+  auto forwarded = req["X-Forwarded-For"];
+  auto from = client_address(peer_, {forwarded.data(), forwarded.size()}, ctx_.proxies);
+  if (from != peer_) {
+    auto key = limit_key(from);
+    if (!ctx_.open_connection(key))
+      return refuse(http::status::too_many_requests, errc::rate_limited, "too many connections from this address");
+    client.emplace(ctx_, key);
+  }
   stream_.expires_never();
-  std::make_shared<websocket_session>(std::move(stream_), ctx_, std::move(*slot_))->run(parser_->release());
+  std::make_shared<websocket_session>(std::move(stream_), ctx_, std::move(*slot_), std::move(client))
+    ->run(parser_->release());
 }
 
 void http_session::handle(http_util::request req) {
   std::string_view target{req.target().data(), req.target().size()};
   target = target.substr(0, target.find('?'));
+  // With an operations port, probes and metrics stay off the public one.
+  bool public_only = !operations_only_ && ctx_.operations_port;
+  if ((target == "/metrics" || target == "/readyz") && public_only)
+    return respond(http_util::error(http::status::not_found, errc::invalid_argument,
+                                    "served on the operations port (--metrics-listen) only", req));
   if (target == "/healthz")
     return respond(http_util::json(http::status::ok, {{"status", "ok"}}, req));
   if (target == "/readyz") {
@@ -116,7 +144,9 @@ void http_session::handle(http_util::request req) {
   if (api::handles(target)) {
     // The answer may come from any thread; it hops back onto the strand.
     auto self = shared_from_this();
-    api::handle(ctx_, std::move(req), slot_->ip(), [self](http_util::response res) {
+    auto forwarded = req["X-Forwarded-For"];
+    auto from = limit_key(client_address(peer_, {forwarded.data(), forwarded.size()}, ctx_.proxies));
+    api::handle(ctx_, std::move(req), from, [self](http_util::response res) {
       net::post(self->stream_.get_executor(), [self, res = std::move(res)]() mutable { self->respond(std::move(res)); });
     });
     return;

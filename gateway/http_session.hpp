@@ -16,10 +16,11 @@ namespace stet {
 
 class http_session : public std::enable_shared_from_this<http_session> {
 public:
-  /// `ctx` must outlive the session; `slot` counts the connection.
-  /// `operations_only`: serve /metrics, /healthz and /readyz, nothing else.
+  /// `ctx` must outlive the session; `slot` counts the connection from
+  /// `peer`. `operations_only`: serve /metrics, /healthz and /readyz,
+  /// nothing else.
   http_session(connection_socket&& socket, gateway_context& ctx, connection_slot slot,
-               bool operations_only = false);
+               boost::asio::ip::address peer, bool operations_only = false);
 
   void run();
 
@@ -35,6 +36,7 @@ private:
   boost::beast::flat_buffer buffer_;
   gateway_context& ctx_;
   std::optional<connection_slot> slot_;
+  boost::asio::ip::address peer_;
   bool operations_only_;
   std::optional<boost::beast::http::request_parser<boost::beast::http::string_body>> parser_;
 };

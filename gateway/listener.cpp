@@ -77,8 +77,11 @@ void listener::back_off(boost::system::error_code ec) {
 
 void listener::start(connection_socket socket) {
   boost::system::error_code ignored;
-  auto ip = socket.remote_endpoint(ignored).address().to_string();
-  if (!ctx_.open_connection(ip)) {
+  auto peer = socket.remote_endpoint(ignored).address();
+  auto ip = limit_key(peer);
+  // A proxy carries many clients: they are limited by the address it
+  // forwards (per request, and per WebSocket at the upgrade).
+  if (!ctx_.open_connection(ip, !ctx_.proxies.contains(peer))) {
     // The response fits the fresh socket's buffer: this write does not wait.
     static constexpr std::string_view refused =
       "HTTP/1.1 429 Too Many Requests\r\nContent-Type: application/json\r\nConnection: close\r\n"
@@ -88,7 +91,8 @@ void listener::start(connection_socket socket) {
     socket.close(ignored);
   } else {
     socket.set_option(net::ip::tcp::no_delay(true), ignored);
-    std::make_shared<http_session>(std::move(socket), ctx_, connection_slot{ctx_, ip}, role_ == role::operations)
+    std::make_shared<http_session>(std::move(socket), ctx_, connection_slot{ctx_, ip}, peer,
+                                   role_ == role::operations)
       ->run();
   }
 }

@@ -118,6 +118,12 @@ int run_server(const server_options& opt) {
                             : "the cluster key must be at least 32 bytes"}});
     return 2;
   }
+  trusted_proxies proxies;
+  for (auto& cidr : opt.trusted_proxies)
+    if (auto st = proxies.add(cidr); !st) {
+      log::error("cannot start", {{"error", st.error().message}});
+      return 2;
+    }
   std::optional<redis_endpoint> redis_at;
   if (!opt.redis.empty()) {
     auto at = parse_redis_url(opt.redis);
@@ -176,6 +182,8 @@ int run_server(const server_options& opt) {
                      opt.allowed_origins};
   gateway_context ctx{system, registry, storage_actors, opt.limits, std::move(auth), opt.node_id, health,
                       opt.web_root};
+  ctx.proxies = proxies;
+  ctx.operations_port = !opt.metrics_listen.host.empty();
   if (!opt.web_root.empty() && ctx.site.empty())
     log::warn("no web client to serve: the web root is missing or empty (scripts/build-web.sh builds it)",
               {{"web_root", opt.web_root}});

@@ -47,6 +47,8 @@ struct server_options {
   bool allow_anonymous = false;
   std::int64_t token_ttl_seconds = 24 * 3600;
   std::vector<std::string> allowed_origins;
+  /// CIDR blocks of reverse proxies whose X-Forwarded-For is believed.
+  std::vector<std::string> trusted_proxies;
   /// Static web client folder ("" = none).
   std::string web_root;
 };

@@ -29,8 +29,9 @@ constexpr std::size_t k_kept_queue_capacity = 16;
 constexpr std::size_t k_kept_buffer_bytes = 4096;
 } // namespace
 
-websocket_session::websocket_session(connection_stream&& stream, gateway_context& ctx, connection_slot slot)
-  : ws_(std::move(stream)), ctx_(ctx), slot_(std::move(slot)) {
+websocket_session::websocket_session(connection_stream&& stream, gateway_context& ctx, connection_slot slot,
+                                     std::optional<connection_slot> client)
+  : ws_(std::move(stream)), ctx_(ctx), slot_(std::move(slot)), client_slot_(std::move(client)) {
   session_id_ = ctx.node_id + "-" + std::to_string(ctx.next_session++);
   ++ctx_.open_sessions;
   metrics::get().websocket_sessions.Increment();

@@ -18,6 +18,7 @@
 #include <atomic>
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <vector>
 
 namespace stet {
@@ -25,8 +26,10 @@ namespace stet {
 class websocket_session : public session_sink, public std::enable_shared_from_this<websocket_session> {
 public:
   /// Takes over `stream` and its connection `slot` after an HTTP upgrade
-  /// request; `ctx` must outlive the session.
-  websocket_session(connection_stream&& stream, gateway_context& ctx, connection_slot slot);
+  /// request (and `client`, the client's own slot when it came through a
+  /// trusted proxy); `ctx` must outlive the session.
+  websocket_session(connection_stream&& stream, gateway_context& ctx, connection_slot slot,
+                    std::optional<connection_slot> client = {});
   ~websocket_session() override;
 
   /// Completes the upgrade handshake and starts reading.
@@ -66,6 +69,7 @@ private:
   boost::beast::flat_buffer buffer_;
   gateway_context& ctx_;
   connection_slot slot_;
+  std::optional<connection_slot> client_slot_;
   caf::actor actor_;
   std::string session_id_;
   std::atomic<wire::frame_format> format_{wire::frame_format::json};

@@ -448,3 +448,44 @@ def test_a_client_that_never_reads_is_cut_off_by_the_write_timeout():
             time.sleep(0.1)
         assert server.metric("stet_websocket_sessions") == 0
         s.close()
+
+
+def test_forwarded_for_counts_only_from_a_trusted_proxy():
+    guess = {"username": "alice", "password": "a wrong guess"}
+
+    def login_as(server, source, forwarded):
+        import http.client
+        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30, source_address=(source, 0))
+        conn.request("POST", "/api/login", body=json.dumps(guess),
+                     headers={"Content-Type": "application/json", "X-Forwarded-For": forwarded})
+        status = conn.getresponse().status
+        conn.close()
+        return status
+
+    with Server("--trusted-proxy", "127.0.0.1/32", anonymous=False) as server:
+        server.register("alice", "the right password")
+        # Behind the proxy, each forwarded client has its own budget.
+        assert [login_as(server, "127.0.0.1", "203.0.113.5") for _ in range(12)].count(429) >= 2
+        assert login_as(server, "127.0.0.1", "203.0.113.6") == 401
+        # A peer that is not a proxy cannot pick its address.
+        statuses = [login_as(server, "127.0.0.9", f"198.51.100.{i}") for i in range(12)]
+        assert statuses.count(429) >= 2, statuses
+
+
+def test_dns_rebinding_origins_are_refused_and_probes_stay_off_the_public_port():
+    with Server("--metrics-listen", "127.0.0.1:0") as server:
+        async def handshake(origin, host):
+            try:
+                ws = await websockets.connect(server.ws_url, origin=origin,
+                                              extra_headers={"Host": host} if host else None)
+                await ws.close()
+                return 101
+            except websockets.InvalidStatusCode as e:
+                return e.status_code
+        here = f"127.0.0.1:{server.port}"
+        assert asyncio.run(handshake(f"http://{here}", None)) == 101
+        rebound = f"attacker.example:{server.port}"
+        assert asyncio.run(handshake(f"http://{rebound}", rebound)) == 403
+        assert server.http("GET", "/metrics")[0] == 404
+        assert server.http("GET", "/readyz")[0] == 404
+        assert server.http("GET", "/healthz")[0] == 200
