@@ -30,6 +30,8 @@ constexpr std::string_view k_usage = R"(usage: stet serve [flags]
                             10000 revisions)
   --history-seconds N       ... and how long revisions stay once a document has 100 newer (default 60)
   --max-queued-frames N     frames queued per session before it is closed as slow (default 4096)
+  --max-queued-bytes-per-ip N  bytes queued for all sessions of one address before the one adding
+                            to it is closed as slow (default 67108864)
   --write-timeout-ms N      a write to a client may take this long before the client is closed as one
                             that does not read (default 30000)
   --read-backlog-frames N   frames read and not yet handled (an edit: until its owner ordered it),
@@ -51,6 +53,8 @@ constexpr std::string_view k_usage = R"(usage: stet serve [flags]
                             was built from; "" serves none)
   --max-edits-per-second N  per session (default 500; per user twice that)
   --max-connections-per-ip N  (default 256)
+  --max-joins-per-second N  per session (default 20, burst twice that)
+  --max-documents-per-hour N  documents a user may create (default 1000; an anonymous address a tenth)
   --max-password-hashes N   password checks queued or running at once; past it logins and
                             registrations get 503 (default 64)
   --io-threads N            Asio threads (default 1)
@@ -182,8 +186,15 @@ int main(int argc, char** argv) {
       opt.registry.limits.history_age_ms = 1000 * parse_size(flag, value);
     else if (flag == "--max-queued-frames")
       opt.limits.max_queued_frames = parse_size(flag, value);
-    else if (flag == "--max-password-hashes")
+    else if (flag == "--max-joins-per-second")
+      opt.limits.joins_per_second_per_session = static_cast<double>(std::max<std::size_t>(1, parse_size(flag, value)));
+    else if (flag == "--max-documents-per-hour") {
+      opt.limits.documents_per_hour_per_user = static_cast<double>(std::max<std::size_t>(1, parse_size(flag, value)));
+      opt.limits.documents_per_hour_per_ip = std::max(1.0, opt.limits.documents_per_hour_per_user / 10);
+    } else if (flag == "--max-password-hashes")
       opt.limits.max_password_hashes = std::max<std::size_t>(1, parse_size(flag, value));
+    else if (flag == "--max-queued-bytes-per-ip")
+      opt.limits.max_queued_bytes_per_ip = parse_size(flag, value);
     else if (flag == "--write-timeout-ms")
       opt.limits.write_timeout = std::chrono::milliseconds{std::max<std::size_t>(1, parse_size(flag, value))};
     else if (flag == "--read-backlog-frames")

@@ -134,6 +134,22 @@ void document::remember_client(const std::string& key, std::uint64_t client_seq,
   auto& c = clients_[key];
   if (client_seq > c.seq)
     c = {client_seq, rev};
+  if (clients_.size() > limits_.max_clients)
+    forget_oldest_clients();
+}
+
+// Forgets the half of the clients whose last edit is oldest (amortised:
+// one pass per max_clients / 2 new clients).
+void document::forget_oldest_clients() {
+  std::vector<std::uint64_t> revs;
+  revs.reserve(clients_.size());
+  for (auto& [key, c] : clients_)
+    revs.push_back(c.rev);
+  auto middle = revs.begin() + static_cast<std::ptrdiff_t>(revs.size() / 2);
+  std::nth_element(revs.begin(), middle, revs.end());
+  auto cutoff = *middle;
+  for (auto it = clients_.begin(); it != clients_.end();)
+    it = it->second.rev < cutoff ? clients_.erase(it) : std::next(it);
 }
 
 result<edit_outcome> document::submit(edit_request& req, std::uint64_t now_ms) {

@@ -29,6 +29,13 @@ struct document_limits {
   std::size_t history_bytes = 8 * 1024 * 1024;
   std::uint64_t history_age_ms = 60'000;
   std::size_t history_min = 100;
+  /// Clients whose last edit the document remembers (to recognise resends).
+  /// Past it the ones whose last edit is oldest are forgotten: each costs
+  /// ~100 bytes, and a flood of fresh client ids must not grow a document
+  /// without bound. A resend from a client forgotten this way, rebased on a
+  /// fresh snapshot, would apply again; that takes this many other clients
+  /// editing while it was away.
+  std::size_t max_clients = 100'000;
 };
 
 /// Who an edit came from, as the server knows it: a client id is the
@@ -106,6 +113,9 @@ public:
   std::size_t history_bytes() const noexcept {
     return history_bytes_;
   }
+  std::size_t clients_remembered() const noexcept {
+    return clients_.size();
+  }
 
   // -- modifiers --
 
@@ -126,6 +136,8 @@ public:
   void remember_client(const std::string& key, std::uint64_t client_seq, std::uint64_t rev);
 
 private:
+  void forget_oldest_clients();
+
   struct client_state {
     std::uint64_t seq = 0;
     std::uint64_t rev = 0;

@@ -73,6 +73,9 @@ struct join_request {
   caf::actor gateway; // monitored: the session leaves when it goes down
   /// Set when the session lives on another node (its sink publishes there).
   std::string remote_node;
+  /// Whose quota a join that creates the document counts against:
+  /// "user:<id>" or "ip:<address>".
+  std::string creator{};
 };
 
 /// A validated edit from a session that has joined the document. Its

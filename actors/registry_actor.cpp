@@ -16,6 +16,10 @@ namespace stet {
 
 namespace {
 
+/// How long a storage request may take before the join waiting for it is
+/// answered with an error.
+constexpr auto k_storage_timeout = std::chrono::seconds(20);
+
 const std::string& self_node(const registry_state& st) {
   return st.config.bus->node_id();
 }
@@ -50,14 +54,29 @@ void fail_waiting(registry_actor_type* self, const std::string& id, const caf::e
 
 // Loads (creating if needed, and leasing on a cluster node) a document
 // that joins are waiting for; exactly one storage read however many wait.
-void start_load(registry_actor_type* self, const std::string& id, const std::string& policy, std::int64_t owner) {
+// A document is loaded as it is first; only when it does not exist is the
+// creator's quota charged and the document created.
+void start_load(registry_actor_type* self, const std::string& id, const std::string& policy, std::int64_t owner,
+                const std::string& creator, bool create = false) {
   auto& st = self->state;
   ++st.loads;
   metrics::get().document_loads.Increment();
   std::string lease = st.config.bus ? self_node(st) : std::string{};
-  self->request(store_for(st, id), caf::infinite, load_atom::value, id, policy, true, owner, lease)
+  bool limited = st.config.creations != nullptr;
+  self->request(store_for(st, id), k_storage_timeout, load_atom::value, id, policy, create || !limited, owner, lease)
     .then([=](loaded_document& loaded) { on_loaded(self, id, loaded); },
-          [=](caf::error& err) { fail_waiting(self, id, err); });
+          [=](caf::error& err) {
+            auto e = from_caf(err);
+            if (create || !limited || e.code != errc::unknown_document)
+              return fail_waiting(self, id, err);
+            if (!self->state.config.creations->try_take(creator)) {
+              metrics::get().rate_limited("documents");
+              return fail_waiting(self, id,
+                                  to_caf(make_error(errc::rate_limited,
+                                                    "too many documents created; wait before creating another")));
+            }
+            start_load(self, id, policy, owner, creator, true);
+          });
 }
 
 // Joins a session of another node to an open document. Sent now, so the
@@ -195,7 +214,8 @@ void on_envelope(registry_actor_type* self, wire::BusEnvelope& env, const std::s
                      j.username(),
                      std::make_shared<remote_sink>(st.config.bus, from, doc_id, j.session_id()),
                      caf::actor_cast<caf::actor>(self),
-                     from};
+                     from,
+                     j.creator()};
     if (auto it = st.open.find(doc_id); it != st.open.end()) {
       ++it->second.joins_forwarded;
       join_remote(self, it->second.actor, std::move(req));
@@ -204,7 +224,7 @@ void on_envelope(registry_actor_type* self, wire::BusEnvelope& env, const std::s
     auto& waiting = st.loading[doc_id];
     waiting.push_back(registry_state::waiting_join{{}, std::move(req)});
     if (waiting.size() == 1)
-      start_load(self, doc_id, j.policy().empty() ? std::string{"lww"} : j.policy(), j.user_id());
+      start_load(self, doc_id, j.policy().empty() ? std::string{"lww"} : j.policy(), j.user_id(), j.creator());
     return;
   }
   if (env.has_access() || env.has_deleted()) {
@@ -357,10 +377,11 @@ caf::behavior registry_actor(registry_actor_type* self, std::vector<caf::actor> 
       auto id = req.doc_id;
       auto policy = req.policy;
       auto owner = req.user_id; // a join that creates the document makes its user the owner
+      auto creator = req.creator;
       auto& waiting = st.loading[id];
       waiting.push_back(registry_state::waiting_join{rp, std::move(req)});
       if (waiting.size() == 1)
-        start_load(self, id, policy, owner);
+        start_load(self, id, policy, owner, creator);
       return rp;
     },
     [=](get_atom, const std::string& id, std::uint64_t rev) {

@@ -5,6 +5,7 @@
 
 #include "actors/document_actor.hpp"
 #include "actors/redis_bridge.hpp"
+#include "auth/token_bucket.hpp"
 
 #include <caf/response_promise.hpp>
 #include <caf/stateful_actor.hpp>
@@ -20,6 +21,8 @@ struct registry_config {
   /// Set on cluster nodes: documents are owned by the rendezvous winner over
   /// the live nodes; the others relay through the bus.
   std::shared_ptr<redis_bridge> bus;
+  /// Documents a join may create, per user or address (null: no limit).
+  std::shared_ptr<auth::creation_quota> creations;
 };
 
 struct registry_state {

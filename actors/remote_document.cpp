@@ -46,6 +46,7 @@ void send_join(remote_document_type* self, const join_request& req) {
   j->set_user_id(req.user_id);
   if (!req.username.empty())
     j->set_username(req.username);
+  j->set_creator(req.creator);
   j->set_known_rev(req.known_rev);
   j->set_echo(req.echo);
   j->set_policy(req.policy);

@@ -85,4 +85,25 @@ private:
   std::unordered_map<std::string, token_bucket> buckets_;
 };
 
+/// How many documents a user, or an anonymous address, may create per hour.
+/// Keys are "user:<id>" or "ip:<address>" (see join_request::creator).
+class creation_quota {
+public:
+  creation_quota(double per_user_per_hour, double per_ip_per_hour)
+    : users_(per_user_per_hour / 3600.0, per_user_per_hour), addresses_(per_ip_per_hour / 3600.0, per_ip_per_hour) {
+  }
+  /// Thread-safe. An empty key (a node that did not say) is not limited here.
+  bool try_take(const std::string& creator) {
+    if (creator.rfind("user:", 0) == 0)
+      return users_.try_take(creator);
+    if (creator.rfind("ip:", 0) == 0)
+      return addresses_.try_take(creator);
+    return true;
+  }
+
+private:
+  keyed_limiter users_;
+  keyed_limiter addresses_;
+};
+
 } // namespace stet::auth

@@ -127,6 +127,7 @@ class Stet(Process):
         self.data = data or tempfile.mkdtemp(prefix="bench-stet-")
         argv = [STET, "serve", "--listen", f"127.0.0.1:{self.port}", "--data", self.data, "--allow-anonymous",
                 "--max-edits-per-second", "1000000", "--max-connections-per-ip", "1000000",
+                "--max-documents-per-hour", "100000000", "--max-joins-per-second", "1000000",
                 "--max-doc-bytes", str(64 << 20), *args]
         # Cluster nodes seal their bus messages under a shared key.
         env = {**os.environ, "STET_CLUSTER_SECRET": "bench-cluster-key-of-at-least-32-bytes", **(env or {})}

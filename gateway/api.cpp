@@ -86,6 +86,10 @@ void create_document(const call_ptr& c) {
     return c->fail(errc::invalid_argument, "title must be at most 1024 bytes");
   if (!parse_conflict_policy(row.policy))
     return c->fail(errc::invalid_argument, "policy must be \"lww\" or \"merge\"");
+  if (c->ctx.creations && !c->ctx.creations->try_take("user:" + std::to_string(c->user.user_id))) {
+    metrics::get().rate_limited("documents");
+    return c->fail(errc::rate_limited, "too many documents created; wait before creating another");
+  }
   on_store(c, row.id, [c, row](storage::store& s) {
     auto created = s.create_document(row);
     if (!created)

@@ -101,6 +101,10 @@ void on_join(gateway_actor_type* self, const wire::Join& join) {
   if (!valid_doc_id(id))
     return send_error(self, errc::invalid_argument,
                       "docId must be 1-128 characters of A-Z a-z 0-9 _ - . :", id);
+  if (!st.session_joins->try_take()) {
+    metrics::get().rate_limited("joins");
+    return send_error(self, errc::rate_limited, "too many joins per second; join " + id + " again later", id);
+  }
   if (st.joining.count(id))
     return send_error(self, errc::invalid_argument, "already joining " + id + "; wait for its snapshot", id);
   // Joining a joined document again starts over from the given known rev
@@ -119,7 +123,8 @@ void on_join(gateway_actor_type* self, const wire::Join& join) {
     return send_error(self, errc::invalid_argument, "policy must be \"lww\" or \"merge\"", id);
   join_request req{id,          policy,      join.known_rev(), join.echo(),
                    st.client_id, st.settings.session_id, st.user_id, st.username,
-                   st.sink,      caf::actor_cast<caf::actor>(self), {}};
+                   st.sink,      caf::actor_cast<caf::actor>(self), {},
+                   st.user_id ? "user:" + std::to_string(st.user_id) : "ip:" + st.settings.client_ip};
   st.joining[id];
   self->request(st.registry, std::chrono::seconds(30), join_atom::value, std::move(req))
     .then(
@@ -193,6 +198,11 @@ void on_message(gateway_actor_type* self, ClientMessage& m, read_credit credit) 
     return on_join(self, m.join());
   auto& id = doc_id_of(m);
   if (auto it = st.joining.find(id); it != st.joining.end()) {
+    if (it->second.size() >= st.settings.limits.max_messages_while_joining) {
+      auto seq = m.body_case() == ClientMessage::kEdit ? m.edit().client_seq() : 0;
+      return send_error(self, errc::rate_limited, "too many messages for " + id + " before its snapshot; resend",
+                        id, seq);
+    }
     it->second.push_back(std::move(m));
     return;
   }
@@ -229,6 +239,8 @@ caf::behavior gateway_actor(gateway_actor_type* self, session_sink_ptr sink, caf
   st.client_id = "c-" + auth::random_hex(8);
   auto rate = st.settings.limits.edits_per_second_per_session;
   st.session_edits.emplace(rate, 2 * rate);
+  auto joins = st.settings.limits.joins_per_second_per_session;
+  st.session_joins.emplace(joins, 2 * joins);
   return {
     [=](frame_atom, const std::string& payload, bool binary, read_credit& credit) {
       auto msg = wire::decode_client(payload, binary ? wire::frame_format::binary : wire::frame_format::json);

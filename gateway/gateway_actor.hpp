@@ -26,6 +26,8 @@ struct gateway_settings {
   std::shared_ptr<auth::token_signer> signer;
   bool allow_anonymous = false;
   std::shared_ptr<auth::keyed_limiter> user_edits;
+  /// The client's address (a limit_key), for its anonymous document quota.
+  std::string client_ip{};
 };
 
 struct gateway_state {
@@ -37,6 +39,7 @@ struct gateway_state {
   std::int64_t user_id = 0; // 0 until hello carries a valid token
   std::string username;
   std::optional<auth::token_bucket> session_edits;
+  std::optional<auth::token_bucket> session_joins;
   std::unordered_map<std::string, caf::actor> joined;
   /// Messages for documents whose join is still under way, replayed in order
   /// once it completes (the snapshot may reach the client first).

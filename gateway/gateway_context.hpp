@@ -35,6 +35,9 @@ struct gateway_limits {
   std::size_t max_queued_frames = 4096;
   /// Bytes queued for one session before it counts as a slow consumer.
   std::size_t max_queued_bytes = 16 * 1024 * 1024;
+  /// ... and for all sessions of one address together: many slow sessions
+  /// from one client cannot hold more than this of the server's memory.
+  std::size_t max_queued_bytes_per_ip = 64 * 1024 * 1024;
   /// How long one write to a client may take; a client that stops reading
   /// is closed after this, however little is queued for it.
   std::chrono::milliseconds write_timeout{30'000};
@@ -46,6 +49,12 @@ struct gateway_limits {
   std::size_t max_ops_per_edit = 10000;
   /// Documents one session may have joined at once.
   std::size_t max_joins_per_session = 100;
+  /// Joins per second per session (burst twice that): a join costs the
+  /// owner a snapshot or a replay, so a client looping on join is slowed.
+  double joins_per_second_per_session = 20;
+  /// Messages a session may send for a document while its join is under way
+  /// (they wait for the snapshot); past it they are refused.
+  std::size_t max_messages_while_joining = 1024;
   /// Largest HTTP request body.
   std::size_t max_http_body_bytes = 1024 * 1024;
   /// Edits per second per session and per user (token buckets, burst 2x).
@@ -60,6 +69,9 @@ struct gateway_limits {
   double logins_per_minute = 10;
   /// Accounts one IP address may register per hour.
   double registrations_per_hour = 20;
+  /// Documents a user may create per hour, and an anonymous address.
+  double documents_per_hour_per_user = 1000;
+  double documents_per_hour_per_ip = 100;
   /// Password hashes (login, register) queued or running at once; past it
   /// requests get 503 at once instead of waiting behind a flood.
   std::size_t max_password_hashes = 64;
@@ -107,6 +119,8 @@ struct gateway_context {
   std::string web_root;
   /// Its files, read once (see static_site).
   static_site site;
+  /// Documents created per user or address, by joins and the REST API alike.
+  std::shared_ptr<auth::creation_quota> creations;
   /// Peers whose X-Forwarded-For names the client (see client_address).
   trusted_proxies proxies;
   /// /metrics and /readyz are served only on the operations port when
@@ -133,9 +147,15 @@ struct gateway_context {
 
   const caf::actor& store_for(const std::string& key) const;
 
+  /// Bytes queued for the sessions of address `ip` (a limit_key), shared by
+  /// them; the entry goes when the last of them does.
+  using queued_bytes = std::shared_ptr<std::atomic<std::size_t>>;
+  queued_bytes queue_budget(const std::string& ip);
+
 private:
   std::mutex connections_mutex_;
   std::unordered_map<std::string, std::size_t> connections_;
+  std::unordered_map<std::string, std::weak_ptr<std::atomic<std::size_t>>> queued_per_ip_;
 };
 
 /// Holds one counted connection for as long as it lives (moves from the

@@ -163,6 +163,9 @@ int run_server(const server_options& opt) {
       system.spawn<caf::detached>(storage_actor, std::shared_ptr<storage::store>{std::move(s)}, health));
   auto registry_opts = opt.registry;
   registry_opts.document.node_id = opt.node_id;
+  auto creations = std::make_shared<auth::creation_quota>(opt.limits.documents_per_hour_per_user,
+                                                          opt.limits.documents_per_hour_per_ip);
+  registry_opts.creations = creations;
   std::shared_ptr<redis_bridge> bridge;
   if (!opt.redis.empty()) {
     bridge = std::make_shared<redis_bridge>(opt.node_id, opt.redis, health, opt.cluster_secret);
@@ -182,6 +185,7 @@ int run_server(const server_options& opt) {
                      opt.allowed_origins};
   gateway_context ctx{system, registry, storage_actors, opt.limits, std::move(auth), opt.node_id, health,
                       opt.web_root};
+  ctx.creations = creations;
   ctx.proxies = proxies;
   ctx.operations_port = !opt.metrics_listen.host.empty();
   if (!opt.web_root.empty() && ctx.site.empty())

@@ -31,7 +31,8 @@ constexpr std::size_t k_kept_buffer_bytes = 4096;
 
 websocket_session::websocket_session(connection_stream&& stream, gateway_context& ctx, connection_slot slot,
                                      std::optional<connection_slot> client)
-  : ws_(std::move(stream)), ctx_(ctx), slot_(std::move(slot)), client_slot_(std::move(client)) {
+  : ws_(std::move(stream)), ctx_(ctx), slot_(std::move(slot)), client_slot_(std::move(client)),
+    ip_queued_(ctx.queue_budget(client_slot_ ? client_slot_->ip() : slot_.ip())) {
   session_id_ = ctx.node_id + "-" + std::to_string(ctx.next_session++);
   ++ctx_.open_sessions;
   metrics::get().websocket_sessions.Increment();
@@ -61,7 +62,8 @@ void websocket_session::on_accept(beast::error_code ec) {
   }
   actor_ = ctx_.system.spawn(gateway_actor, session_sink_ptr{shared_from_this()}, ctx_.registry,
                              gateway_settings{session_id_, ctx_.node_id, ctx_.limits, ctx_.auth.signer,
-                                              ctx_.auth.allow_anonymous, ctx_.user_edits});
+                                              ctx_.auth.allow_anonymous, ctx_.user_edits,
+                                              client_slot_ ? client_slot_->ip() : slot_.ip()});
   do_read();
 }
 
@@ -131,9 +133,11 @@ void websocket_session::enqueue(outgoing out, bool write_now) {
   if (closing_)
     return;
   queued_bytes_ += out.frame->size();
+  auto ip_bytes = ip_queued_->fetch_add(out.frame->size(), std::memory_order_relaxed) + out.frame->size();
   queue_.push_back(std::move(out));
   metrics::get().queued_frames.Increment();
-  if (queue_.size() > ctx_.limits.max_queued_frames || queued_bytes_ > ctx_.limits.max_queued_bytes) {
+  if (queue_.size() > ctx_.limits.max_queued_frames || queued_bytes_ > ctx_.limits.max_queued_bytes
+      || ip_bytes > ctx_.limits.max_queued_bytes_per_ip) {
     close_slow_consumer();
     return;
   }
@@ -206,6 +210,7 @@ void websocket_session::on_write(beast::error_code ec, std::size_t) {
     m.bytes_sent.Increment(static_cast<double>(queue_.front().frame->size()));
     m.queued_frames.Decrement();
     queued_bytes_ -= queue_.front().frame->size();
+    ip_queued_->fetch_sub(queue_.front().frame->size(), std::memory_order_relaxed);
     queue_.pop_front();
   }
   if (closing_) {
@@ -242,6 +247,7 @@ void websocket_session::close_slow_consumer() {
 void websocket_session::discard_queue(std::size_t keep) {
   while (queue_.size() > keep) {
     queued_bytes_ -= queue_.back().frame->size();
+    ip_queued_->fetch_sub(queue_.back().frame->size(), std::memory_order_relaxed);
     queue_.pop_back();
     metrics::get().queued_frames.Decrement();
   }

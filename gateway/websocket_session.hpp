@@ -80,6 +80,7 @@ private:
   // and most connections are idle most of the time.
   boost::container::devector<outgoing> queue_;
   std::size_t queued_bytes_ = 0;
+  gateway_context::queued_bytes ip_queued_; // shared with the address's other sessions
   bool writing_ = false;
   std::chrono::steady_clock::time_point write_started_{};
   // The frame being written when it joins several queued messages, and how

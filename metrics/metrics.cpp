@@ -185,7 +185,7 @@ node_metrics::node_metrics()
   // appears only with its first event would miss that event.
   for (auto reason : {"bad_password", "bad_token", "no_token"})
     auth_failures_family.Add({{"reason", reason}});
-  for (auto limit : {"edits", "logins", "connections", "registrations", "password_hashes"})
+  for (auto limit : {"edits", "joins", "logins", "connections", "registrations", "password_hashes", "documents"})
     rate_limited_family.Add({{"limit", limit}});
   for (auto reason : {"malformed", "bad_mac", "stale", "nested_batch", "undecodable", "foreign_member"})
     bus_rejected_family.Add({{"reason", reason}});

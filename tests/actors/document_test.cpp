@@ -80,6 +80,22 @@ TEST_CASE("document deduplicates per user: the same client id of another user is
   CHECK_FALSE(n->duplicate);
 }
 
+TEST_CASE("document forgets the clients whose last edit is oldest past max_clients") {
+  document_limits limits;
+  limits.max_clients = 100;
+  auto d = fresh(conflict_policy::lww, limits);
+  for (int i = 0; i < 1000; ++i) {
+    auto e = edit("c" + std::to_string(i), 1, d.rev(), operation{}.insert("x"));
+    REQUIRE(d.submit(e, 1));
+    CHECK(d.clients_remembered() <= 100);
+  }
+  // The newest are still known: their resends are duplicates.
+  auto resend = edit("c999", 1, d.rev(), operation{}.insert("x"));
+  auto r = d.submit(resend, 2);
+  REQUIRE(r);
+  CHECK(r->duplicate);
+}
+
 TEST_CASE("document names the earlier edit's user in a conflict notice") {
   auto d = fresh();
   auto first = edit("c", 1, 0, operation{}.retain(8).insert("X"));

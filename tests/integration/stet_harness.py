@@ -54,8 +54,8 @@ class Server:
                  env=None):
         # Most tests speak as anonymous clients at full speed; the accounts
         # tests start a server that requires tokens.
-        self.extra_args = (["--allow-anonymous", "--max-edits-per-second", "1000000"] if anonymous else []) + list(
-            extra_args)
+        self.extra_args = (["--allow-anonymous", "--max-edits-per-second", "1000000", "--max-documents-per-hour",
+                            "10000000", "--max-joins-per-second", "100000"] if anonymous else []) + list(extra_args)
         self.env = env or {}
         self.backend = backend
         self.database = None

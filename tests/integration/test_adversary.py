@@ -489,3 +489,56 @@ def test_dns_rebinding_origins_are_refused_and_probes_stay_off_the_public_port()
         assert server.http("GET", "/metrics")[0] == 404
         assert server.http("GET", "/readyz")[0] == 404
         assert server.http("GET", "/healthz")[0] == 200
+
+
+def test_quotas_on_joins_documents_and_what_one_address_may_have_queued():
+    # anonymous=False drops the harness's generous limits; anonymous sessions are allowed here.
+    with Server("--allow-anonymous", "--max-documents-per-hour", "20", "--max-joins-per-second", "5",
+                "--max-queued-bytes-per-ip", "3000000", anonymous=False) as server:
+        async def scenario():
+            c = await Client(server.ws_url, "quota").connect()
+            # An anonymous address may create 20 / 10 = 2 documents an hour.
+            await c.join("q-1")
+            await c.join("q-2")
+            c.errors.clear()
+            await c.ws.send(json.dumps({"join": {"docId": "q-3"}}))
+            await c.wait_for(lambda: c.errors)
+            assert c.errors[-1]["code"] == "rate_limited" and "documents" in c.errors[-1]["message"]
+            # Joining what exists costs no quota; joining in a loop is slowed.
+            for _ in range(20):
+                await c.ws.send(json.dumps({"join": {"docId": "q-1"}}))
+            await c.wait_for(lambda: any("joins per second" in e["message"] for e in c.errors))
+            await c.close()
+            for i in range(3):
+                w = await Client(server.ws_url, f"w{i}").connect()
+                await asyncio.sleep(0.5)  # joins refill
+                await w.join("q-1" if i == 0 else "q-2")
+                await w.edit("q-1" if i == 0 else "q-2", 1 + i, [{"insert": "y" * 900_000}])
+                await w.wait_for(lambda: 1 + i in w.acks, timeout=60)
+                await w.close()
+        asyncio.run(scenario())
+        # Sessions that never read, from one address: together they may not
+        # hold more than 3 MB, although each may hold 16.
+        import socket
+        sockets = []
+        for i in range(4):
+            s = socket.socket()
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            s.connect(("127.0.0.1", server.port))
+            s.sendall((f"GET /ws HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\nUpgrade: websocket\r\n"
+                       "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                       "Sec-WebSocket-Version: 13\r\n\r\n").encode())
+            head = b""
+            while b"\r\n\r\n" not in head:
+                head += s.recv(1)
+            for doc in ("q-1", "q-2", "q-1", "q-2"):
+                text = json.dumps({"join": {"docId": doc}}).encode()
+                s.sendall(bytes([0x81, 0x80 | len(text)]) + b"\0\0\0\0" + text)
+                time.sleep(0.3)
+            sockets.append(s)
+        deadline = time.time() + 10
+        while time.time() < deadline and (server.metric("stet_slow_consumer_closes_total") or 0) < 1:
+            time.sleep(0.1)
+        assert server.metric("stet_slow_consumer_closes_total") >= 1
+        for s in sockets:
+            s.close()
