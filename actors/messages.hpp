@@ -45,6 +45,10 @@ using redis_atom = caf::atom_constant<caf::atom("redis")>;
 using move_atom = caf::atom_constant<caf::atom("move")>;
 using subscribed_atom = caf::atom_constant<caf::atom("subscribed")>;
 using gone_atom = caf::atom_constant<caf::atom("gone")>;
+using token_atom = caf::atom_constant<caf::atom("token")>;
+using user_atom = caf::atom_constant<caf::atom("user")>;
+using revoke_atom = caf::atom_constant<caf::atom("revoke")>;
+using expiry_atom = caf::atom_constant<caf::atom("expiry")>;
 
 /// Work to run on a storage actor's thread with its store (REST requests).
 /// The job reports its own result (e.g. by posting back to a session).

@@ -227,6 +227,11 @@ void on_envelope(registry_actor_type* self, wire::BusEnvelope& env, const std::s
       start_load(self, doc_id, j.policy().empty() ? std::string{"lww"} : j.policy(), j.user_id(), j.creator());
     return;
   }
+  if (env.has_tokens()) {
+    if (st.config.on_tokens_revoked)
+      st.config.on_tokens_revoked(env.tokens().user_id(), env.tokens().epoch());
+    return;
+  }
   if (env.has_access() || env.has_deleted()) {
     if (auto it = st.open.find(doc_id); it != st.open.end())
       apply_change(self, doc_id, it->second.actor, env);
@@ -436,6 +441,12 @@ caf::behavior registry_actor(registry_actor_type* self, std::vector<caf::actor> 
       if (auto it = self->state.open.find(id); it != self->state.open.end())
         apply_change(self, id, it->second.actor, env);
       publish_change(self, id, std::move(env));
+    },
+    [=](revoke_atom, std::int64_t user_id, std::int64_t epoch) {
+      wire::BusEnvelope env;
+      env.mutable_tokens()->set_user_id(user_id);
+      env.mutable_tokens()->set_epoch(epoch);
+      publish_change(self, "", std::move(env));
     },
     [=](stats_atom) -> caf::result<std::uint64_t, std::uint64_t> {
       return {static_cast<std::uint64_t>(self->state.open.size()), self->state.loads};

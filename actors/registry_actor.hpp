@@ -10,6 +10,7 @@
 #include <caf/response_promise.hpp>
 #include <caf/stateful_actor.hpp>
 
+#include <functional>
 #include <map>
 #include <unordered_map>
 
@@ -23,6 +24,9 @@ struct registry_config {
   std::shared_ptr<redis_bridge> bus;
   /// Documents a join may create, per user or address (null: no limit).
   std::shared_ptr<auth::creation_quota> creations;
+  /// Called (on the registry's thread) when another node revoked a user's
+  /// tokens up to an epoch.
+  std::function<void(std::int64_t user_id, std::int64_t epoch)> on_tokens_revoked;
 };
 
 struct registry_state {
@@ -63,6 +67,8 @@ using registry_actor_type = caf::stateful_actor<registry_state>;
 ///   document, if any.
 /// - (drop_atom, doc_id): the document was deleted; its actor stops.
 /// - (idle_atom, doc_id, joins_seen) -> bool: true when the document may stop.
+/// - (revoke_atom, user_id, epoch): a user's tokens were revoked here; tell
+///   the other nodes.
 /// - (stats_atom) -> (open documents, storage loads).
 /// Cluster nodes also take (bus_atom, BusEnvelope bytes) from the bridge,
 /// (ring_atom, live nodes) on membership changes and (redis_atom, true) when

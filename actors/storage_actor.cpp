@@ -233,6 +233,15 @@ caf::behavior storage_actor(caf::event_based_actor* self, std::shared_ptr<storag
         return to_caf(r.error());
       return std::move(*r);
     },
+    [=](user_atom, std::int64_t user_id) -> caf::result<std::int64_t> {
+      auto user = st->store->find_user_by_id(user_id);
+      report(*st, user ? ok() : status{user.error()});
+      if (!user)
+        return to_caf(user.error());
+      if (!*user)
+        return to_caf(make_error(errc::unauthorized, "the account was deleted"));
+      return (*user)->token_epoch;
+    },
     [=](acl_atom, const std::string& id) -> caf::result<loaded_document> {
       auto r = read_access(*st->store, id);
       report(*st, r || r.error().code == errc::unknown_document ? ok() : status{r.error()});

@@ -18,6 +18,8 @@ namespace stet {
 ///   loaded_document; creates the document (owned by owner_id, 0 = open to
 ///   all) when absent and `create`, else fails with unknown_document; with a
 ///   lease_node, takes the document's lease for it first.
+/// - (user_atom, user_id) -> the user's token epoch; unauthorized when the
+///   account is gone.
 /// - (acl_atom, doc_id) -> loaded_document with only the row and the access
 ///   list (who may open it now); unknown_document when it was deleted.
 /// - (run_atom, store_job): runs the job with the store (REST requests).

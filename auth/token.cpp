@@ -6,6 +6,9 @@
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
 
+#include <cstdio>
+#include <cstdlib>
+
 namespace stet::auth {
 
 namespace {
@@ -49,7 +52,12 @@ bool base64url_decode(std::string_view text, std::string& out) {
 
 std::string random_hex(std::size_t n) {
   std::string bytes(n, '\0');
-  RAND_bytes(reinterpret_cast<unsigned char*>(bytes.data()), static_cast<int>(n));
+  // Ids and keys made from predictable bytes would be guessable: without
+  // randomness the process must not go on.
+  if (RAND_bytes(reinterpret_cast<unsigned char*>(bytes.data()), static_cast<int>(n)) != 1) {
+    std::fputs("stet: the system's random number generator failed\n", stderr);
+    std::abort();
+  }
   static constexpr char hex[] = "0123456789abcdef";
   std::string out;
   for (unsigned char c : bytes) {
@@ -80,7 +88,7 @@ std::string token_signer::derive(std::string_view secret) const {
 }
 
 std::string token_signer::issue(const claims& c) const {
-  nlohmann::json j{{"uid", c.user_id}, {"usr", c.username}, {"exp", c.expires_at}};
+  nlohmann::json j{{"uid", c.user_id}, {"usr", c.username}, {"exp", c.expires_at}, {"ep", c.epoch}};
   auto payload = base64url(j.dump());
   return payload + "." + sign(payload);
 }
@@ -104,6 +112,7 @@ result<claims> token_signer::verify(std::string_view token, std::int64_t now) co
   c.user_id = j.value("uid", std::int64_t{0});
   c.username = j.value("usr", std::string{});
   c.expires_at = j.value("exp", std::int64_t{0});
+  c.epoch = j.value("ep", std::int64_t{0});
   if (c.expires_at <= now)
     return make_error(errc::unauthorized, "token expired; log in again");
   return c;

@@ -16,11 +16,17 @@ struct claims {
   std::int64_t user_id = 0;
   std::string username;
   std::int64_t expires_at = 0; // unix seconds
+  /// The user's token epoch when issued: revoked once the user's is higher.
+  std::int64_t epoch = 0;
 };
 
 class token_signer {
 public:
-  /// `secret` should be at least 32 random bytes.
+  /// Shortest signing key accepted, in bytes.
+  static constexpr std::size_t k_min_key_bytes = 32;
+
+  /// Precondition: `secret` has at least k_min_key_bytes (random) bytes;
+  /// the server refuses to start with a shorter one.
   explicit token_signer(std::string secret) : secret_(std::move(secret)) {
   }
 

@@ -18,6 +18,7 @@ std::string_view to_string(errc code) noexcept {
     case errc::too_many_ops: return "too_many_ops";
     case errc::unknown_document: return "unknown_document";
     case errc::unauthorized: return "unauthorized";
+    case errc::token_expired: return "token_expired";
     case errc::forbidden: return "forbidden";
     case errc::rate_limited: return "rate_limited";
     case errc::overloaded: return "overloaded";

@@ -24,6 +24,7 @@ enum class errc {
   too_many_ops,        // more components in one edit than allowed
   unknown_document,    // no such document
   unauthorized,        // no valid token (absent, malformed, forged or expired)
+  token_expired,       // the session's token expired or was revoked: hello again with a fresh one
   forbidden,           // authenticated, but not allowed
   rate_limited,        // too many requests; slow down
   overloaded,          // the server is too busy for this request now; retry shortly

@@ -7,6 +7,8 @@
 
 #include <boost/asio/post.hpp>
 
+#include <limits>
+
 namespace stet::api {
 
 namespace {
@@ -52,7 +54,104 @@ bool hash_on_pool(const call_ptr& c, Job job) {
   return true;
 }
 
+json token_reply(const call& c, const storage::user_row& user) {
+  auto expires = auth::unix_now() + c.ctx.auth.token_ttl_seconds;
+  auto token = c.ctx.auth.signer->issue({user.id, user.username, expires, user.token_epoch});
+  return {{"token", token}, {"expiresAt", expires}, {"user", {{"id", user.id}, {"username", user.username}}}};
+}
+
+// Tokens up to `epoch` are revoked: here at once, elsewhere over the bus.
+void announce_revoke(const call& c, std::int64_t user_id, std::int64_t epoch) {
+  c.ctx.epochs->learn(user_id, epoch, true);
+  caf::anon_send(c.ctx.registry, revoke_atom::value, user_id, epoch);
+}
+
+bool require_user(const call& c) {
+  if (c.user.user_id != 0)
+    return true;
+  c.fail(errc::unauthorized, "log in first");
+  return false;
+}
+
+// Checks the caller's current password (on the crypto pool), then runs
+// `then` with the user's row on its storage actor.
+template <class Then>
+void with_password(const call_ptr& c, std::string password, Then then) {
+  auto key = "user:" + std::to_string(c->user.user_id);
+  on_store(c, key, [c, password = std::move(password), key, then](storage::store& s) mutable {
+    auto user = s.find_user_by_id(c->user.user_id);
+    if (!user)
+      return c->fail(user.error());
+    if (!*user)
+      return fail_revoked(c);
+    hash_on_pool(c, [c, user = **user, password = std::move(password), key, then]() mutable {
+      if (!auth::verify_password(password, user.password_hash)) {
+        metrics::get().auth_failure("bad_password");
+        return c->fail(errc::forbidden, "the current password is wrong");
+      }
+      then(std::move(user));
+    });
+  });
+}
+
 } // namespace
+
+void do_logout(const call_ptr& c) {
+  if (!require_user(*c))
+    return;
+  on_store(c, "user:" + std::to_string(c->user.user_id), [c](storage::store& s) {
+    auto epoch = s.revoke_tokens(c->user.user_id);
+    if (!epoch)
+      return c->fail(epoch.error());
+    announce_revoke(*c, c->user.user_id, *epoch);
+    c->done(http_util::json(http::status::no_content, nullptr, *c->req));
+  });
+}
+
+void do_change_password(const call_ptr& c) {
+  if (!require_user(*c))
+    return;
+  auto body = body_json(*c);
+  if (!body)
+    return;
+  auto current = body->value("password", std::string{});
+  auto fresh = body->value("newPassword", std::string{});
+  if (fresh.size() < 8 || fresh.size() > 1024)
+    return c->fail(errc::invalid_argument, "newPassword must be 8 to 1024 bytes long");
+  with_password(c, current, [c, fresh](storage::user_row user) {
+    auto hash = auth::hash_password(fresh);
+    if (!hash)
+      return c->fail(hash.error());
+    on_store(c, "user:" + std::to_string(user.id), [c, user, hash = *hash](storage::store& s) mutable {
+      auto epoch = s.revoke_tokens(user.id, hash);
+      if (!epoch)
+        return c->fail(epoch.error());
+      announce_revoke(*c, user.id, *epoch);
+      user.token_epoch = *epoch;
+      c->respond(http::status::ok, token_reply(*c, user)); // the one token that works now
+    });
+  });
+}
+
+void do_delete_account(const call_ptr& c) {
+  if (!require_user(*c))
+    return;
+  auto body = body_json(*c);
+  if (!body)
+    return;
+  with_password(c, body->value("password", std::string{}), [c](storage::user_row user) {
+    on_store(c, "user:" + std::to_string(user.id), [c, id = user.id](storage::store& s) {
+      auto deleted = s.delete_user(id);
+      if (!deleted)
+        return c->fail(deleted.error());
+      announce_revoke(*c, id, std::numeric_limits<std::int64_t>::max());
+      // Their documents close on whichever node has them open.
+      for (auto& doc : *deleted)
+        caf::anon_send(c->ctx.registry, drop_atom::value, doc);
+      c->done(http_util::json(http::status::no_content, nullptr, *c->req));
+    });
+  });
+}
 
 void do_register(const call_ptr& c, const std::string& ip) {
   auto body = body_json(*c);
@@ -130,10 +229,7 @@ void do_login(const call_ptr& c, const std::string& ip) {
       }
       c->ctx.ip_logins.refund(ip);
       c->ctx.user_logins.refund(pair);
-      auto expires = auth::unix_now() + c->ctx.auth.token_ttl_seconds;
-      auto token = c->ctx.auth.signer->issue({user->id, user->username, expires});
-      c->respond(http::status::ok,
-                 {{"token", token}, {"expiresAt", expires}, {"user", {{"id", user->id}, {"username", user->username}}}});
+      c->respond(http::status::ok, token_reply(*c, *user));
     });
     if (!queued) {
       c->ctx.ip_logins.refund(ip);

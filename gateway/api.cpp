@@ -244,6 +244,30 @@ bool handles(std::string_view target) {
   return target.starts_with("/api/");
 }
 
+namespace {
+
+// What an authenticated (or anonymous) request asks for.
+void route(const call_ptr& c, std::string target) {
+  auto verb = c->req->method();
+  if (target == "/api/logout" && verb == http::verb::post)
+    return do_logout(c);
+  if (target == "/api/password" && verb == http::verb::post)
+    return do_change_password(c);
+  if (target == "/api/account" && verb == http::verb::delete_)
+    return do_delete_account(c);
+  if (target == k_docs) {
+    if (verb == http::verb::get)
+      return list_documents(c);
+    if (verb == http::verb::post)
+      return create_document(c);
+  } else if (target.starts_with(std::string{k_docs} + "/")) {
+    return route_document(c, std::string_view{target}.substr(k_docs.size() + 1));
+  }
+  c->done(http_util::error(http::status::not_found, errc::invalid_argument, "no such endpoint", *c->req));
+}
+
+} // namespace
+
 void handle(gateway_context& ctx, request req, const std::string& client_ip, reply done) {
   auto c = std::make_shared<call>(call{ctx, std::make_shared<const request>(std::move(req)), std::move(done), {}});
   std::string_view target{c->req->target().data(), c->req->target().size()};
@@ -255,31 +279,39 @@ void handle(gateway_context& ctx, request req, const std::string& client_ip, rep
     return do_login(c, client_ip);
   // Everything else acts as the token's user, or anonymously where allowed.
   auto bearer = (*c->req)[http::field::authorization];
-  if (!bearer.empty()) {
-    constexpr std::string_view prefix = "Bearer ";
-    if (!bearer.starts_with(prefix)) {
-      metrics::get().auth_failure("bad_token");
-      return c->fail(errc::unauthorized, "the Authorization header must be \"Bearer <token>\"");
+  if (bearer.empty()) {
+    if (!ctx.auth.allow_anonymous) {
+      metrics::get().auth_failure("no_token");
+      return c->fail(errc::unauthorized, "send Authorization: Bearer <token> (POST /api/login gives one)");
     }
-    auto claims = ctx.auth.signer->verify(bearer.substr(prefix.size()), auth::unix_now());
-    if (!claims) {
-      metrics::get().auth_failure("bad_token");
-      return c->fail(claims.error());
-    }
-    c->user = *claims;
-  } else if (!ctx.auth.allow_anonymous) {
-    metrics::get().auth_failure("no_token");
-    return c->fail(errc::unauthorized, "send Authorization: Bearer <token> (POST /api/login gives one)");
+    return route(c, std::string{target});
   }
-  if (target == k_docs) {
-    if (verb == http::verb::get)
-      return list_documents(c);
-    if (verb == http::verb::post)
-      return create_document(c);
-  } else if (target.starts_with(std::string{k_docs} + "/")) {
-    return route_document(c, target.substr(k_docs.size() + 1));
+  constexpr std::string_view prefix = "Bearer ";
+  if (!bearer.starts_with(prefix)) {
+    metrics::get().auth_failure("bad_token");
+    return c->fail(errc::unauthorized, "the Authorization header must be \"Bearer <token>\"");
   }
-  c->done(http_util::error(http::status::not_found, errc::invalid_argument, "no such endpoint", *c->req));
+  auto claims = ctx.auth.signer->verify(bearer.substr(prefix.size()), auth::unix_now());
+  if (!claims) {
+    metrics::get().auth_failure("bad_token");
+    return c->fail(claims.error());
+  }
+  c->user = *claims;
+  // A token of an older epoch was revoked: read the user's epoch unless
+  // this node learned it a moment ago.
+  if (auto known = ctx.epochs->known(claims->user_id))
+    return *known > claims->epoch ? fail_revoked(c) : route(c, std::string{target});
+  on_store(c, "user:" + std::to_string(claims->user_id), [c, target = std::string{target}](storage::store& s) {
+    auto user = s.find_user_by_id(c->user.user_id);
+    if (!user)
+      return c->fail(user.error());
+    if (!*user)
+      return fail_revoked(c);
+    c->ctx.epochs->learn(c->user.user_id, (*user)->token_epoch);
+    if ((*user)->token_epoch > c->user.epoch)
+      return fail_revoked(c);
+    route(c, target);
+  });
 }
 
 } // namespace stet::api

@@ -60,5 +60,16 @@ inline std::optional<json> body_json(const call& c) {
 /// POST /api/register and /api/login (gateway/accounts_api.cpp).
 void do_register(const call_ptr& c, const std::string& ip);
 void do_login(const call_ptr& c, const std::string& ip);
+/// POST /api/logout, POST /api/password, DELETE /api/account: each revokes
+/// every token of the caller, on every node.
+void do_logout(const call_ptr& c);
+void do_change_password(const call_ptr& c);
+void do_delete_account(const call_ptr& c);
+
+/// Answers 401 for a token that was revoked.
+inline void fail_revoked(const call_ptr& c) {
+  metrics::get().auth_failure("bad_token");
+  c->fail(errc::unauthorized, "this token was revoked (logout, a new password or a deleted account); log in again");
+}
 
 } // namespace stet::api

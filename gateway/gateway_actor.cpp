@@ -58,19 +58,35 @@ result<std::string> client_id_for(const gateway_state& st, const std::string& gi
   return "anon-" + st.settings.signer->derive(given);
 }
 
-void on_hello(gateway_actor_type* self, const wire::Hello& hello) {
+// The token expired or was revoked: the session leaves its documents and
+// hears nothing more until it says hello with a fresh token.
+void expire_token(gateway_actor_type* self, std::string why) {
   auto& st = self->state;
-  if (!hello.token().empty()) {
-    auto claims = st.settings.signer->verify(hello.token(), auth::unix_now());
-    if (!claims) {
-      metrics::get().auth_failure("bad_token");
-      return send_error(self, claims.error().code, claims.error().message);
-    }
-    if (st.user_id != 0 && st.user_id != claims->user_id && (!st.joined.empty() || !st.joining.empty()))
-      return send_error(self, errc::invalid_argument, "a session cannot change user after joining documents");
-    st.user_id = claims->user_id;
-    st.username = claims->username;
-  }
+  st.token_expired = true;
+  for (auto& [id, doc] : st.joined)
+    self->send(doc, leave_atom::value, st.settings.session_id);
+  st.joined.clear();
+  send_error(self, errc::token_expired, std::move(why) + "; send hello with a fresh token and join again");
+}
+
+// Accepts a verified token whose epoch is current.
+void accept_token(gateway_actor_type* self, const auth::claims& claims) {
+  auto& st = self->state;
+  auto me = caf::actor_cast<caf::actor>(self);
+  if (st.user_id != 0 && st.settings.epochs)
+    st.settings.epochs->detach(st.user_id, me);
+  st.user_id = claims.user_id;
+  st.username = claims.username;
+  st.token_epoch = claims.epoch;
+  st.token_expired = false;
+  if (st.settings.epochs)
+    st.settings.epochs->attach(st.user_id, me);
+  auto left = std::max<std::int64_t>(0, claims.expires_at - auth::unix_now());
+  self->delayed_send(self, std::chrono::seconds(left), expiry_atom::value, ++st.token_generation);
+}
+
+void welcome(gateway_actor_type* self, const wire::Hello& hello) {
+  auto& st = self->state;
   if (!hello.client_id().empty()) {
     auto shown = client_id_for(st, hello.client_id());
     if (!shown)
@@ -93,6 +109,66 @@ void on_hello(gateway_actor_type* self, const wire::Hello& hello) {
   if (hello.batch())
     welcome->set_batch(true);
   st.sink->send(w);
+}
+
+void replay_after_hello(gateway_actor_type* self) {
+  auto& st = self->state;
+  st.hello_pending = false;
+  auto queued = std::move(st.after_hello);
+  st.after_hello.clear();
+  for (auto& m : queued)
+    on_message(self, m);
+}
+
+void on_hello(gateway_actor_type* self, const wire::Hello& hello) {
+  auto& st = self->state;
+  if (hello.token().empty())
+    return welcome(self, hello);
+  auto claims = st.settings.signer->verify(hello.token(), auth::unix_now());
+  if (!claims) {
+    metrics::get().auth_failure("bad_token");
+    return send_error(self, claims.error().code, claims.error().message);
+  }
+  if (st.user_id != 0 && st.user_id != claims->user_id && (!st.joined.empty() || !st.joining.empty()))
+    return send_error(self, errc::invalid_argument, "a session cannot change user after joining documents");
+  auto revoked = [=] {
+    metrics::get().auth_failure("bad_token");
+    send_error(self, errc::unauthorized, "this token was revoked (logout, a new password or a deleted account); "
+                                         "log in again");
+  };
+  if (!st.settings.epochs)
+    return accept_token(self, *claims), welcome(self, hello);
+  if (auto known = st.settings.epochs->known(claims->user_id)) {
+    if (*known > claims->epoch)
+      return revoked();
+    accept_token(self, *claims);
+    return welcome(self, hello);
+  }
+  // Not known here lately: ask storage, holding what the client sends next.
+  st.hello_pending = true;
+  auto& stores = *st.settings.stores;
+  auto key = "user:" + std::to_string(claims->user_id);
+  self->request(stores[storage_index(key, stores.size())], std::chrono::seconds(5), user_atom::value,
+                claims->user_id)
+    .then(
+      [=](std::int64_t epoch) {
+        self->state.settings.epochs->learn(claims->user_id, epoch);
+        if (epoch > claims->epoch) {
+          revoked();
+        } else {
+          accept_token(self, *claims);
+          welcome(self, hello);
+        }
+        replay_after_hello(self);
+      },
+      [=](caf::error& err) {
+        auto e = from_caf(err);
+        if (e.code == errc::unauthorized)
+          revoked();
+        else
+          send_error(self, errc::storage_unavailable, "cannot check the token now; send hello again");
+        replay_after_hello(self);
+      });
 }
 
 void on_join(gateway_actor_type* self, const wire::Join& join) {
@@ -132,6 +208,10 @@ void on_join(gateway_actor_type* self, const wire::Join& join) {
         auto& s = self->state;
         auto queued = std::move(s.joining[id]);
         s.joining.erase(id);
+        if (s.token_expired) { // expired while joining: the join does not stand
+          self->send(doc, leave_atom::value, s.settings.session_id);
+          return;
+        }
         s.joined[id] = doc;
         for (auto& m : queued)
           on_message(self, m);
@@ -175,6 +255,17 @@ void on_edit(gateway_actor_type* self, const wire::Edit& edit, const caf::actor&
 
 void on_message(gateway_actor_type* self, ClientMessage& m, read_credit credit) {
   auto& st = self->state;
+  if (st.hello_pending && m.body_case() != ClientMessage::kPing) {
+    if (st.after_hello.size() < st.settings.limits.max_messages_while_joining)
+      st.after_hello.push_back(std::move(m));
+    else
+      send_error(self, errc::rate_limited, "too many messages before the hello was answered; resend");
+    return;
+  }
+  if (st.token_expired && m.body_case() != ClientMessage::kHello && m.body_case() != ClientMessage::kPing)
+    return send_error(self, errc::token_expired, "the session's token expired or was revoked; send hello with a "
+                                                 "fresh token",
+                      doc_id_of(m), m.body_case() == ClientMessage::kEdit ? m.edit().client_seq() : 0);
   switch (m.body_case()) {
     case ClientMessage::kHello: return on_hello(self, m.hello());
     case ClientMessage::kPing: {
@@ -252,7 +343,19 @@ caf::behavior gateway_actor(gateway_actor_type* self, session_sink_ptr sink, caf
       // The document was deleted or our access revoked: it is not joined any more.
       self->state.joined.erase(doc_id);
     },
+    [=](token_atom, std::int64_t epoch) {
+      auto& s = self->state;
+      if (s.user_id != 0 && !s.token_expired && epoch > s.token_epoch)
+        expire_token(self, "your tokens were revoked (logout, a new password or a deleted account)");
+    },
+    [=](expiry_atom, std::uint64_t generation) {
+      auto& s = self->state;
+      if (generation == s.token_generation && s.user_id != 0 && !s.token_expired)
+        expire_token(self, "your token expired");
+    },
     [=](closed_atom) {
+      if (self->state.user_id != 0 && self->state.settings.epochs)
+        self->state.settings.epochs->detach(self->state.user_id, caf::actor_cast<caf::actor>(self));
       for (auto& [id, doc] : self->state.joined)
         self->send(doc, leave_atom::value, self->state.settings.session_id);
       self->state.joined.clear();

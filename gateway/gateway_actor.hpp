@@ -8,6 +8,7 @@
 #include "auth/token.hpp"
 #include "auth/token_bucket.hpp"
 #include "gateway/gateway_context.hpp"
+#include "gateway/token_epochs.hpp"
 
 #include <caf/event_based_actor.hpp>
 #include <caf/stateful_actor.hpp>
@@ -28,6 +29,9 @@ struct gateway_settings {
   std::shared_ptr<auth::keyed_limiter> user_edits;
   /// The client's address (a limit_key), for its anonymous document quota.
   std::string client_ip{};
+  /// Token epochs (revocation) and the storage actors that know them.
+  std::shared_ptr<token_epochs> epochs{};
+  std::shared_ptr<const std::vector<caf::actor>> stores{};
 };
 
 struct gateway_state {
@@ -38,6 +42,14 @@ struct gateway_state {
   bool said_hello = false;
   std::int64_t user_id = 0; // 0 until hello carries a valid token
   std::string username;
+  std::int64_t token_epoch = 0;
+  /// Bumped by each accepted token, so only its own expiry timer counts.
+  std::uint64_t token_generation = 0;
+  /// The token expired or was revoked: nothing but hello until a fresh one.
+  bool token_expired = false;
+  /// A hello waits for the user's token epoch; what came after it waits too.
+  bool hello_pending = false;
+  std::vector<wire::ClientMessage> after_hello;
   std::optional<auth::token_bucket> session_edits;
   std::optional<auth::token_bucket> session_joins;
   std::unordered_map<std::string, caf::actor> joined;
@@ -51,6 +63,7 @@ struct gateway_state {
 using gateway_actor_type = caf::stateful_actor<gateway_state>;
 
 /// Messages: (frame_atom, payload, is_binary) from the socket, in order;
+/// (token_atom, epoch) when the user's tokens up to `epoch` were revoked;
 /// (drop_atom, doc_id) when a document it joined was deleted or access to it
 /// revoked; (closed_atom) when the socket closed: leaves every document and
 /// quits.

@@ -8,6 +8,7 @@
 #include "auth/token_bucket.hpp"
 #include "gateway/client_address.hpp"
 #include "gateway/static_files.hpp"
+#include "gateway/token_epochs.hpp"
 
 #include <boost/asio/thread_pool.hpp>
 #include <caf/actor.hpp>
@@ -111,6 +112,8 @@ struct gateway_context {
   caf::actor registry;
   /// Storage actors, for REST work (same one per document as its actor uses).
   std::vector<caf::actor> stores;
+  /// The same, shared with the sessions' gateway actors.
+  std::shared_ptr<const std::vector<caf::actor>> store_list = std::make_shared<const std::vector<caf::actor>>(stores);
   gateway_limits limits;
   auth_settings auth;
   std::string node_id;
@@ -119,6 +122,8 @@ struct gateway_context {
   std::string web_root;
   /// Its files, read once (see static_site).
   static_site site;
+  /// Token epochs of the users seen here (revocation).
+  std::shared_ptr<token_epochs> epochs = std::make_shared<token_epochs>();
   /// Documents created per user or address, by joins and the REST API alike.
   std::shared_ptr<auth::creation_quota> creations;
   /// Peers whose X-Forwarded-For names the client (see client_address).

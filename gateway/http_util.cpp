@@ -45,7 +45,8 @@ http::status status_of(errc code) {
     case errc::nul_character:
     case errc::bad_rev: return http::status::bad_request;
     case errc::rev_too_old: return http::status::gone;
-    case errc::unauthorized: return http::status::unauthorized;
+    case errc::unauthorized:
+    case errc::token_expired: return http::status::unauthorized;
     case errc::forbidden: return http::status::forbidden;
     case errc::rate_limited: return http::status::too_many_requests;
     case errc::frame_too_large: return http::status::payload_too_large;

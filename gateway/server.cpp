@@ -21,6 +21,10 @@
 #include <optional>
 #include <sched.h>
 #include <sys/stat.h>
+#include <fcntl.h>
+#include <unistd.h>
+#include <cerrno>
+#include <cstring>
 #include <thread>
 #include <vector>
 
@@ -73,8 +77,13 @@ result<std::vector<std::unique_ptr<storage::store>>> open_stores(const server_op
 // The token key: given, or (only with --allow-anonymous) a random one kept
 // in the data folder so tokens survive restarts of a quick-start node.
 result<std::string> auth_secret(const server_options& opt) {
-  if (!opt.auth_secret.empty())
+  if (!opt.auth_secret.empty()) {
+    if (opt.auth_secret.size() < auth::token_signer::k_min_key_bytes)
+      return make_error(errc::invalid_argument, "the token key must be at least 32 bytes");
+    if (opt.auth_secret.rfind("CHANGE-ME", 0) == 0)
+      return make_error(errc::invalid_argument, "the token key is the template's placeholder; generate one");
     return opt.auth_secret;
+  }
   if (!opt.allow_anonymous)
     return make_error(errc::invalid_argument,
                       "no token key: set --auth-secret-file or STET_AUTH_SECRET "
@@ -86,10 +95,18 @@ result<std::string> auth_secret(const server_options& opt) {
   if (std::ifstream in{path}; in)
     std::getline(in, secret);
   if (secret.size() < 32) {
+    // Written 0600 from the start, under another name, then renamed: no
+    // moment where the key is readable by others or half written.
     secret = auth::random_hex(32);
-    std::ofstream out{path, std::ios::trunc};
-    out << secret << "\n";
-    ::chmod(path.c_str(), 0600);
+    auto tmp = path.string() + ".tmp";
+    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    auto line = secret + "\n";
+    bool written = fd >= 0 && ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size())
+                   && ::fsync(fd) == 0;
+    if (fd >= 0)
+      ::close(fd);
+    if (!written || ::rename(tmp.c_str(), path.c_str()) != 0)
+      return make_error(errc::invalid_argument, "cannot write " + path.string() + ": " + std::strerror(errno));
   }
   log::warn("no token key given: using a generated one (quick-start mode)", {{"path", path.string()}});
   return secret;
@@ -108,6 +125,10 @@ int run_server(const server_options& opt) {
               "documents that have no owner");
   if (!opt.redis.empty() && opt.postgres.empty()) {
     log::error("cannot start", {{"error", "--redis needs --postgres: cluster nodes share one database"}});
+    return 2;
+  }
+  if (!opt.redis.empty() && opt.cluster_secret.rfind("CHANGE-ME", 0) == 0) {
+    log::error("cannot start", {{"error", "the cluster key is the template's placeholder; generate one"}});
     return 2;
   }
   if (!opt.redis.empty() && opt.cluster_secret.size() < auth::bus_seal::k_min_key_bytes) {
@@ -166,6 +187,10 @@ int run_server(const server_options& opt) {
   auto creations = std::make_shared<auth::creation_quota>(opt.limits.documents_per_hour_per_user,
                                                           opt.limits.documents_per_hour_per_ip);
   registry_opts.creations = creations;
+  auto epochs = std::make_shared<token_epochs>();
+  registry_opts.on_tokens_revoked = [epochs](std::int64_t user, std::int64_t epoch) {
+    epochs->learn(user, epoch, true);
+  };
   std::shared_ptr<redis_bridge> bridge;
   if (!opt.redis.empty()) {
     bridge = std::make_shared<redis_bridge>(opt.node_id, opt.redis, health, opt.cluster_secret);
@@ -186,6 +211,7 @@ int run_server(const server_options& opt) {
   gateway_context ctx{system, registry, storage_actors, opt.limits, std::move(auth), opt.node_id, health,
                       opt.web_root};
   ctx.creations = creations;
+  ctx.epochs = epochs;
   ctx.proxies = proxies;
   ctx.operations_port = !opt.metrics_listen.host.empty();
   if (!opt.web_root.empty() && ctx.site.empty())

@@ -181,6 +181,11 @@ UPDATE document_clients SET client_id = COALESCE((SELECT MAX(o.author_id) FROM d
     {8, "tombstones of deleted documents",
      "CREATE TABLE deleted_documents(id TEXT PRIMARY KEY, deleted_at INTEGER NOT NULL);",
      "CREATE TABLE deleted_documents(id TEXT PRIMARY KEY, deleted_at BIGINT NOT NULL);"},
+    // Logout, a new password and account deletion revoke every token the
+    // user holds: tokens name the epoch they were issued in.
+    {9, "token epochs",
+     "ALTER TABLE users ADD COLUMN token_epoch INTEGER NOT NULL DEFAULT 0;",
+     "ALTER TABLE users ADD COLUMN token_epoch BIGINT NOT NULL DEFAULT 0;"},
   };
   return all;
 }

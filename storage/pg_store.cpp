@@ -145,7 +145,13 @@ constexpr statement k_statements[] = {
   {"create_user",
    "INSERT INTO users(username, email, password_hash, created_at) VALUES($1, $2, $3, $4) "
    "ON CONFLICT (username) DO NOTHING RETURNING id"},
-  {"find_user", "SELECT id, username, COALESCE(email, ''), password_hash, created_at FROM users WHERE username = $1"},
+  {"find_user",
+   "SELECT id, username, COALESCE(email, ''), password_hash, created_at, token_epoch FROM users WHERE username = $1"},
+  {"find_user_by_id",
+   "SELECT id, username, COALESCE(email, ''), password_hash, created_at, token_epoch FROM users WHERE id = $1"},
+  {"revoke_tokens",
+   "UPDATE users SET token_epoch = token_epoch + 1, password_hash = COALESCE($2, password_hash) WHERE id = $1 "
+   "RETURNING token_epoch"},
   {"delete_document",
    "WITH gone AS (DELETE FROM documents WHERE id = $1 RETURNING id) "
    "INSERT INTO deleted_documents(id, deleted_at) SELECT id, $2::bigint FROM gone ON CONFLICT (id) DO NOTHING"},
@@ -615,16 +621,88 @@ result<user_row> pg_store::create_user(const user_row& user) {
   return created;
 }
 
+namespace {
+
+std::optional<user_row> read_user(const PGresult* r) {
+  if (PQntuples(r) == 0)
+    return std::nullopt;
+  return user_row{i64(r, 0, 0), text(r, 0, 1), text(r, 0, 2), text(r, 0, 3), i64(r, 0, 4), i64(r, 0, 5)};
+}
+
+} // namespace
+
 result<std::optional<user_row>> pg_store::find_user(std::string_view username) {
   if (auto st = ensure_connected(); !st)
     return st.error();
   auto r = wrap(query{}.text(username).run(conn_, "find_user"));
   if (!ok_status(r.get()))
     return lost("find user");
+  return read_user(r.get());
+}
+
+result<std::optional<user_row>> pg_store::find_user_by_id(std::int64_t id) {
+  if (auto st = ensure_connected(); !st)
+    return st.error();
+  auto r = wrap(query{}.number(id).run(conn_, "find_user_by_id"));
+  if (!ok_status(r.get()))
+    return lost("find user");
+  return read_user(r.get());
+}
+
+result<std::int64_t> pg_store::revoke_tokens(std::int64_t user_id, std::optional<std::string> new_password_hash) {
+  if (new_password_hash)
+    if (auto st = check_texts(user_row{0, "", "", *new_password_hash}); !st)
+      return st.error();
+  if (auto st = ensure_connected(); !st)
+    return st.error();
+  auto r = wrap(query{}.number(user_id).null_if_empty(new_password_hash.value_or("")).run(conn_, "revoke_tokens"));
+  if (!ok_status(r.get()))
+    return lost("revoke tokens");
   if (PQntuples(r.get()) == 0)
-    return std::optional<user_row>{};
-  return std::optional<user_row>{
-    user_row{i64(r.get(), 0, 0), text(r.get(), 0, 1), text(r.get(), 0, 2), text(r.get(), 0, 3), i64(r.get(), 0, 4)}};
+    return make_error(errc::unauthorized, "no such user");
+  return i64(r.get(), 0, 0);
+}
+
+result<std::vector<std::string>> pg_store::delete_user(std::int64_t user_id) {
+  if (auto st = ensure_connected(); !st)
+    return st.error();
+  auto step = [&](const char* sql) { return wrap(query{}.number(user_id).number(now_ms()).run_sql(conn_, sql)); };
+  auto begin = wrap(PQexec(conn_, "BEGIN"));
+  if (!ok_status(begin.get()))
+    return lost("delete account");
+  auto owned = step("SELECT id FROM documents WHERE owner_id = $1 AND $2::bigint IS NOT NULL FOR UPDATE");
+  std::vector<std::string> ids;
+  bool good = ok_status(owned.get());
+  for (int i = 0; good && i < PQntuples(owned.get()); ++i)
+    ids.push_back(text(owned.get(), i, 0));
+  std::int64_t removed = 0;
+  for (const char* sql : {"INSERT INTO deleted_documents(id, deleted_at) SELECT id, $2::bigint FROM documents "
+                          "WHERE owner_id = $1 ON CONFLICT (id) DO NOTHING",
+                          "DELETE FROM documents WHERE owner_id = $1 AND $2::bigint IS NOT NULL",
+                          "UPDATE document_ops SET author_id = NULL WHERE author_id = $1 AND $2::bigint IS NOT NULL",
+                          "DELETE FROM document_acl WHERE user_id = $1 AND $2::bigint IS NOT NULL",
+                          "DELETE FROM users WHERE id = $1 AND $2::bigint IS NOT NULL"}) {
+    if (!good)
+      break;
+    auto r = step(sql);
+    good = ok_status(r.get());
+    if (good && std::string_view{sql}.starts_with("DELETE FROM users"))
+      removed = std::atoll(PQcmdTuples(r.get()));
+  }
+  if (!good) {
+    auto err = lost("delete account");
+    if (conn_)
+      wrap(PQexec(conn_, "ROLLBACK"));
+    return err;
+  }
+  if (removed == 0) {
+    wrap(PQexec(conn_, "ROLLBACK"));
+    return make_error(errc::unauthorized, "no such user");
+  }
+  auto c = wrap(PQexec(conn_, "COMMIT"));
+  if (!ok_status(c.get()))
+    return lost("delete account");
+  return ids;
 }
 
 result<std::vector<document_row>> pg_store::list_documents(std::int64_t user_id) {

@@ -467,17 +467,80 @@ result<user_row> sqlite_store::create_user(const user_row& user) {
 }
 
 result<std::optional<user_row>> sqlite_store::find_user(std::string_view username) {
-  auto& st = prepared("SELECT id, username, COALESCE(email, ''), password_hash, created_at FROM users "
+  auto& st = prepared("SELECT id, username, COALESCE(email, ''), password_hash, created_at, token_epoch FROM users "
                       "WHERE username = ?");
   st.bind(1, username);
+  return read_user(st);
+}
+
+result<std::optional<user_row>> sqlite_store::find_user_by_id(std::int64_t id) {
+  auto& st = prepared("SELECT id, username, COALESCE(email, ''), password_hash, created_at, token_epoch FROM users "
+                      "WHERE id = ?");
+  st.bind(1, id);
+  return read_user(st);
+}
+
+result<std::optional<user_row>> sqlite_store::read_user(statement& st) {
   std::optional<user_row> out;
   auto rc = st.step();
   if (rc == SQLITE_ROW)
-    out = user_row{st.int64(0), st.text(1), st.text(2), st.text(3), st.int64(4)};
+    out = user_row{st.int64(0), st.text(1), st.text(2), st.text(3), st.int64(4), st.int64(5)};
   st.reset();
   if (rc != SQLITE_ROW && rc != SQLITE_DONE)
     return sqlite_error(db_, "find user");
   return out;
+}
+
+result<std::int64_t> sqlite_store::revoke_tokens(std::int64_t user_id, std::optional<std::string> new_password_hash) {
+  auto& st = prepared("UPDATE users SET token_epoch = token_epoch + 1, password_hash = COALESCE(?2, password_hash) "
+                      "WHERE id = ?1 RETURNING token_epoch");
+  st.bind(1, user_id);
+  if (new_password_hash)
+    st.bind(2, *new_password_hash);
+  auto rc = st.step();
+  std::int64_t epoch = rc == SQLITE_ROW ? st.int64(0) : 0;
+  while (rc == SQLITE_ROW)
+    rc = st.step();
+  st.reset();
+  if (rc != SQLITE_DONE)
+    return sqlite_error(db_, "revoke tokens");
+  if (epoch == 0)
+    return make_error(errc::unauthorized, "no such user");
+  return epoch;
+}
+
+result<std::vector<std::string>> sqlite_store::delete_user(std::int64_t user_id) {
+  if (auto begun = exec("BEGIN IMMEDIATE"); !begun)
+    return begun.error();
+  auto fail = [this](stet::error e) -> result<std::vector<std::string>> {
+    exec("ROLLBACK");
+    return e;
+  };
+  auto& owned = prepared("SELECT id FROM documents WHERE owner_id = ?");
+  owned.bind(1, user_id);
+  auto ids = collect<std::string>(owned, "list owned documents", [](statement& s) { return s.text(0); });
+  if (!ids)
+    return fail(ids.error());
+  auto now = now_ms();
+  for (const char* sql : {"INSERT OR IGNORE INTO deleted_documents(id, deleted_at) "
+                          "SELECT id, ?2 FROM documents WHERE owner_id = ?1",
+                          "DELETE FROM documents WHERE owner_id = ?1",
+                          "UPDATE document_ops SET author_id = NULL WHERE author_id = ?1",
+                          "DELETE FROM document_acl WHERE user_id = ?1", "DELETE FROM users WHERE id = ?1"}) {
+    auto& st = prepared(sql);
+    st.bind(1, user_id);
+    if (std::string_view{sql}.find("?2") != std::string_view::npos)
+      st.bind(2, now);
+    auto rc = st.step();
+    st.reset();
+    if (rc != SQLITE_DONE)
+      return fail(sqlite_error(db_, "delete account"));
+    if (std::string_view{sql}.starts_with("DELETE FROM users") && sqlite3_changes(db_) == 0)
+      return fail(make_error(errc::unauthorized, "no such user"));
+  }
+  if (auto committed = exec("COMMIT"); !committed)
+    return fail(committed.error());
+  return std::move(*ids);
 }
 
 result<std::vector<document_row>> sqlite_store::list_documents(std::int64_t user_id) {

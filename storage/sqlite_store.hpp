@@ -31,6 +31,9 @@ public:
   result<std::uint64_t> acquire_lease(std::string_view doc_id, std::string_view node_id) override;
   result<user_row> create_user(const user_row& user) override;
   result<std::optional<user_row>> find_user(std::string_view username) override;
+  result<std::optional<user_row>> find_user_by_id(std::int64_t id) override;
+  result<std::int64_t> revoke_tokens(std::int64_t user_id, std::optional<std::string> new_password_hash) override;
+  result<std::vector<std::string>> delete_user(std::int64_t user_id) override;
   result<std::vector<document_row>> list_documents(std::int64_t user_id) override;
   status delete_document(std::string_view id) override;
   status set_role(std::string_view doc_id, std::int64_t user_id, std::string_view role) override;
@@ -48,6 +51,7 @@ private:
   /// commit that failed for that reason must not be retried).
   status deleted_in(const write_batch& batch);
   statement& prepared(const char* sql);
+  result<std::optional<user_row>> read_user(statement& st);
   /// Steps `st` to the end, one Row per result row; resets it either way.
   template <class Row, class Read>
   result<std::vector<Row>> collect(statement& st, const char* what, Read read);

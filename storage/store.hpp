@@ -37,6 +37,8 @@ struct user_row {
   std::string email;
   std::string password_hash;
   std::int64_t created_at = 0;
+  /// Tokens carry the epoch they were issued in; bumping it revokes them all.
+  std::int64_t token_epoch = 0;
 };
 
 /// One entry of a document's access list: "viewer" or "editor".
@@ -160,6 +162,17 @@ public:
   /// Errors: invalid_argument when the username is taken.
   virtual result<user_row> create_user(const user_row& user) = 0;
   virtual result<std::optional<user_row>> find_user(std::string_view username) = 0;
+  virtual result<std::optional<user_row>> find_user_by_id(std::int64_t id) = 0;
+  /// Revokes every token issued to the user so far: bumps and returns its
+  /// token epoch; with `new_password_hash`, sets the password in the same
+  /// transaction. Errors: unauthorized when there is no such user.
+  virtual result<std::int64_t> revoke_tokens(std::int64_t user_id,
+                                             std::optional<std::string> new_password_hash = std::nullopt) = 0;
+  /// Deletes the user with its grants and the documents it owns (leaving
+  /// their tombstones); its edits to other documents stay, as anonymous
+  /// ones. Returns the ids of the documents deleted. Errors: unauthorized
+  /// when there is no such user.
+  virtual result<std::vector<std::string>> delete_user(std::int64_t user_id) = 0;
   /// Documents `user_id` owns or was given a role on, newest first.
   virtual result<std::vector<document_row>> list_documents(std::int64_t user_id) = 0;
   /// Deletes the document with its op log, access list and client records,

@@ -72,6 +72,17 @@ TEST_CASE("pg_store refuses U+0000 in any text and keeps what it stored byte-exa
   });
 }
 
+TEST_CASE("pg_store revokes tokens, changes passwords and deletes accounts") {
+  if (!postgres_available())
+    return;
+  scratch_database db;
+  test::run_account_conformance([&](bool) {
+    auto s = storage::pg_store::open(db.conninfo());
+    REQUIRE_MESSAGE(s, (s ? "" : s.error().message));
+    return std::move(*s);
+  });
+}
+
 TEST_CASE("pg_store migrates once when several nodes start together") {
   if (!postgres_available())
     return;

@@ -21,6 +21,11 @@ TEST_CASE("sqlite_store passes the storage conformance suite") {
     REQUIRE(s);
     return std::move(*s);
   });
+  test::run_account_conformance([&](bool) {
+    auto s = storage::sqlite_store::open(path);
+    REQUIRE(s);
+    return std::move(*s);
+  });
   test::run_text_conformance([&](bool) {
     auto s = storage::sqlite_store::open(path);
     REQUIRE(s);

@@ -297,3 +297,62 @@ void run_text_conformance(const store_factory& open) {
 }
 
 } // namespace stet::test
+
+namespace stet::test {
+
+void run_account_conformance(const store_factory& open) {
+  auto s = open(false);
+  REQUIRE(s);
+  auto carol = s->create_user({0, "carol", "", "hash-1", 0});
+  REQUIRE(carol);
+  auto dave = s->create_user({0, "dave", "", "hash-d", 0});
+  REQUIRE(dave);
+  auto found = s->find_user_by_id(carol->id);
+  REQUIRE(found);
+  REQUIRE(found->has_value());
+  CHECK((*found)->token_epoch == 0);
+  // Revoking bumps the epoch; a new password comes with a revoke.
+  auto first = s->revoke_tokens(carol->id);
+  REQUIRE(first);
+  CHECK(*first == 1);
+  auto second = s->revoke_tokens(carol->id, std::string{"hash-2"});
+  REQUIRE(second);
+  CHECK(*second == 2);
+  auto by_name = s->find_user("carol");
+  REQUIRE(by_name);
+  CHECK((*by_name)->password_hash == "hash-2");
+  CHECK((*by_name)->token_epoch == 2);
+  CHECK(s->revoke_tokens(987654).error().code == errc::unauthorized);
+  // Deleting: owned documents go (tombstoned), edits elsewhere stay anonymous.
+  document_row mine;
+  mine.id = "carols";
+  mine.owner_id = carol->id;
+  REQUIRE(s->create_document(mine));
+  document_row theirs;
+  theirs.id = "daves";
+  theirs.owner_id = dave->id;
+  REQUIRE(s->create_document(theirs));
+  REQUIRE(s->set_role("daves", carol->id, "editor"));
+  auto op = op_row{"daves", 1, "x", "carol-laptop", 1, 5, carol->id, 0};
+  REQUIRE(s->commit({.ops = {op}}));
+  auto gone = s->delete_user(carol->id);
+  REQUIRE(gone);
+  CHECK(*gone == std::vector<std::string>{"carols"});
+  auto user = s->find_user_by_id(carol->id);
+  REQUIRE(user);
+  CHECK_FALSE(user->has_value());
+  auto doc = s->find_document("carols");
+  REQUIRE(doc);
+  CHECK_FALSE(doc->has_value());
+  CHECK(s->create_document(mine).error().code == errc::unknown_document);
+  auto ops = s->ops_since("daves", 0);
+  REQUIRE(ops);
+  REQUIRE(ops->size() == 1);
+  CHECK((*ops)[0].author_id == 0);
+  auto acl = s->access_list("daves");
+  REQUIRE(acl);
+  CHECK(acl->empty());
+  CHECK(s->delete_user(carol->id).error().code == errc::unauthorized);
+}
+
+} // namespace stet::test

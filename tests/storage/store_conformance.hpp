@@ -16,5 +16,7 @@ void run_store_conformance(const store_factory& open);
 /// The one text rule: U+0000 anywhere is refused (nul_character), nothing of
 /// the batch is stored, and what is stored survives a reopen byte-exact.
 void run_text_conformance(const store_factory& open);
+/// Accounts: token epochs, password changes and deleting a user.
+void run_account_conformance(const store_factory& open);
 
 } // namespace stet::test
