@@ -223,6 +223,14 @@ void flush(document_actor_type* self) {
           close_with(self, make_error(errc::fenced, "document " + s.doc->id() + " moved to another node; join it again"));
           return;
         }
+        if (e.code == errc::nul_character || e.code == errc::internal) {
+          // Retrying cannot make these commit; the pending edits are not
+          // acked, and the clients resync from what is stored.
+          log::error("commit refused for good; closing", {{"doc", s.doc->id()}, {"error", e.message}});
+          close_with(self, make_error(errc::storage_unavailable,
+                                      "document " + s.doc->id() + " could not store its latest edits; join again"));
+          return;
+        }
         if (e.code == errc::unknown_document) {
           // Deleted (on another node, say) while edits were in flight: they
           // can never commit, and retrying would never end.
@@ -303,6 +311,19 @@ void on_idle(document_actor_type* self, std::uint64_t generation) {
 template <class Predicate>
 void remove_subscribers(document_actor_type* self, Predicate pred) {
   auto& st = self->state;
+  // A session that leaves while its join waits for the access read never
+  // joins: admitting it later would leave a subscriber nobody removes.
+  for (auto it = st.joins_waiting.begin(); it != st.joins_waiting.end();) {
+    auto& r = it->request;
+    subscriber probe{r.session_id, r.client_id, r.user_id, r.username, auth::role::none, r.echo, r.sink,
+                     r.gateway, r.remote_node};
+    if (!pred(probe)) {
+      ++it;
+      continue;
+    }
+    it->promise.deliver(to_caf(make_error(errc::not_joined, "the session left before its join completed")));
+    it = st.joins_waiting.erase(it);
+  }
   std::vector<subscriber> gone;
   auto it = std::stable_partition(st.subscribers.begin(), st.subscribers.end(),
                                   [&](const subscriber& s) { return !pred(s); });
@@ -450,6 +471,11 @@ void on_edit(document_actor_type* self, edit_request& req) {
 // join; remote sessions' stand-ins do so on the error) and stops.
 void close_with(document_actor_type* self, const error& why) {
   auto& st = self->state;
+  // Joins waiting for the access read are answered too: a promise dropped
+  // with the actor would leave its joiner waiting.
+  for (auto& w : st.joins_waiting)
+    w.promise.deliver(to_caf(why));
+  st.joins_waiting.clear();
   auto msg = wire::make_error(why, st.doc->id());
   for (auto& sub : st.subscribers) {
     sub.sink->send(msg);
@@ -535,6 +561,14 @@ void refresh_access(document_actor_type* self) {
         auto& s = self->state;
         s.access_read_in_flight = false;
         auto e = from_caf(err);
+        if (e.code == errc::nul_character || e.code == errc::internal) {
+          // Retrying cannot make these commit; the pending edits are not
+          // acked, and the clients resync from what is stored.
+          log::error("commit refused for good; closing", {{"doc", s.doc->id()}, {"error", e.message}});
+          close_with(self, make_error(errc::storage_unavailable,
+                                      "document " + s.doc->id() + " could not store its latest edits; join again"));
+          return;
+        }
         if (e.code == errc::unknown_document) {
           auto gone = make_error(errc::unknown_document, "document " + s.doc->id() + " was deleted");
           for (auto& w : s.joins_waiting)

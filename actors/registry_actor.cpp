@@ -83,7 +83,7 @@ void start_load(registry_actor_type* self, const std::string& id, const std::str
 // document sees the join before any edit relayed after it.
 void join_remote(registry_actor_type* self, const caf::actor& doc, join_request req) {
   auto node = req.remote_node, doc_id = req.doc_id, session = req.session_id;
-  self->request(doc, caf::infinite, join_atom::value, std::move(req))
+  self->request(doc, k_storage_timeout, join_atom::value, std::move(req))
     .then([](caf::actor&) {}, [=](caf::error& err) { reply_to_remote(self, node, doc_id, session, from_caf(err)); });
 }
 

@@ -227,7 +227,9 @@ void do_login(const call_ptr& c, const std::string& ip) {
         metrics::get().auth_failure("bad_password");
         return c->fail(errc::unauthorized, "wrong username or password");
       }
-      c->ctx.ip_logins.refund(ip);
+      // Only the (name, address) budget is given back: refunding the
+      // address's would let logins to one's own account pay for guesses
+      // at everyone else's.
       c->ctx.user_logins.refund(pair);
       c->respond(http::status::ok, token_reply(*c, *user));
     });

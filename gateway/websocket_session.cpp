@@ -31,7 +31,8 @@ constexpr std::size_t k_kept_buffer_bytes = 4096;
 
 websocket_session::websocket_session(connection_stream&& stream, gateway_context& ctx, connection_slot slot,
                                      std::optional<connection_slot> client)
-  : ws_(std::move(stream)), ctx_(ctx), slot_(std::move(slot)), client_slot_(std::move(client)),
+  : ws_(std::move(stream)), write_timer_(ws_.get_executor()), ctx_(ctx), slot_(std::move(slot)),
+    client_slot_(std::move(client)),
     ip_queued_(ctx.queue_budget(client_slot_ ? client_slot_->ip() : slot_.ip())) {
   session_id_ = ctx.node_id + "-" + std::to_string(ctx.next_session++);
   ++ctx_.open_sessions;
@@ -163,9 +164,18 @@ void append_varint(std::string& out, std::size_t n) {
 void websocket_session::do_write() {
   writing_ = true;
   // A client that stopped reading fills its TCP window and the write never
-  // completes: the stream closes when it takes longer than this.
-  beast::get_lowest_layer(ws_).expires_after(ctx_.limits.write_timeout);
-  write_started_ = std::chrono::steady_clock::now();
+  // completes: the socket closes when it takes longer than this. A timer of
+  // its own, not the stream's expiry, which reads started meanwhile would
+  // inherit.
+  write_timer_.expires_after(ctx_.limits.write_timeout);
+  write_timer_.async_wait([w = weak_from_this()](beast::error_code ec) {
+    auto self = w.lock();
+    if (ec || !self || !self->writing_)
+      return;
+    self->write_timed_out_ = true;
+    beast::error_code ignored;
+    beast::get_lowest_layer(self->ws_).socket().close(ignored);
+  });
   auto& front = queue_.front();
   ws_.binary(front.binary);
   in_flight_ = 1;
@@ -192,9 +202,10 @@ void websocket_session::do_write() {
 
 void websocket_session::on_write(beast::error_code ec, std::size_t) {
   writing_ = false;
+  if (ec)
+    write_timer_.cancel();
   if (ec) {
-    // The stream's timer cancels the write (operation_aborted): judge by time.
-    if (std::chrono::steady_clock::now() - write_started_ >= ctx_.limits.write_timeout) {
+    if (write_timed_out_) {
       log::warn("closing a client that does not read", {{"session", session_id_},
                                                         {"queued_frames", std::to_string(queue_.size())}});
       metrics::get().slow_consumer_closes.Increment();
@@ -203,8 +214,7 @@ void websocket_session::on_write(beast::error_code ec, std::size_t) {
     discard_queue(0);
     return;
   }
-  if (!closing_)
-    beast::get_lowest_layer(ws_).expires_never();
+  write_timer_.cancel();
   auto& m = metrics::get();
   m.frames_sent.Increment();
   for (; in_flight_ > 0; --in_flight_) {

@@ -9,6 +9,7 @@
 #include "gateway/connection_stream.hpp"
 #include "gateway/gateway_context.hpp"
 
+#include <boost/asio/basic_waitable_timer.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
@@ -66,6 +67,9 @@ private:
   void discard_queue(std::size_t keep);
 
   boost::beast::websocket::stream<connection_stream> ws_;
+  boost::asio::basic_waitable_timer<std::chrono::steady_clock, boost::asio::wait_traits<std::chrono::steady_clock>,
+                                    connection_executor>
+    write_timer_;
   boost::beast::flat_buffer buffer_;
   gateway_context& ctx_;
   connection_slot slot_;
@@ -82,7 +86,7 @@ private:
   std::size_t queued_bytes_ = 0;
   gateway_context::queued_bytes ip_queued_; // shared with the address's other sessions
   bool writing_ = false;
-  std::chrono::steady_clock::time_point write_started_{};
+  bool write_timed_out_ = false;
   // The frame being written when it joins several queued messages, and how
   // many of the queue's messages it holds.
   std::string batch_;

@@ -167,14 +167,38 @@ ALTER TABLE documents DROP COLUMN content;
     // A client id is only unique within its user: deduplication keys by
     // "<author_id>:<client_id>". Records kept from before are given the
     // author of the client's ops still in the log (anonymous: 0).
+    // Rebuilt rather than updated in place: an old id "x" and an old id
+    // "0:x" would collide half way through an UPDATE.
     {7, "client records keyed by user and client id",
      R"sql(
-UPDATE document_clients SET client_id = COALESCE((SELECT MAX(o.author_id) FROM document_ops o
-  WHERE o.doc_id = document_clients.doc_id AND o.client_id = document_clients.client_id), 0) || ':' || client_id;
+CREATE TABLE document_clients_keyed(
+  doc_id TEXT NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+  client_id TEXT NOT NULL,
+  client_seq INTEGER NOT NULL,
+  rev INTEGER NOT NULL,
+  PRIMARY KEY(doc_id, client_id)) WITHOUT ROWID;
+INSERT INTO document_clients_keyed(doc_id, client_id, client_seq, rev)
+  SELECT doc_id, k, MAX(client_seq), MAX(rev) FROM (
+    SELECT c.doc_id, COALESCE((SELECT MAX(o.author_id) FROM document_ops o
+      WHERE o.doc_id = c.doc_id AND o.client_id = c.client_id), 0) || ':' || c.client_id AS k, c.client_seq, c.rev
+    FROM document_clients c) GROUP BY doc_id, k;
+DROP TABLE document_clients;
+ALTER TABLE document_clients_keyed RENAME TO document_clients;
 )sql",
      R"sql(
-UPDATE document_clients SET client_id = COALESCE((SELECT MAX(o.author_id) FROM document_ops o
-  WHERE o.doc_id = document_clients.doc_id AND o.client_id = document_clients.client_id), 0)::text || ':' || client_id;
+CREATE TABLE document_clients_keyed(
+  doc_id TEXT NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+  client_id TEXT NOT NULL,
+  client_seq BIGINT NOT NULL,
+  rev BIGINT NOT NULL,
+  PRIMARY KEY(doc_id, client_id));
+INSERT INTO document_clients_keyed(doc_id, client_id, client_seq, rev)
+  SELECT doc_id, k, MAX(client_seq), MAX(rev) FROM (
+    SELECT c.doc_id, COALESCE((SELECT MAX(o.author_id) FROM document_ops o
+      WHERE o.doc_id = c.doc_id AND o.client_id = c.client_id), 0)::text || ':' || c.client_id AS k, c.client_seq, c.rev
+    FROM document_clients c) keyed GROUP BY doc_id, k;
+DROP TABLE document_clients;
+ALTER TABLE document_clients_keyed RENAME TO document_clients;
 )sql"},
     // A deleted document stays deleted: a late join (or a node that has
     // not heard of the delete yet) must not create it again.

@@ -56,7 +56,9 @@ TEST_CASE("sqlite_store upgrades an older database without losing its op log") {
     sql += "INSERT INTO documents(id, content, snapshot_rev, rev, created_at, updated_at) VALUES('d', 'ab', 1, 3, 0, 0);"
            "INSERT INTO document_ops(doc_id, rev, ops, ts, client_id, client_seq, epoch) VALUES"
            "('d', 2, x'01', 10, 'c', 5, 0), ('d', 3, x'02', 11, 'c', 6, 0);"
-           "INSERT INTO document_clients VALUES('d', 'c', 6, 3);";
+           "INSERT INTO document_clients VALUES('d', 'c', 6, 3);"
+           // Old ids that collide once keyed by user ("x" becomes "0:x").
+           "INSERT INTO document_clients VALUES('d', 'x', 2, 1), ('d', '0:x', 1, 1);";
     char* err = nullptr;
     CHECK(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &err) == SQLITE_OK);
     if (err) {
@@ -82,8 +84,12 @@ TEST_CASE("sqlite_store upgrades an older database without losing its op log") {
   CHECK((*doc)->rev == 3);
   auto seqs = (*s)->client_seqs("d");
   REQUIRE(seqs);
-  REQUIRE(seqs->size() == 1);
-  CHECK((*seqs)[0].client_seq == 6);
+  REQUIRE(seqs->size() == 3); // "0:c", "0:x" (was "x") and "0:0:x" (was "0:x")
+  for (auto& c : *seqs)
+    if (c.client_id == "0:c")
+      CHECK(c.client_seq == 6);
+    else if (c.client_id == "0:x")
+      CHECK(c.client_seq == 2);
   storage::op_row next{"d", 4, "\x03", "c", 7, 12, 0, 0};
   CHECK((*s)->commit({.ops = {next}}));
   ops = (*s)->ops_since("d", 3);
