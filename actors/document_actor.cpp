@@ -308,22 +308,26 @@ void on_idle(document_actor_type* self, std::uint64_t generation) {
     });
 }
 
+// A session that leaves (or whose gateway or node goes) while its join
+// waits for the access read never joins: admitting it later would leave a
+// subscriber nobody removes.
 template <class Predicate>
-void remove_subscribers(document_actor_type* self, Predicate pred) {
-  auto& st = self->state;
-  // A session that leaves while its join waits for the access read never
-  // joins: admitting it later would leave a subscriber nobody removes.
-  for (auto it = st.joins_waiting.begin(); it != st.joins_waiting.end();) {
-    auto& r = it->request;
-    subscriber probe{r.session_id, r.client_id, r.user_id, r.username, auth::role::none, r.echo, r.sink,
-                     r.gateway, r.remote_node};
-    if (!pred(probe)) {
+void drop_waiting_joins(document_actor_type* self, Predicate pred) {
+  auto& waiting = self->state.joins_waiting;
+  for (auto it = waiting.begin(); it != waiting.end();) {
+    if (!pred(it->request)) {
       ++it;
       continue;
     }
     it->promise.deliver(to_caf(make_error(errc::not_joined, "the session left before its join completed")));
-    it = st.joins_waiting.erase(it);
+    it = waiting.erase(it);
   }
+}
+
+template <class Predicate>
+void remove_subscribers(document_actor_type* self, Predicate pred) {
+  auto& st = self->state;
+
   std::vector<subscriber> gone;
   auto it = std::stable_partition(st.subscribers.begin(), st.subscribers.end(),
                                   [&](const subscriber& s) { return !pred(s); });
@@ -634,6 +638,9 @@ caf::behavior document_actor(document_actor_type* self, std::shared_ptr<document
   st.presence = presence_batch{config.cursor_interval, config.roster_interval};
   st.access_read_at = self->clock().now(); // as loaded
   self->set_down_handler([self](caf::down_msg& dm) {
+    drop_waiting_joins(self, [&](const join_request& r) {
+      return r.remote_node.empty() && r.gateway.address() == dm.source;
+    });
     remove_subscribers(self, [&](const subscriber& s) { return s.gateway.address() == dm.source; });
   });
   return {
@@ -670,10 +677,16 @@ caf::behavior document_actor(document_actor_type* self, std::shared_ptr<document
       flush_presence(self);
     },
     [=](leave_atom, const std::string& session_id) {
+      drop_waiting_joins(self, [&](const join_request& r) {
+        return r.session_id == session_id && r.remote_node.empty();
+      });
       remove_subscribers(self,
                          [&](const subscriber& s) { return s.session_id == session_id && s.remote_node.empty(); });
     },
     [=](leave_atom, const std::string& node, const std::string& session_id) {
+      drop_waiting_joins(self, [&](const join_request& r) {
+        return r.session_id == session_id && r.remote_node == node;
+      });
       remove_subscribers(self,
                          [&](const subscriber& s) { return s.session_id == session_id && s.remote_node == node; });
     },
@@ -699,6 +712,7 @@ caf::behavior document_actor(document_actor_type* self, std::shared_ptr<document
         close_moved(self);
     },
     [=](gone_atom, const std::string& node) {
+      drop_waiting_joins(self, [&](const join_request& r) { return r.remote_node == node; });
       remove_subscribers(self, [&](const subscriber& s) { return s.remote_node == node; });
     },
     [=](retry_atom) { flush(self); },
