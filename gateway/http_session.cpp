@@ -45,6 +45,19 @@ bool origin_allowed(const gateway_context& ctx, const http_util::request& req) {
   return !ec || name == "localhost";
 }
 
+// Every X-Forwarded-For line, joined in order: a proxy may add its own line
+// rather than extend the client's, and reading only the first would let the
+// client's own claim win.
+std::string forwarded_for(const http_util::request& req) {
+  std::string all;
+  for (auto [it, end] = req.equal_range("X-Forwarded-For"); it != end; ++it) {
+    if (!all.empty())
+      all += ',';
+    all.append(it->value().data(), it->value().size());
+  }
+  return all;
+}
+
 } // namespace
 
 http_session::http_session(connection_socket&& socket, gateway_context& ctx, connection_slot slot,
@@ -99,8 +112,7 @@ void http_session::upgrade() {
   // Through a trusted proxy, the session counts against the client's
   // address too (the proxy's own connection is counted, not limited).
   std::optional<connection_slot> client;
-  auto forwarded = req["X-Forwarded-For"];
-  auto from = client_address(peer_, {forwarded.data(), forwarded.size()}, ctx_.proxies);
+  auto from = client_address(peer_, forwarded_for(req), ctx_.proxies);
   if (from != peer_) {
     auto key = limit_key(from);
     if (!ctx_.open_connection(key))
@@ -144,8 +156,7 @@ void http_session::handle(http_util::request req) {
   if (api::handles(target)) {
     // The answer may come from any thread; it hops back onto the strand.
     auto self = shared_from_this();
-    auto forwarded = req["X-Forwarded-For"];
-    auto from = limit_key(client_address(peer_, {forwarded.data(), forwarded.size()}, ctx_.proxies));
+    auto from = limit_key(client_address(peer_, forwarded_for(req), ctx_.proxies));
     api::handle(ctx_, std::move(req), from, [self](http_util::response res) {
       net::post(self->stream_.get_executor(), [self, res = std::move(res)]() mutable { self->respond(std::move(res)); });
     });
