@@ -5,6 +5,11 @@
 import { Op, apply, compose, transform, transformPosition, withRemovedText } from './ot.js';
 import { cpLength, cpSlice } from './unicode.js';
 
+/** How a participant is shown: the server's user name, then the client id. */
+export function peerName(p) {
+  return p.user ? `${p.user} (${p.clientId})` : p.clientId;
+}
+
 export class Connection {
   constructor(url, { token, clientId, onState }) {
     this.url = url;
@@ -56,6 +61,7 @@ export class Connection {
     if (m.welcome) {
       this.welcomed = true;
       this.shownId = m.welcome.clientId || this.clientId;
+      this.username = m.welcome.username || '';
       this.onState({ state: 'online', username: m.welcome.username });
       for (const doc of this.docs.values()) doc.rejoin();
       return;
@@ -85,7 +91,7 @@ export class DocumentSession {
     this.buffer = null; // Op
     this.seq = 0;
     this.policy = 'lww';
-    this.peers = new Map(); // clientId -> {cursor, anchor}
+    this.peers = new Map(); // peerName(p) -> {cursor, anchor}
     conn.docs.set(docId, this);
     if (conn.isOpen()) this.rejoin();
   }
@@ -156,7 +162,7 @@ export class DocumentSession {
     this.known = true;
     this.peers.clear();
     for (const p of s.participants || [])
-      if (p.clientId !== this.conn.shownId) this.peers.set(p.clientId, { cursor: null, anchor: null });
+      if (!this.isMe(p)) this.peers.set(peerName(p), { cursor: null, anchor: null });
     this.cb.onPeers && this.cb.onPeers(this.peers);
     if (this.inflight) {
       const { op, seq } = this.inflight;
@@ -217,10 +223,16 @@ export class DocumentSession {
     if (p.anchor !== null) p.anchor = transformPosition(p.anchor, op);
   }
 
+  // The server says who a participant is (user and client id); a client
+  // id alone is the client's choice and can be copied.
+  isMe(p) {
+    return p.clientId === this.conn.shownId && (p.user || '') === (this.conn.username || '');
+  }
+
   onPresence(p) {
-    if (p.clientId === this.conn.shownId) return;
-    if (p.left) this.peers.delete(p.clientId);
-    else this.peers.set(p.clientId, { cursor: p.cursor ?? null, anchor: p.anchor ?? null });
+    if (this.isMe(p)) return;
+    if (p.left) this.peers.delete(peerName(p));
+    else this.peers.set(peerName(p), { cursor: p.cursor ?? null, anchor: p.anchor ?? null });
     this.cb.onPeers && this.cb.onPeers(this.peers);
   }
 
