@@ -565,22 +565,8 @@ void refresh_access(document_actor_type* self) {
         auto& s = self->state;
         s.access_read_in_flight = false;
         auto e = from_caf(err);
-        if (e.code == errc::nul_character || e.code == errc::internal) {
-          // Retrying cannot make these commit; the pending edits are not
-          // acked, and the clients resync from what is stored.
-          log::error("commit refused for good; closing", {{"doc", s.doc->id()}, {"error", e.message}});
-          close_with(self, make_error(errc::storage_unavailable,
-                                      "document " + s.doc->id() + " could not store its latest edits; join again"));
-          return;
-        }
-        if (e.code == errc::unknown_document) {
-          auto gone = make_error(errc::unknown_document, "document " + s.doc->id() + " was deleted");
-          for (auto& w : s.joins_waiting)
-            w.promise.deliver(to_caf(gone));
-          s.joins_waiting.clear();
-          close_with(self, gone);
-          return;
-        }
+        if (e.code == errc::unknown_document) // close_with answers the waiting joins
+          return close_with(self, make_error(errc::unknown_document, "document " + s.doc->id() + " was deleted"));
         log::warn("cannot re-read who may open a document; using what was known",
                   {{"doc", s.doc->id()}, {"error", e.message}});
         admit_waiting(self);
