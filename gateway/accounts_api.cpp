@@ -47,9 +47,11 @@ bool hash_on_pool(const call_ptr& c, Job job) {
     c->fail(errc::overloaded, "the server is busy checking passwords; try again in a few seconds");
     return false;
   }
+  // The count is of checks waiting: it drops as one starts, so a client
+  // that got its answer never finds its own finished check still counted.
   boost::asio::post(ctx.crypto, [c, job = std::move(job)]() mutable {
-    job();
     c->ctx.crypto_queued.fetch_sub(1);
+    job();
   });
   return true;
 }
