@@ -219,14 +219,14 @@ void flush(document_actor_type* self) {
         if (e.code == errc::fenced) {
           // Another node holds the lease now: nothing here may commit. The
           // unacked edits are the clients' to resend to the new owner.
-          log::warn("lease lost; closing document", {{"doc", s.doc->id()}, {"error", e.message}});
+          log::warn("lease lost; closing document", {{"doc", s.doc->id()}, {"error", describe(e)}});
           close_with(self, make_error(errc::fenced, "document " + s.doc->id() + " moved to another node; join it again"));
           return;
         }
         if (e.code == errc::nul_character || e.code == errc::internal) {
           // Retrying cannot make these commit; the pending edits are not
           // acked, and the clients resync from what is stored.
-          log::error("commit refused for good; closing", {{"doc", s.doc->id()}, {"error", e.message}});
+          log::error("commit refused for good; closing", {{"doc", s.doc->id()}, {"error", describe(e)}});
           close_with(self, make_error(errc::storage_unavailable,
                                       "document " + s.doc->id() + " could not store its latest edits; join again"));
           return;
@@ -238,7 +238,7 @@ void flush(document_actor_type* self) {
           close_with(self, make_error(errc::unknown_document, "document " + s.doc->id() + " was deleted"));
           return;
         }
-        log::error("commit failed; will retry", {{"doc", s.doc->id()}, {"error", e.message}});
+        log::error("commit failed; will retry", {{"doc", s.doc->id()}, {"error", describe(e)}});
         // Put the batch back in front of newer edits and try again later:
         // its revisions are already ordered, nothing is acked before it lands.
         s.commit_in_flight = false;
@@ -275,7 +275,7 @@ void maybe_snapshot(document_actor_type* self, bool force) {
       },
       [=](caf::error& err) {
         self->state.snapshot_in_flight = false;
-        log::warn("snapshot failed", {{"doc", self->state.doc->id()}, {"error", from_caf(err).message}});
+        log::warn("snapshot failed", {{"doc", self->state.doc->id()}, {"error", describe(from_caf(err))}});
       });
 }
 
@@ -411,7 +411,7 @@ void on_edit(document_actor_type* self, edit_request& req) {
                                    {"edit", req.id()},
                                    {"session", req.session_id},
                                    {"code", std::string{to_string(err.code)}},
-                                   {"error", err.message}});
+                                   {"error", describe(err)}});
     if (author)
       author->sink->send(wire::make_error(err, doc.id(), req.client_seq));
   };
@@ -568,7 +568,7 @@ void refresh_access(document_actor_type* self) {
         if (e.code == errc::unknown_document) // close_with answers the waiting joins
           return close_with(self, make_error(errc::unknown_document, "document " + s.doc->id() + " was deleted"));
         log::warn("cannot re-read who may open a document; using what was known",
-                  {{"doc", s.doc->id()}, {"error", e.message}});
+                  {{"doc", s.doc->id()}, {"error", describe(e)}});
         admit_waiting(self);
       });
 }

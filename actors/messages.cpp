@@ -12,15 +12,18 @@ constexpr auto k_category = caf::atom("stet");
 
 caf::error to_caf(const error& err) {
   return caf::error{static_cast<std::uint8_t>(static_cast<int>(err.code) + 1), k_category,
-                    caf::make_message(err.message)};
+                    caf::make_message(err.message, err.detail)};
 }
 
 error from_caf(const caf::error& err) {
   if (err.category() == k_category && err.code() > 0) {
     std::string message;
-    if (err.context().match_elements<std::string>())
+    std::string detail;
+    if (err.context().match_elements<std::string, std::string>()) {
       message = err.context().get_as<std::string>(0);
-    return error{static_cast<errc>(err.code() - 1), std::move(message)};
+      detail = err.context().get_as<std::string>(1);
+    }
+    return error{static_cast<errc>(err.code() - 1), std::move(message), std::move(detail)};
   }
   return error{errc::internal, "actor error: " + caf::to_string(err)};
 }

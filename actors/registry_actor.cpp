@@ -103,7 +103,7 @@ void on_loaded(registry_actor_type* self, const std::string& id, loaded_document
   auto& st = self->state;
   auto restored = document::restore(loaded, st.config.limits);
   if (!restored) {
-    log::error("cannot restore document", {{"doc", id}, {"error", restored.error().message}});
+    log::error("cannot restore document", {{"doc", id}, {"error", describe(restored.error())}});
     fail_waiting(self, id, to_caf(restored.error()));
     return;
   }
@@ -179,7 +179,7 @@ void on_bus(registry_actor_type* self, const std::string& payload) {
   auto items = wire::decode_bus(payload);
   if (!items) {
     metrics::get().bus_rejected(items.error().code == errc::invalid_argument ? "nested_batch" : "undecodable");
-    log::warn("bus payload dropped", {{"error", items.error().message}});
+    log::warn("bus payload dropped", {{"error", describe(items.error())}});
     return;
   }
   for (auto& item : *items)

@@ -30,4 +30,8 @@ std::string_view to_string(errc code) noexcept {
   return "internal";
 }
 
+std::string describe(const error& err) {
+  return err.detail.empty() ? err.message : err.message + " (" + err.detail + ")";
+}
+
 } // namespace stet

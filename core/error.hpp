@@ -39,8 +39,16 @@ std::string_view to_string(errc code) noexcept;
 
 struct error {
   errc code;
+  /// What a client may read: what failed and what to do about it.
   std::string message;
+  /// What only operators read, in logs: a driver's own text, a path. Never
+  /// sent to clients, whose view of a database's internals is nobody's
+  /// business.
+  std::string detail{};
 };
+
+/// The message and, when there is one, the detail: for logs.
+std::string describe(const error& err);
 
 /// A value or an error. Deliberately tiny: the pure core must not pull in CAF
 /// (whose `expected` the actor layer uses) and the toolchain predates
@@ -87,8 +95,8 @@ inline status ok() {
   return ok_t{};
 }
 
-inline stet::error make_error(errc code, std::string message) {
-  return stet::error{code, std::move(message)};
+inline stet::error make_error(errc code, std::string message, std::string detail = {}) {
+  return stet::error{code, std::move(message), std::move(detail)};
 }
 
 } // namespace stet

@@ -1,5 +1,7 @@
 #include "gateway/client_address.hpp"
 
+#include <boost/beast/core/string.hpp>
+
 namespace stet {
 
 namespace ip = boost::asio::ip;
@@ -10,6 +12,19 @@ ip::address unmapped(const ip::address& a) {
   if (a.is_v6() && a.to_v6().is_v4_mapped())
     return ip::make_address_v4(ip::v4_mapped, a.to_v6());
   return a;
+}
+
+// "203.0.113.7:4711" -> "203.0.113.7", "[2001:db8::1]:4711" ->
+// "2001:db8::1"; a bare IPv6 address (more than one colon) is left whole.
+std::string_view without_port(std::string_view hop) {
+  if (!hop.empty() && hop.front() == '[') {
+    auto close = hop.find(']');
+    return close == std::string_view::npos ? hop : hop.substr(1, close - 1);
+  }
+  auto colon = hop.find(':');
+  if (colon != std::string_view::npos && hop.find(':', colon + 1) == std::string_view::npos)
+    return hop.substr(0, colon);
+  return hop;
 }
 
 std::string_view trim(std::string_view s) {
@@ -77,7 +92,7 @@ ip::address client_address(const ip::address& peer, std::string_view forwarded_f
     auto hop = trim(comma == std::string_view::npos ? forwarded_for : forwarded_for.substr(comma + 1));
     forwarded_for = comma == std::string_view::npos ? std::string_view{} : forwarded_for.substr(0, comma);
     boost::system::error_code ec;
-    auto a = ip::make_address(std::string{hop}, ec);
+    auto a = ip::make_address(std::string{without_port(hop)}, ec);
     if (ec)
       return peer; // not ours to guess at
     client = a;
@@ -85,6 +100,14 @@ ip::address client_address(const ip::address& peer, std::string_view forwarded_f
       return a;
   }
   return client;
+}
+
+bool forwarded_https(const ip::address& peer, std::string_view forwarded_proto, const trusted_proxies& trusted) {
+  if (trusted.empty() || !trusted.contains(peer))
+    return false;
+  auto comma = forwarded_proto.rfind(',');
+  auto last = trim(comma == std::string_view::npos ? forwarded_proto : forwarded_proto.substr(comma + 1));
+  return boost::beast::iequals(last, "https");
 }
 
 } // namespace stet

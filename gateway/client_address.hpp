@@ -38,8 +38,16 @@ std::string limit_key(const boost::asio::ip::address& a);
 
 /// The client behind `peer`: `peer` itself unless it is a trusted proxy;
 /// then the rightmost address of `forwarded_for` (X-Forwarded-For) that is
-/// not a trusted proxy. A malformed header counts as the peer.
+/// not a trusted proxy. A hop may carry a port ("203.0.113.7:4711",
+/// "[2001:db8::1]:4711"), as some load balancers write it. A malformed
+/// header counts as the peer.
 boost::asio::ip::address client_address(const boost::asio::ip::address& peer, std::string_view forwarded_for,
                                         const trusted_proxies& trusted);
+
+/// Whether a trusted proxy says it received the request over TLS: the last
+/// value of X-Forwarded-Proto, the one the proxy next to us wrote, is
+/// "https". Behind such a proxy responses carry HSTS.
+bool forwarded_https(const boost::asio::ip::address& peer, std::string_view forwarded_proto,
+                     const trusted_proxies& trusted);
 
 } // namespace stet

@@ -219,7 +219,7 @@ void on_join(gateway_actor_type* self, const wire::Join& join) {
       [=](caf::error& err) {
         self->state.joining.erase(id);
         auto e = from_caf(err);
-        log::warn("join failed", {{"session", self->state.settings.session_id}, {"doc", id}, {"error", e.message}});
+        log::warn("join failed", {{"session", self->state.settings.session_id}, {"doc", id}, {"error", describe(e)}});
         send_error(self, e.code == errc::internal ? errc::storage_unavailable : e.code,
                    "cannot open " + id + ": " + e.message, id);
       });

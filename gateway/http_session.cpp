@@ -45,12 +45,12 @@ bool origin_allowed(const gateway_context& ctx, const http_util::request& req) {
   return !ec || name == "localhost";
 }
 
-// Every X-Forwarded-For line, joined in order: a proxy may add its own line
-// rather than extend the client's, and reading only the first would let the
-// client's own claim win.
-std::string forwarded_for(const http_util::request& req) {
+// Every line of a header, joined in order: a proxy may add its own
+// X-Forwarded-For line rather than extend the client's, and reading only the
+// first would let the client's own claim win.
+std::string all_lines(const http_util::request& req, std::string_view name) {
   std::string all;
-  for (auto [it, end] = req.equal_range("X-Forwarded-For"); it != end; ++it) {
+  for (auto [it, end] = req.equal_range(name); it != end; ++it) {
     if (!all.empty())
       all += ',';
     all.append(it->value().data(), it->value().size());
@@ -82,6 +82,7 @@ void http_session::on_read(beast::error_code ec, std::size_t) {
     stream_.socket().shutdown(net::ip::tcp::socket::shutdown_send, ec);
     return;
   }
+  over_tls_ = forwarded_https(peer_, all_lines(parser_->get(), "X-Forwarded-Proto"), ctx_.proxies);
   if (ec == http::error::body_limit) {
     auto res = http_util::error(http::status::payload_too_large, errc::frame_too_large,
                                 "request body over " + std::to_string(ctx_.limits.max_http_body_bytes) + " bytes",
@@ -112,7 +113,7 @@ void http_session::upgrade() {
   // Through a trusted proxy, the session counts against the client's
   // address too (the proxy's own connection is counted, not limited).
   std::optional<connection_slot> client;
-  auto from = client_address(peer_, forwarded_for(req), ctx_.proxies);
+  auto from = client_address(peer_, all_lines(req, "X-Forwarded-For"), ctx_.proxies);
   if (from != peer_) {
     auto key = limit_key(from);
     if (!ctx_.open_connection(key))
@@ -156,7 +157,7 @@ void http_session::handle(http_util::request req) {
   if (api::handles(target)) {
     // The answer may come from any thread; it hops back onto the strand.
     auto self = shared_from_this();
-    auto from = limit_key(client_address(peer_, forwarded_for(req), ctx_.proxies));
+    auto from = limit_key(client_address(peer_, all_lines(req, "X-Forwarded-For"), ctx_.proxies));
     api::handle(ctx_, std::move(req), from, [self](http_util::response res) {
       net::post(self->stream_.get_executor(), [self, res = std::move(res)]() mutable { self->respond(std::move(res)); });
     });
@@ -169,6 +170,10 @@ void http_session::handle(http_util::request req) {
 }
 
 void http_session::respond(http_util::response res) {
+  // Browsers honour HSTS only over HTTPS, which stet sees only as a trusted
+  // proxy's word; a year is what the preload list asks for.
+  if (over_tls_)
+    res.set(http::field::strict_transport_security, "max-age=31536000");
   auto keep_alive = res.keep_alive();
   auto sp = std::make_shared<http_util::response>(std::move(res));
   http::async_write(stream_, *sp, [self = shared_from_this(), sp, keep_alive](beast::error_code ec, std::size_t n) {

@@ -38,6 +38,7 @@ private:
   std::optional<connection_slot> slot_;
   boost::asio::ip::address peer_;
   bool operations_only_;
+  bool over_tls_ = false; // the request being answered came over TLS to a trusted proxy
   std::optional<boost::beast::http::request_parser<boost::beast::http::string_body>> parser_;
 };
 

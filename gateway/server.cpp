@@ -117,7 +117,7 @@ result<std::string> auth_secret(const server_options& opt) {
 int run_server(const server_options& opt) {
   auto secret = auth_secret(opt);
   if (!secret) {
-    log::error("cannot start", {{"error", secret.error().message}});
+    log::error("cannot start", {{"error", describe(secret.error())}});
     return 2;
   }
   if (opt.allow_anonymous)
@@ -142,26 +142,26 @@ int run_server(const server_options& opt) {
   trusted_proxies proxies;
   for (auto& cidr : opt.trusted_proxies)
     if (auto st = proxies.add(cidr); !st) {
-      log::error("cannot start", {{"error", st.error().message}});
+      log::error("cannot start", {{"error", describe(st.error())}});
       return 2;
     }
   std::optional<redis_endpoint> redis_at;
   if (!opt.redis.empty()) {
     auto at = parse_redis_url(opt.redis);
     if (!at) {
-      log::error("cannot start", {{"error", at.error().message}});
+      log::error("cannot start", {{"error", describe(at.error())}});
       return 2;
     }
     redis_at = *at;
   }
   auto stores = open_stores(opt);
   if (!stores) {
-    log::error("cannot open storage", {{"error", stores.error().message}});
+    log::error("cannot open storage", {{"error", describe(stores.error())}});
     return 1;
   }
   // Sessions this node left open when it last stopped are over.
   if (auto st = stores->front()->close_node_sessions(opt.node_id, now_ms()); !st)
-    log::warn("cannot close stale sessions", {{"error", st.error().message}});
+    log::warn("cannot close stale sessions", {{"error", describe(st.error())}});
 
   caf::actor_system_config cfg;
   auto actor_threads = opt.actor_threads > 0 ? opt.actor_threads : usable_cpus();

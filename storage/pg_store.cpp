@@ -291,7 +291,10 @@ stet::error pg_store::lost(std::string_view what) {
     PQfinish(conn_);
     conn_ = nullptr;
   }
-  return make_error(errc::storage_unavailable, "postgres: " + std::string{what} + ": " + msg);
+  // The server's text can name hosts, roles and SQL: operators read it in
+  // the log, clients only learn which step failed.
+  return make_error(errc::storage_unavailable, "the database could not " + std::string{what} + "; retry shortly",
+                    "postgres: " + msg);
 }
 
 status pg_store::ensure_connected() {
@@ -563,7 +566,9 @@ status pg_store::commit(const write_batch& batch) {
       return make_error(errc::internal, failure);
     if (failure.rfind("fenced: ", 0) == 0)
       return make_error(errc::fenced, failure.substr(8));
-    return lost("commit batch: " + failure);
+    auto err = lost("commit the batch");
+    err.detail += err.detail.empty() ? failure : "; " + failure;
+    return err;
   }
   auto c = wrap(PQexec(conn_, "COMMIT"));
   if (!ok_status(c.get()))

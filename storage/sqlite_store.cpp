@@ -18,7 +18,8 @@ std::int64_t now_ms() {
 }
 
 stet::error sqlite_error(sqlite3* db, std::string_view what) {
-  return make_error(errc::storage_unavailable, "sqlite: " + std::string{what} + ": " + sqlite3_errmsg(db));
+  return make_error(errc::storage_unavailable, "the database could not " + std::string{what} + "; retry shortly",
+                    std::string{"sqlite: "} + sqlite3_errmsg(db));
 }
 
 } // namespace
@@ -91,8 +92,8 @@ result<std::unique_ptr<store>> sqlite_store::open(const std::string& path) {
   sqlite3* db = nullptr;
   if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr)
       != SQLITE_OK) {
-    auto err = make_error(errc::storage_unavailable,
-                          "cannot open SQLite database " + path + ": " + (db ? sqlite3_errmsg(db) : "out of memory"));
+    auto err = make_error(errc::storage_unavailable, "cannot open the SQLite database",
+                          path + ": " + (db ? sqlite3_errmsg(db) : "out of memory"));
     sqlite3_close(db);
     return err;
   }
@@ -116,7 +117,8 @@ status sqlite_store::exec(const char* sql) {
   if (sqlite3_exec(db_, sql, nullptr, nullptr, &msg) != SQLITE_OK) {
     std::string text = msg ? msg : "unknown error";
     sqlite3_free(msg);
-    return make_error(errc::storage_unavailable, "sqlite: " + text);
+    return make_error(errc::storage_unavailable, "the database could not run a statement; retry shortly",
+                      "sqlite: " + text);
   }
   return ok();
 }
@@ -171,8 +173,8 @@ status sqlite_store::migrate() {
     }
     if (!st) {
       exec("ROLLBACK");
-      return make_error(errc::storage_unavailable,
-                        "migration " + std::to_string(m.version) + " failed: " + st.error().message);
+      return make_error(errc::storage_unavailable, "migration " + std::to_string(m.version) + " failed",
+                        describe(st.error()));
     }
     if (auto c = exec("COMMIT"); !c)
       return c;

@@ -470,6 +470,22 @@ def test_forwarded_for_counts_only_from_a_trusted_proxy():
         # A peer that is not a proxy cannot pick its address.
         statuses = [login_as(server, "127.0.0.9", f"198.51.100.{i}") for i in range(12)]
         assert statuses.count(429) >= 2, statuses
+        # A port after the address (as some load balancers write it) is the same client.
+        assert [login_as(server, "127.0.0.1", f"203.0.113.8:{4000 + i}") for i in range(12)].count(429) >= 2
+
+        # HSTS only when the trusted proxy says the client came over TLS.
+        def hsts(source, proto):
+            import http.client
+            conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30, source_address=(source, 0))
+            conn.request("GET", "/healthz", headers={"X-Forwarded-Proto": proto})
+            r = conn.getresponse()
+            r.read()
+            conn.close()
+            return r.getheader("Strict-Transport-Security")
+
+        assert hsts("127.0.0.1", "https") == "max-age=31536000"
+        assert hsts("127.0.0.1", "http") is None
+        assert hsts("127.0.0.9", "https") is None
 
 
 def test_dns_rebinding_origins_are_refused_and_probes_stay_off_the_public_port():

@@ -53,6 +53,15 @@ def test_postgres_restart_during_editing_loses_nothing_and_recovers():
             # Nothing is acked while PostgreSQL is down, and /readyz says why.
             status, body = server.readyz()
             assert status == 503 and "storage" in body["reason"], body
+            # Clients learn which step failed, never the driver's own text
+            # (hosts, sockets, SQL); the log has it for operators.
+            status, failed, _ = server.http("POST", "/api/register",
+                                            {"username": "while-down", "password": "correct horse battery"})
+            assert status == 503 and failed["error"]["code"] == "storage_unavailable", failed
+            for shown in (failed["error"]["message"], body["reason"]):
+                for secret in ("postgres:", "connection", "socket", "127.0.0.1", "server closed"):
+                    assert secret not in shown.lower(), shown
+            assert "postgres: " in server.log()
             down_acks = [len(c.acks) for c in clients]
             await asyncio.sleep(1.0)
             assert [len(c.acks) for c in clients] == down_acks, "an edit was acked while storage was down"

@@ -6,7 +6,7 @@
 
 using namespace stet;
 
-TEST_CASE("decode_client reads the JSON form of the issue's examples") {
+TEST_CASE("decode_client reads the JSON form of the protocol examples") {
   auto m = wire::decode_client(
     R"({"edit":{"docId":"d1","baseRev":3,"clientSeq":1,"clientTs":1700000000000,"ops":[{"retain":5},{"insert":"abc"},{"delete":2}]}})",
     wire::frame_format::json);
@@ -231,4 +231,13 @@ TEST_CASE("hand-printed acks and applied edits parse back to the same message") 
   std::string printed;
   REQUIRE(google::protobuf::util::MessageToJsonString(ack, &printed).ok());
   CHECK(wire::encode(ack, wire::frame_format::json) == printed); // byte for byte what protobuf prints
+}
+
+TEST_CASE("an error's detail stays in the log: the wire carries code and message only") {
+  auto m = wire::make_error(make_error(errc::storage_unavailable, "the database could not commit; retry shortly",
+                                       "postgres: server closed the connection at 10.0.0.7"),
+                            "d1", 4);
+  REQUIRE(m.has_error());
+  CHECK(m.error().message() == "the database could not commit; retry shortly");
+  CHECK(m.DebugString().find("10.0.0.7") == std::string::npos);
 }

@@ -104,4 +104,8 @@ TEST_CASE("pg_store reports an unreachable server as storage_unavailable") {
   auto s = storage::pg_store::open("host=127.0.0.1 port=1 connect_timeout=2");
   REQUIRE_FALSE(s);
   CHECK(s.error().code == errc::storage_unavailable);
+  // The server's address and libpq's words are for the log, not the client.
+  CHECK(s.error().message.find("127.0.0.1") == std::string::npos);
+  CHECK(s.error().detail.find("127.0.0.1") != std::string::npos);
+  CHECK(describe(s.error()).find("127.0.0.1") != std::string::npos);
 }

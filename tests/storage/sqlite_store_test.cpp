@@ -103,4 +103,6 @@ TEST_CASE("sqlite_store reports an unusable path as storage_unavailable") {
   auto s = storage::sqlite_store::open("/nonexistent-dir/x/stet.db");
   REQUIRE_FALSE(s);
   CHECK(s.error().code == errc::storage_unavailable);
+  CHECK(s.error().message.find("nonexistent-dir") == std::string::npos);
+  CHECK(s.error().detail.find("nonexistent-dir") != std::string::npos);
 }
