@@ -517,13 +517,19 @@ void enforce_access(document_actor_type* self) {
   remove_subscribers(self, [](const subscriber& s) { return !auth::can_view(s.role); });
 }
 
+void apply_grant(auth::document_access& access, std::int64_t user_id, auth::role grant) {
+  if (grant == auth::role::none)
+    access.grants.erase(user_id);
+  else
+    access.grants[user_id] = grant;
+}
+
 void on_grant(document_actor_type* self, std::int64_t user_id, const std::string& role) {
   auto& st = self->state;
   auto grant = auth::parse_grant(role);
-  if (grant == auth::role::none)
-    st.access.grants.erase(user_id);
-  else
-    st.access.grants[user_id] = grant;
+  apply_grant(st.access, user_id, grant);
+  if (st.access_read_in_flight)
+    st.grants_during_read.emplace_back(user_id, grant);
   enforce_access(self);
 }
 
@@ -557,6 +563,9 @@ void refresh_access(document_actor_type* self) {
         auth::document_access access{fresh.row.owner_id, fresh.row.is_public, {}};
         for (auto& a : fresh.acl)
           access.grants[a.user_id] = auth::parse_grant(a.role);
+        for (auto& [user, grant] : s.grants_during_read)
+          apply_grant(access, user, grant);
+        s.grants_during_read.clear();
         s.access = std::move(access);
         enforce_access(self);
         admit_waiting(self);
@@ -564,6 +573,7 @@ void refresh_access(document_actor_type* self) {
       [=](caf::error& err) {
         auto& s = self->state;
         s.access_read_in_flight = false;
+        s.grants_during_read.clear(); // already applied to what was known
         auto e = from_caf(err);
         if (e.code == errc::unknown_document) // close_with answers the waiting joins
           return close_with(self, make_error(errc::unknown_document, "document " + s.doc->id() + " was deleted"));

@@ -100,6 +100,9 @@ struct document_actor_state {
   auth::document_access access;
   caf::actor_clock::time_point access_read_at{};
   bool access_read_in_flight = false;
+  /// Grants and revokes heard while a re-read was in flight: the read may
+  /// predate them, so they are applied again on top of what it returns.
+  std::vector<std::pair<std::int64_t, auth::role>> grants_during_read;
   /// Joins waiting for `access` to be re-read, with the edits their
   /// sessions sent meanwhile (a remote session's follow its join at once).
   struct waiting_join {

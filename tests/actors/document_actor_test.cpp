@@ -1,0 +1,109 @@
+// The document actor against a storage actor the test controls: each reply
+// is held until the test releases it, so orderings that real storage
+// produces only by chance happen here every time.
+#include "actors/document_actor.hpp"
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/scoped_actor.hpp>
+#include <doctest/doctest.h>
+
+#include <chrono>
+
+using namespace stet;
+using namespace std::chrono_literals;
+
+namespace {
+
+class null_sink : public session_sink {
+public:
+  wire::frame_format format() const noexcept override {
+    return wire::frame_format::binary;
+  }
+  void send(std::shared_ptr<const std::string>) override {
+  }
+  using session_sink::send;
+};
+
+using released_atom = caf::atom_constant<caf::atom("released")>;
+using admitted_atom = caf::atom_constant<caf::atom("admitted")>;
+
+struct held_store_state {
+  caf::response_promise access_reply;
+};
+
+// Commits succeed at once; an access read waits for (run_atom, rows) and
+// answers with them, after telling `watcher` that it was asked.
+caf::behavior held_store(caf::stateful_actor<held_store_state>* self, caf::actor watcher) {
+  return {
+    [=](acl_atom, const std::string&) -> caf::result<loaded_document> {
+      self->state.access_reply = self->make_response_promise();
+      self->send(watcher, acl_atom::value);
+      return caf::delegated<loaded_document>{};
+    },
+    [=](run_atom, loaded_document& answer) {
+      self->state.access_reply.deliver(std::move(answer));
+      self->send(watcher, released_atom::value);
+    },
+    [=](commit_atom, std::vector<storage::op_row>&, std::vector<storage::session_event>&) {
+      return caf::ok_atom::value;
+    },
+    [=](snapshot_atom, storage::snapshot_row&) { return caf::ok_atom::value; },
+  };
+}
+
+caf::behavior ignoring_registry(caf::event_based_actor* self) {
+  self->set_default_handler(caf::drop);
+  return {[](idle_atom, const std::string&, std::uint64_t) { return caf::ok_atom::value; }};
+}
+
+// Joins `doc` as `user_id` and reports to `watcher`: admitted_atom, or the
+// stet error code of the refusal.
+caf::behavior joining_client(caf::event_based_actor* self, caf::actor doc, std::int64_t user_id,
+                             caf::actor watcher) {
+  join_request req{"d", "lww", 0, false, "c" + std::to_string(user_id), "s" + std::to_string(user_id), user_id,
+                   "user" + std::to_string(user_id), std::make_shared<null_sink>(), caf::actor_cast<caf::actor>(self),
+                   {}};
+  self->request(doc, 5s, join_atom::value, std::move(req))
+    .then([=](caf::actor&) { self->send(watcher, admitted_atom::value); },
+          [=](caf::error& err) { self->send(watcher, static_cast<int>(from_caf(err).code)); });
+  return {[](caf::ok_atom) {}};
+}
+
+} // namespace
+
+TEST_CASE("a revoke heard while an access re-read is in flight is not undone by the read's older answer") {
+  caf::actor_system_config cfg;
+  cfg.set("logger.verbosity", caf::atom("quiet"));
+  caf::actor_system sys{cfg};
+  caf::scoped_actor test{sys};
+  auto store = sys.spawn(held_store, caf::actor{test});
+  auto registry = sys.spawn(ignoring_registry);
+  auth::document_access access{1, false, {{2, auth::role::editor}}};
+  document_actor_config config;
+  config.access_refresh = 0ms; // every join re-reads
+  auto doc = sys.spawn(document_actor, std::make_shared<document>("d", conflict_policy::lww, document_limits{}),
+                       std::string{"d"}, access, std::uint64_t{0}, store, registry, config);
+
+  auto client = sys.spawn(joining_client, doc, std::int64_t{2}, caf::actor{test});
+  test->receive([](acl_atom) {}, caf::after(5s) >> [] { FAIL("the join did not ask for access"); });
+  // The owner revokes user 2 after the read began; the read's answer was
+  // taken before the revoke reached the database.
+  test->send(doc, acl_atom::value, std::int64_t{2}, std::string{});
+  loaded_document stale;
+  stale.row.id = "d";
+  stale.row.owner_id = 1;
+  stale.acl.push_back(storage::acl_row{2, "user2", "editor"});
+  test->send(store, run_atom::value, std::move(stale));
+  test->receive([](released_atom) {}, caf::after(5s) >> [] { FAIL("the store did not answer"); });
+
+  bool refused = false;
+  test->receive([&](admitted_atom) { refused = false; },
+                [&](int code) { refused = static_cast<errc>(code) == errc::forbidden; },
+                caf::after(5s) >> [] { FAIL("the join was never answered"); });
+  CHECK(refused);
+
+  for (auto& a : {doc, store, registry, client})
+    caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+}
