@@ -1,6 +1,7 @@
 #include "actors/redis_bridge.hpp"
 
 #include "actors/messages.hpp"
+#include "auth/token.hpp"
 #include "metrics/log.hpp"
 #include "metrics/metrics.hpp"
 #include "proto/stet.pb.h"
@@ -32,6 +33,7 @@ redis_bridge::redis_bridge(std::string node_id, const std::string& url, std::sha
     throw std::invalid_argument("the cluster key must be at least " + std::to_string(auth::bus_seal::k_min_key_bytes)
                                 + " bytes");
   seal_ = std::make_shared<const auth::bus_seal>(std::move(cluster_key));
+  origin_.stream = std::stoull(auth::random_hex(8), nullptr, 16);
   health_->clustered(true);
   metrics::get().enable_cluster_metrics();
 }
@@ -65,7 +67,10 @@ void redis_bridge::start(caf::actor registry) {
       }
     });
     sub_->on_message([this, registry](const std::string& channel, const std::string& payload) {
-      auto opened = seal_->open(channel, payload, wall_ms());
+      auto now = wall_ms();
+      auto opened = seal_->open(channel, payload, now);
+      if (opened.ok && !heard_.admit(opened.from, now))
+        opened = {false, auth::bus_seal::refusal::replayed};
       if (!opened.ok) {
         metrics::get().bus_rejected(auth::bus_seal::to_string(opened.why));
         if (log::enabled(log::level::debug))
@@ -132,15 +137,17 @@ void redis_bridge::flush_outbox() {
     queued.swap(outbox_);
   }
   auto now = wall_ms();
-  for (auto& p : coalesce(std::move(queued), node_id_))
-    cmd_->command({"PUBLISH", p.channel, seal_->seal(p.channel, p.payload, now)},
+  for (auto& p : coalesce(std::move(queued), node_id_)) {
+    ++origin_.seq;
+    cmd_->command({"PUBLISH", p.channel, seal_->seal(p.channel, p.payload, now, origin_)},
                   [handed_over = p.handed_over](const redis_reply& r) {
-      auto& m = metrics::get();
-      if (!r.ok)
-        return m.redis_errors.Increment();
-      m.redis_publish_seconds.Observe(
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - handed_over).count());
-    });
+                    auto& m = metrics::get();
+                    if (!r.ok)
+                      return m.redis_errors.Increment();
+                    m.redis_publish_seconds.Observe(
+                      std::chrono::duration<double>(std::chrono::steady_clock::now() - handed_over).count());
+                  });
+  }
 }
 
 std::vector<redis_bridge::publication> redis_bridge::coalesce(std::vector<publication> queued,

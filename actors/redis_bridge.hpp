@@ -91,6 +91,11 @@ private:
   std::mutex outbox_mutex_;
   std::vector<publication> outbox_;
   void flush_outbox();
+  // This process's stream on the bus (see bus_seal): numbered where the
+  // payloads are written, on the io thread, so the numbers follow the
+  // order Redis receives them in.
+  auth::bus_seal::origin origin_;
+  auth::replay_guard heard_; // io thread only
   bool was_down_ = false;
   bool connected_once_ = false;
 };

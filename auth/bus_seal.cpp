@@ -8,9 +8,21 @@ namespace stet::auth {
 
 namespace {
 
-constexpr unsigned char k_version = 1;
-constexpr std::size_t k_header = 1 + 8;
+constexpr unsigned char k_version = 2;
+constexpr std::size_t k_header = 1 + 8 + 8 + 8;
 constexpr std::size_t k_mac = 32;
+
+void put_u64(std::string& out, std::uint64_t v) {
+  for (int shift = 56; shift >= 0; shift -= 8)
+    out += static_cast<char>((v >> shift) & 0xFF);
+}
+
+std::uint64_t get_u64(std::string_view in) {
+  std::uint64_t v = 0;
+  for (std::size_t i = 0; i < 8; ++i)
+    v = (v << 8) | static_cast<unsigned char>(in[i]);
+  return v;
+}
 
 std::string hmac_sha256(std::string_view key, std::initializer_list<std::string_view> parts) {
   std::string message;
@@ -30,6 +42,7 @@ std::string_view bus_seal::to_string(refusal r) noexcept {
     case refusal::malformed: return "malformed";
     case refusal::bad_mac: return "bad_mac";
     case refusal::stale: return "stale";
+    case refusal::replayed: return "replayed";
   }
   return "malformed";
 }
@@ -39,13 +52,14 @@ std::string bus_seal::mac(std::string_view channel, std::string_view header, std
   return hmac_sha256(key_, {channel, std::string_view{&separator, 1}, header, body});
 }
 
-std::string bus_seal::seal(std::string_view channel, std::string_view body, std::int64_t now_ms) const {
+std::string bus_seal::seal(std::string_view channel, std::string_view body, std::int64_t now_ms,
+                           origin from) const {
   std::string out;
   out.reserve(k_header + k_mac + body.size());
   out += static_cast<char>(k_version);
-  auto ms = static_cast<std::uint64_t>(now_ms);
-  for (int shift = 56; shift >= 0; shift -= 8)
-    out += static_cast<char>((ms >> shift) & 0xFF);
+  put_u64(out, static_cast<std::uint64_t>(now_ms));
+  put_u64(out, from.stream);
+  put_u64(out, from.seq);
   out += mac(channel, out, body);
   out.append(body);
   return out;
@@ -59,13 +73,10 @@ bus_seal::opened bus_seal::open(std::string_view channel, std::string_view paylo
   auto expected = mac(channel, header, body);
   if (CRYPTO_memcmp(expected.data(), payload.data() + k_header, k_mac) != 0)
     return {false, refusal::bad_mac};
-  std::uint64_t ms = 0;
-  for (std::size_t i = 1; i < k_header; ++i)
-    ms = (ms << 8) | static_cast<unsigned char>(payload[i]);
-  auto sent = static_cast<std::int64_t>(ms);
+  auto sent = static_cast<std::int64_t>(get_u64(header.substr(1)));
   if (sent > now_ms + k_max_skew_ms || sent < now_ms - k_max_skew_ms)
     return {false, refusal::stale};
-  return {true, refusal::malformed, body};
+  return {true, refusal::malformed, body, {get_u64(header.substr(9)), get_u64(header.substr(17))}};
 }
 
 std::string bus_seal::tag(std::string_view label, std::string_view data) const {
@@ -78,6 +89,23 @@ std::string bus_seal::tag(std::string_view label, std::string_view data) const {
     out += hex[c & 0xF];
   }
   return out;
+}
+
+bool replay_guard::admit(bus_seal::origin from, std::int64_t now_ms) {
+  // A payload passes the time check for 2 * k_max_skew_ms at most (sent
+  // within the skew of one clock, received within it of another).
+  constexpr std::int64_t k_remember_ms = 2 * bus_seal::k_max_skew_ms + 1000;
+  if (now_ms - swept_ms_ > k_remember_ms / 4) {
+    swept_ms_ = now_ms;
+    std::erase_if(streams_, [&](const auto& s) { return now_ms - s.second.at_ms > k_remember_ms; });
+  }
+  auto [it, fresh] = streams_.try_emplace(from.stream, heard{from.seq, now_ms});
+  if (fresh)
+    return true;
+  if (from.seq <= it->second.seq)
+    return false;
+  it->second = {from.seq, now_ms};
+  return true;
 }
 
 } // namespace stet::auth

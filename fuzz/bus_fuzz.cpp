@@ -44,7 +44,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
   }
 
-  auto sealed = k_seal.seal("stet:node:n1", input, k_now);
+  auto sealed = k_seal.seal("stet:node:n1", input, k_now, {42, 1});
   auto opened = k_seal.open("stet:node:n1", sealed, k_now);
   if (!opened.ok || opened.body != input)
     std::abort();
