@@ -197,7 +197,7 @@ void flush(document_actor_type* self) {
   st.batch_sessions.clear();
   st.batch_notices.clear();
   auto last_rev = rows.empty() ? st.committed_rev : rows.back().rev;
-  self->request(st.store, caf::infinite, commit_atom::value, rows, sessions)
+  self->request(st.store, st.config.commit_timeout, commit_atom::value, rows, sessions)
     .then(
       [=](caf::ok_atom) {
         auto& s = self->state;
@@ -216,6 +216,14 @@ void flush(document_actor_type* self) {
       [=](caf::error& err) mutable {
         auto& s = self->state;
         auto e = from_caf(err);
+        if (err == caf::sec::request_timeout) {
+          // The store may still commit the batch: only a reload knows. The
+          // clients rejoin and resend; what landed is deduplicated.
+          log::error("commit did not answer in time; closing", {{"doc", s.doc->id()}});
+          close_with(self, make_error(errc::storage_unavailable, "document " + s.doc->id()
+                                                                   + " could not confirm its latest edits; join again"));
+          return;
+        }
         if (e.code == errc::fenced) {
           // Another node holds the lease now: nothing here may commit. The
           // unacked edits are the clients' to resend to the new owner.
@@ -266,7 +274,7 @@ void maybe_snapshot(document_actor_type* self, bool force) {
   auto rev = st.committed_rev;
   auto prune = rev > st.config.log_tail ? rev - st.config.log_tail : 0;
   storage::snapshot_row snap{st.doc->id(), st.doc->text_at(rev), rev, prune};
-  self->request(st.store, caf::infinite, snapshot_atom::value, std::move(snap))
+  self->request(st.store, k_store_timeout, snapshot_atom::value, std::move(snap))
     .then(
       [=](caf::ok_atom) {
         self->state.snapshot_in_flight = false;
@@ -301,11 +309,13 @@ void on_idle(document_actor_type* self, std::uint64_t generation) {
     maybe_snapshot(self, true); // calls maybe_idle again once stored
     return;
   }
-  self->request(st.registry, caf::infinite, idle_atom::value, st.doc->id(), st.joins_seen)
-    .then([=](bool stop) {
-      if (stop && is_quiet(self->state))
-        self->quit();
-    });
+  self->request(st.registry, k_actor_timeout, idle_atom::value, st.doc->id(), st.joins_seen)
+    .then(
+      [=](bool stop) {
+        if (stop && is_quiet(self->state))
+          self->quit();
+      },
+      [=](caf::error&) { maybe_idle(self); }); // ask again later
 }
 
 // A session that leaves (or whose gateway or node goes) while its join
@@ -554,6 +564,8 @@ void refresh_access(document_actor_type* self) {
   if (st.access_read_in_flight)
     return;
   st.access_read_in_flight = true;
+  // Joins wait for this read: a store slower than this serves them with
+  // what was known.
   self->request(st.store, std::chrono::seconds(5), acl_atom::value, st.doc->id())
     .then(
       [=](loaded_document& fresh) {

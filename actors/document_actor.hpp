@@ -38,6 +38,9 @@ struct document_actor_config {
   /// is older than this (one read serves every join waiting for it), so a
   /// revoke whose bus message was lost holds at the next join all the same.
   std::chrono::milliseconds access_refresh{1000};
+  /// A commit unanswered for this long closes the document (its sessions
+  /// rejoin, and the reload shows what landed).
+  std::chrono::milliseconds commit_timeout{k_commit_timeout};
   /// Edits a session may send while its join waits for that read.
   std::size_t max_edits_before_join = 1024;
   /// This node's id, recorded with sessions.

@@ -2,6 +2,7 @@
 
 #include <caf/make_message.hpp>
 #include <caf/message.hpp>
+#include <caf/sec.hpp>
 #include <caf/to_string.hpp>
 
 namespace stet {
@@ -25,7 +26,9 @@ error from_caf(const caf::error& err) {
     }
     return error{static_cast<errc>(err.code() - 1), std::move(message), std::move(detail)};
   }
-  return error{errc::internal, "actor error: " + caf::to_string(err)};
+  if (err == caf::sec::request_timeout)
+    return error{errc::overloaded, "the server did not answer in time; retry shortly", caf::to_string(err)};
+  return error{errc::internal, "the server failed to answer", caf::to_string(err)};
 }
 
 } // namespace stet

@@ -14,6 +14,7 @@
 #include <caf/atom.hpp>
 #include <caf/error.hpp>
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -59,6 +60,16 @@ using store_job = std::function<void(storage::store&)>;
 inline std::size_t storage_index(const std::string& doc_id, std::size_t n) {
   return std::hash<std::string>{}(doc_id) % n;
 }
+
+/// How long an actor waits for another's answer: no request waits forever,
+/// and one that times out answers its own asker with an error.
+/// A store call (a load, a snapshot): outlasts a PostgreSQL restart.
+constexpr std::chrono::seconds k_store_timeout{20};
+/// A commit: longer, because closing the document (what a commit that
+/// never answers leads to) costs every session a rejoin.
+constexpr std::chrono::seconds k_commit_timeout{60};
+/// An actor that answers from memory (a document, the registry).
+constexpr std::chrono::seconds k_actor_timeout{5};
 
 /// "The current revision" where a revision is asked for.
 constexpr std::uint64_t k_current_rev = ~std::uint64_t{0};

@@ -18,7 +18,6 @@ namespace {
 
 /// How long a storage request may take before the join waiting for it is
 /// answered with an error.
-constexpr auto k_storage_timeout = std::chrono::seconds(20);
 
 const std::string& self_node(const registry_state& st) {
   return st.config.bus->node_id();
@@ -63,7 +62,7 @@ void start_load(registry_actor_type* self, const std::string& id, const std::str
   metrics::get().document_loads.Increment();
   std::string lease = st.config.bus ? self_node(st) : std::string{};
   bool limited = st.config.creations != nullptr;
-  self->request(store_for(st, id), k_storage_timeout, load_atom::value, id, policy, create || !limited, owner, lease)
+  self->request(store_for(st, id), k_store_timeout, load_atom::value, id, policy, create || !limited, owner, lease)
     .then([=](loaded_document& loaded) { on_loaded(self, id, loaded); },
           [=](caf::error& err) {
             auto e = from_caf(err);
@@ -83,7 +82,7 @@ void start_load(registry_actor_type* self, const std::string& id, const std::str
 // document sees the join before any edit relayed after it.
 void join_remote(registry_actor_type* self, const caf::actor& doc, join_request req) {
   auto node = req.remote_node, doc_id = req.doc_id, session = req.session_id;
-  self->request(doc, k_storage_timeout, join_atom::value, std::move(req))
+  self->request(doc, k_actor_timeout, join_atom::value, std::move(req))
     .then([](caf::actor&) {}, [=](caf::error& err) { reply_to_remote(self, node, doc_id, session, from_caf(err)); });
 }
 
@@ -305,7 +304,7 @@ void view_from_storage(registry_actor_type* self, const std::string& id, std::ui
                        caf::response_promise rp) {
   ++self->state.loads;
   metrics::get().document_loads.Increment();
-  self->request(store_for(self->state, id), caf::infinite, load_atom::value, id, std::string{}, false,
+  self->request(store_for(self->state, id), k_store_timeout, load_atom::value, id, std::string{}, false,
                 std::int64_t{0}, std::string{})
     .then(
       [=](loaded_document& loaded) mutable {
@@ -399,7 +398,7 @@ caf::behavior registry_actor(registry_actor_type* self, std::vector<caf::actor> 
       }
       // An open document keeps recent revisions in memory; older ones may
       // still be in the stored op log.
-      self->request(it->second.actor, caf::infinite, get_atom::value, rev)
+      self->request(it->second.actor, k_actor_timeout, get_atom::value, rev)
         .then([=](document_view& view) mutable { rp.deliver(std::move(view)); },
               [=](caf::error& err) mutable {
                 if (from_caf(err).code == errc::rev_too_old)

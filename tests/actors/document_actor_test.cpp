@@ -26,16 +26,37 @@ public:
   using session_sink::send;
 };
 
+// Reports every error frame to `watcher` as its code's name.
+class error_sink : public session_sink {
+public:
+  explicit error_sink(caf::actor watcher) : watcher_(std::move(watcher)) {
+  }
+  wire::frame_format format() const noexcept override {
+    return wire::frame_format::binary;
+  }
+  void send(std::shared_ptr<const std::string> frame) override {
+    auto m = wire::decode_server(*frame, wire::frame_format::binary);
+    if (m && m->has_error())
+      caf::anon_send(watcher_, std::string{m->error().code()});
+  }
+  using session_sink::send;
+
+private:
+  caf::actor watcher_;
+};
+
 using released_atom = caf::atom_constant<caf::atom("released")>;
 using admitted_atom = caf::atom_constant<caf::atom("admitted")>;
 
 struct held_store_state {
   caf::response_promise access_reply;
+  std::vector<caf::response_promise> commits; // never answered
 };
 
-// Commits succeed at once; an access read waits for (run_atom, rows) and
-// answers with them, after telling `watcher` that it was asked.
-caf::behavior held_store(caf::stateful_actor<held_store_state>* self, caf::actor watcher) {
+// Commits succeed at once (or, with `hold_commits`, never answer); an
+// access read waits for (run_atom, rows) and answers with them, after
+// telling `watcher` that it was asked.
+caf::behavior held_store(caf::stateful_actor<held_store_state>* self, caf::actor watcher, bool hold_commits) {
   return {
     [=](acl_atom, const std::string&) -> caf::result<loaded_document> {
       self->state.access_reply = self->make_response_promise();
@@ -46,8 +67,11 @@ caf::behavior held_store(caf::stateful_actor<held_store_state>* self, caf::actor
       self->state.access_reply.deliver(std::move(answer));
       self->send(watcher, released_atom::value);
     },
-    [=](commit_atom, std::vector<storage::op_row>&, std::vector<storage::session_event>&) {
-      return caf::ok_atom::value;
+    [=](commit_atom, std::vector<storage::op_row>&, std::vector<storage::session_event>&) -> caf::result<caf::ok_atom> {
+      if (!hold_commits)
+        return caf::ok_atom::value;
+      self->state.commits.push_back(self->make_response_promise());
+      return caf::delegated<caf::ok_atom>{};
     },
     [=](snapshot_atom, storage::snapshot_row&) { return caf::ok_atom::value; },
   };
@@ -78,7 +102,7 @@ TEST_CASE("a revoke heard while an access re-read is in flight is not undone by 
   cfg.set("logger.verbosity", caf::atom("quiet"));
   caf::actor_system sys{cfg};
   caf::scoped_actor test{sys};
-  auto store = sys.spawn(held_store, caf::actor{test});
+  auto store = sys.spawn(held_store, caf::actor{test}, false);
   auto registry = sys.spawn(ignoring_registry);
   auth::document_access access{1, false, {{2, auth::role::editor}}};
   document_actor_config config;
@@ -105,5 +129,36 @@ TEST_CASE("a revoke heard while an access re-read is in flight is not undone by 
   CHECK(refused);
 
   for (auto& a : {doc, store, registry, client})
+    caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+}
+
+TEST_CASE("a commit the store never answers closes the document with an error instead of waiting for good") {
+  caf::actor_system_config cfg;
+  cfg.set("logger.verbosity", caf::atom("quiet"));
+  caf::actor_system sys{cfg};
+  caf::scoped_actor test{sys};
+  auto store = sys.spawn(held_store, caf::actor{test}, true);
+  auto registry = sys.spawn(ignoring_registry);
+  document_actor_config config;
+  config.commit_timeout = 200ms;
+  auto doc = sys.spawn(document_actor, std::make_shared<document>("d", conflict_policy::lww, document_limits{}),
+                       std::string{"d"}, auth::document_access{}, std::uint64_t{0}, store, registry, config);
+  join_request req{"d", "lww", 0, false, "c1", "s1", 0, {}, std::make_shared<error_sink>(caf::actor{test}),
+                   caf::actor{test}, {}};
+  test->request(doc, 5s, join_atom::value, std::move(req))
+    .receive([](caf::actor&) {}, [](caf::error&) { FAIL("the join was refused"); });
+  edit_request edit;
+  edit.client_id = "c1";
+  edit.session_id = "s1";
+  edit.client_seq = 1;
+  edit.op.insert("never confirmed");
+  test->send(doc, edit_atom::value, std::move(edit));
+  std::string code;
+  bool timed_out = false;
+  test->receive_while([&] { return code != "storage_unavailable" && !timed_out; })(
+    [&](std::string& c) { code = c; }, [](caf::down_msg&) {}, [](drop_atom, const std::string&) {},
+    caf::after(10s) >> [&] { timed_out = true; });
+  CHECK(code == "storage_unavailable");
+  for (auto& a : {doc, store, registry})
     caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
 }
