@@ -36,7 +36,8 @@ CORE_BENCH = os.path.join(REPO, "build", "bench", "stet_core_bench")
 FLOOR = os.path.join(REPO, "build", "bench", "stet_loopback_floor")
 BUS_BENCH = os.path.join(REPO, "build", "bench", "stet_redis_publish_bench")
 PEERS = os.path.join(REPO, "bench", "peers")
-TRACES = os.path.join(REPO, "..", "shared", "traces", "sequential")
+# The public editing traces where given, else the build's generated ones.
+TRACES = os.path.join(os.environ.get("STET_TRACES_DIR") or os.path.join(REPO, "build", "traces"), "sequential")
 RESULTS = os.path.join(REPO, "bench", "results")
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 SERVER_CORE, LOAD_CORE = "0", "1"
@@ -439,11 +440,12 @@ def scenario_core(profile):
     for b in json.loads(out)["benchmarks"]:
         rows.append({"benchmark": b["name"], "ms": b["real_time"] / 1e6 if b["time_unit"] == "ns" else b["real_time"],
                      "time_unit": b["time_unit"], "raw_real_time": b["real_time"]})
-    trace = os.path.join(TRACES, "automerge-paper.json.gz")
+    name = "automerge-paper" if os.path.exists(os.path.join(TRACES, "automerge-paper.json.gz")) else "generated-long"
+    trace = os.path.join(TRACES, name + ".json.gz")
     s = Stet()
     try:
         r = loadgen(s, "--trace", trace, "--window", 1000, "--doc-prefix", "trace")
-        r.update(trace="automerge-paper", server_peak_rss_mb=s.status_kb("VmHWM") / 1024)
+        r.update(trace=name, server_peak_rss_mb=s.status_kb("VmHWM") / 1024)
         rows.append(r)
     finally:
         s.stop()

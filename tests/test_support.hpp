@@ -23,7 +23,8 @@ struct sequential_trace {
   std::vector<trace_patch> patches; // every patch of every txn, in order
 };
 
-/// The traces folder: $STET_TRACES_DIR, else ../shared/traces beside the repo.
+/// The traces folder: $STET_TRACES_DIR (the public editing traces, where a
+/// run has them), else the histories the build generated (build/traces).
 std::string traces_dir();
 
 /// Reads a gzip'd editing trace (`sequential/NAME.json.gz`).

@@ -8,7 +8,7 @@ using namespace stet;
 
 TEST_CASE("every sequential editing trace replays to its endContent") {
   auto files = test::sequential_trace_files();
-  REQUIRE(files.size() >= 7);
+  REQUIRE_FALSE(files.empty());
   for (auto& file : files) {
     auto trace = test::load_sequential_trace(file);
     INFO("trace ", trace.name);

@@ -17,7 +17,21 @@ import websockets
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BINARY = os.environ.get("STET_BINARY", os.path.join(REPO, "build", "stet"))
-TRACES = os.environ.get("STET_TRACES_DIR", os.path.join(os.path.dirname(REPO), "shared", "traces"))
+# The public editing traces where a run has them ($STET_TRACES_DIR), else the
+# histories the build generated (tests/tools/make_traces.cpp).
+TRACES = os.environ.get("STET_TRACES_DIR") or os.path.join(REPO, "build", "traces")
+
+
+def longest_sequential_trace():
+    """automerge-paper when the public traces are there, else the longest
+    history in TRACES: (name, path)."""
+    folder = os.path.join(TRACES, "sequential")
+    preferred = os.path.join(folder, "automerge-paper.json.gz")
+    if os.path.exists(preferred):
+        return "automerge-paper", preferred
+    files = sorted((os.path.getsize(os.path.join(folder, f)), f) for f in os.listdir(folder) if f.endswith(".json.gz"))
+    name = files[-1][1]
+    return name[:-len(".json.gz")], os.path.join(folder, name)
 
 
 def postgres_available():

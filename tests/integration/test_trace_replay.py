@@ -1,4 +1,5 @@
-"""The automerge-paper editing trace (259,778 edits) replayed over one
+"""A long editing history (automerge-paper's 259,778 edits where the public
+traces are given, else the longest generated one) replayed over one
 WebSocket ends with the trace's endContent, durably."""
 
 import asyncio
@@ -9,13 +10,13 @@ import time
 
 import websockets
 
-from stet_harness import REPO, TRACES, Server
+from stet_harness import REPO, Server, longest_sequential_trace
 
 WINDOW = 1000  # edits in flight; below the server's per-session queue bound
 
 
-def load_trace(name):
-    with gzip.open(os.path.join(TRACES, "sequential", name + ".json.gz")) as f:
+def load_trace(path):
+    with gzip.open(path) as f:
         return json.load(f)
 
 
@@ -70,28 +71,29 @@ async def replay(server, trace, doc):
         return total, elapsed
 
 
-def test_automerge_paper_over_websocket_reaches_end_content():
-    trace = load_trace("automerge-paper")
+def test_a_long_history_over_websocket_reaches_end_content():
+    name, path = longest_sequential_trace()
+    trace = load_trace(path)
 
     async def main():
         with Server() as server:
-            total, elapsed = await replay(server, trace, "automerge-paper")
-            status, body = server.get_document("automerge-paper")
+            total, elapsed = await replay(server, trace, name)
+            status, body = server.get_document(name)
             assert status == 200
             assert int(body["rev"]) == total
             assert body["text"] == trace["endContent"]
             rss_kb = peak_rss_kb(server)
             # Durable: the same text after a SIGKILL and restart.
             server.restart()
-            status, body = server.get_document("automerge-paper")
+            status, body = server.get_document(name)
             assert body["text"] == trace["endContent"]
-            result = {"edits": total, "seconds": round(elapsed, 3), "edits_per_second": round(total / elapsed),
+            result = {"trace": name, "edits": total, "seconds": round(elapsed, 3), "edits_per_second": round(total / elapsed),
                       "server_peak_rss_kb": rss_kb}
             out = os.path.join(REPO, "build", "test-results")
             os.makedirs(out, exist_ok=True)
             with open(os.path.join(out, "trace_replay_websocket.json"), "w") as f:
                 json.dump(result, f)
-            print("automerge-paper over WebSocket:", result)
+            print(name, "over WebSocket:", result)
 
     asyncio.run(main())
 
