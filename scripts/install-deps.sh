@@ -10,7 +10,7 @@ build_pkgs=(
   libcaf-dev libboost1.81-dev
   libprotobuf-dev protobuf-compiler
   libsqlite3-dev libpq-dev libhiredis-dev libsodium-dev libssl-dev
-  prometheus-cpp-dev doctest-dev nlohmann-json3-dev zlib1g-dev libbenchmark-dev
+  prometheus-cpp-dev doctest-dev nlohmann-json3-dev zlib1g-dev libbenchmark-dev libcli11-dev
 )
 test_pkgs=(
   python3 python3-websockets python3-pytest python3-yaml

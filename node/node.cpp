@@ -1,4 +1,4 @@
-#include "gateway/server.hpp"
+#include "node/node.hpp"
 
 #include "actors/redis_bridge.hpp"
 #include "actors/storage_actor.hpp"
@@ -51,7 +51,7 @@ std::int64_t now_ms() {
 
 // Opens the configured backend: `count` PostgreSQL connections, or one
 // SQLite file (SQLite has one writer anyway).
-result<std::vector<std::unique_ptr<storage::store>>> open_stores(const server_options& opt) {
+result<std::vector<std::unique_ptr<storage::store>>> open_stores(const node_options& opt) {
   std::vector<std::unique_ptr<storage::store>> stores;
   if (opt.postgres.empty()) {
     std::error_code ec;
@@ -76,7 +76,7 @@ result<std::vector<std::unique_ptr<storage::store>>> open_stores(const server_op
 
 // The token key: given, or (only with --allow-anonymous) a random one kept
 // in the data folder so tokens survive restarts of a quick-start node.
-result<std::string> auth_secret(const server_options& opt) {
+result<std::string> auth_secret(const node_options& opt) {
   if (!opt.auth_secret.empty()) {
     if (opt.auth_secret.size() < auth::token_signer::k_min_key_bytes)
       return make_error(errc::invalid_argument, "the token key must be at least 32 bytes");
@@ -114,7 +114,7 @@ result<std::string> auth_secret(const server_options& opt) {
 
 } // namespace
 
-int run_server(const server_options& opt) {
+int run_node(const node_options& opt) {
   auto secret = auth_secret(opt);
   if (!secret) {
     log::error("cannot start", {{"error", describe(secret.error())}});

@@ -1,4 +1,5 @@
-// A whole stet node: storage, actors and the HTTP/WebSocket gateway.
+// A whole stet node wired together from its options: storage backend,
+// storage actors, registry, Redis bridge and the HTTP/WebSocket gateway.
 #pragma once
 
 #include "actors/registry_actor.hpp"
@@ -14,7 +15,7 @@ struct endpoint_option {
   unsigned short port = 0;
 };
 
-struct server_options {
+struct node_options {
   endpoint_option listen{"127.0.0.1", 8080};
   /// A second port serving only /metrics, /healthz and /readyz (none when
   /// its host is empty), so scrapes and probes need not share the public one.
@@ -55,6 +56,6 @@ struct server_options {
 
 /// Runs until SIGINT or SIGTERM. Returns the process exit code; start-up
 /// failures (storage, port in use) are logged with the reason.
-int run_server(const server_options& options);
+int run_node(const node_options& options);
 
 } // namespace stet
