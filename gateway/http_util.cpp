@@ -1,6 +1,8 @@
 #include "gateway/http_util.hpp"
 
 #include <boost/beast/http/field.hpp>
+#include <boost/url/parse.hpp>
+#include <boost/url/pct_string_view.hpp>
 #include <nlohmann/json.hpp>
 
 namespace stet::http_util {
@@ -57,49 +59,21 @@ http::status status_of(errc code) {
 }
 
 std::optional<std::string> percent_decode(std::string_view s) {
-  std::string out;
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    if (s[i] != '%') {
-      out += s[i];
-      continue;
-    }
-    if (i + 2 >= s.size())
-      return std::nullopt;
-    auto hex = [](char c) -> int {
-      if (c >= '0' && c <= '9')
-        return c - '0';
-      if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-      if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-      return -1;
-    };
-    int hi = hex(s[i + 1]);
-    int lo = hex(s[i + 2]);
-    if (hi < 0 || lo < 0)
-      return std::nullopt;
-    out += static_cast<char>(hi * 16 + lo);
-    i += 2;
-  }
-  return out;
+  auto checked = boost::urls::make_pct_string_view(s);
+  if (!checked)
+    return std::nullopt;
+  return checked->decode();
 }
 
 std::optional<std::string> query_param(std::string_view target, std::string_view name) {
-  auto q = target.find('?');
-  if (q == std::string_view::npos)
+  auto url = boost::urls::parse_origin_form(target);
+  if (!url)
     return std::nullopt;
-  auto rest = target.substr(q + 1);
-  while (!rest.empty()) {
-    auto amp = rest.find('&');
-    auto pair = rest.substr(0, amp);
-    auto eq = pair.find('=');
-    if (pair.substr(0, eq) == name)
-      return percent_decode(eq == std::string_view::npos ? std::string_view{} : pair.substr(eq + 1));
-    if (amp == std::string_view::npos)
-      break;
-    rest = rest.substr(amp + 1);
-  }
-  return std::nullopt;
+  auto params = url->params();
+  auto it = params.find(name);
+  if (it == params.end())
+    return std::nullopt;
+  return std::string{(*it).value};
 }
 
 } // namespace stet::http_util
