@@ -310,11 +310,12 @@ private:
     auto now = now_ns();
     if (frame.starts_with("{\"applied\"")) {
       rev_ = std::max(rev_, to_u64(field(frame, "rev")));
-      auto author = field(frame, "author");
       if (now >= run_.measure_from && now < run_.measure_to) {
         ++stats_.deliveries;
-        if (author.starts_with("w")) {
-          auto w = to_u64(author.substr(1, author.find('-') - 1));
+        static constexpr std::string_view k_tag = "\"insert\":\"w";
+        if (auto at = frame.find(k_tag); at != std::string_view::npos) {
+          auto digits = frame.substr(at + k_tag.size());
+          auto w = to_u64(digits.substr(0, digits.find('.')));
           if (auto due = run_.sched.get(w, to_u64(field(frame, "clientSeq"))); due >= run_.measure_from)
             stats_.delivery.add(now - due);
         }
@@ -394,7 +395,13 @@ private:
   // every later one deletes as much as it inserts (policy merge, so
   // concurrent deletes of the same text simply merge).
   std::string ops_for(std::uint64_t seq) {
-    std::string text(static_cast<std::size_t>(run_.opt.edit_bytes), 'a' + static_cast<char>(seq % 26));
+    // The text starts with the writer's number: a server shows anonymous
+    // authors under a name derived from their client id, so the text is
+    // what tells a reader whose edit arrived (and when it was due).
+    auto tag = "w" + std::to_string(writer_) + ".";
+    auto bytes = static_cast<std::size_t>(run_.opt.edit_bytes);
+    std::string text = bytes > tag.size() ? tag + std::string(bytes - tag.size(), 'a' + static_cast<char>(seq % 26))
+                                          : std::string(bytes, 'a' + static_cast<char>(seq % 26));
     if (run_.opt.storm) // unique, countable markers
       text = "<" + client_id_ + "." + std::to_string(seq) + ">";
     // Inserts only until the first edit is acked: before that the document

@@ -177,6 +177,11 @@ def loadgen(server, *args, on_mark=None, timeout=900):
     if p.returncode != 0:
         raise RuntimeError(f"loadgen failed ({p.returncode})")
     result = json.loads(stdout[0])
+    # Latency is attributed by the writer's tag in each edit's text; a
+    # run whose deliveries it cannot attribute measures nothing.
+    if result.get("deliveries") and result.get("writers") and not {"--trace", "--storm"} & set(map(str, args)) \
+            and not result.get("delivery_latency", {}).get("count"):
+        raise RuntimeError("the load generator attributed no delivery to its writer: latency not measured")
     if "measure start" in cpu and "measure end" in cpu:
         result["server_cpu_seconds"] = cpu["measure end"] - cpu["measure start"]
         if result.get("deliveries"):
