@@ -5,6 +5,7 @@
 # SQLite and a real PostgreSQL that this script starts.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+scripts/check-wording.sh
 scripts/install-deps.sh --test
 scripts/build.sh
 scripts/build-web.sh
