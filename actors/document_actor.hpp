@@ -124,6 +124,8 @@ struct document_actor_state {
   presence_batch presence;
   bool presence_flush_scheduled = false;
   bool commit_in_flight = false;
+  caf::actor_clock::time_point commit_started{};
+  bool commit_watch_armed = false;
   std::uint64_t committed_rev = 0;
   std::uint64_t snapshot_rev = 0;
   bool snapshot_in_flight = false;

@@ -163,19 +163,8 @@ void append_varint(std::string& out, std::size_t n) {
 // frame (up to the frame limit); others one message per frame.
 void websocket_session::do_write() {
   writing_ = true;
-  // A client that stopped reading fills its TCP window and the write never
-  // completes: the socket closes when it takes longer than this. A timer of
-  // its own, not the stream's expiry, which reads started meanwhile would
-  // inherit.
-  write_timer_.expires_after(ctx_.limits.write_timeout);
-  write_timer_.async_wait([w = weak_from_this()](beast::error_code ec) {
-    auto self = w.lock();
-    if (ec || !self || !self->writing_)
-      return;
-    self->write_timed_out_ = true;
-    beast::error_code ignored;
-    beast::get_lowest_layer(self->ws_).socket().close(ignored);
-  });
+  write_started_ = std::chrono::steady_clock::now();
+  arm_write_timer(ctx_.limits.write_timeout);
   auto& front = queue_.front();
   ws_.binary(front.binary);
   in_flight_ = 1;
@@ -200,11 +189,38 @@ void websocket_session::do_write() {
   ws_.async_write(net::buffer(batch_), beast::bind_front_handler(&websocket_session::on_write, shared_from_this()));
 }
 
+// A client that stopped reading fills its TCP window and the write never
+// completes: the socket closes when one write takes longer than the write
+// timeout. The timer is a session's own, not the stream's expiry (which
+// reads started meanwhile would inherit), and it is not re-armed per
+// write: armed once, it looks at the write in flight when it fires and
+// waits only for what that write has left. Re-arming and cancelling it for
+// every frame cost two timer-queue updates and a handler per delivery.
+void websocket_session::arm_write_timer(std::chrono::steady_clock::duration after) {
+  if (write_timer_armed_)
+    return;
+  write_timer_armed_ = true;
+  write_timer_.expires_after(after);
+  write_timer_.async_wait([w = weak_from_this()](beast::error_code ec) {
+    auto self = w.lock();
+    if (!self)
+      return;
+    self->write_timer_armed_ = false;
+    if (ec || !self->writing_)
+      return;
+    auto taken = std::chrono::steady_clock::now() - self->write_started_;
+    if (taken < self->ctx_.limits.write_timeout)
+      return self->arm_write_timer(self->ctx_.limits.write_timeout - taken);
+    self->write_timed_out_ = true;
+    beast::error_code ignored;
+    beast::get_lowest_layer(self->ws_).socket().close(ignored);
+  });
+}
+
 void websocket_session::on_write(beast::error_code ec, std::size_t) {
   writing_ = false;
-  if (ec)
-    write_timer_.cancel();
   if (ec) {
+    write_timer_.cancel();
     if (write_timed_out_) {
       log::warn("closing a client that does not read", {{"session", session_id_},
                                                         {"queued_frames", std::to_string(queue_.size())}});
@@ -214,7 +230,6 @@ void websocket_session::on_write(beast::error_code ec, std::size_t) {
     discard_queue(0);
     return;
   }
-  write_timer_.cancel();
   auto& m = metrics::get();
   m.frames_sent.Increment();
   for (; in_flight_ > 0; --in_flight_) {

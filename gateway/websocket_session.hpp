@@ -60,6 +60,7 @@ private:
   bool pause_reading();
   /// Queues `out`; starts writing unless told the caller will.
   void enqueue(outgoing out, bool write_now = true);
+  void arm_write_timer(std::chrono::steady_clock::duration after);
   void do_write();
   void on_write(boost::beast::error_code ec, std::size_t bytes);
   void close_slow_consumer();
@@ -87,6 +88,8 @@ private:
   gateway_context::queued_bytes ip_queued_; // shared with the address's other sessions
   bool writing_ = false;
   bool write_timed_out_ = false;
+  bool write_timer_armed_ = false;
+  std::chrono::steady_clock::time_point write_started_{};
   // The frame being written when it joins several queued messages, and how
   // many of the queue's messages it holds.
   std::string batch_;
