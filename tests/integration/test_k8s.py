@@ -79,7 +79,7 @@ def test_overlay_renders_and_agrees_with_the_binary(overlay):
     docs = render(overlay)
     help_text = binary_help()
     accepted_flags = set(re.findall(r"^  (--[a-z-]+)", help_text, re.M))
-    accepted_env = set(re.findall(r"\benv (STET_[A-Z_]+)", help_text))
+    accepted_env = set(re.findall(r"\b(?:env |Env:)(STET_[A-Z_]+)", help_text))
     sts, c = stet_container(docs)
     pod = sts["spec"]["template"]
     pod_labels = pod["metadata"]["labels"]
