@@ -313,6 +313,7 @@ void maybe_snapshot(document_actor_type* self, bool force) {
       [=](caf::error& err) {
         self->state.snapshot_in_flight = false;
         log::warn("snapshot failed", {{"doc", self->state.doc->id()}, {"error", describe(from_caf(err))}});
+        maybe_idle(self); // an idle document still closes (its op log has every edit)
       });
 }
 

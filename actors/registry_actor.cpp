@@ -82,8 +82,14 @@ void start_load(registry_actor_type* self, const std::string& id, const std::str
 // document sees the join before any edit relayed after it.
 void join_remote(registry_actor_type* self, const caf::actor& doc, join_request req) {
   auto node = req.remote_node, doc_id = req.doc_id, session = req.session_id;
-  self->request(doc, k_actor_timeout, join_atom::value, std::move(req))
-    .then([](caf::actor&) {}, [=](caf::error& err) { reply_to_remote(self, node, doc_id, session, from_caf(err)); });
+  // Longer than the document's own wait for an access read (5 s), and on
+  // any error the join is withdrawn, so a session told it failed is never
+  // left subscribed.
+  self->request(doc, k_store_timeout, join_atom::value, std::move(req))
+    .then([](caf::actor&) {}, [=](caf::error& err) {
+      self->send(doc, leave_atom::value, node, session);
+      reply_to_remote(self, node, doc_id, session, from_caf(err));
+    });
 }
 
 void fail_waiting(registry_actor_type* self, const std::string& id, const caf::error& err) {
@@ -411,9 +417,12 @@ caf::behavior registry_actor(registry_actor_type* self, std::vector<caf::actor> 
     [=](idle_atom, const std::string& id, std::uint64_t joins_seen) -> bool {
       auto& open = self->state.open;
       auto it = open.find(id);
+      // An actor the registry no longer routes to (its answer came too
+      // late once) may stop: nothing reaches it any more.
+      if (it == open.end() || it->second.actor.address() != self->current_sender())
+        return true;
       // A join forwarded but not yet seen by the document keeps it alive.
-      if (it == open.end() || it->second.actor.address() != self->current_sender()
-          || it->second.joins_forwarded != joins_seen)
+      if (it->second.joins_forwarded != joins_seen)
         return false;
       open.erase(it);
       count_documents(self->state);

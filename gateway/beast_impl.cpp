@@ -1,6 +1,3 @@
-// Compiles Beast and Boost.URL once for the whole program (their separate
-// compilation modes), instead of in every file that includes them; Debian
-// ships Boost.URL's library in a package of its own, which this spares.
-// Asio's part is in actors/.
+// Compiles Beast once for the whole program (its separate compilation mode),
+// instead of in every file that includes it. Asio's part is in actors/.
 #include <boost/beast/src.hpp>
-#include <boost/url/src.hpp>

@@ -175,7 +175,7 @@ parsed_flags parse_flags(int argc, const char* const* argv, node_options opt) {
 
   // CLI11 reads "-1" into an unsigned as its wrap-around: refuse it.
   for (auto* o : serve->get_options())
-    if (o->get_type_name() == "UINT")
+    if (o->get_type_name().rfind("UINT", 0) == 0) // also "UINT:UINT in [1 - ...]
       o->check(CLI::NonNegativeNumber);
 
   auto fail = [&](const std::string& what) {

@@ -13,7 +13,7 @@
 namespace stet::test {
 
 std::string traces_dir() {
-  if (auto* env = std::getenv("STET_TRACES_DIR"))
+  if (auto* env = std::getenv("STET_TRACES_DIR"); env && *env) // empty: unset
     return env;
   return STET_TRACES_DIR;
 }
