@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Fails when the project's text speaks of how it was made (a work session,
-# "the issue", the n-th run) instead of what is true of the code. A
-# measurement that needs a date carries the date.
+# the ticket it came from, the n-th run) instead of what is true of the
+# code. A measurement that needs a date carries the date. Patterns use a
+# character class where the phrase would otherwise match this file.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 patterns=(
-  '\bthe issue('"'"'s)?\b'
+  '\bthe [i]ssue('"'"'s)?\b'
   '\b(this|earlier|previous|last|next|an earlier|one) sessions?('"'"'s?)? (runs?|builds?|measurements?|work|figures?|changes?)\b'
   '\b(earlier|previous) sessions\b'
   '\bthis session'"'"'s (first|last) (builds?|runs?)\b'

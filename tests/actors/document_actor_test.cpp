@@ -10,6 +10,7 @@
 #include <doctest/doctest.h>
 
 #include <chrono>
+#include <memory>
 
 using namespace stet;
 using namespace std::chrono_literals;
@@ -95,20 +96,34 @@ caf::behavior joining_client(caf::event_based_actor* self, caf::actor doc, std::
   return {[](caf::ok_atom) {}};
 }
 
+// An actor system with a test actor that receives what the actors report.
+struct actor_fixture {
+  caf::actor_system_config cfg;
+  std::unique_ptr<caf::actor_system> sys;
+  std::unique_ptr<caf::scoped_actor> test;
+  actor_fixture() {
+    cfg.set("logger.verbosity", caf::atom("quiet"));
+    sys = std::make_unique<caf::actor_system>(cfg);
+    test = std::make_unique<caf::scoped_actor>(*sys);
+  }
+  caf::actor spawn_document(const caf::actor& store, const caf::actor& registry, auth::document_access access,
+                            document_actor_config config) {
+    return sys->spawn(document_actor, std::make_shared<document>("d", conflict_policy::lww, document_limits{}),
+                      std::string{"d"}, std::move(access), std::uint64_t{0}, store, registry, config);
+  }
+};
+
 } // namespace
 
 TEST_CASE("a revoke heard while an access re-read is in flight is not undone by the read's older answer") {
-  caf::actor_system_config cfg;
-  cfg.set("logger.verbosity", caf::atom("quiet"));
-  caf::actor_system sys{cfg};
-  caf::scoped_actor test{sys};
+  actor_fixture f;
+  auto& sys = *f.sys;
+  auto& test = *f.test;
   auto store = sys.spawn(held_store, caf::actor{test}, false);
   auto registry = sys.spawn(ignoring_registry);
-  auth::document_access access{1, false, {{2, auth::role::editor}}};
   document_actor_config config;
   config.access_refresh = 0ms; // every join re-reads
-  auto doc = sys.spawn(document_actor, std::make_shared<document>("d", conflict_policy::lww, document_limits{}),
-                       std::string{"d"}, access, std::uint64_t{0}, store, registry, config);
+  auto doc = f.spawn_document(store, registry, auth::document_access{1, false, {{2, auth::role::editor}}}, config);
 
   auto client = sys.spawn(joining_client, doc, std::int64_t{2}, caf::actor{test});
   test->receive([](acl_atom) {}, caf::after(5s) >> [] { FAIL("the join did not ask for access"); });
@@ -133,16 +148,14 @@ TEST_CASE("a revoke heard while an access re-read is in flight is not undone by 
 }
 
 TEST_CASE("a commit the store never answers closes the document with an error instead of waiting for good") {
-  caf::actor_system_config cfg;
-  cfg.set("logger.verbosity", caf::atom("quiet"));
-  caf::actor_system sys{cfg};
-  caf::scoped_actor test{sys};
+  actor_fixture f;
+  auto& sys = *f.sys;
+  auto& test = *f.test;
   auto store = sys.spawn(held_store, caf::actor{test}, true);
   auto registry = sys.spawn(ignoring_registry);
   document_actor_config config;
   config.commit_timeout = 200ms;
-  auto doc = sys.spawn(document_actor, std::make_shared<document>("d", conflict_policy::lww, document_limits{}),
-                       std::string{"d"}, auth::document_access{}, std::uint64_t{0}, store, registry, config);
+  auto doc = f.spawn_document(store, registry, auth::document_access{}, config);
   join_request req{"d", "lww", 0, false, "c1", "s1", 0, {}, std::make_shared<error_sink>(caf::actor{test}),
                    caf::actor{test}, {}};
   test->request(doc, 5s, join_atom::value, std::move(req))
