@@ -390,7 +390,7 @@ caf::error on_join(document_actor_type* self, join_request& req) {
   auto& st = self->state;
   auto& doc = *st.doc;
   ++st.joins_seen;
-  auto role = auth::role_of(st.access, req.user_id);
+  auto role = auth::role_of(st.access.current(), req.user_id);
   if (!auth::can_view(role)) {
     maybe_idle(self);
     return to_caf(make_error(errc::forbidden, "you may not open document " + doc.id()));
@@ -547,7 +547,7 @@ void enforce_access(document_actor_type* self) {
   auto& st = self->state;
   auto revoked = make_error(errc::forbidden, "your access to document " + st.doc->id() + " was revoked");
   for (auto& s : st.subscribers) {
-    s.role = auth::role_of(st.access, s.user_id);
+    s.role = auth::role_of(st.access.current(), s.user_id);
     if (!auth::can_view(s.role)) {
       s.sink->send(wire::make_error(revoked, st.doc->id()));
       if (s.remote_node.empty())
@@ -557,20 +557,9 @@ void enforce_access(document_actor_type* self) {
   remove_subscribers(self, [](const subscriber& s) { return !auth::can_view(s.role); });
 }
 
-void apply_grant(auth::document_access& access, std::int64_t user_id, auth::role grant) {
-  if (grant == auth::role::none)
-    access.grants.erase(user_id);
-  else
-    access.grants[user_id] = grant;
-}
-
-void on_grant(document_actor_type* self, std::int64_t user_id, const std::string& role) {
-  auto& st = self->state;
-  auto grant = auth::parse_grant(role);
-  apply_grant(st.access, user_id, grant);
-  if (st.access_read_in_flight)
-    st.grants_during_read.emplace_back(user_id, grant);
-  enforce_access(self);
+void on_grant(document_actor_type* self, std::int64_t user_id, const std::string& role, std::uint64_t version) {
+  if (self->state.access.hear(user_id, auth::parse_grant(role), version))
+    enforce_access(self);
 }
 
 void admit_waiting(document_actor_type* self) {
@@ -602,20 +591,13 @@ void refresh_access(document_actor_type* self) {
         auto& s = self->state;
         s.access_read_in_flight = false;
         s.access_read_at = self->clock().now();
-        auth::document_access access{fresh.row.owner_id, fresh.row.is_public, {}};
-        for (auto& a : fresh.acl)
-          access.grants[a.user_id] = auth::parse_grant(a.role);
-        for (auto& [user, grant] : s.grants_during_read)
-          apply_grant(access, user, grant);
-        s.grants_during_read.clear();
-        s.access = std::move(access);
+        s.access.reread(access_of(fresh.row, fresh.acl));
         enforce_access(self);
         admit_waiting(self);
       },
       [=](caf::error& err) {
         auto& s = self->state;
         s.access_read_in_flight = false;
-        s.grants_during_read.clear(); // already applied to what was known
         auto e = from_caf(err);
         if (e.code == errc::unknown_document) // close_with answers the waiting joins
           return close_with(self, make_error(errc::unknown_document, "document " + s.doc->id() + " was deleted"));
@@ -669,7 +651,7 @@ caf::behavior document_actor(document_actor_type* self, std::shared_ptr<document
   st.doc.emplace(std::move(*doc));
   st.history.report(st.doc->history_bytes());
   st.title = std::move(title);
-  st.access = std::move(access);
+  st.access = auth::access_tracker{std::move(access)};
   st.store = std::move(store);
   st.registry = std::move(registry);
   st.config = config;
@@ -741,7 +723,9 @@ caf::behavior document_actor(document_actor_type* self, std::shared_ptr<document
                                                       + std::to_string(s.doc->oldest_base())));
       return document_view{s.doc->id(), s.title, s.doc->text_at(rev), rev, std::string{to_string(s.doc->policy())}};
     },
-    [=](acl_atom, std::int64_t user_id, const std::string& role) { on_grant(self, user_id, role); },
+    [=](acl_atom, std::int64_t user_id, const std::string& role, std::uint64_t version) {
+      on_grant(self, user_id, role, version);
+    },
     [=](drop_atom) { on_drop(self); },
     [=](move_atom) {
       auto& s = self->state;

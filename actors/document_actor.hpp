@@ -100,12 +100,9 @@ struct document_actor_state {
   std::string title;
   /// The lease epoch every commit is fenced by (the stored one as loaded).
   std::uint64_t epoch = 0;
-  auth::document_access access;
+  auth::access_tracker access;
   caf::actor_clock::time_point access_read_at{};
   bool access_read_in_flight = false;
-  /// Grants and revokes heard while a re-read was in flight: the read may
-  /// predate them, so they are applied again on top of what it returns.
-  std::vector<std::pair<std::int64_t, auth::role>> grants_during_read;
   /// Joins waiting for `access` to be re-read, with the edits their
   /// sessions sent meanwhile (a remote session's follow its join at once).
   struct waiting_join {
@@ -152,7 +149,8 @@ using document_actor_type = caf::stateful_actor<document_actor_state>;
 ///   session_id) for one of another node.
 /// - (get_atom, rev) -> document_view of the committed state (k_current_rev)
 ///   or of an older revision still in the history (else rev_too_old).
-/// - (acl_atom, user_id, role): a grant changed ("" = revoked).
+/// - (acl_atom, user_id, role, version): a grant changed ("" = revoked) in
+///   the access list's `version`.
 /// - (drop_atom): the document was deleted: tell the sessions and stop.
 /// - (move_atom): another node owns it now: commit what is pending, tell
 ///   the sessions to join again, stop.

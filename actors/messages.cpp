@@ -11,6 +11,13 @@ namespace {
 constexpr auto k_category = caf::atom("stet");
 }
 
+auth::document_access access_of(const storage::document_row& row, const storage::acl_snapshot& acl) {
+  auth::document_access out{row.owner_id, row.is_public, {}, acl.version};
+  for (auto& a : acl.entries)
+    out.grants[a.user_id] = auth::parse_grant(a.role);
+  return out;
+}
+
 caf::error to_caf(const error& err) {
   return caf::error{static_cast<std::uint8_t>(static_cast<int>(err.code) + 1), k_category,
                     caf::make_message(err.message, err.detail)};

@@ -5,6 +5,7 @@
 
 #include "actors/read_throttle.hpp"
 #include "actors/session_sink.hpp"
+#include "auth/access.hpp"
 #include "core/error.hpp"
 #include "core/operation.hpp"
 #include "storage/store.hpp"
@@ -130,8 +131,11 @@ struct loaded_document {
   storage::document_row row;
   std::vector<storage::op_row> ops;
   std::vector<storage::client_seq_row> clients;
-  std::vector<storage::acl_row> acl;
+  storage::acl_snapshot acl;
 };
+
+/// Who may open a document, as stored.
+auth::document_access access_of(const storage::document_row& row, const storage::acl_snapshot& acl);
 
 /// Converts between stet's error values and CAF's (category "stet").
 caf::error to_caf(const error& err);

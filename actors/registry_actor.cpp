@@ -113,9 +113,7 @@ void on_loaded(registry_actor_type* self, const std::string& id, loaded_document
     return;
   }
   auto doc = std::make_shared<document>(std::move(*restored));
-  auth::document_access access{loaded.row.owner_id, loaded.row.is_public, {}};
-  for (auto& a : loaded.acl)
-    access.grants[a.user_id] = auth::parse_grant(a.role);
+  auto access = access_of(loaded.row, loaded.acl);
   auto config = st.config.document;
   config.epoch = loaded.row.owner_epoch;
   // Linked: a registry shut down takes its documents with it.
@@ -154,12 +152,23 @@ void reply_to_remote(registry_actor_type* self, const std::string& node, const s
 void apply_change(registry_actor_type* self, const std::string& doc_id, const caf::actor& doc,
                   const wire::BusEnvelope& env) {
   if (env.has_access()) {
-    self->send(doc, acl_atom::value, env.access().user_id(), env.access().role());
+    self->send(doc, acl_atom::value, env.access().user_id(), env.access().role(), env.access().version());
     return;
   }
   self->send(doc, drop_atom::value);
   self->state.open.erase(doc_id);
   count_documents(self->state);
+}
+
+// The change goes to the document if it is open; one still loading may
+// have read its access list before the change was stored, so it gets the
+// change once it is open.
+void deliver_change(registry_actor_type* self, const std::string& doc_id, const wire::BusEnvelope& env) {
+  auto& st = self->state;
+  if (auto it = st.open.find(doc_id); it != st.open.end())
+    apply_change(self, doc_id, it->second.actor, env);
+  else if (st.loading.count(doc_id))
+    st.held_bus[doc_id].push_back(env.SerializeAsString());
 }
 
 // Tells every other live node about a stored access change or delete: the
@@ -201,6 +210,9 @@ void on_envelope(registry_actor_type* self, wire::BusEnvelope& env, const std::s
       self->send(it->second, bus_atom::value, bytes);
     return;
   }
+  // Held for a document that was loading, a change may be this node's own.
+  if (env.has_access() || env.has_deleted())
+    return deliver_change(self, doc_id, env);
   auto& from = env.from_node();
   if (from.empty() || from == self_node(st))
     return;
@@ -235,13 +247,6 @@ void on_envelope(registry_actor_type* self, wire::BusEnvelope& env, const std::s
   if (env.has_tokens()) {
     if (st.config.on_tokens_revoked)
       st.config.on_tokens_revoked(env.tokens().user_id(), env.tokens().epoch());
-    return;
-  }
-  if (env.has_access() || env.has_deleted()) {
-    if (auto it = st.open.find(doc_id); it != st.open.end())
-      apply_change(self, doc_id, it->second.actor, env);
-    else if (st.loading.count(doc_id))
-      st.held_bus[doc_id].push_back(bytes);
     return;
   }
   auto it = st.open.find(doc_id);
@@ -435,19 +440,18 @@ caf::behavior registry_actor(registry_actor_type* self, std::vector<caf::actor> 
       for (auto& [id, proxy] : self->state.proxies)
         self->send(proxy, move_atom::value);
     },
-    [=](acl_atom, const std::string& id, std::int64_t user_id, const std::string& role) {
+    [=](acl_atom, const std::string& id, std::int64_t user_id, const std::string& role, std::uint64_t version) {
       wire::BusEnvelope env;
       env.mutable_access()->set_user_id(user_id);
       env.mutable_access()->set_role(role);
-      if (auto it = self->state.open.find(id); it != self->state.open.end())
-        apply_change(self, id, it->second.actor, env);
+      env.mutable_access()->set_version(version);
+      deliver_change(self, id, env);
       publish_change(self, id, std::move(env));
     },
     [=](drop_atom, const std::string& id) {
       wire::BusEnvelope env;
       env.mutable_deleted();
-      if (auto it = self->state.open.find(id); it != self->state.open.end())
-        apply_change(self, id, it->second.actor, env);
+      deliver_change(self, id, env);
       publish_change(self, id, std::move(env));
     },
     [=](revoke_atom, std::int64_t user_id, std::int64_t epoch) {

@@ -63,8 +63,9 @@ using registry_actor_type = caf::stateful_actor<registry_state>;
 ///   sent the snapshot to the joiner's sink.
 /// - (get_atom, doc_id, rev) -> document_view (rev: k_current_rev or an
 ///   older one); unknown_document when absent.
-/// - (acl_atom, doc_id, user_id, role): forwards a grant change to the open
-///   document, if any.
+/// - (acl_atom, doc_id, user_id, role, version): a grant change stored here
+///   in the access list's `version`: to the document if open or loading,
+///   and to the other nodes.
 /// - (drop_atom, doc_id): the document was deleted; its actor stops.
 /// - (idle_atom, doc_id, joins_seen) -> bool: true when the document may stop.
 /// - (revoke_atom, user_id, epoch): a user's tokens were revoked here; tell

@@ -198,6 +198,8 @@ result<loaded_document> load(storage::store& s, const std::string& id, const std
 }
 
 // Who may open a document now: its row (owner, public) and access list.
+// The row is read first: an owner or visibility change is never labelled
+// with an access list version older than itself.
 result<loaded_document> read_access(storage::store& s, const std::string& id) {
   auto found = s.find_document(id);
   if (!found)

@@ -13,6 +13,39 @@ role role_of(const document_access& doc, std::int64_t user_id) {
   return doc.is_public ? role::viewer : role::none;
 }
 
+namespace {
+
+void apply(document_access& access, std::int64_t user_id, role grant) {
+  if (grant == role::none)
+    access.grants.erase(user_id);
+  else
+    access.grants[user_id] = grant;
+}
+
+} // namespace
+
+bool access_tracker::hear(std::int64_t user_id, role grant, std::uint64_t version) {
+  if (version <= current_.version)
+    return false;
+  auto [it, fresh] = heard_.try_emplace(user_id, heard{version, grant});
+  if (!fresh) {
+    if (version <= it->second.version)
+      return false;
+    it->second = {version, grant};
+  }
+  apply(current_, user_id, grant);
+  return true;
+}
+
+void access_tracker::reread(document_access read) {
+  if (read.version < current_.version)
+    return;
+  current_ = std::move(read);
+  std::erase_if(heard_, [&](const auto& h) { return h.second.version <= current_.version; });
+  for (auto& [user, h] : heard_)
+    apply(current_, user, h.grant);
+}
+
 std::string_view to_string(role r) {
   switch (r) {
     case role::viewer: return "viewer";

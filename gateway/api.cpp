@@ -48,10 +48,7 @@ std::optional<std::pair<storage::document_row, auth::role>> access(const call& c
     c.fail(errc::unknown_document, "no document with id " + id);
     return std::nullopt;
   }
-  auth::document_access a{(*doc)->owner_id, (*doc)->is_public, {}};
-  for (auto& g : *acl)
-    a.grants[g.user_id] = auth::parse_grant(g.role);
-  auto role = auth::role_of(a, c.user.user_id);
+  auto role = auth::role_of(access_of(**doc, *acl), c.user.user_id);
   if (!auth::can_view(role)) {
     c.fail(errc::unknown_document, "no document with id " + id);
     return std::nullopt;
@@ -113,7 +110,7 @@ void list_documents(const call_ptr& c) {
         if (!acl)
           return c->fail(acl.error());
         role = auth::role::viewer;
-        for (auto& g : *acl)
+        for (auto& g : acl->entries)
           if (g.user_id == c->user.user_id)
             role = auth::parse_grant(g.role);
       }
@@ -181,9 +178,10 @@ void share(const call_ptr& c, const std::string& id, const std::string& username
       return c->fail(errc::invalid_argument, "no user named " + username);
     if ((*user)->id == found->first.owner_id)
       return c->fail(errc::invalid_argument, "the owner already has every right");
-    if (auto st = s.set_role(id, (*user)->id, role); !st)
-      return c->fail(st.error());
-    caf::anon_send(c->ctx.registry, acl_atom::value, id, (*user)->id, role);
+    auto version = s.set_role(id, (*user)->id, role);
+    if (!version)
+      return c->fail(version.error());
+    caf::anon_send(c->ctx.registry, acl_atom::value, id, (*user)->id, role, *version);
     if (role.empty())
       return c->respond(http::status::no_content, {});
     c->respond(http::status::ok, {{"user", username}, {"role", role}});

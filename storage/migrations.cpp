@@ -210,6 +210,11 @@ ALTER TABLE document_clients_keyed RENAME TO document_clients;
     {9, "token epochs",
      "ALTER TABLE users ADD COLUMN token_epoch INTEGER NOT NULL DEFAULT 0;",
      "ALTER TABLE users ADD COLUMN token_epoch BIGINT NOT NULL DEFAULT 0;"},
+    // Nodes publish access changes independently, so they can arrive out of
+    // order: each change and each read carries the list's version.
+    {10, "access list versions",
+     "ALTER TABLE documents ADD COLUMN acl_version INTEGER NOT NULL DEFAULT 0;",
+     "ALTER TABLE documents ADD COLUMN acl_version BIGINT NOT NULL DEFAULT 0;"},
   };
   return all;
 }

@@ -155,13 +155,20 @@ constexpr statement k_statements[] = {
   {"delete_document",
    "WITH gone AS (DELETE FROM documents WHERE id = $1 RETURNING id) "
    "INSERT INTO deleted_documents(id, deleted_at) SELECT id, $2::bigint FROM gone ON CONFLICT (id) DO NOTHING"},
+  // set_role runs these in one transaction. The bump locks the document's
+  // row, so changes to one list are numbered in the order they commit; the
+  // change itself is a statement of its own, whose snapshot (taken after
+  // the lock was granted) sees the change committed before it.
+  {"bump_acl_version", "UPDATE documents SET acl_version = acl_version + 1 WHERE id = $1 RETURNING acl_version"},
   {"remove_role", "DELETE FROM document_acl WHERE doc_id = $1 AND user_id = $2"},
   {"set_role",
    "INSERT INTO document_acl(doc_id, user_id, role) VALUES($1, $2, $3) "
    "ON CONFLICT (doc_id, user_id) DO UPDATE SET role = EXCLUDED.role"},
+  // One statement, one snapshot: the entries are those of the version.
   {"access_list",
-   "SELECT a.user_id, u.username, a.role FROM document_acl a JOIN users u ON u.id = a.user_id "
-   "WHERE a.doc_id = $1 ORDER BY u.username"},
+   "SELECT d.acl_version, COALESCE(a.user_id, 0), COALESCE(u.username, ''), COALESCE(a.role, '') FROM documents d "
+   "LEFT JOIN document_acl a ON a.doc_id = d.id LEFT JOIN users u ON u.id = a.user_id "
+   "WHERE d.id = $1 ORDER BY u.username"},
   {"history",
    "SELECT o.rev, o.client_id, COALESCE(o.author_id, 0), COALESCE(u.username, ''), o.ts "
    "FROM document_ops o LEFT JOIN users u ON u.id = o.author_id WHERE o.doc_id = $1 ORDER BY o.rev"},
@@ -685,6 +692,8 @@ result<std::vector<std::string>> pg_store::delete_user(std::int64_t user_id) {
                           "WHERE owner_id = $1 ON CONFLICT (id) DO NOTHING",
                           "DELETE FROM documents WHERE owner_id = $1 AND $2::bigint IS NOT NULL",
                           "UPDATE document_ops SET author_id = NULL WHERE author_id = $1 AND $2::bigint IS NOT NULL",
+                          "UPDATE documents SET acl_version = acl_version + 1 WHERE $2::bigint IS NOT NULL AND "
+                          "id IN (SELECT doc_id FROM document_acl WHERE user_id = $1)",
                           "DELETE FROM document_acl WHERE user_id = $1 AND $2::bigint IS NOT NULL",
                           "DELETE FROM users WHERE id = $1 AND $2::bigint IS NOT NULL"}) {
     if (!good)
@@ -731,25 +740,51 @@ status pg_store::delete_document(std::string_view id) {
   return ok();
 }
 
-status pg_store::set_role(std::string_view doc_id, std::int64_t user_id, std::string_view role) {
+result<std::uint64_t> pg_store::set_role(std::string_view doc_id, std::int64_t user_id, std::string_view role) {
   if (auto st = ensure_connected(); !st)
-    return st;
+    return st.error();
+  auto begin = wrap(PQexec(conn_, "BEGIN"));
+  if (!ok_status(begin.get()))
+    return lost("set role");
+  auto rollback = [&] {
+    if (conn_)
+      wrap(PQexec(conn_, "ROLLBACK"));
+  };
+  auto bumped = wrap(query{}.text(doc_id).run(conn_, "bump_acl_version"));
+  if (!ok_status(bumped.get())) {
+    auto err = lost("set role");
+    rollback();
+    return err;
+  }
+  if (PQntuples(bumped.get()) == 0) {
+    rollback();
+    return make_error(errc::unknown_document, "no document with id " + std::string{doc_id});
+  }
   auto r = role.empty() ? wrap(query{}.text(doc_id).number(user_id).run(conn_, "remove_role"))
                         : wrap(query{}.text(doc_id).number(user_id).text(role).run(conn_, "set_role"));
-  if (!ok_status(r.get()))
+  if (!ok_status(r.get())) {
+    auto err = lost("set role");
+    rollback();
+    return err;
+  }
+  auto c = wrap(PQexec(conn_, "COMMIT"));
+  if (!ok_status(c.get()))
     return lost("set role");
-  return ok();
+  return u64(bumped.get(), 0, 0);
 }
 
-result<std::vector<acl_row>> pg_store::access_list(std::string_view doc_id) {
+result<acl_snapshot> pg_store::access_list(std::string_view doc_id) {
   if (auto st = ensure_connected(); !st)
     return st.error();
   auto r = wrap(query{}.text(doc_id).run(conn_, "access_list"));
   if (!ok_status(r.get()))
     return lost("read access list");
-  std::vector<acl_row> out;
-  for (int i = 0; i < PQntuples(r.get()); ++i)
-    out.push_back({i64(r.get(), i, 0), text(r.get(), i, 1), text(r.get(), i, 2)});
+  acl_snapshot out;
+  for (int i = 0; i < PQntuples(r.get()); ++i) {
+    out.version = u64(r.get(), i, 0);
+    if (auto user = i64(r.get(), i, 1); user != 0) // else: nobody was given a role
+      out.entries.push_back({user, text(r.get(), i, 2), text(r.get(), i, 3)});
+  }
   return out;
 }
 

@@ -39,8 +39,8 @@ public:
   result<std::vector<std::string>> delete_user(std::int64_t user_id) override;
   result<std::vector<document_row>> list_documents(std::int64_t user_id) override;
   status delete_document(std::string_view id) override;
-  status set_role(std::string_view doc_id, std::int64_t user_id, std::string_view role) override;
-  result<std::vector<acl_row>> access_list(std::string_view doc_id) override;
+  result<std::uint64_t> set_role(std::string_view doc_id, std::int64_t user_id, std::string_view role) override;
+  result<acl_snapshot> access_list(std::string_view doc_id) override;
   result<std::vector<history_row>> history(std::string_view doc_id) override;
   int schema_version() override;
 

@@ -528,6 +528,8 @@ result<std::vector<std::string>> sqlite_store::delete_user(std::int64_t user_id)
                           "SELECT id, ?2 FROM documents WHERE owner_id = ?1",
                           "DELETE FROM documents WHERE owner_id = ?1",
                           "UPDATE document_ops SET author_id = NULL WHERE author_id = ?1",
+                          "UPDATE documents SET acl_version = acl_version + 1 "
+                          "WHERE id IN (SELECT doc_id FROM document_acl WHERE user_id = ?1)",
                           "DELETE FROM document_acl WHERE user_id = ?1", "DELETE FROM users WHERE id = ?1"}) {
     auto& st = prepared(sql);
     st.bind(1, user_id);
@@ -587,7 +589,22 @@ status sqlite_store::deleted_in(const write_batch& batch) {
   return ok();
 }
 
-status sqlite_store::set_role(std::string_view doc_id, std::int64_t user_id, std::string_view role) {
+result<std::uint64_t> sqlite_store::set_role(std::string_view doc_id, std::int64_t user_id, std::string_view role) {
+  if (auto begun = exec("BEGIN IMMEDIATE"); !begun)
+    return begun.error();
+  auto fail = [&](error e) -> result<std::uint64_t> {
+    exec("ROLLBACK");
+    return e;
+  };
+  auto& bump = prepared("UPDATE documents SET acl_version = acl_version + 1 WHERE id = ? RETURNING acl_version");
+  bump.bind(1, doc_id);
+  auto rc = bump.step();
+  std::uint64_t version = rc == SQLITE_ROW ? static_cast<std::uint64_t>(bump.int64(0)) : 0;
+  bump.reset();
+  if (rc == SQLITE_DONE)
+    return fail(make_error(errc::unknown_document, "no document with id " + std::string{doc_id}));
+  if (rc != SQLITE_ROW)
+    return fail(sqlite_error(db_, "set role"));
   auto& del = prepared("DELETE FROM document_acl WHERE doc_id = ? AND user_id = ?");
   auto& put = prepared("INSERT INTO document_acl(doc_id, user_id, role) VALUES(?,?,?) "
                        "ON CONFLICT(doc_id, user_id) DO UPDATE SET role = excluded.role");
@@ -595,20 +612,31 @@ status sqlite_store::set_role(std::string_view doc_id, std::int64_t user_id, std
   st.bind(1, doc_id).bind(2, user_id);
   if (!role.empty())
     st.bind(3, role);
-  auto rc = st.step();
+  rc = st.step();
   st.reset();
   if (rc != SQLITE_DONE)
-    return sqlite_error(db_, "set role");
-  return ok();
+    return fail(sqlite_error(db_, "set role"));
+  if (auto committed = exec("COMMIT"); !committed)
+    return fail(committed.error());
+  return version;
 }
 
-result<std::vector<acl_row>> sqlite_store::access_list(std::string_view doc_id) {
-  auto& st = prepared("SELECT a.user_id, u.username, a.role FROM document_acl a JOIN users u ON u.id = a.user_id "
-                      "WHERE a.doc_id = ? ORDER BY u.username");
+result<acl_snapshot> sqlite_store::access_list(std::string_view doc_id) {
+  auto& st = prepared("SELECT d.acl_version, a.user_id, u.username, a.role FROM documents d "
+                      "LEFT JOIN document_acl a ON a.doc_id = d.id LEFT JOIN users u ON u.id = a.user_id "
+                      "WHERE d.id = ? ORDER BY u.username");
   st.bind(1, doc_id);
-  return collect<acl_row>(st, "read access list", [](statement& st) -> acl_row {
-    return {st.int64(0), st.text(1), st.text(2)};
+  acl_snapshot out;
+  auto rows = collect<acl_row>(st, "read access list", [&](statement& st) -> acl_row {
+    out.version = static_cast<std::uint64_t>(st.int64(0));
+    return {st.int64(1), st.text(2), st.text(3)};
   });
+  if (!rows)
+    return rows.error();
+  for (auto& r : *rows)
+    if (r.user_id != 0) // the document's own row when nobody was given a role
+      out.entries.push_back(std::move(r));
+  return out;
 }
 
 result<std::vector<history_row>> sqlite_store::history(std::string_view doc_id) {

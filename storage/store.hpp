@@ -48,6 +48,15 @@ struct acl_row {
   std::string role;
 };
 
+/// A document's access list as of one version of it. Every change to the
+/// list bumps the version in the transaction that makes it, so a node that
+/// hears of changes out of order (each node publishes its own) keeps, per
+/// user, the newest one.
+struct acl_snapshot {
+  std::uint64_t version = 0;
+  std::vector<acl_row> entries;
+};
+
 /// One revision in a document's history (as far as the op log reaches).
 struct history_row {
   std::uint64_t rev = 0;
@@ -168,7 +177,8 @@ public:
   /// transaction. Errors: unauthorized when there is no such user.
   virtual result<std::int64_t> revoke_tokens(std::int64_t user_id,
                                              std::optional<std::string> new_password_hash = std::nullopt) = 0;
-  /// Deletes the user with its grants and the documents it owns (leaving
+  /// Deletes the user with its grants (bumping those access lists'
+  /// versions) and the documents it owns (leaving
   /// their tombstones); its edits to other documents stay, as anonymous
   /// ones. Returns the ids of the documents deleted. Errors: unauthorized
   /// when there is no such user.
@@ -178,9 +188,12 @@ public:
   /// Deletes the document with its op log, access list and client records,
   /// and keeps a tombstone so the id is not created again.
   virtual status delete_document(std::string_view id) = 0;
-  /// Gives `user_id` the role "viewer" or "editor"; an empty role removes it.
-  virtual status set_role(std::string_view doc_id, std::int64_t user_id, std::string_view role) = 0;
-  virtual result<std::vector<acl_row>> access_list(std::string_view doc_id) = 0;
+  /// Gives `user_id` the role "viewer" or "editor"; an empty role removes
+  /// it. Returns the access list's new version. Errors: unknown_document.
+  virtual result<std::uint64_t> set_role(std::string_view doc_id, std::int64_t user_id, std::string_view role) = 0;
+  /// One consistent read: the entries are those of the version returned.
+  /// A document that does not exist has version 0 and no entries.
+  virtual result<acl_snapshot> access_list(std::string_view doc_id) = 0;
   virtual result<std::vector<history_row>> history(std::string_view doc_id) = 0;
 
   /// Schema version after migrations.

@@ -123,17 +123,18 @@ TEST_CASE("a revoke heard while an access re-read is in flight is not undone by 
   auto registry = sys.spawn(ignoring_registry);
   document_actor_config config;
   config.access_refresh = 0ms; // every join re-reads
-  auto doc = f.spawn_document(store, registry, auth::document_access{1, false, {{2, auth::role::editor}}}, config);
+  auto doc = f.spawn_document(store, registry, auth::document_access{1, false, {{2, auth::role::editor}}, 5}, config);
 
   auto client = sys.spawn(joining_client, doc, std::int64_t{2}, caf::actor{test});
   test->receive([](acl_atom) {}, caf::after(5s) >> [] { FAIL("the join did not ask for access"); });
-  // The owner revokes user 2 after the read began; the read's answer was
-  // taken before the revoke reached the database.
-  test->send(doc, acl_atom::value, std::int64_t{2}, std::string{});
+  // The owner revokes user 2 (version 7) after the read began; the read's
+  // answer (version 6) was taken before the revoke reached the database.
+  test->send(doc, acl_atom::value, std::int64_t{2}, std::string{}, std::uint64_t{7});
   loaded_document stale;
   stale.row.id = "d";
   stale.row.owner_id = 1;
-  stale.acl.push_back(storage::acl_row{2, "user2", "editor"});
+  stale.acl.version = 6;
+  stale.acl.entries.push_back(storage::acl_row{2, "user2", "editor"});
   test->send(store, run_atom::value, std::move(stale));
   test->receive([](released_atom) {}, caf::after(5s) >> [] { FAIL("the store did not answer"); });
 
@@ -144,6 +145,36 @@ TEST_CASE("a revoke heard while an access re-read is in flight is not undone by 
   CHECK(refused);
 
   for (auto& a : {doc, store, registry, client})
+    caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+}
+
+TEST_CASE("a grant delayed on the bus does not undo the revoke stored after it") {
+  actor_fixture f;
+  auto& sys = *f.sys;
+  auto& test = *f.test;
+  auto store = sys.spawn(held_store, caf::actor{test}, false);
+  auto registry = sys.spawn(ignoring_registry);
+  document_actor_config config;
+  config.access_refresh = 1h; // joins use what the document knows
+  auto doc = f.spawn_document(store, registry, auth::document_access{1, false, {}, 5}, config);
+  // Two nodes stored a grant (6) and then its revoke (7); the revoke's
+  // publisher was faster.
+  test->send(doc, acl_atom::value, std::int64_t{2}, std::string{}, std::uint64_t{7});
+  test->send(doc, acl_atom::value, std::int64_t{2}, std::string{"editor"}, std::uint64_t{6});
+  auto client = sys.spawn(joining_client, doc, std::int64_t{2}, caf::actor{test});
+  bool refused = false;
+  test->receive([&](admitted_atom) { refused = false; },
+                [&](int code) { refused = static_cast<errc>(code) == errc::forbidden; },
+                caf::after(5s) >> [] { FAIL("the join was never answered"); });
+  CHECK(refused);
+  // A newer grant does count.
+  test->send(doc, acl_atom::value, std::int64_t{2}, std::string{"editor"}, std::uint64_t{8});
+  auto again = sys.spawn(joining_client, doc, std::int64_t{2}, caf::actor{test});
+  bool admitted = false;
+  test->receive([&](admitted_atom) { admitted = true; }, [&](int) { admitted = false; },
+                caf::after(5s) >> [] { FAIL("the join was never answered"); });
+  CHECK(admitted);
+  for (auto& a : {doc, store, registry, client, again})
     caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
 }
 

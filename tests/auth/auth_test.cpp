@@ -64,23 +64,3 @@ TEST_CASE("token bucket allows a burst, then the rate") {
   CHECK_FALSE(k.try_take("a"));
   CHECK(k.try_take("b"));
 }
-
-#include "auth/access.hpp"
-
-TEST_CASE("roles: owner, grants, public and open documents") {
-  document_access doc{7, false, {{8, role::editor}, {9, role::viewer}}};
-  CHECK(role_of(doc, 7) == role::owner);
-  CHECK(role_of(doc, 8) == role::editor);
-  CHECK(role_of(doc, 9) == role::viewer);
-  CHECK(role_of(doc, 10) == role::none);
-  CHECK(role_of(doc, 0) == role::none);
-  doc.is_public = true;
-  CHECK(role_of(doc, 10) == role::viewer);
-  CHECK(role_of(doc, 0) == role::viewer);
-  CHECK(role_of(doc, 8) == role::editor);
-  document_access open{0, false, {}};
-  CHECK(role_of(open, 0) == role::editor);
-  CHECK(can_edit(role::owner));
-  CHECK_FALSE(can_edit(role::viewer));
-  CHECK_FALSE(can_view(role::none));
-}

@@ -201,13 +201,22 @@ void run_store_conformance(const store_factory& open) {
   auto bobs = r->list_documents(bob->id);
   REQUIRE(bobs);
   CHECK(bobs->empty());
-  REQUIRE(r->set_role("owned", bob->id, "viewer"));
-  REQUIRE(r->set_role("owned", bob->id, "editor")); // update, not a second row
+  auto unshared = r->access_list("owned");
+  REQUIRE(unshared);
+  CHECK(unshared->version == 0);
+  CHECK(unshared->entries.empty());
+  auto v1 = r->set_role("owned", bob->id, "viewer");
+  REQUIRE(v1);
+  auto v2 = r->set_role("owned", bob->id, "editor"); // update, not a second row
+  REQUIRE(v2);
+  CHECK(*v2 == *v1 + 1);
   auto acl = r->access_list("owned");
   REQUIRE(acl);
-  REQUIRE(acl->size() == 1);
-  CHECK((*acl)[0].username == "bob");
-  CHECK((*acl)[0].role == "editor");
+  CHECK(acl->version == *v2);
+  REQUIRE(acl->entries.size() == 1);
+  CHECK(acl->entries[0].username == "bob");
+  CHECK(acl->entries[0].role == "editor");
+  CHECK(r->set_role("nowhere", bob->id, "editor").error().code == errc::unknown_document);
   bobs = r->list_documents(bob->id);
   REQUIRE(bobs);
   REQUIRE(bobs->size() == 1);
@@ -230,10 +239,13 @@ void run_store_conformance(const store_factory& open) {
   REQUIRE(with_author);
   CHECK((*with_author)[0].author_id == bob->id);
 
-  REQUIRE(r->set_role("owned", bob->id, ""));
+  auto v3 = r->set_role("owned", bob->id, "");
+  REQUIRE(v3);
+  CHECK(*v3 == *v2 + 1);
   acl = r->access_list("owned");
   REQUIRE(acl);
-  CHECK(acl->empty());
+  CHECK(acl->entries.empty());
+  CHECK(acl->version == *v3);
 
   REQUIRE(r->delete_document("owned"));
   auto gone = r->find_document("owned");
@@ -332,7 +344,8 @@ void run_account_conformance(const store_factory& open) {
   theirs.id = "daves";
   theirs.owner_id = dave->id;
   REQUIRE(s->create_document(theirs));
-  REQUIRE(s->set_role("daves", carol->id, "editor"));
+  auto shared = s->set_role("daves", carol->id, "editor");
+  REQUIRE(shared);
   auto op = op_row{"daves", 1, "x", "carol-laptop", 1, 5, carol->id, 0};
   REQUIRE(s->commit({.ops = {op}}));
   auto gone = s->delete_user(carol->id);
@@ -351,7 +364,8 @@ void run_account_conformance(const store_factory& open) {
   CHECK((*ops)[0].author_id == 0);
   auto acl = s->access_list("daves");
   REQUIRE(acl);
-  CHECK(acl->empty());
+  CHECK(acl->entries.empty());
+  CHECK(acl->version > *shared); // removing the grant was a change to the list
   CHECK(s->delete_user(carol->id).error().code == errc::unauthorized);
 }
 
