@@ -69,8 +69,12 @@ void redis_bridge::start(caf::actor registry) {
     sub_->on_message([this, registry](const std::string& channel, const std::string& payload) {
       auto now = wall_ms();
       auto opened = seal_->open(channel, payload, now);
-      if (opened.ok && !heard_.admit(opened.from, now))
-        opened = {false, auth::bus_seal::refusal::replayed};
+      if (opened.ok) {
+        // Redis confirms a subscription before it delivers on the channel.
+        auto since = listening_since_.find(channel);
+        if (auto refused = heard_.admit(opened, since == listening_since_.end() ? now : since->second, now))
+          opened = {false, *refused};
+      }
       if (!opened.ok) {
         metrics::get().bus_rejected(auth::bus_seal::to_string(opened.why));
         if (log::enabled(log::level::debug))
@@ -81,6 +85,7 @@ void redis_bridge::start(caf::actor registry) {
       caf::anon_send(registry, bus_atom::value, std::string{opened.body});
     });
     sub_->on_subscribed([this](const std::string& channel) {
+      listening_since_[channel] = wall_ms(); // again after every reconnect
       auto [first, last] = confirmations_.equal_range(channel);
       std::vector<std::function<void()>> ready;
       for (auto it = first; it != last; ++it)
@@ -188,7 +193,10 @@ void redis_bridge::subscribe(std::string channel, std::function<void()> confirme
 }
 
 void redis_bridge::unsubscribe(std::string channel) {
-  boost::asio::post(io_, [this, c = std::move(channel)] { sub_->unsubscribe(c); });
+  boost::asio::post(io_, [this, c = std::move(channel)] {
+    sub_->unsubscribe(c);
+    listening_since_.erase(c);
+  });
 }
 
 } // namespace stet

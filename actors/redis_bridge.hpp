@@ -22,6 +22,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 namespace stet {
@@ -96,6 +97,9 @@ private:
   // order Redis receives them in.
   auth::bus_seal::origin origin_;
   auth::replay_guard heard_; // io thread only
+  // When Redis last confirmed each subscription (wall ms; io thread only):
+  // a sender first heard must have sealed its payload after that.
+  std::unordered_map<std::string, std::int64_t> listening_since_;
   bool was_down_ = false;
   bool connected_once_ = false;
 };

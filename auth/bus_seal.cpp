@@ -43,6 +43,7 @@ std::string_view bus_seal::to_string(refusal r) noexcept {
     case refusal::bad_mac: return "bad_mac";
     case refusal::stale: return "stale";
     case refusal::replayed: return "replayed";
+    case refusal::predates_subscription: return "predates_subscription";
   }
   return "malformed";
 }
@@ -76,7 +77,7 @@ bus_seal::opened bus_seal::open(std::string_view channel, std::string_view paylo
   auto sent = static_cast<std::int64_t>(get_u64(header.substr(1)));
   if (sent > now_ms + k_max_skew_ms || sent < now_ms - k_max_skew_ms)
     return {false, refusal::stale};
-  return {true, refusal::malformed, body, {get_u64(header.substr(9)), get_u64(header.substr(17))}};
+  return {true, refusal::malformed, body, {get_u64(header.substr(9)), get_u64(header.substr(17))}, sent};
 }
 
 std::string bus_seal::tag(std::string_view label, std::string_view data) const {
@@ -91,7 +92,8 @@ std::string bus_seal::tag(std::string_view label, std::string_view data) const {
   return out;
 }
 
-bool replay_guard::admit(bus_seal::origin from, std::int64_t now_ms) {
+std::optional<bus_seal::refusal> replay_guard::admit(const bus_seal::opened& p, std::int64_t listening_since_ms,
+                                                     std::int64_t now_ms) {
   // A payload passes the time check for 2 * k_max_skew_ms at most (sent
   // within the skew of one clock, received within it of another).
   constexpr std::int64_t k_remember_ms = 2 * bus_seal::k_max_skew_ms + 1000;
@@ -99,13 +101,17 @@ bool replay_guard::admit(bus_seal::origin from, std::int64_t now_ms) {
     swept_ms_ = now_ms;
     std::erase_if(streams_, [&](const auto& s) { return now_ms - s.second.at_ms > k_remember_ms; });
   }
-  auto [it, fresh] = streams_.try_emplace(from.stream, heard{from.seq, now_ms});
-  if (fresh)
-    return true;
-  if (from.seq <= it->second.seq)
-    return false;
-  it->second = {from.seq, now_ms};
-  return true;
+  auto it = streams_.find(p.from.stream);
+  if (it == streams_.end()) {
+    if (p.sent_ms < listening_since_ms - k_subscribe_slack_ms)
+      return bus_seal::refusal::predates_subscription;
+    streams_.emplace(p.from.stream, heard{p.from.seq, now_ms});
+    return std::nullopt;
+  }
+  if (p.from.seq <= it->second.seq)
+    return bus_seal::refusal::replayed;
+  it->second = {p.from.seq, now_ms};
+  return std::nullopt;
 }
 
 } // namespace stet::auth

@@ -16,6 +16,7 @@
 #include "core/error.hpp"
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -44,7 +45,7 @@ public:
   std::string seal(std::string_view channel, std::string_view body, std::int64_t now_ms, origin from) const;
 
   /// Why a payload was refused; the names label stet_bus_rejected_total.
-  enum class refusal { malformed, bad_mac, stale, replayed };
+  enum class refusal { malformed, bad_mac, stale, replayed, predates_subscription };
   static std::string_view to_string(refusal r) noexcept;
 
   struct opened {
@@ -52,6 +53,7 @@ public:
     refusal why = refusal::malformed;
     std::string_view body{}; // a view into the payload opened
     origin from{};
+    std::int64_t sent_ms = 0;
   };
   /// The body of `payload` received on `channel` at `now_ms`, or why not.
   opened open(std::string_view channel, std::string_view payload, std::int64_t now_ms) const;
@@ -70,9 +72,21 @@ private:
 /// for longer than any of its payloads could still pass the time check, so
 /// memory is bounded by the senders of the last minute, each of which had
 /// to hold the cluster key to get here. One thread (the bridge's) uses it.
+///
+/// A stream not known yet (a sender heard for the first time, or every
+/// sender after this process started) has no number to compare with: its
+/// payload must have been sealed after the receiver's subscription to the
+/// channel was confirmed, less k_subscribe_slack_ms for clock differences
+/// between nodes. So what was recorded before a node (re)started, or
+/// before it subscribed to a document, cannot be played to it.
 class replay_guard {
 public:
-  bool admit(bus_seal::origin from, std::int64_t now_ms);
+  static constexpr std::int64_t k_subscribe_slack_ms = 2'000;
+
+  /// Why `p` (opened on a channel subscribed to since
+  /// `listening_since_ms`) must be dropped, or nullopt to admit it.
+  std::optional<bus_seal::refusal> admit(const bus_seal::opened& p, std::int64_t listening_since_ms,
+                                         std::int64_t now_ms);
   std::size_t streams() const noexcept {
     return streams_.size();
   }

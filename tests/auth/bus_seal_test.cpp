@@ -49,19 +49,50 @@ TEST_CASE("bus_seal tags differ by label, data and key") {
   CHECK(bus_seal{"another-key-of-at-least-32-bytes-long!!"}.tag("member", "n1#5") != k_seal.tag("member", "n1#5"));
 }
 
+namespace {
+
+// What bus_seal::open reports for a payload of `stream` numbered `seq`.
+bus_seal::opened payload(std::uint64_t stream, std::uint64_t seq, std::int64_t sent_ms = k_now) {
+  return {true, bus_seal::refusal::malformed, {}, {stream, seq}, sent_ms};
+}
+
+bool admitted(auth::replay_guard& guard, const bus_seal::opened& p, std::int64_t now_ms,
+              std::int64_t listening_since_ms = k_now - 60'000) {
+  return !guard.admit(p, listening_since_ms, now_ms);
+}
+
+} // namespace
+
 TEST_CASE("replay_guard admits each payload of a stream once, in order, and forgets idle streams") {
   auth::replay_guard guard;
-  CHECK(guard.admit({1, 5}, k_now));
-  CHECK_FALSE(guard.admit({1, 5}, k_now)); // the same payload again
-  CHECK_FALSE(guard.admit({1, 4}, k_now)); // an older one
-  CHECK(guard.admit({1, 9}, k_now));       // numbers may skip: other channels
-  CHECK(guard.admit({2, 1}, k_now));       // another sender
-  CHECK_FALSE(guard.admit({1, 9}, k_now + 1000));
+  CHECK(admitted(guard, payload(1, 5), k_now));
+  CHECK(guard.admit(payload(1, 5), 0, k_now) == bus_seal::refusal::replayed); // the same payload again
+  CHECK_FALSE(admitted(guard, payload(1, 4), k_now)); // an older one
+  CHECK(admitted(guard, payload(1, 9), k_now));       // numbers may skip: other channels
+  CHECK(admitted(guard, payload(2, 1), k_now));       // another sender
+  CHECK_FALSE(admitted(guard, payload(1, 9), k_now + 1000));
   CHECK(guard.streams() == 2);
   // Long after the last payload of stream 1, any payload of it fails the
   // time check, so the guard need not remember it.
   auto later = k_now + 2 * bus_seal::k_max_skew_ms + 2000;
-  CHECK(guard.admit({3, 1}, later));
+  CHECK(admitted(guard, payload(3, 1, later), later));
   CHECK(guard.streams() == 1);
-  CHECK(guard.admit({3, 2}, later));
+  CHECK(admitted(guard, payload(3, 2, later), later));
+}
+
+TEST_CASE("replay_guard: a stream first heard must have been sealed after the subscription began") {
+  // A node restarted (or just subscribed to a document's channel) knows no
+  // stream: a payload recorded from its previous life is refused, though it
+  // is within the time check.
+  auth::replay_guard guard;
+  auto since = k_now;
+  auto recorded = payload(1, 7, since - auth::replay_guard::k_subscribe_slack_ms - 1);
+  CHECK(guard.admit(recorded, since, k_now + 100) == bus_seal::refusal::predates_subscription);
+  CHECK(guard.streams() == 0);
+  // Sealed just before the subscription was confirmed (a clock slightly
+  // ahead, or in flight): admitted, and the stream is known from then on.
+  CHECK(admitted(guard, payload(1, 8, since - 500), k_now + 100, since));
+  // A known stream is judged by its numbers alone.
+  CHECK(admitted(guard, payload(1, 9, since - 10'000), k_now + 200, since));
+  CHECK_FALSE(admitted(guard, recorded, k_now + 300, since));
 }
