@@ -31,6 +31,11 @@ std::size_t footprint(const history_entry& e) {
   return n;
 }
 
+error damaged(const std::string& id, std::string why) {
+  return make_error(errc::internal, "document " + id + " cannot be opened: its stored history is damaged",
+                    std::move(why));
+}
+
 } // namespace
 
 std::string client_key(std::int64_t user_id, std::string_view client_id) {
@@ -62,13 +67,12 @@ result<document> document::restore(const loaded_document& stored, document_limit
       before.push_back(std::move(e));
       continue;
     }
+    // Clients are told the document cannot be opened; the log says why.
     if (r.rev != d.rev_ + 1)
-      return make_error(errc::internal, "op log of " + row.id + " jumps from rev " + std::to_string(d.rev_)
-                                          + " to " + std::to_string(r.rev));
+      return damaged(row.id, "op log jumps from rev " + std::to_string(d.rev_) + " to " + std::to_string(r.rev));
     e.length_before = d.text_.size();
     if (auto st = apply(d.text_, e.op); !st)
-      return make_error(errc::internal, "op log of " + row.id + " does not replay at rev " + std::to_string(r.rev)
-                                          + ": " + st.error().message);
+      return damaged(row.id, "op log does not replay at rev " + std::to_string(r.rev) + ": " + st.error().message);
     d.rev_ = r.rev;
     d.clock_ = hybrid_clock{std::max(d.clock_.last(), r.ts)};
     if (!r.client_id.empty())

@@ -30,13 +30,15 @@ public:
     std::lock_guard<std::mutex> guard{mutex_};
     clustered_ = on;
   }
-  /// Empty when ready, else why not.
-  std::string not_ready_reason() const {
+  /// Empty when ready, else why not. The dependencies' own words (hosts,
+  /// document ids) only `with_details`: for the operations port, not for
+  /// whoever can reach the public one.
+  std::string not_ready_reason(bool with_details = true) const {
     std::lock_guard<std::mutex> guard{mutex_};
     if (!storage_ok_)
-      return "storage: " + storage_error_;
+      return with_details ? "storage: " + storage_error_ : "storage unavailable";
     if (clustered_ && !redis_error_.empty())
-      return "redis: " + redis_error_;
+      return with_details ? "redis: " + redis_error_ : "redis unreachable";
     if (clustered_ && ring_ == 0)
       return "ownership not settled: no live set from Redis yet";
     return {};

@@ -225,6 +225,11 @@ caf::behavior storage_actor(caf::event_based_actor* self, std::shared_ptr<storag
   return {
     [=](load_atom, const std::string& id, const std::string& policy, bool create, std::int64_t owner_id,
         const std::string& lease_node) -> caf::result<loaded_document> {
+      // Commits queued before this load (of a document that closed while
+      // they waited, say) are stored first: a load reads everything sent
+      // to this actor before it.
+      if (!st->commits.empty())
+        flush(self, *st);
       auto start = std::chrono::steady_clock::now();
       auto r = load(*st->store, id, policy, create, owner_id, lease_node);
       std::chrono::duration<double> took = std::chrono::steady_clock::now() - start;

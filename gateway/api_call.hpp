@@ -5,6 +5,7 @@
 #include "actors/messages.hpp"
 #include "auth/token.hpp"
 #include "gateway/api.hpp"
+#include "metrics/log.hpp"
 #include "metrics/metrics.hpp"
 
 #include <boost/beast/http/status.hpp>
@@ -33,6 +34,11 @@ struct call {
   }
   void fail(const error& e) const {
     metrics::get().rejected(to_string(e.code));
+    // The client learns which step failed; the operator needs the why.
+    if (e.code == errc::storage_unavailable || e.code == errc::internal)
+      log::warn("request failed", {{"method", std::string{req->method_string()}},
+                                   {"path", std::string{req->target().substr(0, req->target().find('?'))}},
+                                   {"error", describe(e)}});
     done(http_util::error(e, *req));
   }
   void fail(errc code, std::string message) const {

@@ -136,7 +136,8 @@ void http_session::handle(http_util::request req) {
   if (target == "/healthz")
     return respond(http_util::json(http::status::ok, {{"status", "ok"}}, req));
   if (target == "/readyz") {
-    auto reason = ctx_.health->not_ready_reason();
+    // Without an operations port, /readyz is on the public one.
+    auto reason = ctx_.health->not_ready_reason(operations_only_);
     if (reason.empty())
       return respond(http_util::json(http::status::ok, {{"status", "ready"}}, req));
     return respond(

@@ -29,21 +29,17 @@ std::optional<endpoint_option> parse_endpoint(const std::string& value) {
   return endpoint_option{host, static_cast<unsigned short>(port)};
 }
 
-// The key in `path`: its first line, at least 32 bytes.
+// The key in `path`: its first line, at least 32 bytes. Errors never show
+// the path: given the key itself by mistake, stderr would show the key.
 std::string read_key(const std::string& flag, const std::string& path) {
   std::ifstream in{path};
   if (!in)
-    throw CLI::ValidationError(flag, "cannot read " + path);
+    throw CLI::ValidationError(flag, "cannot read the file it names (does it exist, and may stet read it?)");
   std::string key;
   std::getline(in, key);
   if (key.size() < 32)
-    throw CLI::ValidationError(flag, "the key in " + path + " must be at least 32 bytes");
+    throw CLI::ValidationError(flag, "the key in the file it names must be at least 32 bytes");
   return key;
-}
-
-template <class T>
-T at_least_one(T v) {
-  return v < T{1} ? T{1} : v;
 }
 
 } // namespace
@@ -173,10 +169,26 @@ parsed_flags parse_flags(int argc, const char* const* argv, node_options opt) {
                     "CAF scheduler threads (default: one per CPU this process may use)")
     ->check(CLI::Range(1, 256));
 
-  // CLI11 reads "-1" into an unsigned as its wrap-around: refuse it.
-  for (auto* o : serve->get_options())
-    if (o->get_type_name().rfind("UINT", 0) == 0) // also "UINT:UINT in [1 - ...]
+  // CLI11 reads "-1" into an unsigned as its wrap-around, and integers in
+  // any base ("010" is 8, "0x10" 16): numbers here are decimal, as the
+  // help shows them, and never negative.
+  const CLI::Validator decimal{[](std::string& v) -> std::string {
+                                 auto digits = v.find_first_not_of('-') == 1 ? v.substr(1) : v;
+                                 if (digits.empty() || digits.find_first_not_of("0123456789") != std::string::npos)
+                                   return "needs a decimal number, got \"" + v + "\"";
+                                 auto first = digits.find_first_not_of('0');
+                                 v = v.substr(0, v.size() - digits.size())
+                                     + (first == std::string::npos ? "0" : digits.substr(first));
+                                 return {};
+                               },
+                               ""};
+  for (auto* o : serve->get_options()) {
+    auto type = o->get_type_name(); // "UINT", "INT", "UINT:UINT in [1 - ...]" ...
+    if (type.rfind("UINT", 0) == 0)
       o->check(CLI::NonNegativeNumber);
+    if (type.rfind("UINT", 0) == 0 || type.rfind("INT", 0) == 0)
+      o->transform(decimal);
+  }
 
   auto fail = [&](const std::string& what) {
     std::cerr << "stet: " << what << "\n\nRun 'stet serve --help' for the flags.\n";
@@ -217,8 +229,8 @@ parsed_flags parse_flags(int argc, const char* const* argv, node_options opt) {
   doc.roster_interval = std::chrono::milliseconds{roster_ms};
   limits.edits_per_second_per_session = static_cast<double>(edits_per_second);
   limits.edits_per_second_per_user = 2 * limits.edits_per_second_per_session;
-  limits.joins_per_second_per_session = static_cast<double>(at_least_one(joins_per_second));
-  limits.documents_per_hour_per_user = static_cast<double>(at_least_one(documents_per_hour));
+  limits.joins_per_second_per_session = static_cast<double>(joins_per_second);
+  limits.documents_per_hour_per_user = static_cast<double>(documents_per_hour);
   limits.documents_per_hour_per_ip = std::max(1.0, limits.documents_per_hour_per_user / 10);
   out.options = std::move(opt);
   return out;

@@ -11,6 +11,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <thread>
 #include <unistd.h>
 
 using namespace stet;
@@ -167,6 +168,37 @@ TEST_CASE("storage actor: snapshots behind a stream of commits are spaced out, a
     for (auto& s : snaps)
       s.receive([](caf::ok_atom) {}, [](caf::error& e) { FAIL(to_string(e)); });
     CHECK(stored() == snapshots);
+  }
+  caf::anon_send_exit(storage, caf::exit_reason::user_shutdown);
+}
+
+TEST_CASE("storage actor: a load queued behind a commit of the same document sees that commit") {
+  // A document closed while its commit waited in the storage actor's
+  // queue (a stuck store, the commit watchdog) is loaded again at once;
+  // served before the commit, the new actor would reuse its revision.
+  temp_database db{"stet-storage-load-order"};
+  auto store = storage::sqlite_store::open(db.path());
+  REQUIRE(store);
+  storage::document_row row;
+  row.id = "e";
+  REQUIRE((*store)->create_document(row));
+  caf::actor_system_config cfg;
+  caf::actor_system sys{quiet(cfg)};
+  auto storage = spawn_storage(sys, std::move(*store));
+  {
+    caf::scoped_actor self{sys};
+    // Keeps the actor busy, so the commit and the load queue up together.
+    self->send(storage, run_atom::value, store_job{[](storage::store&) {
+                 std::this_thread::sleep_for(std::chrono::milliseconds(200));
+               }});
+    auto commit = self->request(storage, caf::infinite, commit_atom::value,
+                                std::vector<storage::op_row>{op("e", 1, "x")}, std::vector<storage::session_event>{});
+    auto load = self->request(storage, caf::infinite, load_atom::value, std::string{"e"}, std::string{"lww"}, false,
+                              std::int64_t{0}, std::string{});
+    std::uint64_t loaded_rev = 0;
+    load.receive([&](loaded_document& d) { loaded_rev = d.row.rev; }, [](caf::error& e) { FAIL(to_string(e)); });
+    CHECK(loaded_rev == 1);
+    commit.receive([](caf::ok_atom) {}, [](caf::error& e) { FAIL(to_string(e)); });
   }
   caf::anon_send_exit(storage, caf::exit_reason::user_shutdown);
 }

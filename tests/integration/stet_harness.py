@@ -165,7 +165,7 @@ class Server:
 
     def metric(self, name, labels=""):
         """The value of one sample on /metrics, or None when absent."""
-        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics", timeout=10) as r:
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.probe_port}/metrics", timeout=10) as r:
             m = re.search(rf"^{re.escape(name + labels)} (\S+)$", r.read().decode(), re.M)
         return float(m.group(1)) if m else None
 
@@ -214,9 +214,22 @@ class Server:
         assert status == 200, body
         return body["token"]
 
+    @property
+    def operations_port(self):
+        """The --metrics-listen port, as the node logged it."""
+        line = next(json.loads(l) for l in self.log().splitlines() if '"msg":"listening"' in l)
+        return int(line["metrics_port"])
+
+    @property
+    def probe_port(self):
+        """Where /metrics and /readyz are served: the operations port when
+        the node has one, else the public one."""
+        return self.operations_port if "--metrics-listen" in self.extra_args else self.port
+
     def readyz(self):
+        port = self.probe_port
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/readyz", timeout=5) as r:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=5) as r:
                 return r.status, json.loads(r.read())
         except urllib.error.HTTPError as e:
             return e.code, json.loads(e.read())

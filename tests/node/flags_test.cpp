@@ -7,6 +7,8 @@
 #include <filesystem>
 #include <fstream>
 #include <initializer_list>
+#include <iostream>
+#include <sstream>
 #include <vector>
 
 using namespace stet;
@@ -60,6 +62,12 @@ TEST_CASE("flags: defaults, values in both spellings, repeatable flags, derived 
   CHECK(o.web_root.empty());
   CHECK(p.log_level == "debug");
 
+  p = parse({"serve", "--max-frame-bytes", "010", "--storage-connections", "08", "--history-seconds", "000"});
+  REQUIRE(p.options);
+  CHECK(p.options->limits.max_frame_bytes == 10); // decimal, never octal
+  CHECK(p.options->storage_connections == 8);
+  CHECK(p.options->registry.limits.history_age_ms == 0);
+
   p = parse({"serve", "--max-edits-per-second", "7", "--max-edits-per-second", "9"});
   REQUIRE(p.options);
   CHECK(p.options->limits.edits_per_second_per_session == 9); // the later one counts
@@ -88,6 +96,14 @@ TEST_CASE("flags: key files are read, and short or missing ones refused") {
   CHECK(p.options->auth_secret == p.options->cluster_secret);
   CHECK_FALSE(parse({"serve", "--cluster-secret-file", short_key.c_str()}).options);
   CHECK(parse({"serve", "--auth-secret-file", "/nonexistent/key"}).exit_code == 2);
+  // A key given where its file was expected is not echoed.
+  std::ostringstream err;
+  auto* old = std::cerr.rdbuf(err.rdbuf());
+  auto mistaken = parse({"serve", "--cluster-secret-file", "the-cluster-key-itself-by-mistake-0123456789"});
+  std::cerr.rdbuf(old);
+  CHECK(mistaken.exit_code == 2);
+  CHECK(err.str().find("--cluster-secret-file") != std::string::npos);
+  CHECK(err.str().find("by-mistake") == std::string::npos);
   std::filesystem::remove_all(dir);
 }
 
@@ -99,6 +115,11 @@ TEST_CASE("flags: usage errors exit 2, help exits 0") {
                                                          {"serve", "--snapshot-every", "-1"},
                                                          {"serve", "--max-password-hashes", "-1"},
                                                          {"serve", "--io-threads", "0"},
+                                                         {"serve", "--max-joins-per-second", "0"},
+                                                         {"serve", "--max-frame-bytes", "0x10"},
+                                                         {"serve", "--max-frame-bytes", "1e3"},
+                                                         {"serve", "--max-frame-bytes", ""},
+                                                         {"serve", "--token-ttl-seconds", "-5"},
                                                          {"serve", "--log-level", "loud"},
                                                          {"serve", "--no-such-flag", "1"},
                                                          {"serve", "--listen"},
