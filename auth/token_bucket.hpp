@@ -32,6 +32,13 @@ public:
     return true;
   }
 
+  /// True when the bucket is full again: nothing is owed, and forgetting it
+  /// changes no answer.
+  bool full(clock::time_point now = clock::now()) {
+    refill(now);
+    return tokens_ >= burst_;
+  }
+
   /// Gives back a token taken for something that turned out free.
   void refund() {
     tokens_ = std::min(burst_, tokens_ + 1.0);
@@ -51,16 +58,41 @@ private:
 
 class keyed_limiter {
 public:
-  keyed_limiter(double rate, double burst) : rate_(rate), burst_(burst) {
+  /// Keys tracked at most.
+  static constexpr std::size_t k_max_keys = 100'000;
+
+  keyed_limiter(double rate, double burst, std::size_t max_keys = k_max_keys)
+    : rate_(rate), burst_(burst), max_keys_(max_keys) {
   }
-  /// Thread-safe. Buckets of keys idle long enough to be full again are
-  /// dropped now and then, so memory stays bounded by recent keys.
+  /// Thread-safe. At `max_keys`, buckets that are full again (idle keys)
+  /// are forgotten; a key that would still not fit is refused, so a flood
+  /// of fresh keys can neither grow memory nor wipe the buckets of keys
+  /// that still owe tokens.
   bool try_take(const std::string& key) {
     std::lock_guard<std::mutex> guard{mutex_};
-    if (buckets_.size() > 100000)
-      buckets_.clear(); // a flood of distinct keys: forget, do not grow
-    auto it = buckets_.try_emplace(key, rate_, burst_).first;
+    auto it = buckets_.find(key);
+    if (it == buckets_.end()) {
+      if (buckets_.size() >= max_keys_) {
+        // A sweep walks every key: at most one a second, however many
+        // fresh keys knock meanwhile.
+        auto now = token_bucket::clock::now();
+        if (now - swept_at_ >= std::chrono::seconds(1)) {
+          swept_at_ = now;
+          for (auto b = buckets_.begin(); b != buckets_.end();)
+            b = b->second.full(now) ? buckets_.erase(b) : std::next(b);
+        }
+        if (buckets_.size() >= max_keys_)
+          return false;
+      }
+      it = buckets_.try_emplace(key, rate_, burst_).first;
+    }
     return it->second.try_take();
+  }
+
+  /// Keys tracked now.
+  std::size_t size() {
+    std::lock_guard<std::mutex> guard{mutex_};
+    return buckets_.size();
   }
 
   /// Thread-safe: gives back a token `key` took (charged up front, refunded
@@ -81,6 +113,8 @@ public:
 private:
   double rate_;
   double burst_;
+  std::size_t max_keys_;
+  token_bucket::clock::time_point swept_at_{};
   std::mutex mutex_;
   std::unordered_map<std::string, token_bucket> buckets_;
 };

@@ -11,8 +11,6 @@
 
 namespace stet::api {
 
-namespace {
-
 bool valid_username(const std::string& name) {
   if (!utf8::is_valid(name))
     return false;
@@ -24,6 +22,8 @@ bool valid_username(const std::string& name) {
       return false;
   return true;
 }
+
+namespace {
 
 // What an unknown user's login is checked against, so that it takes as
 // long as a wrong password for a real one (no oracle for who has an
@@ -77,22 +77,35 @@ bool require_user(const call& c) {
 
 // Checks the caller's current password (on the crypto pool), then runs
 // `then` with the user's row on its storage actor.
+// Each check is charged to the user's login budget first (refunded when
+// the password was right), so a token cannot be used to guess the password
+// or to keep the crypto pool busy for everyone else.
 template <class Then>
 void with_password(const call_ptr& c, std::string password, Then then) {
   auto key = "user:" + std::to_string(c->user.user_id);
-  on_store(c, key, [c, password = std::move(password), key, then](storage::store& s) mutable {
+  auto budget = "id:" + std::to_string(c->user.user_id);
+  if (!c->ctx.user_logins.try_take(budget)) {
+    metrics::get().rate_limited("logins");
+    return c->fail(errc::rate_limited, "too many password checks for this account; wait a minute and try again");
+  }
+  on_store(c, key, [c, password = std::move(password), budget, then](storage::store& s) mutable {
     auto user = s.find_user_by_id(c->user.user_id);
-    if (!user)
+    if (!user) {
+      c->ctx.user_logins.refund(budget);
       return c->fail(user.error());
+    }
     if (!*user)
       return fail_revoked(c);
-    hash_on_pool(c, [c, user = **user, password = std::move(password), key, then]() mutable {
+    auto queued = hash_on_pool(c, [c, user = **user, password = std::move(password), budget, then]() mutable {
       if (!auth::verify_password(password, user.password_hash)) {
         metrics::get().auth_failure("bad_password");
         return c->fail(errc::forbidden, "the current password is wrong");
       }
+      c->ctx.user_logins.refund(budget);
       then(std::move(user));
     });
+    if (!queued)
+      c->ctx.user_logins.refund(budget);
   });
 }
 
@@ -116,11 +129,16 @@ void do_change_password(const call_ptr& c) {
   auto body = body_json(*c);
   if (!body)
     return;
-  auto current = body->value("password", std::string{});
-  auto fresh = body->value("newPassword", std::string{});
+  auto current = field<std::string>(*c, *body, "password");
+  if (!current)
+    return;
+  auto given = field<std::string>(*c, *body, "newPassword");
+  if (!given)
+    return;
+  auto fresh = std::move(*given);
   if (fresh.size() < 8 || fresh.size() > 1024)
     return c->fail(errc::invalid_argument, "newPassword must be 8 to 1024 bytes long");
-  with_password(c, current, [c, fresh](storage::user_row user) {
+  with_password(c, std::move(*current), [c, fresh](storage::user_row user) {
     auto hash = auth::hash_password(fresh);
     if (!hash)
       return c->fail(hash.error());
@@ -141,7 +159,10 @@ void do_delete_account(const call_ptr& c) {
   auto body = body_json(*c);
   if (!body)
     return;
-  with_password(c, body->value("password", std::string{}), [c](storage::user_row user) {
+  auto password = field<std::string>(*c, *body, "password");
+  if (!password)
+    return;
+  with_password(c, std::move(*password), [c](storage::user_row user) {
     on_store(c, "user:" + std::to_string(user.id), [c, id = user.id](storage::store& s) {
       auto deleted = s.delete_user(id);
       if (!deleted)
@@ -159,9 +180,13 @@ void do_register(const call_ptr& c, const std::string& ip) {
   auto body = body_json(*c);
   if (!body)
     return;
-  auto username = body->value("username", std::string{});
-  auto password = body->value("password", std::string{});
-  auto email = body->value("email", std::string{});
+  auto username_field = field<std::string>(*c, *body, "username");
+  auto password_field = username_field ? field<std::string>(*c, *body, "password") : std::nullopt;
+  auto email_field = password_field ? field<std::string>(*c, *body, "email") : std::nullopt;
+  if (!email_field)
+    return;
+  auto username = std::move(*username_field), password = std::move(*password_field),
+       email = std::move(*email_field);
   if (!valid_username(username))
     return c->fail(errc::invalid_argument,
                    "username must be 1-64 characters of valid UTF-8, without control characters or '/'");
@@ -198,8 +223,18 @@ void do_login(const call_ptr& c, const std::string& ip) {
   auto body = body_json(*c);
   if (!body)
     return;
-  auto username = body->value("username", std::string{});
-  auto password = body->value("password", std::string{});
+  auto username_field = field<std::string>(*c, *body, "username");
+  auto password_field = username_field ? field<std::string>(*c, *body, "password") : std::nullopt;
+  if (!password_field)
+    return;
+  auto username = std::move(*username_field), password = std::move(*password_field);
+  // No account has such a name (registration refuses it), and a NUL would
+  // read as a shorter name on PostgreSQL.
+  if (!valid_username(username))
+    return c->fail(errc::invalid_argument,
+                   "username must be 1-64 characters of valid UTF-8, without control characters or '/'");
+  if (password.size() > 1024)
+    return c->fail(errc::invalid_argument, "password must be at most 1024 bytes long");
   // Every attempt is charged before the password is checked, so parallel
   // guesses cannot all slip through one check; a right password is
   // refunded. The per-name bucket is per (name, address): a guesser

@@ -71,11 +71,16 @@ void create_document(const call_ptr& c) {
   auto body = body_json(*c);
   if (!body)
     return;
+  auto title = field<std::string>(*c, *body, "title");
+  auto policy = title ? field<std::string>(*c, *body, "policy", "lww") : std::nullopt;
+  auto is_public = policy ? field<bool>(*c, *body, "public", false) : std::nullopt;
+  if (!is_public)
+    return;
   storage::document_row row;
   row.id = auth::random_hex(12);
-  row.title = body->value("title", std::string{});
-  row.policy = body->value("policy", std::string{"lww"});
-  row.is_public = body->value("public", false);
+  row.title = std::move(*title);
+  row.policy = std::move(*policy);
+  row.is_public = *is_public;
   row.owner_id = c->user.user_id;
   if (auto st = utf8::check_text(row.title, "title"); !st)
     return c->fail(st.error());
@@ -167,6 +172,8 @@ void delete_document(const call_ptr& c, const std::string& id) {
 }
 
 void share(const call_ptr& c, const std::string& id, const std::string& username, std::string role) {
+  if (!valid_username(username))
+    return c->fail(errc::invalid_argument, "no user named " + username);
   on_store(c, id, [c, id, username, role](storage::store& s) {
     auto found = access(*c, s, id);
     if (!found || !require_owner(*c, found->second, "share it"))
@@ -222,10 +229,13 @@ void route_document(const call_ptr& c, std::string_view path) {
     auto body = body_json(*c);
     if (!body)
       return;
-    auto role = body->value("role", std::string{});
-    if (auth::parse_grant(role) == auth::role::none)
+    auto role = field<std::string>(*c, *body, "role");
+    auto user = role ? field<std::string>(*c, *body, "user") : std::nullopt;
+    if (!user)
+      return;
+    if (auth::parse_grant(*role) == auth::role::none)
       return c->fail(errc::invalid_argument, "role must be \"viewer\" or \"editor\"");
-    return share(c, id, body->value("user", std::string{}), role);
+    return share(c, id, *user, *role);
   } else if (rest.starts_with("share/") && verb == http::verb::delete_) {
     auto user = http_util::percent_decode(rest.substr(6));
     if (!user || user->empty())
@@ -266,8 +276,10 @@ void route(const call_ptr& c, std::string target) {
 
 } // namespace
 
-void handle(gateway_context& ctx, request req, const std::string& client_ip, reply done) {
-  auto c = std::make_shared<call>(call{ctx, std::make_shared<const request>(std::move(req)), std::move(done), {}});
+namespace {
+
+void authenticate_and_route(const call_ptr& c, const std::string& client_ip) {
+  auto& ctx = c->ctx;
   std::string_view target{c->req->target().data(), c->req->target().size()};
   target = target.substr(0, target.find('?'));
   auto verb = c->req->method();
@@ -310,6 +322,19 @@ void handle(gateway_context& ctx, request req, const std::string& client_ip, rep
       return fail_revoked(c);
     route(c, target);
   });
+}
+
+} // namespace
+
+void handle(gateway_context& ctx, request req, const std::string& client_ip, reply done) {
+  auto c = std::make_shared<call>(call{ctx, std::make_shared<const request>(std::move(req)), std::move(done), {}});
+  // A handler that throws (a bug) answers 500; it must never unwind into
+  // the I/O thread, which would end the process.
+  try {
+    authenticate_and_route(c, client_ip);
+  } catch (const std::exception& e) {
+    c->fail(error{errc::internal, "the request failed", e.what()});
+  }
 }
 
 } // namespace stet::api

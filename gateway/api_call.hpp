@@ -15,6 +15,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <type_traits>
 
 namespace stet::api {
 
@@ -48,9 +49,16 @@ struct call {
 
 using call_ptr = std::shared_ptr<call>;
 
-/// Runs `job` on the storage actor that serves `key`; the job answers.
+/// Runs `job` on the storage actor that serves `key`; the job answers. A
+/// job that throws answers 500 instead of taking the storage actor down.
 inline void on_store(const call_ptr& c, const std::string& key, std::function<void(storage::store&)> job) {
-  caf::anon_send(c->ctx.store_for(key), run_atom::value, store_job{std::move(job)});
+  caf::anon_send(c->ctx.store_for(key), run_atom::value, store_job{[c, job = std::move(job)](storage::store& s) {
+                   try {
+                     job(s);
+                   } catch (const std::exception& e) {
+                     c->fail(error{errc::internal, "the request failed", e.what()});
+                   }
+                 }});
 }
 
 /// The body as a JSON object, or nullopt after answering bad_message.
@@ -62,6 +70,31 @@ inline std::optional<json> body_json(const call& c) {
   }
   return j;
 }
+
+/// The member `key` of `body` as a T (std::string, bool), `fallback` when
+/// absent or null; nullopt after answering invalid_argument when it has
+/// another type. (nlohmann's value() throws on a wrong type.)
+template <class T>
+std::optional<T> field(const call& c, const json& body, const char* key, T fallback = {}) {
+  auto it = body.find(key);
+  if (it == body.end() || it->is_null())
+    return fallback;
+  if constexpr (std::is_same_v<T, bool>) {
+    if (it->is_boolean())
+      return it->template get<bool>();
+    c.fail(errc::invalid_argument, std::string{key} + " must be true or false");
+  } else {
+    static_assert(std::is_same_v<T, std::string>);
+    if (it->is_string())
+      return it->template get<std::string>();
+    c.fail(errc::invalid_argument, std::string{key} + " must be a string");
+  }
+  return std::nullopt;
+}
+
+/// 1-64 code points of valid UTF-8 without control characters or '/': the
+/// names registration accepts, so no other name can belong to an account.
+bool valid_username(const std::string& name);
 
 /// POST /api/register and /api/login (gateway/accounts_api.cpp).
 void do_register(const call_ptr& c, const std::string& ip);

@@ -381,6 +381,8 @@ status pg_store::migrate() {
 }
 
 result<std::optional<document_row>> pg_store::find_document(std::string_view id) {
+  if (holds_nul(id))
+    return std::optional<document_row>{};
   if (auto st = ensure_connected(); !st)
     return st.error();
   auto r = wrap(query{}.text(id).run(conn_, "find_document"));
@@ -644,6 +646,8 @@ std::optional<user_row> read_user(const PGresult* r) {
 } // namespace
 
 result<std::optional<user_row>> pg_store::find_user(std::string_view username) {
+  if (holds_nul(username))
+    return std::optional<user_row>{};
   if (auto st = ensure_connected(); !st)
     return st.error();
   auto r = wrap(query{}.text(username).run(conn_, "find_user"));

@@ -221,6 +221,8 @@ document_row read_document(sqlite_store::statement& st) {
 } // namespace
 
 result<std::optional<document_row>> sqlite_store::find_document(std::string_view id) {
+  if (holds_nul(id))
+    return std::optional<document_row>{};
   auto& st = prepared(k_select_document);
   st.bind(1, id);
   auto rc = st.step();
@@ -469,6 +471,8 @@ result<user_row> sqlite_store::create_user(const user_row& user) {
 }
 
 result<std::optional<user_row>> sqlite_store::find_user(std::string_view username) {
+  if (holds_nul(username))
+    return std::optional<user_row>{};
   auto& st = prepared("SELECT id, username, COALESCE(email, ''), password_hash, created_at, token_epoch FROM users "
                       "WHERE username = ?");
   st.bind(1, username);

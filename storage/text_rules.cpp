@@ -2,10 +2,14 @@
 
 namespace stet::storage {
 
+bool holds_nul(std::string_view s) noexcept {
+  return s.find('\0') != std::string_view::npos;
+}
+
 namespace {
 
 bool has_nul(std::string_view s) {
-  return s.find('\0') != std::string_view::npos;
+  return holds_nul(s);
 }
 
 status refused(std::string_view what) {

@@ -9,6 +9,10 @@
 
 namespace stet::storage {
 
+/// True when `s` holds U+0000. No stored name or id does, so a lookup by
+/// such a key finds nothing (PostgreSQL would read it cut at the NUL).
+bool holds_nul(std::string_view s) noexcept;
+
 /// nul_character when any text of `batch` (snapshots, client ids, session
 /// and node ids) holds U+0000; ok otherwise.
 status check_texts(const write_batch& batch);

@@ -3,6 +3,7 @@
 #include "auth/token_bucket.hpp"
 
 #include <doctest/doctest.h>
+#include <thread>
 
 using namespace stet;
 using namespace stet::auth;
@@ -63,4 +64,26 @@ TEST_CASE("token bucket allows a burst, then the rate") {
   CHECK(k.try_take("a"));
   CHECK_FALSE(k.try_take("a"));
   CHECK(k.try_take("b"));
+}
+
+TEST_CASE("a flood of fresh keys neither grows a keyed limiter nor wipes the keys that owe tokens") {
+  keyed_limiter k{1.0 / 3600, 1, 3}; // one token an hour: nothing refills during the test
+  CHECK(k.try_take("attacker"));
+  CHECK_FALSE(k.try_take("attacker"));
+  CHECK(k.try_take("b"));
+  CHECK(k.try_take("c"));
+  // Full: every tracked key owes a token, so a new one is refused ...
+  CHECK_FALSE(k.try_take("d"));
+  CHECK(k.size() == 3);
+  // ... and the keys already spent stay spent.
+  CHECK_FALSE(k.try_take("attacker"));
+}
+
+TEST_CASE("a keyed limiter forgets buckets that are full again to make room") {
+  keyed_limiter k{1000, 1, 2}; // refills within a millisecond
+  CHECK(k.try_take("a"));
+  CHECK(k.try_take("b"));
+  std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  CHECK(k.try_take("c")); // a and b are full again: forgotten
+  CHECK(k.size() == 1);
 }
