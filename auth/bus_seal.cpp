@@ -101,10 +101,12 @@ std::optional<bus_seal::refusal> replay_guard::admit(const bus_seal::opened& p, 
     swept_ms_ = now_ms;
     std::erase_if(streams_, [&](const auto& s) { return now_ms - s.second.at_ms > k_remember_ms; });
   }
+  // Redis never delivers what was published before the subscription:
+  // whatever was sealed before it was recorded, from a known sender too.
+  if (p.sent_ms < listening_since_ms - k_subscribe_slack_ms)
+    return bus_seal::refusal::predates_subscription;
   auto it = streams_.find(p.from.stream);
   if (it == streams_.end()) {
-    if (p.sent_ms < listening_since_ms - k_subscribe_slack_ms)
-      return bus_seal::refusal::predates_subscription;
     streams_.emplace(p.from.stream, heard{p.from.seq, now_ms});
     return std::nullopt;
   }

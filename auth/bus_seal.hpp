@@ -73,12 +73,14 @@ private:
 /// memory is bounded by the senders of the last minute, each of which had
 /// to hold the cluster key to get here. One thread (the bridge's) uses it.
 ///
-/// A stream not known yet (a sender heard for the first time, or every
-/// sender after this process started) has no number to compare with: its
-/// payload must have been sealed after the receiver's subscription to the
-/// channel was confirmed, less k_subscribe_slack_ms for clock differences
-/// between nodes. So what was recorded before a node (re)started, or
-/// before it subscribed to a document, cannot be played to it.
+/// Every payload must also have been sealed after the receiver's
+/// subscription to its channel was last confirmed, less
+/// k_subscribe_slack_ms for clock differences between nodes: Redis only
+/// delivers what is published while one listens, so anything older was
+/// recorded. What was sent to a node while it was away (restarting, or
+/// reconnecting to Redis), or before it subscribed to a document, cannot be
+/// played to it later, whether its sender is known or not; a stream not
+/// known yet has no number to compare with, so this is its only check.
 class replay_guard {
 public:
   static constexpr std::int64_t k_subscribe_slack_ms = 2'000;
