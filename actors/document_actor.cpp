@@ -15,6 +15,7 @@ namespace stet {
 namespace {
 
 using commit_watch_atom = caf::atom_constant<caf::atom("cwatch")>;
+using recheck_atom = caf::atom_constant<caf::atom("recheck")>;
 
 
 std::int64_t wall_ms() {
@@ -429,6 +430,10 @@ caf::error on_join(document_actor_type* self, join_request& req) {
   }
   st.subscribers.push_back({req.session_id, req.client_id, req.user_id, req.username, role, req.echo, req.sink,
                             req.gateway, req.remote_node});
+  if (!st.access_recheck_armed) {
+    st.access_recheck_armed = true;
+    self->delayed_send(self, st.config.access_recheck, recheck_atom::value);
+  }
   st.batch_sessions.push_back({req.session_id, doc.id(), st.config.node_id,
                                req.user_id ? std::to_string(req.user_id) : std::string{}, wall_ms(), true});
   wire::Presence joined;
@@ -725,6 +730,15 @@ caf::behavior document_actor(document_actor_type* self, std::shared_ptr<document
     },
     [=](acl_atom, std::int64_t user_id, const std::string& role, std::uint64_t version) {
       on_grant(self, user_id, role, version);
+    },
+    [=](acl_atom) { refresh_access(self); }, // changes may have been lost on the bus
+    [=](recheck_atom) {
+      auto& s = self->state;
+      s.access_recheck_armed = !s.subscribers.empty();
+      if (!s.access_recheck_armed)
+        return;
+      refresh_access(self);
+      self->delayed_send(self, s.config.access_recheck, recheck_atom::value);
     },
     [=](drop_atom) { on_drop(self); },
     [=](move_atom) {

@@ -38,6 +38,10 @@ struct document_actor_config {
   /// is older than this (one read serves every join waiting for it), so a
   /// revoke whose bus message was lost holds at the next join all the same.
   std::chrono::milliseconds access_refresh{1000};
+  /// While it has sessions, the document reads who may open it this often
+  /// even without a join: a revoke or delete whose bus message was lost
+  /// (its node died after storing it) holds within this long.
+  std::chrono::milliseconds access_recheck{60'000};
   /// A commit unanswered for this long closes the document (its sessions
   /// rejoin, and the reload shows what landed).
   std::chrono::milliseconds commit_timeout{k_commit_timeout};
@@ -103,6 +107,7 @@ struct document_actor_state {
   auth::access_tracker access;
   caf::actor_clock::time_point access_read_at{};
   bool access_read_in_flight = false;
+  bool access_recheck_armed = false;
   /// Joins waiting for `access` to be re-read, with the edits their
   /// sessions sent meanwhile (a remote session's follow its join at once).
   struct waiting_join {
@@ -151,6 +156,8 @@ using document_actor_type = caf::stateful_actor<document_actor_state>;
 ///   or of an older revision still in the history (else rev_too_old).
 /// - (acl_atom, user_id, role, version): a grant changed ("" = revoked) in
 ///   the access list's `version`.
+/// - (acl_atom): read who may open the document again (bus messages may
+///   have been lost); also done every `access_recheck` while it has sessions.
 /// - (drop_atom): the document was deleted: tell the sessions and stop.
 /// - (move_atom): another node owns it now: commit what is pending, tell
 ///   the sessions to join again, stop.

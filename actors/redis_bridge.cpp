@@ -102,6 +102,7 @@ void redis_bridge::start(caf::actor registry) {
     cmd_->start();
     sub_->start();
     sub_->subscribe(node_channel(node_id_));
+    sub_->subscribe(cluster_channel());
     members_->start();
   });
   thread_ = std::thread{[this] { io_.run(); }};

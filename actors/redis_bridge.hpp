@@ -63,6 +63,11 @@ public:
   static std::string doc_channel(const std::string& doc) {
     return "stet:doc:" + doc;
   }
+  /// What every node hears: access changes, deletes and token revokes, which
+  /// must reach a node even while the sender's view of the live set lacks it.
+  static std::string cluster_channel() {
+    return "stet:cluster";
+  }
 
   struct publication {
     std::string channel;

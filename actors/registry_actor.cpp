@@ -6,6 +6,7 @@
 #include "core/rendezvous.hpp"
 #include "metrics/metrics.hpp"
 
+#include <algorithm>
 #include <functional>
 #include <limits>
 
@@ -50,6 +51,8 @@ void reply_to_remote(registry_actor_type* self, const std::string& node, const s
 void on_envelope(registry_actor_type* self, wire::BusEnvelope& env, const std::string& bytes);
 void on_loaded(registry_actor_type* self, const std::string& id, loaded_document& loaded);
 void fail_waiting(registry_actor_type* self, const std::string& id, const caf::error& err);
+void apply_change(registry_actor_type* self, const std::string& doc_id, const caf::actor& doc,
+                  const wire::BusEnvelope& env);
 
 // Loads (creating if needed, and leasing on a cluster node) a document
 // that joins are waiting for; exactly one storage read however many wait.
@@ -106,6 +109,20 @@ void fail_waiting(registry_actor_type* self, const std::string& id, const caf::e
 
 void on_loaded(registry_actor_type* self, const std::string& id, loaded_document& loaded) {
   auto& st = self->state;
+  // What the bus brought while the document loaded. Deletes and access
+  // changes were stored after the load may have read, so they come before
+  // any join: nobody sees text or rights already taken back.
+  std::vector<std::pair<wire::BusEnvelope, std::string>> held;
+  for (auto& bytes : st.held_bus[id]) {
+    wire::BusEnvelope env;
+    if (env.ParseFromString(bytes))
+      held.emplace_back(std::move(env), std::move(bytes));
+  }
+  st.held_bus.erase(id);
+  if (std::any_of(held.begin(), held.end(), [](auto& h) { return h.first.has_deleted(); })) {
+    fail_waiting(self, id, to_caf(make_error(errc::unknown_document, "document " + id + " was deleted")));
+    return;
+  }
   auto restored = document::restore(loaded, st.config.limits);
   if (!restored) {
     log::error("cannot restore document", {{"doc", id}, {"error", describe(restored.error())}});
@@ -124,6 +141,9 @@ void on_loaded(registry_actor_type* self, const std::string& id, loaded_document
   auto& entry = st.open[id];
   entry.actor = actor;
   count_documents(st);
+  for (auto& [env, bytes] : held)
+    if (env.has_access())
+      apply_change(self, id, actor, env);
   auto waiting = std::move(st.loading[id]);
   st.loading.erase(id);
   for (auto& w : waiting) {
@@ -133,13 +153,11 @@ void on_loaded(registry_actor_type* self, const std::string& id, loaded_document
     else
       join_remote(self, actor, std::move(w.request));
   }
-  auto held = std::move(st.held_bus[id]);
-  st.held_bus.erase(id);
-  for (auto& bytes : held) {
-    wire::BusEnvelope env;
-    if (env.ParseFromString(bytes))
+  // Edits, presence and leaves of sessions that joined meanwhile: after
+  // their joins.
+  for (auto& [env, bytes] : held)
+    if (!env.has_access())
       on_envelope(self, env, bytes);
-  }
 }
 
 void reply_to_remote(registry_actor_type* self, const std::string& node, const std::string& doc_id,
@@ -171,18 +189,16 @@ void deliver_change(registry_actor_type* self, const std::string& doc_id, const 
     st.held_bus[doc_id].push_back(env.SerializeAsString());
 }
 
-// Tells every other live node about a stored access change or delete: the
-// document may be open on whichever node thinks it owns it.
+// Tells every other node about a stored access change, delete or token
+// revoke: the document may be open on whichever node thinks it owns it,
+// and a node this one does not count as live yet hears it all the same.
 void publish_change(registry_actor_type* self, const std::string& doc_id, wire::BusEnvelope env) {
   auto& st = self->state;
   if (!st.config.bus)
     return;
   env.set_from_node(self_node(st));
   env.set_doc_id(doc_id);
-  auto payload = env.SerializeAsString();
-  for (auto& node : st.ring)
-    if (node != self_node(st))
-      st.config.bus->publish(redis_bridge::node_channel(node), payload);
+  st.config.bus->publish(redis_bridge::cluster_channel(), env.SerializeAsString());
 }
 
 // A payload from another node (authenticated by the bridge): one envelope
@@ -210,10 +226,12 @@ void on_envelope(registry_actor_type* self, wire::BusEnvelope& env, const std::s
       self->send(it->second, bus_atom::value, bytes);
     return;
   }
-  // Held for a document that was loading, a change may be this node's own.
-  if (env.has_access() || env.has_deleted())
-    return deliver_change(self, doc_id, env);
   auto& from = env.from_node();
+  // Held for a document that was loading, a change may be this node's own
+  // (not yet published, so without a sender); published, this node applied
+  // it when it made it.
+  if (env.has_access() || env.has_deleted())
+    return from == self_node(st) ? void() : deliver_change(self, doc_id, env);
   if (from.empty() || from == self_node(st))
     return;
   if (env.has_join()) {
@@ -245,8 +263,8 @@ void on_envelope(registry_actor_type* self, wire::BusEnvelope& env, const std::s
     return;
   }
   if (env.has_tokens()) {
-    if (st.config.on_tokens_revoked)
-      st.config.on_tokens_revoked(env.tokens().user_id(), env.tokens().epoch());
+    if (st.config.on_token_epoch)
+      st.config.on_token_epoch(env.tokens().user_id(), env.tokens().epoch(), true);
     return;
   }
   auto it = st.open.find(doc_id);
@@ -338,6 +356,24 @@ void view_from_storage(registry_actor_type* self, const std::string& id, std::ui
         rp.deliver(document_view{id, loaded.row.title, d->text_at(at), at, std::string{to_string(d->policy())}});
       },
       [=](caf::error& err) mutable { rp.deliver(err); });
+}
+
+// Each user with a session here: its token epoch as stored (a revoke whose
+// bus message was lost is learned this way).
+void reread_token_epochs(registry_actor_type* self) {
+  auto& st = self->state;
+  if (!st.config.session_users || !st.config.on_token_epoch)
+    return;
+  for (auto user : st.config.session_users()) {
+    auto key = "user:" + std::to_string(user);
+    self->request(st.stores[storage_index(key, st.stores.size())], k_store_timeout, user_atom::value, user)
+      .then([=](std::int64_t epoch) { self->state.config.on_token_epoch(user, epoch, false); },
+            [=](caf::error& err) {
+              // The account is gone: every token of it is revoked.
+              if (from_caf(err).code == errc::unauthorized)
+                self->state.config.on_token_epoch(user, std::numeric_limits<std::int64_t>::max(), true);
+            });
+  }
 }
 
 } // namespace
@@ -436,9 +472,14 @@ caf::behavior registry_actor(registry_actor_type* self, std::vector<caf::actor> 
     [=](bus_atom, const std::string& payload) { on_bus(self, payload); },
     [=](ring_atom, std::vector<std::string>& live) { on_ring(self, std::move(live)); },
     [=](redis_atom, bool) {
-      // Messages may have been lost while Redis was away: stand-ins resync.
+      // Messages may have been lost while Redis was away: stand-ins resync,
+      // open documents read who may open them again, and the token epochs
+      // of this node's users are read again (revokes published meanwhile).
       for (auto& [id, proxy] : self->state.proxies)
         self->send(proxy, move_atom::value);
+      for (auto& [id, doc] : self->state.open)
+        self->send(doc.actor, acl_atom::value);
+      reread_token_epochs(self);
     },
     [=](acl_atom, const std::string& id, std::int64_t user_id, const std::string& role, std::uint64_t version) {
       wire::BusEnvelope env;

@@ -24,9 +24,13 @@ struct registry_config {
   std::shared_ptr<redis_bridge> bus;
   /// Documents a join may create, per user or address (null: no limit).
   std::shared_ptr<auth::creation_quota> creations;
-  /// Called (on the registry's thread) when another node revoked a user's
-  /// tokens up to an epoch.
-  std::function<void(std::int64_t user_id, std::int64_t epoch)> on_tokens_revoked;
+  /// Called (on the registry's thread) with a user's token epoch: from
+  /// another node's revoke (`revoked`), or read again from storage after a
+  /// Redis outage, when a revoke's bus message may have been lost.
+  std::function<void(std::int64_t user_id, std::int64_t epoch, bool revoked)> on_token_epoch;
+  /// The users with sessions on this node (thread-safe), whose epochs are
+  /// read again after a Redis outage.
+  std::function<std::vector<std::int64_t>()> session_users;
 };
 
 struct registry_state {

@@ -51,4 +51,13 @@ void token_epochs::detach(std::int64_t user_id, const caf::actor& session) {
   v.erase(std::remove(v.begin(), v.end(), session), v.end());
 }
 
+std::vector<std::int64_t> token_epochs::users() {
+  std::lock_guard<std::mutex> guard{mutex_};
+  std::vector<std::int64_t> out;
+  for (auto& [user, e] : users_)
+    if (!e.sessions.empty())
+      out.push_back(user);
+  return out;
+}
+
 } // namespace stet

@@ -32,6 +32,8 @@ public:
   /// Thread-safe. The sessions of a user, to be told of revokes.
   void attach(std::int64_t user_id, const caf::actor& session);
   void detach(std::int64_t user_id, const caf::actor& session);
+  /// Thread-safe. The users with a session attached.
+  std::vector<std::int64_t> users();
 
 private:
   struct entry {

@@ -115,6 +115,12 @@ parsed_flags parse_flags(int argc, const char* const* argv, node_options opt) {
   std::size_t idle_ms = static_cast<std::size_t>(doc.idle_timeout.count());
   serve->add_option("--idle-timeout-ms", idle_ms, "how long a document without clients stays open")
     ->capture_default_str();
+  std::size_t access_recheck_ms = static_cast<std::size_t>(doc.access_recheck.count());
+  serve->add_option("--access-recheck-ms", access_recheck_ms,
+                    "an open document with clients reads who may open it this often, so a revoke or delete whose "
+                    "bus message was lost still holds")
+    ->check(CLI::Range(std::size_t{1}, std::numeric_limits<std::size_t>::max()))
+    ->capture_default_str();
   serve->add_option("--snapshot-every", doc.snapshot_every, "revisions between snapshots")
     ->check(CLI::Range(std::uint64_t{1}, std::numeric_limits<std::uint64_t>::max()))
     ->capture_default_str();
@@ -225,6 +231,7 @@ parsed_flags parse_flags(int argc, const char* const* argv, node_options opt) {
   opt.registry.limits.history_age_ms = 1000 * history_seconds;
   limits.write_timeout = std::chrono::milliseconds{write_timeout_ms};
   doc.idle_timeout = std::chrono::milliseconds{idle_ms};
+  doc.access_recheck = std::chrono::milliseconds{access_recheck_ms};
   doc.cursor_interval = std::chrono::milliseconds{cursor_ms};
   doc.roster_interval = std::chrono::milliseconds{roster_ms};
   limits.edits_per_second_per_session = static_cast<double>(edits_per_second);

@@ -188,9 +188,10 @@ int run_node(const node_options& opt) {
                                                           opt.limits.documents_per_hour_per_ip);
   registry_opts.creations = creations;
   auto epochs = std::make_shared<token_epochs>();
-  registry_opts.on_tokens_revoked = [epochs](std::int64_t user, std::int64_t epoch) {
-    epochs->learn(user, epoch, true);
+  registry_opts.on_token_epoch = [epochs](std::int64_t user, std::int64_t epoch, bool revoked) {
+    epochs->learn(user, epoch, revoked);
   };
+  registry_opts.session_users = [epochs] { return epochs->users(); };
   std::shared_ptr<redis_bridge> bridge;
   if (!opt.redis.empty()) {
     bridge = std::make_shared<redis_bridge>(opt.node_id, opt.redis, health, opt.cluster_secret);

@@ -206,3 +206,34 @@ TEST_CASE("a commit the store never answers closes the document with an error in
   for (auto& a : {doc, store, registry})
     caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
 }
+
+TEST_CASE("a revoke whose bus message was lost holds at the next periodic re-read, with no join") {
+  actor_fixture f;
+  auto& sys = *f.sys;
+  auto& test = *f.test;
+  auto store = sys.spawn(held_store, caf::actor{test}, false);
+  auto registry = sys.spawn(ignoring_registry);
+  document_actor_config config;
+  config.access_refresh = 1h;         // the join uses what the document knows
+  config.access_recheck = 100ms;      // and the document reads it again soon
+  auto doc = f.spawn_document(store, registry, auth::document_access{1, false, {{2, auth::role::editor}}, 5}, config);
+  join_request req{"d", "lww", 0, false, "c2", "s2", 2, "user2", std::make_shared<error_sink>(caf::actor{test}),
+                   caf::actor{test}, {}};
+  test->request(doc, 5s, join_atom::value, std::move(req))
+    .receive([](caf::actor&) {}, [](caf::error&) { FAIL("the join was refused"); });
+  // The revoke was stored (version 6) but its node died before publishing.
+  test->receive([](acl_atom) {}, caf::after(5s) >> [] { FAIL("the document never read its access again"); });
+  loaded_document now;
+  now.row.id = "d";
+  now.row.owner_id = 1;
+  now.acl.version = 6;
+  test->send(store, run_atom::value, std::move(now));
+  std::string code;
+  bool timed_out = false;
+  test->receive_while([&] { return code != "forbidden" && !timed_out; })(
+    [&](std::string& c) { code = c; }, [](released_atom) {}, [](drop_atom, const std::string&) {},
+    caf::after(10s) >> [&] { timed_out = true; });
+  CHECK(code == "forbidden");
+  for (auto& a : {doc, store, registry})
+    caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+}

@@ -232,3 +232,93 @@ TEST_CASE("presence: a burst of joins reaches each subscriber in one hand-over; 
     CHECK(p.client_id() != "c3"); // nobody hears their own presence
   caf::anon_send_exit(gateway, caf::exit_reason::user_shutdown);
 }
+
+namespace {
+
+using release_atom = caf::atom_constant<caf::atom("release")>;
+
+struct held_load_state {
+  caf::response_promise load;
+  loaded_document answer;
+};
+
+// A store whose load waits for (release_atom, answer); commits succeed and
+// access reads answer with the same rows.
+caf::behavior held_load_store(caf::stateful_actor<held_load_state>* self, caf::actor watcher) {
+  return {
+    [=](load_atom, const std::string&, const std::string&, bool, std::int64_t,
+        const std::string&) -> caf::result<loaded_document> {
+      self->state.load = self->make_response_promise();
+      self->send(watcher, load_atom::value);
+      return caf::delegated<loaded_document>{};
+    },
+    [=](release_atom, loaded_document& answer) {
+      self->state.answer = answer;
+      self->state.load.deliver(std::move(answer));
+    },
+    [=](acl_atom, const std::string&) { return self->state.answer; },
+    [=](commit_atom, std::vector<storage::op_row>&, std::vector<storage::session_event>&) {
+      return caf::ok_atom::value;
+    },
+    [=](snapshot_atom, storage::snapshot_row&) { return caf::ok_atom::value; },
+  };
+}
+
+} // namespace
+
+TEST_CASE("a revoke stored while the document loads is applied before the joins that waited for the load") {
+  caf::actor_system_config cfg;
+  cfg.set("logger.verbosity", caf::atom("quiet"));
+  caf::actor_system sys{cfg};
+  caf::scoped_actor self{sys};
+  auto store = sys.spawn(held_load_store, caf::actor{self});
+  registry_config rc;
+  rc.document.access_refresh = 1h; // the join must not be saved by a fresh read
+  auto registry = sys.spawn(registry_actor, std::vector<caf::actor>{store}, rc);
+  auto sink = std::make_shared<recording_sink>();
+  join_request req{"d", "lww", 0, false, "c2", "s2", 2, "user2", sink, caf::actor{self}, {}};
+  auto join = self->request(registry, 5s, join_atom::value, std::move(req));
+  self->receive([](load_atom) {}, caf::after(5s) >> [] { FAIL("no load"); });
+  // The load read user 2 as an editor; the owner revoked them (version 2)
+  // before the answer came back.
+  self->send(registry, acl_atom::value, std::string{"d"}, std::int64_t{2}, std::string{}, std::uint64_t{2});
+  loaded_document loaded;
+  loaded.row.id = "d";
+  loaded.row.owner_id = 1;
+  loaded.acl.version = 1;
+  loaded.acl.entries.push_back(storage::acl_row{2, "user2", "editor"});
+  self->send(store, release_atom::value, std::move(loaded));
+  bool refused = false;
+  join.receive([&](caf::actor&) { refused = false; },
+               [&](caf::error& err) { refused = from_caf(err).code == errc::forbidden; });
+  CHECK(refused);
+  for (auto& m : sink->messages())
+    CHECK_FALSE(m.has_snapshot()); // not a glimpse of the text
+  for (auto& a : {registry, store})
+    caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+}
+
+TEST_CASE("a delete stored while the document loads answers the waiting joins unknown_document") {
+  caf::actor_system_config cfg;
+  cfg.set("logger.verbosity", caf::atom("quiet"));
+  caf::actor_system sys{cfg};
+  caf::scoped_actor self{sys};
+  auto store = sys.spawn(held_load_store, caf::actor{self});
+  auto registry = sys.spawn(registry_actor, std::vector<caf::actor>{store}, registry_config{});
+  auto sink = std::make_shared<recording_sink>();
+  join_request req{"d", "lww", 0, false, "c2", "s2", 0, {}, sink, caf::actor{self}, {}};
+  auto join = self->request(registry, 5s, join_atom::value, std::move(req));
+  self->receive([](load_atom) {}, caf::after(5s) >> [] { FAIL("no load"); });
+  self->send(registry, drop_atom::value, std::string{"d"});
+  loaded_document loaded;
+  loaded.row.id = "d";
+  self->send(store, release_atom::value, std::move(loaded));
+  errc code = errc::internal;
+  join.receive([&](caf::actor&) { FAIL("joined a deleted document"); },
+               [&](caf::error& err) { code = from_caf(err).code; });
+  CHECK(code == errc::unknown_document);
+  for (auto& m : sink->messages())
+    CHECK_FALSE(m.has_snapshot());
+  for (auto& a : {registry, store})
+    caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+}
