@@ -10,6 +10,7 @@
 #include <caf/send.hpp>
 
 #include <stdexcept>
+#include <utility>
 
 namespace stet {
 
@@ -63,7 +64,6 @@ void redis_bridge::start(caf::actor registry) {
         log::info("redis connection back");
         metrics::get().redis_reconnects.Increment();
         members_->settle_for(std::chrono::milliseconds{2500});
-        caf::anon_send(registry, redis_atom::value, true);
       }
     });
     sub_->on_message([this, registry](const std::string& channel, const std::string& payload) {
@@ -84,8 +84,13 @@ void redis_bridge::start(caf::actor registry) {
       }
       caf::anon_send(registry, bus_atom::value, std::string{opened.body});
     });
-    sub_->on_subscribed([this](const std::string& channel) {
+    sub_->on_subscribed([this, registry](const std::string& channel) {
       listening_since_[channel] = wall_ms(); // again after every reconnect
+      // Listening to every node again after the subscriptions dropped
+      // (Redis restarted, or dropped this connection alone): what was
+      // published meanwhile is lost, and the registry repairs it.
+      if (channel == cluster_channel() && std::exchange(heard_cluster_, true))
+        caf::anon_send(registry, redis_atom::value, true);
       auto [first, last] = confirmations_.equal_range(channel);
       std::vector<std::function<void()>> ready;
       for (auto it = first; it != last; ++it)

@@ -40,8 +40,8 @@ public:
   redis_bridge& operator=(const redis_bridge&) = delete;
 
   /// Starts the Redis thread. Incoming bus messages go to `registry` as
-  /// (bus_atom, payload); live-set changes as (ring_atom, nodes); Redis
-  /// coming back after an outage as (redis_atom, true).
+  /// (bus_atom, payload); live-set changes as (ring_atom, nodes); the
+  /// subscriptions back after they dropped as (redis_atom, true).
   void start(caf::actor registry);
   /// Leaves the membership at once (graceful shutdown) and stops.
   void stop();
@@ -105,6 +105,7 @@ private:
   // When Redis last confirmed each subscription (wall ms; io thread only):
   // a sender first heard must have sealed its payload after that.
   std::unordered_map<std::string, std::int64_t> listening_since_;
+  bool heard_cluster_ = false; // stet:cluster confirmed once (io thread only)
   bool was_down_ = false;
   bool connected_once_ = false;
 };

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <functional>
 #include <limits>
+#include <random>
 
 #include <caf/event_based_actor.hpp>
 #include <caf/system_messages.hpp>
@@ -17,8 +18,7 @@ namespace stet {
 
 namespace {
 
-/// How long a storage request may take before the join waiting for it is
-/// answered with an error.
+using repair_atom = caf::atom_constant<caf::atom("repair")>;
 
 const std::string& self_node(const registry_state& st) {
   return st.config.bus->node_id();
@@ -366,13 +366,19 @@ void reread_token_epochs(registry_actor_type* self) {
     return;
   for (auto user : st.config.session_users()) {
     auto key = "user:" + std::to_string(user);
+    ++st.epochs_unanswered;
     self->request(st.stores[storage_index(key, st.stores.size())], k_store_timeout, user_atom::value, user)
-      .then([=](std::int64_t epoch) { self->state.config.on_token_epoch(user, epoch, false); },
-            [=](caf::error& err) {
-              // The account is gone: every token of it is revoked.
-              if (from_caf(err).code == errc::unauthorized)
-                self->state.config.on_token_epoch(user, std::numeric_limits<std::int64_t>::max(), true);
-            });
+      .then(
+        [=](std::int64_t epoch) {
+          --self->state.epochs_unanswered;
+          self->state.config.on_token_epoch(user, epoch, false);
+        },
+        [=](caf::error& err) {
+          --self->state.epochs_unanswered;
+          // The account is gone: every token of it is revoked.
+          if (from_caf(err).code == errc::unauthorized)
+            self->state.config.on_token_epoch(user, std::numeric_limits<std::int64_t>::max(), true);
+        });
   }
 }
 
@@ -472,12 +478,27 @@ caf::behavior registry_actor(registry_actor_type* self, std::vector<caf::actor> 
     [=](bus_atom, const std::string& payload) { on_bus(self, payload); },
     [=](ring_atom, std::vector<std::string>& live) { on_ring(self, std::move(live)); },
     [=](redis_atom, bool) {
-      // Messages may have been lost while Redis was away: stand-ins resync,
-      // open documents read who may open them again, and the token epochs
-      // of this node's users are read again (revokes published meanwhile).
+      // Messages may have been lost while the subscriptions were down:
+      // stand-ins resync at once. Open documents read who may open them
+      // again, and the token epochs of this node's users are read again
+      // (revokes published meanwhile): one pass at a time, started after a
+      // random pause, so nodes that all saw Redis come back do not all
+      // read storage in the same moment.
       for (auto& [id, proxy] : self->state.proxies)
         self->send(proxy, move_atom::value);
-      for (auto& [id, doc] : self->state.open)
+      auto& st = self->state;
+      if (st.repair_pending)
+        return;
+      st.repair_pending = true;
+      self->delayed_send(self, std::chrono::milliseconds(std::uniform_int_distribution<int>{0, 2000}(st.random)),
+                         repair_atom::value);
+    },
+    [=](repair_atom) {
+      auto& st = self->state;
+      if (st.epochs_unanswered > 0) // the last pass is still reading: again once it is done
+        return self->delayed_send(self, std::chrono::seconds(1), repair_atom::value);
+      st.repair_pending = false;
+      for (auto& [id, doc] : st.open)
         self->send(doc.actor, acl_atom::value);
       reread_token_epochs(self);
     },

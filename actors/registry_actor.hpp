@@ -12,6 +12,7 @@
 
 #include <functional>
 #include <map>
+#include <random>
 #include <unordered_map>
 
 namespace stet {
@@ -56,6 +57,10 @@ struct registry_state {
   /// other nodes own.
   std::vector<std::string> ring;
   std::unordered_map<std::string, caf::actor> proxies;
+  /// Repairs after the bus dropped messages (see redis_atom): one at a time.
+  bool repair_pending = false;
+  std::size_t epochs_unanswered = 0;
+  std::minstd_rand random{std::random_device{}()};
 
   static inline const char* name = "registry";
 };
@@ -77,7 +82,7 @@ using registry_actor_type = caf::stateful_actor<registry_state>;
 /// - (stats_atom) -> (open documents, storage loads).
 /// Cluster nodes also take (bus_atom, BusEnvelope bytes) from the bridge,
 /// (ring_atom, live nodes) on membership changes and (redis_atom, true) when
-/// Redis is back after an outage.
+/// its subscriptions are back after they dropped.
 caf::behavior registry_actor(registry_actor_type* self, std::vector<caf::actor> stores, registry_config config);
 
 } // namespace stet

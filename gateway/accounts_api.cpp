@@ -51,7 +51,11 @@ bool hash_on_pool(const call_ptr& c, Job job) {
   // that got its answer never finds its own finished check still counted.
   boost::asio::post(ctx.crypto, [c, job = std::move(job)]() mutable {
     c->ctx.crypto_queued.fetch_sub(1);
-    job();
+    try {
+      job();
+    } catch (const std::exception& e) { // never unwind into the pool's thread: it would end the process
+      c->fail(error{errc::internal, "the request failed", e.what()});
+    }
   });
   return true;
 }
@@ -119,7 +123,7 @@ void do_logout(const call_ptr& c) {
     if (!epoch)
       return c->fail(epoch.error());
     announce_revoke(*c, c->user.user_id, *epoch);
-    c->done(http_util::json(http::status::no_content, nullptr, *c->req));
+    c->answer(http_util::json(http::status::no_content, nullptr, *c->req));
   });
 }
 
@@ -171,7 +175,7 @@ void do_delete_account(const call_ptr& c) {
       // Their documents close on whichever node has them open.
       for (auto& doc : *deleted)
         caf::anon_send(c->ctx.registry, drop_atom::value, doc);
-      c->done(http_util::json(http::status::no_content, nullptr, *c->req));
+      c->answer(http_util::json(http::status::no_content, nullptr, *c->req));
     });
   });
 }
@@ -208,7 +212,7 @@ void do_register(const call_ptr& c, const std::string& ip) {
       auto user = s.create_user({0, username, email, hash, 0});
       if (!user) {
         if (user.error().code == errc::invalid_argument)
-          return c->done(http_util::error(http::status::conflict, errc::invalid_argument, "username is taken",
+          return c->answer(http_util::error(http::status::conflict, errc::invalid_argument, "username is taken",
                                           *c->req));
         return c->fail(user.error());
       }

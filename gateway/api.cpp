@@ -242,7 +242,7 @@ void route_document(const call_ptr& c, std::string_view path) {
       return c->fail(errc::invalid_argument, "malformed user name in the path");
     return share(c, id, *user, "");
   }
-  c->done(http_util::error(http::status::method_not_allowed, errc::invalid_argument,
+  c->answer(http_util::error(http::status::method_not_allowed, errc::invalid_argument,
                            "no such operation on a document", *c->req));
 }
 
@@ -271,7 +271,7 @@ void route(const call_ptr& c, std::string target) {
   } else if (target.starts_with(std::string{k_docs} + "/")) {
     return route_document(c, std::string_view{target}.substr(k_docs.size() + 1));
   }
-  c->done(http_util::error(http::status::not_found, errc::invalid_argument, "no such endpoint", *c->req));
+  c->answer(http_util::error(http::status::not_found, errc::invalid_argument, "no such endpoint", *c->req));
 }
 
 } // namespace
@@ -327,7 +327,7 @@ void authenticate_and_route(const call_ptr& c, const std::string& client_ip) {
 } // namespace
 
 void handle(gateway_context& ctx, request req, const std::string& client_ip, reply done) {
-  auto c = std::make_shared<call>(call{ctx, std::make_shared<const request>(std::move(req)), std::move(done), {}});
+  auto c = std::make_shared<call>(ctx, std::make_shared<const request>(std::move(req)), std::move(done));
   // A handler that throws (a bug) answers 500; it must never unwind into
   // the I/O thread, which would end the process.
   try {

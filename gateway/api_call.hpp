@@ -12,6 +12,7 @@
 #include <caf/send.hpp>
 #include <nlohmann/json.hpp>
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -23,15 +24,21 @@ namespace http = boost::beast::http;
 using nlohmann::json;
 using http_util::request;
 
-/// One request: answered exactly once, through `done`, from any thread.
+/// One request: answered exactly once, through `answer`, from any thread;
+/// a second answer (a handler that threw after answering) is dropped.
 struct call {
   gateway_context& ctx;
   std::shared_ptr<const request> req;
   reply done;
-  auth::claims user; // user_id 0: anonymous
+  auth::claims user{}; // user_id 0: anonymous
+  mutable std::atomic<bool> answered{false};
 
+  void answer(http_util::response r) const {
+    if (!answered.exchange(true))
+      done(std::move(r));
+  }
   void respond(http::status s, const json& body) const {
-    done(http_util::json(s, body, *req));
+    answer(http_util::json(s, body, *req));
   }
   void fail(const error& e) const {
     metrics::get().rejected(to_string(e.code));
@@ -40,7 +47,7 @@ struct call {
       log::warn("request failed", {{"method", std::string{req->method_string()}},
                                    {"path", std::string{req->target().substr(0, req->target().find('?'))}},
                                    {"error", describe(e)}});
-    done(http_util::error(e, *req));
+    answer(http_util::error(e, *req));
   }
   void fail(errc code, std::string message) const {
     fail(error{code, std::move(message)});

@@ -166,6 +166,12 @@ parsed_flags parse_flags(int argc, const char* const* argv, node_options opt) {
                     "documents a user may create (an anonymous address a tenth)")
     ->check(CLI::Range(std::size_t{1}, std::numeric_limits<std::size_t>::max()))
     ->capture_default_str();
+  std::size_t logins_per_minute = static_cast<std::size_t>(limits.logins_per_minute);
+  serve->add_option("--max-logins-per-minute", logins_per_minute,
+                    "password checks per minute per (user name, address) and per account; an address six times "
+                    "as many over all names")
+    ->check(CLI::Range(std::size_t{1}, std::numeric_limits<std::size_t>::max()))
+    ->capture_default_str();
   serve->add_option("--max-password-hashes", limits.max_password_hashes,
                     "password checks queued or running at once; past it logins and registrations get 503")
     ->check(CLI::Range(std::size_t{1}, std::numeric_limits<std::size_t>::max()))
@@ -238,6 +244,7 @@ parsed_flags parse_flags(int argc, const char* const* argv, node_options opt) {
   limits.edits_per_second_per_user = 2 * limits.edits_per_second_per_session;
   limits.joins_per_second_per_session = static_cast<double>(joins_per_second);
   limits.documents_per_hour_per_user = static_cast<double>(documents_per_hour);
+  limits.logins_per_minute = static_cast<double>(logins_per_minute);
   limits.documents_per_hour_per_ip = std::max(1.0, limits.documents_per_hour_per_user / 10);
   out.options = std::move(opt);
   return out;
