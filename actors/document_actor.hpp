@@ -3,7 +3,7 @@
 // after a commit acks the authors and fans the edits out to subscribers.
 #pragma once
 
-#include "actors/document.hpp"
+#include "actors/messages.hpp"
 #include "actors/presence_batch.hpp"
 #include "actors/redis_bridge.hpp"
 #include "auth/access.hpp"

@@ -1,5 +1,7 @@
 #include "actors/messages.hpp"
 
+#include "proto/codec.hpp"
+
 #include <caf/make_message.hpp>
 #include <caf/message.hpp>
 #include <caf/sec.hpp>
@@ -16,6 +18,23 @@ auth::document_access access_of(const storage::document_row& row, const storage:
   for (auto& a : acl.entries)
     out.grants[a.user_id] = auth::parse_grant(a.role);
   return out;
+}
+
+result<document> restore(const loaded_document& stored, document_limits limits) {
+  auto& row = stored.row;
+  stored_document decoded{row.id, parse_conflict_policy(row.policy).value_or(conflict_policy::lww), row.content,
+                          row.snapshot_rev, row.last_ts, {}, {}};
+  decoded.log.reserve(stored.ops.size());
+  for (auto& r : stored.ops) {
+    auto op = wire::decode_stored(r.ops);
+    if (!op)
+      return make_error(errc::internal, "document " + row.id + " cannot be opened: its stored history is damaged",
+                        "rev " + std::to_string(r.rev) + ": " + op.error().message);
+    decoded.log.push_back({r.rev, std::move(*op), r.client_id, r.author_id, r.client_seq, r.ts, 0});
+  }
+  for (auto& c : stored.clients)
+    decoded.clients.push_back({c.client_id, c.client_seq, c.rev});
+  return document::restore(std::move(decoded), limits);
 }
 
 caf::error to_caf(const error& err) {

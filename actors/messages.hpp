@@ -6,6 +6,7 @@
 #include "actors/read_throttle.hpp"
 #include "actors/session_sink.hpp"
 #include "auth/access.hpp"
+#include "core/document.hpp"
 #include "core/error.hpp"
 #include "core/operation.hpp"
 #include "storage/store.hpp"
@@ -97,16 +98,11 @@ struct join_request {
 /// A validated edit from a session that has joined the document. Its
 /// author (client_id, user_id) is what the owner recorded when the session
 /// joined: the owner overwrites both, whatever the sender put there.
-struct edit_request {
-  std::string client_id;
+struct edit_request : edit {
   std::string session_id;
-  std::uint64_t client_seq = 0;
-  std::uint64_t base_rev = 0;
   std::uint64_t client_ts = 0;
-  operation op;
   /// Set when relayed from another node's session.
   std::string remote_node;
-  std::int64_t user_id = 0;
   /// The read credit of the frame it came in (see read_throttle): held
   /// until the owner has ordered or rejected it.
   read_credit credit;
@@ -136,6 +132,10 @@ struct loaded_document {
 
 /// Who may open a document, as stored.
 auth::document_access access_of(const storage::document_row& row, const storage::acl_snapshot& acl);
+
+/// The document as stored, its op log decoded. Errors: internal when the
+/// log cannot be decoded or replayed (the detail says where).
+result<document> restore(const loaded_document& stored, document_limits limits);
 
 /// Converts between stet's error values and CAF's (category "stet").
 caf::error to_caf(const error& err);

@@ -123,7 +123,7 @@ void on_loaded(registry_actor_type* self, const std::string& id, loaded_document
     fail_waiting(self, id, to_caf(make_error(errc::unknown_document, "document " + id + " was deleted")));
     return;
   }
-  auto restored = document::restore(loaded, st.config.limits);
+  auto restored = restore(loaded, st.config.limits);
   if (!restored) {
     log::error("cannot restore document", {{"doc", id}, {"error", describe(restored.error())}});
     fail_waiting(self, id, to_caf(restored.error()));
@@ -286,8 +286,8 @@ void on_envelope(registry_actor_type* self, wire::BusEnvelope& env, const std::s
     // The author is looked up by (from, session): whatever client id the
     // envelope names, the document uses the one the session joined with.
     self->send(it->second.actor, edit_atom::value,
-               edit_request{e.client_id(), e.session_id(), e.client_seq(), e.base_rev(), e.client_ts(), std::move(*op),
-                            from, 0, {}});
+               edit_request{{e.client_id(), 0, e.client_seq(), e.base_rev(), std::move(*op)},
+                            e.session_id(), e.client_ts(), from, {}});
   } else if (env.has_presence()) {
     auto& p = env.presence();
     self->send(it->second.actor, presence_atom::value, from, p.session_id(), p.cursor(), p.anchor());
@@ -340,7 +340,7 @@ void view_from_storage(registry_actor_type* self, const std::string& id, std::ui
         // Shown once, not kept: every revision the log holds may be asked for.
         auto all = self->state.config.limits;
         all.history = all.history_bytes = std::numeric_limits<std::size_t>::max();
-        auto d = document::restore(loaded, all);
+        auto d = restore(loaded, all);
         if (!d) {
           rp.deliver(to_caf(d.error()));
           return;

@@ -243,8 +243,8 @@ void on_edit(gateway_actor_type* self, const wire::Edit& edit, const caf::actor&
     return send_error(self, op.error().code, op.error().message, edit.doc_id(), edit.client_seq());
   if (edit.client_seq() == 0)
     return send_error(self, errc::invalid_argument, "clientSeq must be at least 1", edit.doc_id());
-  edit_request req{st.client_id,     st.settings.session_id, edit.client_seq(), edit.base_rev(),
-                   edit.client_ts(), std::move(*op), {},  st.user_id,        std::move(credit)};
+  edit_request req{{st.client_id, st.user_id, edit.client_seq(), edit.base_rev(), std::move(*op)},
+                   st.settings.session_id, edit.client_ts(), {}, std::move(credit)};
   if (log::enabled(log::level::debug))
     log::debug("edit received", {{"session", st.settings.session_id},
                                  {"doc", edit.doc_id()},

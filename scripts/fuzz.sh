@@ -9,10 +9,10 @@ cd "$(dirname "$0")/.."
 seconds="${1:-30}"
 cmake -S . -B build-fuzz -G Ninja -DSTET_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DCMAKE_CXX_COMPILER=clang++-14 >/dev/null
-ninja -C build-fuzz fuzz_decode fuzz_ops fuzz_http fuzz_bus
+ninja -C build-fuzz fuzz_decode fuzz_ops fuzz_document fuzz_http fuzz_bus
 mkdir -p build-fuzz/artifacts
 status=0
-for target in decode ops http bus; do
+for target in decode ops document http bus; do
   work="build-fuzz/corpus-$target"
   rm -rf "$work" && cp -r "fuzz/corpus/$target" "$work"
   echo "== fuzz_$target for ${seconds}s"

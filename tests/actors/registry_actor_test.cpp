@@ -149,7 +149,7 @@ TEST_CASE("a hundred simultaneous cold joins read storage once, edits ack after 
     CHECK(s->wait_for([](auto& m) { return m.has_snapshot(); }));
 
   // An edit is acked only once it is in the database.
-  self->send(doc, edit_atom::value, edit_request{"c0", "session-c0", 1, 0, 0, operation{}.insert("durable"), {}, 0, {}});
+  self->send(doc, edit_atom::value, edit_request{{"c0", 0, 1, 0, operation{}.insert("durable")}, "session-c0", 0, {}, {}});
   auto ack = sinks[0]->wait_for([](auto& m) { return m.has_ack(); });
   REQUIRE(ack);
   CHECK(ack->ack().rev() == 1);

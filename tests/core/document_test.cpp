@@ -1,6 +1,4 @@
-#include "actors/document.hpp"
-
-#include "proto/codec.hpp"
+#include "core/document.hpp"
 
 #include <doctest/doctest.h>
 
@@ -8,8 +6,16 @@ using namespace stet;
 
 namespace {
 
-edit_request edit(std::string client, std::uint64_t seq, std::uint64_t base, operation op) {
-  return edit_request{std::move(client), "s-" + client, seq, base, 0, std::move(op), {}, 0, {}};
+stet::edit edit_by(std::string client, std::uint64_t seq, std::uint64_t base, operation op) {
+  return stet::edit{std::move(client), 0, seq, base, std::move(op)};
+}
+
+// The document's revisions `from` to `to` as the op log stores them.
+std::vector<history_entry> logged(const document& d, std::uint64_t from, std::uint64_t to) {
+  std::vector<history_entry> out;
+  for (auto r = from; r <= to; ++r)
+    out.push_back(*d.entry(r));
+  return out;
 }
 
 document fresh(conflict_policy p = conflict_policy::lww, document_limits limits = {}) {
@@ -20,8 +26,8 @@ document fresh(conflict_policy p = conflict_policy::lww, document_limits limits 
 
 TEST_CASE("document orders edits and transforms stale ones") {
   auto d = fresh(conflict_policy::merge);
-  auto a = edit("a", 1, 0, operation{}.insert(">"));
-  auto b = edit("b", 1, 0, operation{}.retain(11).insert("!"));
+  auto a = edit_by("a", 1, 0, operation{}.insert(">"));
+  auto b = edit_by("b", 1, 0, operation{}.retain(11).insert("!"));
   REQUIRE(d.submit(a, 1000));
   auto r = d.submit(b, 1000);
   REQUIRE(r);
@@ -34,9 +40,9 @@ TEST_CASE("document orders edits and transforms stale ones") {
 
 TEST_CASE("document deduplicates resends by client and sequence number") {
   auto d = fresh();
-  auto a = edit("a", 1, 0, operation{}.insert("x"));
+  auto a = edit_by("a", 1, 0, operation{}.insert("x"));
   REQUIRE(d.submit(a, 1));
-  auto again = edit("a", 1, 0, operation{}.insert("x"));
+  auto again = edit_by("a", 1, 0, operation{}.insert("x"));
   auto r = d.submit(again, 2);
   REQUIRE(r);
   CHECK(r->duplicate);
@@ -47,10 +53,10 @@ TEST_CASE("document deduplicates resends by client and sequence number") {
 
 TEST_CASE("document deduplicates per user: the same client id of another user is another client") {
   auto d = fresh();
-  auto thief = edit("laptop", std::uint64_t{1} << 62, 0, operation{}.insert("M"));
+  auto thief = edit_by("laptop", std::uint64_t{1} << 62, 0, operation{}.insert("M"));
   thief.user_id = 66;
   REQUIRE(d.submit(thief, 1));
-  auto victim = edit("laptop", 1, 1, operation{}.insert("a"));
+  auto victim = edit_by("laptop", 1, 1, operation{}.insert("a"));
   victim.user_id = 7;
   auto r = d.submit(victim, 2);
   REQUIRE(r);
@@ -59,21 +65,21 @@ TEST_CASE("document deduplicates per user: the same client id of another user is
   CHECK(d.entry(2)->user_id == 7);
   CHECK(d.entry(1)->user_id == 66);
   // The victim's resend is still a duplicate of its own edit.
-  auto resend = edit("laptop", 1, 1, operation{}.insert("a"));
+  auto resend = edit_by("laptop", 1, 1, operation{}.insert("a"));
   resend.user_id = 7;
   auto again = d.submit(resend, 3);
   REQUIRE(again);
   CHECK(again->duplicate);
   CHECK(again->rev == 2);
   // Restored from storage, the records stay per user.
-  loaded_document stored;
-  stored.row.id = "d";
-  stored.row.content = d.text().str();
-  stored.row.snapshot_rev = stored.row.rev = 2;
+  stored_document stored;
+  stored.id = "d";
+  stored.snapshot = d.text().str();
+  stored.snapshot_rev = 2;
   stored.clients = {{client_key(66, "laptop"), std::uint64_t{1} << 62, 1}, {client_key(7, "laptop"), 1, 2}};
   auto restored = document::restore(stored, {});
   REQUIRE(restored);
-  auto next = edit("laptop", 2, 2, operation{}.insert("b"));
+  auto next = edit_by("laptop", 2, 2, operation{}.insert("b"));
   next.user_id = 7;
   auto n = restored->submit(next, 4);
   REQUIRE(n);
@@ -85,12 +91,12 @@ TEST_CASE("document forgets the clients whose last edit is oldest past max_clien
   limits.max_clients = 100;
   auto d = fresh(conflict_policy::lww, limits);
   for (int i = 0; i < 1000; ++i) {
-    auto e = edit("c" + std::to_string(i), 1, d.rev(), operation{}.insert("x"));
+    auto e = edit_by("c" + std::to_string(i), 1, d.rev(), operation{}.insert("x"));
     REQUIRE(d.submit(e, 1));
     CHECK(d.clients_remembered() <= 100);
   }
   // The newest are still known: their resends are duplicates.
-  auto resend = edit("c999", 1, d.rev(), operation{}.insert("x"));
+  auto resend = edit_by("c999", 1, d.rev(), operation{}.insert("x"));
   auto r = d.submit(resend, 2);
   REQUIRE(r);
   CHECK(r->duplicate);
@@ -98,10 +104,10 @@ TEST_CASE("document forgets the clients whose last edit is oldest past max_clien
 
 TEST_CASE("document names the earlier edit's user in a conflict notice") {
   auto d = fresh();
-  auto first = edit("c", 1, 0, operation{}.retain(8).insert("X"));
+  auto first = edit_by("c", 1, 0, operation{}.retain(8).insert("X"));
   first.user_id = 3;
   REQUIRE(d.submit(first, 1));
-  auto second = edit("c", 1, 0, operation{}.retain(6).erase(5));
+  auto second = edit_by("c", 1, 0, operation{}.retain(6).erase(5));
   second.user_id = 4;
   auto r = d.submit(second, 2);
   REQUIRE(r);
@@ -116,23 +122,23 @@ TEST_CASE("document rejects bad edits and changes nothing") {
   small.max_bytes = 20;
   small.history = 2;
   auto d = fresh(conflict_policy::lww, small);
-  auto check = [&](edit_request req, errc code) {
+  auto check = [&](stet::edit req, errc code) {
     auto r = d.submit(req, 1);
     REQUIRE_FALSE(r);
     CHECK(r.error().code == code);
     CHECK(d.text().str() == "hello world");
   };
-  check(edit("a", 0, 0, operation{}.insert("x")), errc::invalid_argument);
-  check(edit("a", 1, 5, operation{}.insert("x")), errc::bad_rev);
-  check(edit("a", 1, 0, operation{}.retain(12).insert("x")), errc::out_of_range);
-  check(edit("a", 1, 0, operation{}.insert("0123456789abc")), errc::document_too_large);
+  check(edit_by("a", 0, 0, operation{}.insert("x")), errc::invalid_argument);
+  check(edit_by("a", 1, 5, operation{}.insert("x")), errc::bad_rev);
+  check(edit_by("a", 1, 0, operation{}.retain(12).insert("x")), errc::out_of_range);
+  check(edit_by("a", 1, 0, operation{}.insert("0123456789abc")), errc::document_too_large);
   // History of 2: after three edits, base 0 is too old.
   for (std::uint64_t i = 1; i <= 3; ++i) {
-    auto e = edit("b", i, d.rev(), operation{}.erase(1));
+    auto e = edit_by("b", i, d.rev(), operation{}.erase(1));
     REQUIRE(d.submit(e, 1));
   }
   d.mark_durable(d.rev(), 1);
-  auto old = edit("a", 1, 0, operation{}.insert("x"));
+  auto old = edit_by("a", 1, 0, operation{}.insert("x"));
   auto r = d.submit(old, 1);
   REQUIRE_FALSE(r);
   CHECK(r.error().code == errc::rev_too_old);
@@ -140,8 +146,8 @@ TEST_CASE("document rejects bad edits and changes nothing") {
 
 TEST_CASE("document reports lww conflicts to the earlier author") {
   auto d = fresh(conflict_policy::lww);
-  auto first = edit("a", 7, 0, operation{}.retain(6).erase(5).insert("there"));
-  auto second = edit("b", 1, 0, operation{}.retain(6).erase(5).insert("stet"));
+  auto first = edit_by("a", 7, 0, operation{}.retain(6).erase(5).insert("there"));
+  auto second = edit_by("b", 1, 0, operation{}.retain(6).erase(5).insert("stet"));
   REQUIRE(d.submit(first, 1));
   auto r = d.submit(second, 2);
   REQUIRE(r);
@@ -156,18 +162,14 @@ TEST_CASE("document reports lww conflicts to the earlier author") {
 TEST_CASE("document restores from snapshot and op log") {
   auto d = fresh();
   for (std::uint64_t i = 1; i <= 5; ++i) {
-    auto e = edit("a", i, d.rev(), operation{}.insert(std::to_string(i)));
+    auto e = edit_by("a", i, d.rev(), operation{}.insert(std::to_string(i)));
     REQUIRE(d.submit(e, 100 + i));
   }
-  loaded_document stored;
-  stored.row.id = "d";
-  stored.row.content = d.text_at(3); // snapshot at rev 3
-  stored.row.snapshot_rev = 3;
-  stored.row.rev = 5;
-  for (std::uint64_t r = 2; r <= 5; ++r) {
-    auto* e = d.entry(r);
-    stored.ops.push_back({"d", r, wire::encode_stored(e->op), e->client_id, e->client_seq, e->ts});
-  }
+  stored_document stored;
+  stored.id = "d";
+  stored.snapshot = d.text_at(3); // snapshot at rev 3
+  stored.snapshot_rev = 3;
+  stored.log = logged(d, 2, 5);
   auto restored = document::restore(stored, {});
   REQUIRE(restored);
   CHECK(restored->text().str() == d.text().str());
@@ -176,15 +178,15 @@ TEST_CASE("document restores from snapshot and op log") {
   CHECK(restored->oldest_base() == 1);
   CHECK(restored->text_at(1) == d.text_at(1));
   // A stale edit based on rev 2 still transforms after the reload.
-  auto stale = edit("b", 1, 2, operation{}.retain(2).insert("!"));
+  auto stale = edit_by("b", 1, 2, operation{}.retain(2).insert("!"));
   REQUIRE(restored->submit(stale, 200));
   // And a resend of a5 is recognised.
-  auto resend = edit("a", 5, 4, operation{}.insert("5"));
+  auto resend = edit_by("a", 5, 4, operation{}.insert("5"));
   auto r = restored->submit(resend, 201);
   REQUIRE(r);
   CHECK(r->duplicate);
 
-  stored.ops.erase(stored.ops.begin() + 2); // rev 4 missing: a gap
+  stored.log.erase(stored.log.begin() + 2); // rev 4 missing: a gap
   auto broken = document::restore(stored, {});
   REQUIRE_FALSE(broken);
   CHECK(broken.error().code == errc::internal);
@@ -198,7 +200,7 @@ TEST_CASE("document history keeps to its byte limit, never past what is durable"
   const std::string paste(16 * 1024, 'p');
   for (std::uint64_t i = 1; i <= 20; ++i) {
     // Replace everything with a 16 KiB paste: 32 KiB kept per revision.
-    auto e = edit("a", i, d.rev(), operation{}.insert(paste + std::to_string(i)).erase(d.text().size()));
+    auto e = edit_by("a", i, d.rev(), operation{}.insert(paste + std::to_string(i)).erase(d.text().size()));
     REQUIRE(d.submit(e, 1000));
     texts.push_back(d.text().str());
   }
@@ -219,9 +221,9 @@ TEST_CASE("document history keeps to its byte limit, never past what is durable"
   CHECK(oldest > 10);
   CHECK(d.text_at(oldest) == texts[oldest]);
   // A revision still kept transforms a stale edit; one trimmed is refused.
-  auto kept = edit("b", 1, oldest, operation{}.insert("k"));
+  auto kept = edit_by("b", 1, oldest, operation{}.insert("k"));
   CHECK(d.submit(kept, 1000));
-  auto gone = edit("b", 2, oldest - 1, operation{}.insert("g"));
+  auto gone = edit_by("b", 2, oldest - 1, operation{}.insert("g"));
   auto r = d.submit(gone, 1000);
   REQUIRE_FALSE(r);
   CHECK(r.error().code == errc::rev_too_old);
@@ -233,7 +235,7 @@ TEST_CASE("document history drops old revisions but keeps the newest few") {
   limits.history_min = 3;
   auto d = fresh(conflict_policy::lww, limits);
   for (std::uint64_t i = 1; i <= 10; ++i) {
-    auto e = edit("a", i, d.rev(), operation{}.insert("x"));
+    auto e = edit_by("a", i, d.rev(), operation{}.insert("x"));
     REQUIRE(d.submit(e, 1000 * i)); // revision i made at i seconds
   }
   d.mark_durable(10, 8500); // revisions 1..7 are over a second old
@@ -246,16 +248,14 @@ TEST_CASE("document history drops old revisions but keeps the newest few") {
 TEST_CASE("document restored from a long op log keeps to its limits") {
   auto d = fresh();
   const std::string paste(8 * 1024, 'q');
-  loaded_document stored;
-  stored.row.id = "d";
-  stored.row.content = d.text().str();
+  stored_document stored;
+  stored.id = "d";
+  stored.snapshot = d.text().str();
   for (std::uint64_t i = 1; i <= 12; ++i) {
-    auto e = edit("a", i, d.rev(), operation{}.insert(paste).erase(d.text().size()));
+    auto e = edit_by("a", i, d.rev(), operation{}.insert(paste).erase(d.text().size()));
     REQUIRE(d.submit(e, 100 + i));
-    auto* h = d.entry(i);
-    stored.ops.push_back({"d", i, wire::encode_stored(h->op), h->client_id, h->client_seq, h->ts});
+    stored.log.push_back(*d.entry(i));
   }
-  stored.row.rev = 12;
   document_limits limits;
   limits.history_bytes = 40 * 1024; // room for two revisions of 16 KiB
   auto restored = document::restore(stored, limits);

@@ -1,7 +1,6 @@
-#include "actors/document.hpp"
+#include "core/document.hpp"
 
 #include "core/utf8.hpp"
-#include "proto/codec.hpp"
 
 #include <algorithm>
 
@@ -51,37 +50,31 @@ document::document(std::string id, conflict_policy policy, document_limits limit
     durable_rev_(rev) {
 }
 
-result<document> document::restore(const loaded_document& stored, document_limits limits) {
-  auto& row = stored.row;
-  auto policy = parse_conflict_policy(row.policy).value_or(conflict_policy::lww);
-  document d{row.id, policy, limits, row.content, row.snapshot_rev, row.last_ts};
+result<document> document::restore(stored_document stored, document_limits limits) {
+  document d{stored.id, stored.policy, limits, stored.snapshot, stored.snapshot_rev, stored.last_ts};
   // Entries at or before the snapshot only feed the history; their lengths
   // follow backwards from the snapshot's.
   std::vector<history_entry> before;
-  for (auto& r : stored.ops) {
-    auto op = wire::decode_stored(r.ops);
-    if (!op)
-      return op.error();
-    history_entry e{r.rev, std::move(*op), r.client_id, r.author_id, r.client_seq, r.ts, 0};
-    if (r.rev <= row.snapshot_rev) {
+  for (auto& e : stored.log) {
+    if (e.rev <= stored.snapshot_rev) {
       before.push_back(std::move(e));
       continue;
     }
     // Clients are told the document cannot be opened; the log says why.
-    if (r.rev != d.rev_ + 1)
-      return damaged(row.id, "op log jumps from rev " + std::to_string(d.rev_) + " to " + std::to_string(r.rev));
+    if (e.rev != d.rev_ + 1)
+      return damaged(stored.id, "op log jumps from rev " + std::to_string(d.rev_) + " to " + std::to_string(e.rev));
     e.length_before = d.text_.size();
     if (auto st = apply(d.text_, e.op); !st)
-      return damaged(row.id, "op log does not replay at rev " + std::to_string(r.rev) + ": " + st.error().message);
-    d.rev_ = r.rev;
-    d.clock_ = hybrid_clock{std::max(d.clock_.last(), r.ts)};
-    if (!r.client_id.empty())
-      d.remember_client(client_key(r.author_id, r.client_id), r.client_seq, r.rev);
+      return damaged(stored.id, "op log does not replay at rev " + std::to_string(e.rev) + ": " + st.error().message);
+    d.rev_ = e.rev;
+    d.clock_ = hybrid_clock{std::max(d.clock_.last(), e.ts)};
+    if (!e.client_id.empty())
+      d.remember_client(client_key(e.user_id, e.client_id), e.client_seq, e.rev);
     d.history_bytes_ += footprint(e);
     d.history_.push_back(std::move(e));
   }
-  auto length = utf8::length(row.content);
-  bool contiguous = !before.empty() && before.back().rev == row.snapshot_rev;
+  auto length = utf8::length(stored.snapshot);
+  bool contiguous = !before.empty() && before.back().rev == stored.snapshot_rev;
   for (auto it = before.rbegin(); contiguous && it != before.rend(); ++it) {
     if (it != before.rbegin() && it->rev + 1 != std::prev(it)->rev)
       break;
@@ -91,7 +84,7 @@ result<document> document::restore(const loaded_document& stored, document_limit
     d.history_.push_front(std::move(*it));
   }
   for (auto& c : stored.clients)
-    d.remember_client(c.client_id, c.client_seq, c.rev);
+    d.remember_client(c.key, c.client_seq, c.rev);
   // Everything loaded is committed. Ages are judged at the next commit:
   // a document loaded to show an old revision keeps all it can.
   d.mark_durable(d.rev_, 0);
@@ -156,7 +149,7 @@ void document::forget_oldest_clients() {
     it = it->second.rev < cutoff ? clients_.erase(it) : std::next(it);
 }
 
-result<edit_outcome> document::submit(edit_request& req, std::uint64_t now_ms) {
+result<edit_outcome> document::submit(const edit& req, std::uint64_t now_ms) {
   if (req.client_seq == 0)
     return make_error(errc::invalid_argument, "clientSeq must be at least 1");
   auto key = client_key(req.user_id, req.client_id);

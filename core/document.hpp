@@ -4,13 +4,17 @@
 // handles commits, acks and fan-out.
 #pragma once
 
-#include "actors/messages.hpp"
+#include "core/error.hpp"
 #include "core/hybrid_clock.hpp"
 #include "core/text_buffer.hpp"
 #include "core/transform.hpp"
 
+#include <cstdint>
 #include <deque>
+#include <string>
+#include <string_view>
 #include <unordered_map>
+#include <vector>
 
 namespace stet {
 
@@ -44,6 +48,18 @@ struct document_limits {
 /// ("<user_id>:<client_id>"; user 0 for anonymous sessions).
 std::string client_key(std::int64_t user_id, std::string_view client_id);
 
+/// An edit as the document orders it: who sent it (as the server knows
+/// them: the client id the session joined with and its user, 0 for an
+/// anonymous session), its number in that client's stream, the revision it
+/// was made against, and the change.
+struct edit {
+  std::string client_id;
+  std::int64_t user_id = 0;
+  std::uint64_t client_seq = 0;
+  std::uint64_t base_rev = 0;
+  operation op;
+};
+
 /// An edit as serialised: the operation as applied (removed text included).
 struct history_entry {
   std::uint64_t rev = 0;
@@ -73,14 +89,35 @@ struct edit_outcome {
   std::vector<conflict_notice> conflicts;
 };
 
+/// The last edit a client had applied (see client_key), kept past the
+/// op log's compaction so a resend is still recognised.
+struct client_record {
+  std::string key;
+  std::uint64_t client_seq = 0;
+  std::uint64_t rev = 0;
+};
+
+/// A document as stored, decoded: the text at `snapshot_rev`, the op log
+/// around it (in rev order, possibly starting before the snapshot) and the
+/// client records.
+struct stored_document {
+  std::string id;
+  conflict_policy policy = conflict_policy::lww;
+  std::string snapshot;
+  std::uint64_t snapshot_rev = 0;
+  std::uint64_t last_ts = 0;
+  std::vector<history_entry> log;
+  std::vector<client_record> clients;
+};
+
 class document {
 public:
   document(std::string id, conflict_policy policy, document_limits limits, std::string text = {},
            std::uint64_t rev = 0, std::uint64_t last_ts = 0);
 
-  /// Rebuilds a stored document: snapshot, then the op log after it. Errors:
-  /// bad_message for a corrupt log, internal for a gap in revisions.
-  static result<document> restore(const loaded_document& stored, document_limits limits);
+  /// Rebuilds a stored document: snapshot, then the op log after it.
+  /// Errors: internal (the log has a gap, or does not replay).
+  static result<document> restore(stored_document stored, document_limits limits);
 
   // -- observers --
 
@@ -124,7 +161,7 @@ public:
   /// revision under the policy, applies it and assigns the next revision.
   /// On error nothing changed. Errors: invalid_argument, bad_rev,
   /// rev_too_old, out_of_range, document_too_large.
-  result<edit_outcome> submit(edit_request& req, std::uint64_t now_ms);
+  result<edit_outcome> submit(const edit& e, std::uint64_t now_ms);
 
   /// Revisions up to `rev` are committed: trims the history to its limits
   /// (ages measured against `now_ms`; 0: no age limit), never past `rev`,
