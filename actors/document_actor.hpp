@@ -1,8 +1,12 @@
 // The actor that owns one open document. It orders every edit (through
-// `document`), commits them in groups through the storage actor, and only
-// after a commit acks the authors and fans the edits out to subscribers.
+// `document`), hands the writes to the storage actor (commit_pipeline), and
+// only after a write committed acks the authors and fans the edits out to
+// subscribers (fanout). Joins are admitted by who may open the document,
+// re-read from storage when what it knows is old.
 #pragma once
 
+#include "actors/commit_pipeline.hpp"
+#include "actors/fanout.hpp"
 #include "actors/messages.hpp"
 #include "actors/presence_batch.hpp"
 #include "actors/redis_bridge.hpp"
@@ -56,33 +60,6 @@ struct document_actor_config {
   std::shared_ptr<redis_bridge> bus;
 };
 
-/// A joined session. Sessions are named by (remote_node, session_id): ids
-/// are only unique within their node.
-struct subscriber {
-  std::string session_id;
-  std::string client_id;
-  std::int64_t user_id = 0;
-  std::string username;
-  auth::role role = auth::role::none;
-  bool echo = false;
-  session_sink_ptr sink;
-  caf::actor gateway;
-  std::string remote_node; // empty: a session on this node
-};
-
-/// An edit waiting for its batch to commit before anyone hears of it.
-struct pending_notice {
-  std::string author_session;
-  std::string author_node; // empty: a session on this node
-  std::uint64_t client_seq = 0;
-  std::uint64_t rev = 0;
-  std::uint64_t ts = 0;
-  std::shared_ptr<wire::encoded_message> applied; // null for a duplicate
-  std::string author_client;
-  std::vector<conflict_notice> conflicts;
-  std::chrono::steady_clock::time_point received;
-};
-
 /// This document's part of `stet_document_history_bytes`, given back when
 /// the actor's state is destroyed, however the actor stops.
 class history_gauge {
@@ -119,21 +96,16 @@ struct document_actor_state {
   document_actor_config config;
   caf::actor store;
   caf::actor registry;
-  std::vector<subscriber> subscribers;
-  std::vector<storage::op_row> batch_rows;
-  std::vector<pending_notice> batch_notices;
-  std::vector<storage::session_event> batch_sessions;
+  fanout sessions{{}, nullptr};
+  commit_pipeline commits;
+  bool flush_scheduled = false;
+  bool commit_watch_armed = false;
   presence_batch presence;
   bool presence_flush_scheduled = false;
-  bool commit_in_flight = false;
-  caf::actor_clock::time_point commit_started{};
-  bool commit_watch_armed = false;
-  std::uint64_t committed_rev = 0;
   std::uint64_t snapshot_rev = 0;
   bool snapshot_in_flight = false;
   std::uint64_t joins_seen = 0;
   std::uint64_t idle_generation = 0;
-  std::chrono::milliseconds retry_delay{50};
   bool moving = false; // the owner changed: commit what is pending, then close
 
   static inline const char* name = "document";

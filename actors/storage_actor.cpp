@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <deque>
+#include <unordered_set>
 #include <iterator>
 
 
@@ -18,6 +19,7 @@ namespace {
 struct pending_write {
   storage::write_batch writes;
   caf::response_promise promise;
+  std::chrono::steady_clock::time_point queued{};
 };
 
 struct storage_state {
@@ -29,7 +31,19 @@ struct storage_state {
   std::chrono::steady_clock::time_point last_snapshot{};
   std::size_t ops_since_snapshot = 0;
   bool snapshot_timer_set = false;
+  /// While the database is away, writes wait for the retry timer.
+  bool retry_scheduled = false;
+  std::chrono::milliseconds retry_delay{50};
+  /// Documents a write of which failed for good: their later writes (sent
+  /// before the document heard) are refused too, so no document's op log
+  /// ever gets a gap. Forgotten when the document is loaded again.
+  std::unordered_set<std::string> failed_docs;
 };
+
+// How long a write is retried while the database is away before its
+// document is told (it then closes, and its sessions resync): less than
+// the document's own watchdog, which covers a store that never answers.
+constexpr std::chrono::seconds k_retry_for{45};
 
 // While edits are committing, a snapshot joins a transaction at most every
 // 20 ms or every 250 committed edits, whichever comes first. A snapshot
@@ -78,12 +92,6 @@ void move_append(std::vector<T>& to, std::vector<T>& from) {
   to.insert(to.end(), std::make_move_iterator(from.begin()), std::make_move_iterator(from.end()));
 }
 
-template <class T>
-std::vector<T> move_slice(std::vector<T>& from, std::size_t& at, std::size_t n) {
-  std::vector<T> out(std::make_move_iterator(from.begin() + at), std::make_move_iterator(from.begin() + at + n));
-  at += n;
-  return out;
-}
 
 void answer(pending_write& p, const status& r) {
   if (r)
@@ -92,11 +100,126 @@ void answer(pending_write& p, const status& r) {
     p.promise.deliver(to_caf(r.error()));
 }
 
+bool transient(const status& r) {
+  return !r && r.error().code == errc::storage_unavailable;
+}
+
+const std::string* doc_of(const pending_write& p) {
+  if (!p.writes.ops.empty())
+    return &p.writes.ops.front().doc_id;
+  if (!p.writes.sessions.empty())
+    return &p.writes.sessions.front().doc_id;
+  return nullptr;
+}
+
+// A write that cannot land: its document's later writes must not either.
+void fail_for_good(storage_state& st, pending_write& p, const status& r) {
+  if (auto* doc = doc_of(p); doc && p.writes.snapshots.empty())
+    st.failed_docs.insert(*doc);
+  answer(p, r);
+}
+
+void schedule_retry(caf::event_based_actor* self, storage_state& st) {
+  if (st.retry_scheduled)
+    return;
+  st.retry_scheduled = true;
+  self->delayed_send(self, st.retry_delay, retry_atom::value);
+  st.retry_delay = std::min(st.retry_delay * 2, std::chrono::milliseconds{2000});
+}
+
+// The database is away: `batch` goes back in front of what queued since,
+// in order, and is tried again later; writes that waited too long are
+// answered with the error instead.
+void retry_later(caf::event_based_actor* self, storage_state& st, std::vector<pending_write> batch,
+                 const status& why) {
+  auto now = std::chrono::steady_clock::now();
+  std::vector<pending_write> keep;
+  for (auto& p : batch) {
+    if (!p.writes.snapshots.empty()) {
+      st.snapshots.push_front(std::move(p));
+      continue;
+    }
+    if (now - p.queued >= k_retry_for)
+      fail_for_good(st, p, why);
+    else
+      keep.push_back(std::move(p));
+  }
+  move_append(keep, st.commits);
+  st.commits = std::move(keep);
+  schedule_retry(self, st);
+}
+
+// Answers (and takes out of `batch`) the writes of documents a write of
+// which failed for good.
+void refuse_after_failure(storage_state& st, std::vector<pending_write>& batch) {
+  if (st.failed_docs.empty())
+    return;
+  std::erase_if(batch, [&](pending_write& p) {
+    auto* doc = doc_of(p);
+    if (!doc || !p.writes.snapshots.empty() || !st.failed_docs.count(*doc))
+      return false;
+    answer(p, make_error(errc::internal, "an earlier write of document " + *doc + " could not be stored"));
+    return true;
+  });
+}
+
+// Each write alone, in order, after a transaction of several failed for a
+// reason that is not the database being away: one document's failure must
+// not fail the others.
+void commit_one_by_one(caf::event_based_actor* self, storage_state& st, std::vector<pending_write> batch) {
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    auto& p = batch[i];
+    if (auto* doc = doc_of(p); doc && p.writes.snapshots.empty() && st.failed_docs.count(*doc)) {
+      answer(p, make_error(errc::internal, "an earlier write of document " + *doc + " could not be stored"));
+      continue;
+    }
+    auto r = timed_commit(st, p.writes);
+    if (transient(r)) {
+      std::vector<pending_write> rest(std::make_move_iterator(batch.begin() + static_cast<std::ptrdiff_t>(i)),
+                                      std::make_move_iterator(batch.end()));
+      return retry_later(self, st, std::move(rest), r);
+    }
+    if (r)
+      answer(p, r);
+    else
+      fail_for_good(st, p, r);
+  }
+}
+
+// The writes of `batch` in one transaction. Afterwards each write holds
+// its own rows again (a failed transaction is tried again, whole or one
+// write at a time).
+status commit_together(storage_state& st, std::vector<pending_write>& batch) {
+  storage::write_batch all;
+  for (auto& p : batch) {
+    move_append(all.ops, p.writes.ops);
+    move_append(all.sessions, p.writes.sessions);
+    move_append(all.snapshots, p.writes.snapshots);
+  }
+  auto r = timed_commit(st, all);
+  if (r)
+    return r;
+  // Moved-from vectors keep their sizes: each takes back as many as it gave.
+  std::size_t ops = 0, sessions = 0, snapshots = 0;
+  auto take_back = [](auto& own, auto& from, std::size_t& at) {
+    for (auto& x : own)
+      x = std::move(from[at++]);
+  };
+  for (auto& p : batch) {
+    take_back(p.writes.ops, all.ops, ops);
+    take_back(p.writes.sessions, all.sessions, sessions);
+    take_back(p.writes.snapshots, all.snapshots, snapshots);
+  }
+  return r;
+}
+
 // Writes every queued commit and at most one snapshot in one transaction.
 // Snapshots are large and never urgent (they only shorten loading), so they
 // ride along spaced out (above) instead of holding commits back.
 void flush(caf::event_based_actor* self, storage_state& st) {
   st.flush_scheduled = false;
+  if (st.retry_scheduled)
+    return; // the retry timer flushes
   auto batch = std::move(st.commits);
   st.commits.clear();
   if (!st.snapshots.empty()) {
@@ -121,38 +244,37 @@ void flush(caf::event_based_actor* self, storage_state& st) {
       }
     }
   }
+  refuse_after_failure(st, batch);
   if (batch.empty())
     return;
   for (auto& p : batch)
     st.ops_since_snapshot += p.writes.ops.size();
-  if (batch.size() == 1) {
-    answer(batch[0], timed_commit(st, batch[0].writes));
-    return;
-  }
-  struct share {
-    std::size_t ops, sessions, snapshots;
-  };
-  std::vector<share> shares;
-  storage::write_batch all;
-  for (auto& p : batch) {
-    shares.push_back({p.writes.ops.size(), p.writes.sessions.size(), p.writes.snapshots.size()});
-    move_append(all.ops, p.writes.ops);
-    move_append(all.sessions, p.writes.sessions);
-    move_append(all.snapshots, p.writes.snapshots);
-  }
-  if (auto r = timed_commit(st, all); r) {
+  auto r = batch.size() == 1 ? timed_commit(st, batch[0].writes) : commit_together(st, batch);
+  if (r) {
+    st.retry_delay = std::chrono::milliseconds{50};
     for (auto& p : batch)
       answer(p, r);
     return;
   }
-  // One document's failure must not fail the others: retry one by one.
-  std::size_t ops = 0, sessions = 0, snapshots = 0;
-  for (std::size_t i = 0; i < batch.size(); ++i) {
-    storage::write_batch own{move_slice(all.ops, ops, shares[i].ops),
-                             move_slice(all.sessions, sessions, shares[i].sessions),
-                             move_slice(all.snapshots, snapshots, shares[i].snapshots)};
-    answer(batch[i], timed_commit(st, own));
-  }
+  if (transient(r))
+    return retry_later(self, st, std::move(batch), r);
+  if (batch.size() == 1)
+    return fail_for_good(st, batch[0], r);
+  commit_one_by_one(self, st, std::move(batch));
+}
+
+// A load reads everything sent to this actor before it: the commits
+// queued are stored first, once; if they cannot be now, they are answered
+// with the error (their documents close) rather than land after the read.
+void flush_before_read(caf::event_based_actor* self, storage_state& st) {
+  st.retry_scheduled = false; // a stale retry timer then finds nothing, or flushes what queued since
+  flush(self, st);
+  if (!st.retry_scheduled)
+    return;
+  auto waiting = std::move(st.commits);
+  st.commits.clear();
+  for (auto& p : waiting)
+    fail_for_good(st, p, make_error(errc::storage_unavailable, "the database is unavailable; retry shortly"));
 }
 
 result<loaded_document> load(storage::store& s, const std::string& id, const std::string& policy, bool create,
@@ -228,8 +350,9 @@ caf::behavior storage_actor(caf::event_based_actor* self, std::shared_ptr<storag
       // Commits queued before this load (of a document that closed while
       // they waited, say) are stored first: a load reads everything sent
       // to this actor before it.
+      st->failed_docs.erase(id);
       if (!st->commits.empty())
-        flush(self, *st);
+        flush_before_read(self, *st);
       auto start = std::chrono::steady_clock::now();
       auto r = load(*st->store, id, policy, create, owner_id, lease_node);
       std::chrono::duration<double> took = std::chrono::steady_clock::now() - start;
@@ -257,14 +380,20 @@ caf::behavior storage_actor(caf::event_based_actor* self, std::shared_ptr<storag
       return std::move(*r);
     },
     [=](commit_atom, std::vector<storage::op_row>& rows, std::vector<storage::session_event>& sessions) {
-      st->commits.push_back({{std::move(rows), std::move(sessions), {}}, self->make_response_promise()});
+      st->commits.push_back({{std::move(rows), std::move(sessions), {}}, self->make_response_promise(),
+                             std::chrono::steady_clock::now()});
       schedule_flush(self, *st);
     },
     [=](snapshot_atom, storage::snapshot_row& snap) {
-      st->snapshots.push_back({{{}, {}, {std::move(snap)}}, self->make_response_promise()});
+      st->snapshots.push_back({{{}, {}, {std::move(snap)}}, self->make_response_promise(),
+                               std::chrono::steady_clock::now()});
       schedule_flush(self, *st);
     },
     [=](flush_atom) { flush(self, *st); },
+    [=](retry_atom) {
+      st->retry_scheduled = false;
+      flush(self, *st);
+    },
     [=](snapshot_atom) { // a spaced-out snapshot is due
       st->snapshot_timer_set = false;
       flush(self, *st);

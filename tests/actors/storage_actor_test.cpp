@@ -3,6 +3,7 @@
 // snapshots are spaced out while edits commit.
 #include "actors/storage_actor.hpp"
 #include "storage/sqlite_store.hpp"
+#include "tests/storage/faulty_store.hpp"
 
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
@@ -11,6 +12,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <optional>
 #include <thread>
 #include <unistd.h>
 
@@ -200,5 +202,100 @@ TEST_CASE("storage actor: a load queued behind a commit of the same document see
     CHECK(loaded_rev == 1);
     commit.receive([](caf::ok_atom) {}, [](caf::error& e) { FAIL(to_string(e)); });
   }
+  caf::anon_send_exit(storage, caf::exit_reason::user_shutdown);
+}
+
+namespace {
+
+using commit_handle = decltype(std::declval<caf::scoped_actor&>()->request(
+  std::declval<caf::actor&>(), caf::infinite, commit_atom::value, std::vector<storage::op_row>{},
+  std::vector<storage::session_event>{}));
+
+commit_handle write(caf::scoped_actor& self, const caf::actor& storage, std::vector<storage::op_row> ops) {
+  return self->request(storage, caf::infinite, commit_atom::value, std::move(ops),
+                       std::vector<storage::session_event>{});
+}
+
+// The error code a write was answered with, or none (ok).
+std::optional<errc> outcome(commit_handle& h) {
+  std::optional<errc> out;
+  h.receive([](caf::ok_atom) {}, [&](caf::error& e) { out = from_caf(e).code; });
+  return out;
+}
+
+std::unique_ptr<test::faulty_store> faulty(const std::string& path, std::initializer_list<const char*> docs) {
+  auto real = storage::sqlite_store::open(path);
+  REQUIRE(real);
+  for (auto* id : docs) {
+    storage::document_row row;
+    row.id = id;
+    REQUIRE((*real)->create_document(row));
+  }
+  return std::make_unique<test::faulty_store>(std::move(*real));
+}
+
+} // namespace
+
+TEST_CASE("storage actor: while the database is away, writes wait and then land in the order they were sent") {
+  temp_database db{"stet-storage-retry"};
+  auto store = faulty(db.path(), {"a", "b"});
+  auto* fault = store.get();
+  fault->fail_next_commits(3);
+  caf::actor_system_config cfg;
+  caf::actor_system sys{quiet(cfg)};
+  std::shared_ptr<storage::store> shared{std::move(store)};
+  auto storage = sys.spawn<caf::detached>(storage_actor, shared, std::make_shared<node_health>());
+  {
+    caf::scoped_actor self{sys};
+    std::vector<commit_handle> writes;
+    for (std::uint64_t rev = 1; rev <= 3; ++rev) {
+      writes.push_back(write(self, storage, {op("a", rev, "x")}));
+      writes.push_back(write(self, storage, {op("b", rev, "y")}));
+    }
+    for (auto& w : writes)
+      CHECK_FALSE(outcome(w));
+    CHECK(fault->commits_tried() >= 4);
+  }
+  for (auto* id : {"a", "b"}) {
+    auto ops = shared->ops_since(id, 0);
+    REQUIRE(ops);
+    REQUIRE(ops->size() == 3);
+    CHECK(ops->back().rev == 3);
+  }
+  caf::anon_send_exit(storage, caf::exit_reason::user_shutdown);
+}
+
+TEST_CASE("storage actor: a write that cannot land refuses its document's later writes, never another's") {
+  temp_database db{"stet-storage-refused"};
+  auto store = faulty(db.path(), {"a", "b"});
+  auto* fault = store.get();
+  fault->refuse("b", 1);
+  caf::actor_system_config cfg;
+  caf::actor_system sys{quiet(cfg)};
+  std::shared_ptr<storage::store> shared{std::move(store)};
+  auto storage = sys.spawn<caf::detached>(storage_actor, shared, std::make_shared<node_health>());
+  {
+    caf::scoped_actor self{sys};
+    auto a1 = write(self, storage, {op("a", 1, "x")});
+    auto b1 = write(self, storage, {op("b", 1, "y")});
+    auto a2 = write(self, storage, {op("a", 2, "x")});
+    CHECK_FALSE(outcome(a1));
+    CHECK(outcome(b1) == errc::internal);
+    CHECK_FALSE(outcome(a2));
+    // Sent before b's owner heard: rev 2 would land behind a missing rev 1.
+    auto b2 = write(self, storage, {op("b", 2, "y")});
+    CHECK(outcome(b2) == errc::internal);
+    // Loaded again (a new actor for b), its writes are taken again.
+    fault->refuse_nothing();
+    auto load = self->request(storage, caf::infinite, load_atom::value, std::string{"b"}, std::string{"lww"}, false,
+                              std::int64_t{0}, std::string{});
+    load.receive([](loaded_document& d) { CHECK(d.row.rev == 0); }, [](caf::error& e) { FAIL(to_string(e)); });
+    auto again = write(self, storage, {op("b", 1, "w")});
+    CHECK_FALSE(outcome(again));
+  }
+  auto b = shared->ops_since("b", 0);
+  REQUIRE(b);
+  REQUIRE(b->size() == 1);
+  CHECK(b->front().client_id == "w");
   caf::anon_send_exit(storage, caf::exit_reason::user_shutdown);
 }

@@ -1,0 +1,106 @@
+// One document's writes between being ordered and being heard committed.
+//
+// Edits (and session joins and leaves) are staged as the document orders
+// them. While no write is in flight, what is staged goes to storage at
+// once; while one is, staged writes go as one more write when the actor
+// has read its mailbox, so several may be in flight. Storage is the one
+// owner of group commit: it puts whatever writes it holds, of any
+// documents, into one transaction, retries while the database is away, and
+// answers a document's writes in the order they were sent. Each answer
+// releases that write's notices (acks, broadcasts, conflicts), in edit
+// order: nothing is told before its transaction committed.
+//
+// A plain class: no actors, no I/O, no clock of its own.
+#pragma once
+
+#include "core/document.hpp"
+#include "proto/codec.hpp"
+#include "storage/store.hpp"
+
+#include <chrono>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace stet {
+
+/// An edit waiting for its write to commit before anyone hears of it.
+struct pending_notice {
+  std::string author_session;
+  std::string author_node; // empty: a session on this node
+  std::uint64_t client_seq = 0;
+  std::uint64_t rev = 0;
+  std::uint64_t ts = 0;
+  std::shared_ptr<wire::encoded_message> applied; // null for a duplicate
+  std::string author_client;
+  std::vector<conflict_notice> conflicts;
+  std::chrono::steady_clock::time_point received;
+};
+
+class commit_pipeline {
+public:
+  using time_point = std::chrono::steady_clock::time_point;
+
+  /// `committed_rev`: the document's revision as loaded (all of it durable).
+  explicit commit_pipeline(std::uint64_t committed_rev = 0) : committed_rev_(committed_rev) {
+  }
+
+  // -- staging --
+
+  /// An ordered edit; `row` is empty for a duplicate, which is acked with
+  /// the write it was staged in, so never before the original is durable.
+  void stage(std::optional<storage::op_row> row, pending_notice notice);
+  /// A session joining or leaving, recorded with the next write.
+  void stage(storage::session_event event);
+
+  // -- writing --
+
+  /// Whether anything is staged.
+  bool staged() const noexcept {
+    return !staged_.writes.empty() || !staged_.notices.empty();
+  }
+  /// Whether a write is out and unanswered.
+  bool in_flight() const noexcept {
+    return !in_flight_.empty();
+  }
+  /// Hands what is staged over as one write, in flight from `now`.
+  /// Precondition: staged().
+  storage::write_batch send(time_point now);
+  /// The oldest write in flight committed: its notices, in edit order, to
+  /// be delivered. Precondition: in_flight().
+  std::vector<pending_notice> committed();
+
+  // -- observers --
+
+  /// Every revision up to here is durable.
+  std::uint64_t committed_rev() const noexcept {
+    return committed_rev_;
+  }
+  /// Edits staged or in flight (bounds a document's memory while storage
+  /// is slow or away).
+  std::size_t edits_waiting() const noexcept {
+    return edits_waiting_;
+  }
+  /// When the oldest write in flight was sent.
+  std::optional<time_point> oldest_sent() const;
+  /// Nothing staged, nothing in flight.
+  bool idle() const noexcept {
+    return !staged() && !in_flight();
+  }
+
+private:
+  struct write {
+    storage::write_batch writes;
+    std::vector<pending_notice> notices;
+    std::uint64_t last_rev = 0;
+    time_point sent{};
+  };
+  write staged_;
+  std::deque<write> in_flight_;
+  std::uint64_t committed_rev_;
+  std::size_t edits_waiting_ = 0;
+};
+
+} // namespace stet
