@@ -29,7 +29,7 @@ static std::uint64_t now_ms() {
 // join; remote sessions' stand-ins do so on the error) and stops. Joins
 // waiting for an access read are answered too: a promise dropped with the
 // actor would leave its joiner waiting.
-void close_with(document_actor_type* self, const error& why) {
+void close_with(document_self self, const error& why) {
   auto& st = self->state;
   for (auto& w : st.joins_waiting)
     w.promise.deliver(to_caf(why));
@@ -47,7 +47,7 @@ void close_with(document_actor_type* self, const error& why) {
 // Hands the document over: every session is told to join again (the
 // registry routes that to the new owner, which resumes it from its known
 // revision) and this actor stops; its commits are fenced from now on anyway.
-void close_moved(document_actor_type* self) {
+void close_moved(document_self self) {
   auto& st = self->state;
   metrics::get().document_moves.Increment();
   log::info("document moved", {{"doc", st.doc->id()}, {"rev", std::to_string(st.commits.committed_rev())}});
@@ -56,9 +56,9 @@ void close_moved(document_actor_type* self) {
 
 // -- snapshots and idling --
 
-void maybe_idle(document_actor_type* self);
+void maybe_idle(document_self self);
 
-void maybe_snapshot(document_actor_type* self, bool force) {
+void maybe_snapshot(document_self self, bool force) {
   auto& st = self->state;
   auto rev = st.commits.committed_rev();
   if (st.snapshot_in_flight || rev <= st.snapshot_rev)
@@ -88,14 +88,14 @@ bool is_quiet(document_actor_state& st) {
 
 // Schedules a check: a document without subscribers and without work in
 // flight flushes its snapshot and asks the registry to let it stop.
-void maybe_idle(document_actor_type* self) {
+void maybe_idle(document_self self) {
   auto& st = self->state;
   if (!is_quiet(st))
     return;
   self->delayed_send(self, st.config.idle_timeout, idle_atom::value, ++st.idle_generation);
 }
 
-void on_idle(document_actor_type* self, std::uint64_t generation) {
+void on_idle(document_self self, std::uint64_t generation) {
   auto& st = self->state;
   if (generation != st.idle_generation || !is_quiet(st))
     return;
@@ -118,7 +118,7 @@ void on_idle(document_actor_type* self, std::uint64_t generation) {
 // outlives it closes the document; the store may still land it, which only
 // a reload shows, so the clients rejoin and resend and what landed is
 // deduplicated.
-void watch_commit(document_actor_type* self, caf::timespan after) {
+void watch_commit(document_self self, caf::timespan after) {
   auto& st = self->state;
   if (st.commit_watch_armed)
     return;
@@ -126,7 +126,7 @@ void watch_commit(document_actor_type* self, caf::timespan after) {
   self->delayed_send(self, after, commit_watch_atom::value);
 }
 
-void on_commit_watch(document_actor_type* self) {
+void on_commit_watch(document_self self) {
   auto& st = self->state;
   st.commit_watch_armed = false;
   auto sent = st.commits.oldest_sent();
@@ -143,9 +143,9 @@ void on_commit_watch(document_actor_type* self) {
                               "document " + st.doc->id() + " could not confirm its latest edits; join again"));
 }
 
-void flush(document_actor_type* self);
+void flush(document_self self);
 
-void on_committed(document_actor_type* self) {
+void on_committed(document_self self) {
   auto& st = self->state;
   auto notices = st.commits.committed();
   st.doc->mark_durable(st.commits.committed_rev(), now_ms());
@@ -161,7 +161,7 @@ void on_committed(document_actor_type* self) {
 // Storage answers an error only for a write that cannot land (it retries
 // while the database is away, up to its own limit): the document closes,
 // and its sessions resync from what is stored and resend what was not acked.
-void on_commit_failed(document_actor_type* self, const error& e) {
+void on_commit_failed(document_self self, const error& e) {
   auto& id = self->state.doc->id();
   if (e.code == errc::fenced) {
     log::warn("lease lost; closing document", {{"doc", id}, {"error", describe(e)}});
@@ -180,7 +180,7 @@ void on_commit_failed(document_actor_type* self, const error& e) {
 // register with CAF's clock thread, one lock and wake-up per commit
 // (measured: 12% more CPU per edit over many documents); watch_commit
 // bounds the wait instead.
-void send_write(document_actor_type* self) {
+void send_write(document_self self) {
   auto& st = self->state;
   auto writes = st.commits.send(self->clock().now());
   watch_commit(self, st.config.commit_timeout);
@@ -192,7 +192,7 @@ void send_write(document_actor_type* self) {
 // With nothing in flight, what is staged goes at once; else as one more
 // write once the messages now in the mailbox are read (what they stage
 // rides along), so storage may put it in the very next transaction.
-void flush(document_actor_type* self) {
+void flush(document_self self) {
   auto& st = self->state;
   if (!st.commits.staged())
     return;
@@ -204,7 +204,7 @@ void flush(document_actor_type* self) {
   self->send(self, flush_atom::value);
 }
 
-void on_edit(document_actor_type* self, edit_request& req) {
+void on_edit(document_self self, edit_request& req) {
   auto& st = self->state;
   auto& doc = *st.doc;
   auto* author = st.sessions.find(req.remote_node, req.session_id);
@@ -282,9 +282,10 @@ history_gauge::~history_gauge() {
   metrics::get().history_bytes.Decrement(static_cast<double>(reported_));
 }
 
-caf::behavior document_actor(document_actor_type* self, std::shared_ptr<document> doc, std::string title,
-                             auth::document_access access, std::uint64_t snapshot_rev, caf::actor store,
-                             caf::actor registry, document_actor_config config) {
+document_actor_api::behavior_type document_actor(document_self self, std::shared_ptr<document> doc, std::string title,
+                                                 auth::document_access access, std::uint64_t snapshot_rev,
+                                                 storage_api store, registry_api registry,
+                                                 document_actor_config config) {
   using namespace document_parts;
   auto& st = self->state;
   st.commits = commit_pipeline{doc->rev()};
@@ -302,7 +303,7 @@ caf::behavior document_actor(document_actor_type* self, std::shared_ptr<document
   st.access_read_at = self->clock().now(); // as loaded
   self->set_down_handler([self](caf::down_msg& dm) { gateway_down(self, dm.source); });
   return {
-    [=](join_atom, join_request& req) -> caf::result<caf::actor> { return join(self, req); },
+    [=](join_atom, join_request& req) -> caf::result<joined> { return join(self, req); },
     [=](edit_atom, edit_request& req) {
       if (!self->state.sessions.find(req.remote_node, req.session_id) && defer_edit(self, req))
         return;
@@ -360,9 +361,10 @@ caf::behavior document_actor(document_actor_type* self, std::shared_ptr<document
       if (self->state.commits.idle())
         close_moved(self);
     },
-    [=](flush_atom) {
+    [=](flush_atom) { // the mailbox's messages are read: what they staged goes now
       self->state.flush_scheduled = false;
-      flush(self);
+      if (self->state.commits.staged())
+        send_write(self);
     },
     [=](commit_watch_atom) { on_commit_watch(self); },
     [=](idle_atom, std::uint64_t generation) { on_idle(self, generation); },

@@ -5,11 +5,12 @@
 // re-read from storage when what it knows is old.
 #pragma once
 
+#include "actors/api.hpp"
 #include "actors/commit_pipeline.hpp"
 #include "actors/fanout.hpp"
 #include "actors/messages.hpp"
 #include "actors/presence_batch.hpp"
-#include "actors/redis_bridge.hpp"
+#include "actors/cluster_bus.hpp"
 #include "auth/access.hpp"
 
 #include <caf/actor.hpp>
@@ -57,7 +58,7 @@ struct document_actor_config {
   std::uint64_t epoch = 0;
   /// The cluster bus, when clustered: applied edits go once to the
   /// document's channel for the other nodes' sessions.
-  std::shared_ptr<redis_bridge> bus;
+  std::shared_ptr<cluster_bus> bus;
 };
 
 /// This document's part of `stet_document_history_bytes`, given back when
@@ -88,14 +89,14 @@ struct document_actor_state {
   /// Joins waiting for `access` to be re-read, with the edits their
   /// sessions sent meanwhile (a remote session's follow its join at once).
   struct waiting_join {
-    caf::response_promise promise;
+    caf::typed_response_promise<joined> promise;
     join_request request;
     std::vector<edit_request> edits{};
   };
   std::vector<waiting_join> joins_waiting;
   document_actor_config config;
-  caf::actor store;
-  caf::actor registry;
+  storage_api store;
+  registry_api registry;
   fanout sessions{{}, nullptr};
   commit_pipeline commits;
   bool flush_scheduled = false;
@@ -111,32 +112,15 @@ struct document_actor_state {
   static inline const char* name = "document";
 };
 
-using document_actor_type = caf::stateful_actor<document_actor_state>;
+using document_self = document_actor_api::stateful_pointer<document_actor_state>;
 
-/// Messages:
-/// - (join_atom, join_request) -> caf::actor (itself); the snapshot or the
-///   missed revisions go straight to the session's sink.
-/// - (edit_atom, edit_request): ack/applied/conflict/error go to sinks.
-/// - (presence_atom, node, session_id, cursor, anchor): the session's cursor
-///   (node "" for a session on this node), relayed to the other subscribers
-///   under the client id and user it joined with, together with the
-///   document's other presence changes (see `cursor_interval`); joins and
-///   leaves are announced the same way.
-/// - (leave_atom, session_id) from a local session; (leave_atom, node,
-///   session_id) for one of another node.
-/// - (get_atom, rev) -> document_view of the committed state (k_current_rev)
-///   or of an older revision still in the history (else rev_too_old).
-/// - (acl_atom, user_id, role, version): a grant changed ("" = revoked) in
-///   the access list's `version`.
-/// - (acl_atom): read who may open the document again (bus messages may
-///   have been lost); also done every `access_recheck` while it has sessions.
-/// - (drop_atom): the document was deleted: tell the sessions and stop.
-/// - (move_atom): another node owns it now: commit what is pending, tell
-///   the sessions to join again, stop.
-/// - (gone_atom, node): that node left: forget its sessions.
-/// Joins without view rights and edits without edit rights get `forbidden`.
-caf::behavior document_actor(document_actor_type* self, std::shared_ptr<document> doc, std::string title,
-                             auth::document_access access, std::uint64_t snapshot_rev, caf::actor store,
-                             caf::actor registry, document_actor_config config);
+/// The actor of one open document (document_actor_api): loaded by the
+/// registry, which gives it the document, its title, who may open it, its
+/// newest snapshot's revision, its storage actor and itself. Joins without
+/// view rights and edits without edit rights get `forbidden`.
+document_actor_api::behavior_type document_actor(document_self self, std::shared_ptr<document> doc, std::string title,
+                                                 auth::document_access access, std::uint64_t snapshot_rev,
+                                                 storage_api store, registry_api registry,
+                                                 document_actor_config config);
 
 } // namespace stet

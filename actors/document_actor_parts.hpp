@@ -11,42 +11,39 @@
 
 namespace stet::document_parts {
 
-using commit_watch_atom = caf::atom_constant<caf::atom("cwatch")>;
-using recheck_atom = caf::atom_constant<caf::atom("recheck")>;
-
 std::int64_t wall_ms();
 
 // -- document_actor.cpp --
 
 /// Sends what is staged to storage (now, or after the mailbox's messages).
-void flush(document_actor_type* self);
+void flush(document_self self);
 /// Schedules the idle check when nothing is left to do.
-void maybe_idle(document_actor_type* self);
+void maybe_idle(document_self self);
 /// Tells every session and waiting join `why`, and stops.
-void close_with(document_actor_type* self, const error& why);
+void close_with(document_self self, const error& why);
 /// Orders one edit of a joined session.
-void on_edit(document_actor_type* self, edit_request& req);
+void on_edit(document_self self, edit_request& req);
 
 // -- document_sessions.cpp --
 
 /// Queues a presence change; it goes out with the next hand-over.
-void announce(document_actor_type* self, std::string origin_session, wire::Presence p);
+void announce(document_self self, std::string origin_session, wire::Presence p);
 /// Hands the pending presence changes over.
-void flush_presence(document_actor_type* self);
+void flush_presence(document_self self);
 /// Admits a session now, or once who may open the document is re-read.
-caf::result<caf::actor> join(document_actor_type* self, join_request& req);
+caf::result<joined> join(document_self self, join_request& req);
 /// Removes the sessions, joined or waiting, for which `pred(session, node)`.
-void leave(document_actor_type* self, const std::function<bool(const std::string&, const std::string&)>& pred);
+void leave(document_self self, const std::function<bool(const std::string&, const std::string&)>& pred);
 /// The gateway of local sessions went down.
-void gateway_down(document_actor_type* self, const caf::actor_addr& gateway);
+void gateway_down(document_self self, const caf::actor_addr& gateway);
 /// An edit of a session whose join waits: kept for after it. True when
 /// it was kept or refused here.
-bool defer_edit(document_actor_type* self, edit_request& req);
+bool defer_edit(document_self self, edit_request& req);
 /// Applies what may be a newer grant (or revoke) of one user.
-void hear_grant(document_actor_type* self, std::int64_t user_id, const std::string& role, std::uint64_t version);
+void hear_grant(document_self self, std::int64_t user_id, const std::string& role, std::uint64_t version);
 /// Reads who may open the document again.
-void refresh_access(document_actor_type* self);
+void refresh_access(document_self self);
 /// The periodic re-read while the document has sessions.
-void on_recheck(document_actor_type* self);
+void on_recheck(document_self self);
 
 } // namespace stet::document_parts

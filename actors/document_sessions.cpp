@@ -1,5 +1,6 @@
 #include "actors/document_actor_parts.hpp"
 
+#include "actors/storage_requests.hpp"
 #include "metrics/log.hpp"
 
 #include <caf/event_based_actor.hpp>
@@ -10,7 +11,7 @@ namespace stet::document_parts {
 
 namespace {
 
-void record_session(document_actor_type* self, const subscriber& s, bool joined) {
+void record_session(document_self self, const subscriber& s, bool joined) {
   auto& st = self->state;
   st.commits.stage(storage::session_event{s.session_id, st.doc->id(), st.config.node_id,
                                           joined && s.user_id ? std::to_string(s.user_id) : std::string{},
@@ -20,7 +21,7 @@ void record_session(document_actor_type* self, const subscriber& s, bool joined)
 // -- sessions --
 
 template <class Predicate>
-void remove_subscribers(document_actor_type* self, Predicate pred) {
+void remove_subscribers(document_self self, Predicate pred) {
   auto& st = self->state;
   auto& all = st.sessions.subscribers();
   auto it = std::stable_partition(all.begin(), all.end(), [&](const subscriber& s) { return !pred(s); });
@@ -43,7 +44,7 @@ void remove_subscribers(document_actor_type* self, Predicate pred) {
 // waits for the access read never joins: admitting it later would leave a
 // subscriber nobody removes.
 template <class Predicate>
-void drop_waiting_joins(document_actor_type* self, Predicate pred) {
+void drop_waiting_joins(document_self self, Predicate pred) {
   auto& waiting = self->state.joins_waiting;
   for (auto it = waiting.begin(); it != waiting.end();) {
     if (!pred(it->request)) {
@@ -55,7 +56,7 @@ void drop_waiting_joins(document_actor_type* self, Predicate pred) {
   }
 }
 
-caf::error on_join(document_actor_type* self, join_request& req) {
+caf::error on_join(document_self self, join_request& req) {
   auto& st = self->state;
   auto& doc = *st.doc;
   ++st.joins_seen;
@@ -67,7 +68,8 @@ caf::error on_join(document_actor_type* self, join_request& req) {
   remove_subscribers(self, [&](const subscriber& s) {
     return s.session_id == req.session_id && s.remote_node == req.remote_node;
   });
-  self->monitor(req.gateway);
+  if (req.gateway)
+    self->monitor(req.gateway);
   st.sessions.welcome(req, doc, st.commits.committed_rev());
   auto& joined = st.sessions.subscribers().emplace_back(subscriber{req.session_id, req.client_id, req.user_id,
                                                                    req.username, role, req.echo, req.sink,
@@ -89,7 +91,7 @@ caf::error on_join(document_actor_type* self, join_request& req) {
 
 // Sessions keep their connection; what they may do follows the access
 // list. Those who may no longer view are told and removed.
-void enforce_access(document_actor_type* self) {
+void enforce_access(document_self self) {
   auto& st = self->state;
   auto revoked = make_error(errc::forbidden, "your access to document " + st.doc->id() + " was revoked");
   for (auto& s : st.sessions.subscribers()) {
@@ -103,7 +105,7 @@ void enforce_access(document_actor_type* self) {
   remove_subscribers(self, [](const subscriber& s) { return !auth::can_view(s.role); });
 }
 
-void admit_waiting(document_actor_type* self) {
+void admit_waiting(document_self self) {
   auto waiting = std::move(self->state.joins_waiting);
   self->state.joins_waiting.clear();
   for (auto& w : waiting) {
@@ -111,7 +113,7 @@ void admit_waiting(document_actor_type* self) {
       w.promise.deliver(err);
       continue;
     }
-    w.promise.deliver(caf::actor_cast<caf::actor>(self));
+    w.promise.deliver(joined{caf::actor_cast<document_api>(self)});
     for (auto& e : w.edits)
       on_edit(self, e);
   }
@@ -121,7 +123,7 @@ void admit_waiting(document_actor_type* self) {
 
 // Reads who may open the document, then admits the joins waiting for it.
 // Storage down: the last known access stands (the joins still answer).
-void refresh_access(document_actor_type* self) {
+void refresh_access(document_self self) {
   auto& st = self->state;
   if (st.access_read_in_flight)
     return;
@@ -152,7 +154,7 @@ void refresh_access(document_actor_type* self) {
 
 // An edit from a session whose join waits for the access read: kept for
 // after it (bounded). True when it was kept or refused here.
-bool defer_edit(document_actor_type* self, edit_request& req) {
+bool defer_edit(document_self self, edit_request& req) {
   auto& st = self->state;
   for (auto& w : st.joins_waiting) {
     if (w.request.session_id != req.session_id || w.request.remote_node != req.remote_node)
@@ -171,12 +173,12 @@ bool defer_edit(document_actor_type* self, edit_request& req) {
 
 // -- presence --
 
-void flush_presence(document_actor_type* self) {
+void flush_presence(document_self self) {
   auto& st = self->state;
   st.sessions.presence(st.presence.take(self->clock().now()));
 }
 
-void announce(document_actor_type* self, std::string origin_session, wire::Presence p) {
+void announce(document_self self, std::string origin_session, wire::Presence p) {
   auto& st = self->state;
   st.presence.add(std::move(origin_session), std::move(p));
   auto now = self->clock().now(); // the actor system's clock, so a test scheduler can drive it
@@ -189,34 +191,34 @@ void announce(document_actor_type* self, std::string origin_session, wire::Prese
   self->delayed_send(self, *due - now, presence_atom::value);
 }
 
-caf::result<caf::actor> join(document_actor_type* self, join_request& req) {
+caf::result<joined> join(document_self self, join_request& req) {
   auto& s = self->state;
   if (self->clock().now() - s.access_read_at >= s.config.access_refresh || s.access_read_in_flight) {
-    s.joins_waiting.push_back({self->make_response_promise(), std::move(req)});
+    s.joins_waiting.push_back({self->make_response_promise<joined>(), std::move(req)});
     refresh_access(self);
-    return caf::delegated<caf::actor>{};
+    return caf::delegated<joined>{};
   }
   if (auto err = on_join(self, req))
     return err;
-  return caf::actor_cast<caf::actor>(self);
+  return joined{caf::actor_cast<document_api>(self)};
 }
 
-void leave(document_actor_type* self, const std::function<bool(const std::string&, const std::string&)>& pred) {
+void leave(document_self self, const std::function<bool(const std::string&, const std::string&)>& pred) {
   drop_waiting_joins(self, [&](const join_request& r) { return pred(r.session_id, r.remote_node); });
   remove_subscribers(self, [&](const subscriber& s) { return pred(s.session_id, s.remote_node); });
 }
 
-void gateway_down(document_actor_type* self, const caf::actor_addr& gateway) {
-  drop_waiting_joins(self, [&](const join_request& r) { return r.remote_node.empty() && r.gateway.address() == gateway; });
-  remove_subscribers(self, [&](const subscriber& s) { return s.gateway.address() == gateway; });
+void gateway_down(document_self self, const caf::actor_addr& gateway) {
+  drop_waiting_joins(self, [&](const join_request& r) { return r.gateway && r.gateway.address() == gateway; });
+  remove_subscribers(self, [&](const subscriber& s) { return s.gateway && s.gateway.address() == gateway; });
 }
 
-void hear_grant(document_actor_type* self, std::int64_t user_id, const std::string& role, std::uint64_t version) {
+void hear_grant(document_self self, std::int64_t user_id, const std::string& role, std::uint64_t version) {
   if (self->state.access.hear(user_id, auth::parse_grant(role), version))
     enforce_access(self);
 }
 
-void on_recheck(document_actor_type* self) {
+void on_recheck(document_self self) {
   auto& s = self->state;
   s.access_recheck_armed = !s.sessions.subscribers().empty();
   if (!s.access_recheck_armed)

@@ -133,7 +133,7 @@ void fanout::deliver(const std::vector<pending_notice>& notices) {
       env.mutable_broadcast()->Swap(to_other_nodes.mutable_edits(0));
     else
       env.mutable_broadcasts()->Swap(&to_other_nodes);
-    bus_->publish(redis_bridge::doc_channel(doc_id_), env.SerializeAsString());
+    bus_->publish(cluster_bus::doc_channel(doc_id_), env.SerializeAsString());
   }
   for (std::size_t i = 0; i < out.size(); ++i)
     if (!out[i].empty())

@@ -10,7 +10,7 @@
 #include "actors/commit_pipeline.hpp"
 #include "actors/messages.hpp"
 #include "actors/presence_batch.hpp"
-#include "actors/redis_bridge.hpp"
+#include "actors/cluster_bus.hpp"
 #include "actors/session_sink.hpp"
 #include "auth/access.hpp"
 
@@ -32,7 +32,7 @@ struct subscriber {
   auth::role role = auth::role::none;
   bool echo = false;
   session_sink_ptr sink;
-  caf::actor gateway;      // monitored by the document actor
+  session_api gateway;     // none for a session of another node
   std::string remote_node; // empty: a session on this node
 };
 
@@ -40,7 +40,7 @@ class fanout {
 public:
   /// `bus` (null when not clustered) carries what sessions of other nodes
   /// hear.
-  fanout(std::string doc_id, std::shared_ptr<redis_bridge> bus) : doc_id_(std::move(doc_id)), bus_(std::move(bus)) {
+  fanout(std::string doc_id, std::shared_ptr<cluster_bus> bus) : doc_id_(std::move(doc_id)), bus_(std::move(bus)) {
   }
 
   std::vector<subscriber>& subscribers() noexcept {
@@ -60,7 +60,7 @@ public:
 
 private:
   std::string doc_id_;
-  std::shared_ptr<redis_bridge> bus_;
+  std::shared_ptr<cluster_bus> bus_;
   std::vector<subscriber> subscribers_;
 };
 

@@ -13,13 +13,6 @@ namespace {
 constexpr auto k_category = caf::atom("stet");
 }
 
-auth::document_access access_of(const storage::document_row& row, const storage::acl_snapshot& acl) {
-  auth::document_access out{row.owner_id, row.is_public, {}, acl.version};
-  for (auto& a : acl.entries)
-    out.grants[a.user_id] = auth::parse_grant(a.role);
-  return out;
-}
-
 result<document> restore(const loaded_document& stored, document_limits limits) {
   auto& row = stored.row;
   stored_document decoded{row.id, parse_conflict_policy(row.policy).value_or(conflict_policy::lww), row.content,

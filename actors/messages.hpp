@@ -1,6 +1,7 @@
-// Messages between stet's actors (atoms and payload types). Everything here
-// stays inside one process for now; payloads holding pointers are marked
-// unsafe so CAF never tries to serialise them.
+// Messages between stet's actors: atoms and payload types (the contracts
+// that use them are in actors/api.hpp). Everything here stays inside one
+// process; payloads are marked unsafe so CAF never tries to serialise them
+// (the bus between nodes has its own protobuf envelopes).
 #pragma once
 
 #include "actors/read_throttle.hpp"
@@ -14,6 +15,8 @@
 #include <caf/actor.hpp>
 #include <caf/allowed_unsafe_message_type.hpp>
 #include <caf/atom.hpp>
+#include <caf/replies_to.hpp>
+#include <caf/typed_actor.hpp>
 #include <caf/error.hpp>
 
 #include <chrono>
@@ -41,7 +44,6 @@ using closed_atom = caf::atom_constant<caf::atom("closed")>;
 using stats_atom = caf::atom_constant<caf::atom("stats")>;
 using acl_atom = caf::atom_constant<caf::atom("acl")>;
 using drop_atom = caf::atom_constant<caf::atom("drop")>;
-using run_atom = caf::atom_constant<caf::atom("run")>;
 using bus_atom = caf::atom_constant<caf::atom("bus")>;
 using ring_atom = caf::atom_constant<caf::atom("ring")>;
 using redis_atom = caf::atom_constant<caf::atom("redis")>;
@@ -52,10 +54,18 @@ using token_atom = caf::atom_constant<caf::atom("token")>;
 using user_atom = caf::atom_constant<caf::atom("user")>;
 using revoke_atom = caf::atom_constant<caf::atom("revoke")>;
 using expiry_atom = caf::atom_constant<caf::atom("expiry")>;
-
-/// Work to run on a storage actor's thread with its store (REST requests).
-/// The job reports its own result (e.g. by posting back to a session).
-using store_job = std::function<void(storage::store&)>;
+using commit_watch_atom = caf::atom_constant<caf::atom("cwatch")>;
+using recheck_atom = caf::atom_constant<caf::atom("recheck")>;
+using repair_atom = caf::atom_constant<caf::atom("repair")>;
+using create_atom = caf::atom_constant<caf::atom("create")>;
+using list_atom = caf::atom_constant<caf::atom("list")>;
+using open_atom = caf::atom_constant<caf::atom("open")>;
+using delete_atom = caf::atom_constant<caf::atom("delete")>;
+using share_atom = caf::atom_constant<caf::atom("share")>;
+using history_atom = caf::atom_constant<caf::atom("history")>;
+using register_atom = caf::atom_constant<caf::atom("register")>;
+using find_atom = caf::atom_constant<caf::atom("find")>;
+using erase_atom = caf::atom_constant<caf::atom("erase")>;
 
 /// Which of `n` storage actors serves `doc_id`: the registry and the REST API
 /// pick the same one, so a document's writes keep their order.
@@ -76,6 +86,13 @@ constexpr std::chrono::seconds k_actor_timeout{5};
 /// "The current revision" where a revision is asked for.
 constexpr std::uint64_t k_current_rev = ~std::uint64_t{0};
 
+/// A client session's actor, on the node it is connected to, as the
+/// documents it joined see it.
+using session_api = caf::typed_actor<
+  /// The document was deleted, or the session's access to it revoked, or
+  /// it closed: the session is not joined to it any more.
+  caf::reacts_to<drop_atom, std::string>>;
+
 /// A session asking to join a document.
 struct join_request {
   std::string doc_id;
@@ -87,7 +104,9 @@ struct join_request {
   std::int64_t user_id = 0; // 0: anonymous session
   std::string username;     // shown in presence; empty for anonymous sessions
   session_sink_ptr sink;
-  caf::actor gateway; // monitored: the session leaves when it goes down
+  /// A session of this node: monitored (it leaves when its actor goes
+  /// down) and told when it is dropped. None for a session of another node.
+  session_api gateway;
   /// Set when the session lives on another node (its sink publishes there).
   std::string remote_node;
   /// Whose quota a join that creates the document counts against:
@@ -130,8 +149,46 @@ struct loaded_document {
   storage::acl_snapshot acl;
 };
 
-/// Who may open a document, as stored.
-auth::document_access access_of(const storage::document_row& row, const storage::acl_snapshot& acl);
+/// What loading a document asks of storage.
+struct load_request {
+  std::string doc_id;
+  /// Used when the load creates the document.
+  std::string policy = "lww";
+  /// Create the document when it does not exist (else unknown_document),
+  /// owned by `owner_id` (0: open to everyone).
+  bool create = false;
+  std::int64_t owner_id = 0;
+  /// Take the document's lease for this node first (cluster nodes; ""
+  /// takes none): it fences every commit of the node that held it.
+  std::string lease_node{};
+};
+
+/// A document as one caller may see it: its row and the caller's role.
+struct visible_document {
+  storage::document_row row;
+  auth::role role = auth::role::none;
+};
+
+/// The owner (`caller`) gives `username` a role ("viewer", "editor"; ""
+/// takes it away).
+struct share_request {
+  std::string doc_id;
+  std::int64_t caller = 0;
+  std::string username;
+  std::string role;
+};
+
+/// A share as stored: whom it concerns and the access list's new version.
+struct share_result {
+  std::int64_t user_id = 0;
+  std::uint64_t version = 0;
+};
+
+/// A document's revision and the history its op log still holds.
+struct document_history {
+  std::uint64_t rev = 0;
+  std::vector<storage::history_row> entries;
+};
 
 /// The document as stored, its op log decoded. Errors: internal when the
 /// log cannot be decoded or replayed (the detail says where).
@@ -150,6 +207,14 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stet::loaded_document)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stet::storage::op_row)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<stet::storage::op_row>)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stet::storage::snapshot_row)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stet::load_request)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stet::visible_document)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<stet::visible_document>)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stet::share_request)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stet::share_result)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stet::document_history)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stet::storage::document_row)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stet::storage::user_row)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::optional<stet::storage::user_row>)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<stet::storage::session_event>)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stet::store_job)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stet::read_credit)

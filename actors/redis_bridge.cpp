@@ -43,7 +43,7 @@ redis_bridge::~redis_bridge() {
   stop();
 }
 
-void redis_bridge::start(caf::actor registry) {
+void redis_bridge::start(bus_listener_api registry) {
   work_.emplace(boost::asio::make_work_guard(io_));
   cmd_ = std::make_shared<redis_connection>(io_, endpoint_);
   sub_ = std::make_shared<redis_connection>(io_, endpoint_);

@@ -7,6 +7,8 @@
 // or for another channel is dropped and counted (stet_bus_rejected_total).
 #pragma once
 
+#include "actors/api.hpp"
+#include "actors/cluster_bus.hpp"
 #include "actors/membership.hpp"
 #include "actors/node_health.hpp"
 #include "actors/redis_connection.hpp"
@@ -27,7 +29,7 @@
 
 namespace stet {
 
-class redis_bridge {
+class redis_bridge final : public cluster_bus {
 public:
   /// `url`: redis://[[USER]:PASSWORD@]HOST[:PORT] (or HOST:PORT);
   /// `cluster_key`: the key every node of the cluster shares, at least
@@ -42,32 +44,20 @@ public:
   /// Starts the Redis thread. Incoming bus messages go to `registry` as
   /// (bus_atom, payload); live-set changes as (ring_atom, nodes); the
   /// subscriptions back after they dropped as (redis_atom, true).
-  void start(caf::actor registry);
+  void start(bus_listener_api registry);
   /// Leaves the membership at once (graceful shutdown) and stops.
   void stop();
 
-  const std::string& node_id() const noexcept {
+  const std::string& node_id() const noexcept override {
     return node_id_;
   }
 
   // -- thread-safe --
 
-  void publish(std::string channel, std::string payload);
+  void publish(std::string channel, std::string payload) override;
   /// `confirmed` runs (on the Redis thread) once Redis has subscribed us.
-  void subscribe(std::string channel, std::function<void()> confirmed);
-  void unsubscribe(std::string channel);
-
-  static std::string node_channel(const std::string& node) {
-    return "stet:node:" + node;
-  }
-  static std::string doc_channel(const std::string& doc) {
-    return "stet:doc:" + doc;
-  }
-  /// What every node hears: access changes, deletes and token revokes, which
-  /// must reach a node even while the sender's view of the live set lacks it.
-  static std::string cluster_channel() {
-    return "stet:cluster";
-  }
+  void subscribe(std::string channel, std::function<void()> confirmed) override;
+  void unsubscribe(std::string channel) override;
 
   struct publication {
     std::string channel;

@@ -3,6 +3,7 @@
 #include "metrics/log.hpp"
 #include "actors/remote_document.hpp"
 #include "actors/remote_sink.hpp"
+#include "actors/storage_requests.hpp"
 #include "core/rendezvous.hpp"
 #include "metrics/metrics.hpp"
 
@@ -18,7 +19,6 @@ namespace stet {
 
 namespace {
 
-using repair_atom = caf::atom_constant<caf::atom("repair")>;
 
 const std::string& self_node(const registry_state& st) {
   return st.config.bus->node_id();
@@ -42,30 +42,31 @@ bool owned_here(const registry_state& st, const std::string& doc_id) {
   return !st.config.bus || owner_of(st, doc_id) == self_node(st);
 }
 
-const caf::actor& store_for(registry_state& st, const std::string& doc_id) {
+const storage_api& store_for(registry_state& st, const std::string& doc_id) {
   return st.stores[storage_index(doc_id, st.stores.size())];
 }
 
-void reply_to_remote(registry_actor_type* self, const std::string& node, const std::string& doc_id,
+void reply_to_remote(registry_self self, const std::string& node, const std::string& doc_id,
                      const std::string& session_id, const error& err);
-void on_envelope(registry_actor_type* self, wire::BusEnvelope& env, const std::string& bytes);
-void on_loaded(registry_actor_type* self, const std::string& id, loaded_document& loaded);
-void fail_waiting(registry_actor_type* self, const std::string& id, const caf::error& err);
-void apply_change(registry_actor_type* self, const std::string& doc_id, const caf::actor& doc,
+void on_envelope(registry_self self, wire::BusEnvelope& env, const std::string& bytes);
+void on_loaded(registry_self self, const std::string& id, loaded_document& loaded);
+void fail_waiting(registry_self self, const std::string& id, const caf::error& err);
+void apply_change(registry_self self, const std::string& doc_id, const document_actor_api& doc,
                   const wire::BusEnvelope& env);
 
 // Loads (creating if needed, and leasing on a cluster node) a document
 // that joins are waiting for; exactly one storage read however many wait.
 // A document is loaded as it is first; only when it does not exist is the
 // creator's quota charged and the document created.
-void start_load(registry_actor_type* self, const std::string& id, const std::string& policy, std::int64_t owner,
+void start_load(registry_self self, const std::string& id, const std::string& policy, std::int64_t owner,
                 const std::string& creator, bool create = false) {
   auto& st = self->state;
   ++st.loads;
   metrics::get().document_loads.Increment();
   std::string lease = st.config.bus ? self_node(st) : std::string{};
   bool limited = st.config.creations != nullptr;
-  self->request(store_for(st, id), k_store_timeout, load_atom::value, id, policy, create || !limited, owner, lease)
+  self->request(store_for(st, id), k_store_timeout, load_atom::value,
+                load_request{id, policy, create || !limited, owner, lease})
     .then([=](loaded_document& loaded) { on_loaded(self, id, loaded); },
           [=](caf::error& err) {
             auto e = from_caf(err);
@@ -83,19 +84,19 @@ void start_load(registry_actor_type* self, const std::string& id, const std::str
 
 // Joins a session of another node to an open document. Sent now, so the
 // document sees the join before any edit relayed after it.
-void join_remote(registry_actor_type* self, const caf::actor& doc, join_request req) {
+void join_remote(registry_self self, const document_actor_api& doc, join_request req) {
   auto node = req.remote_node, doc_id = req.doc_id, session = req.session_id;
   // Longer than the document's own wait for an access read (5 s), and on
   // any error the join is withdrawn, so a session told it failed is never
   // left subscribed.
   self->request(doc, k_store_timeout, join_atom::value, std::move(req))
-    .then([](caf::actor&) {}, [=](caf::error& err) {
+    .then([](joined&) {}, [=](caf::error& err) {
       self->send(doc, leave_atom::value, node, session);
       reply_to_remote(self, node, doc_id, session, from_caf(err));
     });
 }
 
-void fail_waiting(registry_actor_type* self, const std::string& id, const caf::error& err) {
+void fail_waiting(registry_self self, const std::string& id, const caf::error& err) {
   auto waiting = std::move(self->state.loading[id]);
   self->state.loading.erase(id);
   self->state.held_bus.erase(id);
@@ -107,7 +108,7 @@ void fail_waiting(registry_actor_type* self, const std::string& id, const caf::e
   }
 }
 
-void on_loaded(registry_actor_type* self, const std::string& id, loaded_document& loaded) {
+void on_loaded(registry_self self, const std::string& id, loaded_document& loaded) {
   auto& st = self->state;
   // What the bus brought while the document loaded. Deletes and access
   // changes were stored after the load may have read, so they come before
@@ -135,8 +136,8 @@ void on_loaded(registry_actor_type* self, const std::string& id, loaded_document
   config.epoch = loaded.row.owner_epoch;
   // Linked: a registry shut down takes its documents with it.
   auto actor = self->spawn<caf::linked>(document_actor, doc, loaded.row.title, std::move(access),
-                                        loaded.row.snapshot_rev, store_for(st, id), caf::actor_cast<caf::actor>(self),
-                                        config);
+                                        loaded.row.snapshot_rev, store_for(st, id),
+                                        caf::actor_cast<registry_api>(self), config);
   self->monitor(actor);
   auto& entry = st.open[id];
   entry.actor = actor;
@@ -160,14 +161,14 @@ void on_loaded(registry_actor_type* self, const std::string& id, loaded_document
       on_envelope(self, env, bytes);
 }
 
-void reply_to_remote(registry_actor_type* self, const std::string& node, const std::string& doc_id,
+void reply_to_remote(registry_self self, const std::string& node, const std::string& doc_id,
                      const std::string& session_id, const error& err) {
   remote_sink sink{self->state.config.bus, node, doc_id, session_id};
   sink.send(wire::make_error(err, doc_id));
 }
 
 // An access change or a delete, stored by some node, for an open document.
-void apply_change(registry_actor_type* self, const std::string& doc_id, const caf::actor& doc,
+void apply_change(registry_self self, const std::string& doc_id, const document_actor_api& doc,
                   const wire::BusEnvelope& env) {
   if (env.has_access()) {
     self->send(doc, acl_atom::value, env.access().user_id(), env.access().role(), env.access().version());
@@ -181,7 +182,7 @@ void apply_change(registry_actor_type* self, const std::string& doc_id, const ca
 // The change goes to the document if it is open; one still loading may
 // have read its access list before the change was stored, so it gets the
 // change once it is open.
-void deliver_change(registry_actor_type* self, const std::string& doc_id, const wire::BusEnvelope& env) {
+void deliver_change(registry_self self, const std::string& doc_id, const wire::BusEnvelope& env) {
   auto& st = self->state;
   if (auto it = st.open.find(doc_id); it != st.open.end())
     apply_change(self, doc_id, it->second.actor, env);
@@ -192,18 +193,18 @@ void deliver_change(registry_actor_type* self, const std::string& doc_id, const 
 // Tells every other node about a stored access change, delete or token
 // revoke: the document may be open on whichever node thinks it owns it,
 // and a node this one does not count as live yet hears it all the same.
-void publish_change(registry_actor_type* self, const std::string& doc_id, wire::BusEnvelope env) {
+void publish_change(registry_self self, const std::string& doc_id, wire::BusEnvelope env) {
   auto& st = self->state;
   if (!st.config.bus)
     return;
   env.set_from_node(self_node(st));
   env.set_doc_id(doc_id);
-  st.config.bus->publish(redis_bridge::cluster_channel(), env.SerializeAsString());
+  st.config.bus->publish(cluster_bus::cluster_channel(), env.SerializeAsString());
 }
 
 // A payload from another node (authenticated by the bridge): one envelope
 // or a batch of them, each parsed once here.
-void on_bus(registry_actor_type* self, const std::string& payload) {
+void on_bus(registry_self self, const std::string& payload) {
   if (!self->state.config.bus)
     return;
   auto items = wire::decode_bus(payload);
@@ -218,7 +219,7 @@ void on_bus(registry_actor_type* self, const std::string& payload) {
 
 // A message from another node for a document this node owns, or for a
 // stand-in of one it does not.
-void on_envelope(registry_actor_type* self, wire::BusEnvelope& env, const std::string& bytes) {
+void on_envelope(registry_self self, wire::BusEnvelope& env, const std::string& bytes) {
   auto& st = self->state;
   auto& doc_id = env.doc_id();
   if (env.has_frame() || env.has_broadcast() || env.has_frames() || env.has_broadcasts()) {
@@ -248,7 +249,7 @@ void on_envelope(registry_actor_type* self, wire::BusEnvelope& env, const std::s
                      j.user_id(),
                      j.username(),
                      std::make_shared<remote_sink>(st.config.bus, from, doc_id, j.session_id()),
-                     caf::actor_cast<caf::actor>(self),
+                     session_api{}, // a session of another node: its node's departure drops it
                      from,
                      j.creator()};
     if (auto it = st.open.find(doc_id); it != st.open.end()) {
@@ -298,7 +299,7 @@ void on_envelope(registry_actor_type* self, wire::BusEnvelope& env, const std::s
 
 // The live set changed: documents whose owner changed move, stand-ins for
 // them resync, and sessions of nodes that left are forgotten.
-void on_ring(registry_actor_type* self, std::vector<std::string> live) {
+void on_ring(registry_self self, std::vector<std::string> live) {
   auto& st = self->state;
   auto old = std::move(st.ring);
   st.ring = std::move(live);
@@ -329,12 +330,11 @@ void on_ring(registry_actor_type* self, std::vector<std::string> live) {
 }
 
 // GET of a document (at `rev`) from its snapshot and stored op log.
-void view_from_storage(registry_actor_type* self, const std::string& id, std::uint64_t rev,
-                       caf::response_promise rp) {
+void view_from_storage(registry_self self, const std::string& id, std::uint64_t rev,
+                       caf::typed_response_promise<document_view> rp) {
   ++self->state.loads;
   metrics::get().document_loads.Increment();
-  self->request(store_for(self->state, id), k_store_timeout, load_atom::value, id, std::string{}, false,
-                std::int64_t{0}, std::string{})
+  self->request(store_for(self->state, id), k_store_timeout, load_atom::value, load_request{id})
     .then(
       [=](loaded_document& loaded) mutable {
         // Shown once, not kept: every revision the log holds may be asked for.
@@ -360,7 +360,7 @@ void view_from_storage(registry_actor_type* self, const std::string& id, std::ui
 
 // Each user with a session here: its token epoch as stored (a revoke whose
 // bus message was lost is learned this way).
-void reread_token_epochs(registry_actor_type* self) {
+void reread_token_epochs(registry_self self) {
   auto& st = self->state;
   if (!st.config.session_users || !st.config.on_token_epoch)
     return;
@@ -384,7 +384,8 @@ void reread_token_epochs(registry_actor_type* self) {
 
 } // namespace
 
-caf::behavior registry_actor(registry_actor_type* self, std::vector<caf::actor> stores, registry_config config) {
+registry_actor_api::behavior_type registry_actor(registry_self self, std::vector<storage_api> stores,
+                                                 registry_config config) {
   self->state.stores = std::move(stores);
   self->state.config = config;
   self->set_down_handler([self](caf::down_msg& dm) {
@@ -406,9 +407,9 @@ caf::behavior registry_actor(registry_actor_type* self, std::vector<caf::actor> 
       }
   });
   return {
-    [=](join_atom, join_request& req) {
+    [=](join_atom, join_request& req) -> caf::result<joined> {
       auto& st = self->state;
-      auto rp = self->make_response_promise();
+      auto rp = self->make_response_promise<joined>();
       if (st.config.bus && st.ring.empty()) {
         rp.deliver(to_caf(make_error(errc::storage_unavailable,
                                      "cluster membership is not settled yet; join again in a moment")));
@@ -418,8 +419,7 @@ caf::behavior registry_actor(registry_actor_type* self, std::vector<caf::actor> 
         // Another node owns it: sessions here go through a stand-in.
         auto& proxy = st.proxies[req.doc_id];
         if (!proxy) {
-          proxy = self->spawn<caf::linked>(remote_document, req.doc_id, owner_of(st, req.doc_id), st.config.bus,
-                                           caf::actor_cast<caf::actor>(self));
+          proxy = self->spawn<caf::linked>(remote_document, req.doc_id, owner_of(st, req.doc_id), st.config.bus);
           self->monitor(proxy);
           count_documents(st);
         }
@@ -441,9 +441,9 @@ caf::behavior registry_actor(registry_actor_type* self, std::vector<caf::actor> 
         start_load(self, id, policy, owner, creator);
       return rp;
     },
-    [=](get_atom, const std::string& id, std::uint64_t rev) {
+    [=](get_atom, const std::string& id, std::uint64_t rev) -> caf::result<document_view> {
       auto& st = self->state;
-      auto rp = self->make_response_promise();
+      auto rp = self->make_response_promise<document_view>();
       auto it = st.open.find(id);
       if (it == st.open.end()) {
         view_from_storage(self, id, rev, rp);

@@ -4,11 +4,9 @@
 #pragma once
 
 #include "actors/document_actor.hpp"
-#include "actors/redis_bridge.hpp"
+#include "actors/cluster_bus.hpp"
 #include "auth/token_bucket.hpp"
 
-#include <caf/response_promise.hpp>
-#include <caf/stateful_actor.hpp>
 
 #include <functional>
 #include <map>
@@ -22,7 +20,7 @@ struct registry_config {
   document_actor_config document;
   /// Set on cluster nodes: documents are owned by the rendezvous winner over
   /// the live nodes; the others relay through the bus.
-  std::shared_ptr<redis_bridge> bus;
+  std::shared_ptr<cluster_bus> bus;
   /// Documents a join may create, per user or address (null: no limit).
   std::shared_ptr<auth::creation_quota> creations;
   /// Called (on the registry's thread) with a user's token epoch: from
@@ -36,11 +34,11 @@ struct registry_config {
 
 struct registry_state {
   struct open_document {
-    caf::actor actor;
+    document_actor_api actor;
     std::uint64_t joins_forwarded = 0;
   };
   struct waiting_join {
-    caf::response_promise promise; // unused for a remote session's join
+    caf::typed_response_promise<joined> promise; // unused for a remote session's join
     join_request request;
   };
   std::unordered_map<std::string, open_document> open;
@@ -50,13 +48,13 @@ struct registry_state {
   std::unordered_map<std::string, std::vector<std::string>> held_bus;
   /// The storage actors (one connection each); a document always uses the
   /// same one, so its commits stay in order.
-  std::vector<caf::actor> stores;
+  std::vector<storage_api> stores;
   registry_config config;
   std::uint64_t loads = 0; // storage reads, for tests and metrics
   /// Cluster: the live nodes (sorted) and the stand-ins for documents that
   /// other nodes own.
   std::vector<std::string> ring;
-  std::unordered_map<std::string, caf::actor> proxies;
+  std::unordered_map<std::string, remote_document_api> proxies;
   /// Repairs after the bus dropped messages (see redis_atom): one at a time.
   bool repair_pending = false;
   std::size_t epochs_unanswered = 0;
@@ -65,24 +63,10 @@ struct registry_state {
   static inline const char* name = "registry";
 };
 
-using registry_actor_type = caf::stateful_actor<registry_state>;
+using registry_self = registry_actor_api::stateful_pointer<registry_state>;
 
-/// Messages:
-/// - (join_atom, join_request) -> caf::actor: the document actor, after it
-///   sent the snapshot to the joiner's sink.
-/// - (get_atom, doc_id, rev) -> document_view (rev: k_current_rev or an
-///   older one); unknown_document when absent.
-/// - (acl_atom, doc_id, user_id, role, version): a grant change stored here
-///   in the access list's `version`: to the document if open or loading,
-///   and to the other nodes.
-/// - (drop_atom, doc_id): the document was deleted; its actor stops.
-/// - (idle_atom, doc_id, joins_seen) -> bool: true when the document may stop.
-/// - (revoke_atom, user_id, epoch): a user's tokens were revoked here; tell
-///   the other nodes.
-/// - (stats_atom) -> (open documents, storage loads).
-/// Cluster nodes also take (bus_atom, BusEnvelope bytes) from the bridge,
-/// (ring_atom, live nodes) on membership changes and (redis_atom, true) when
-/// its subscriptions are back after they dropped.
-caf::behavior registry_actor(registry_actor_type* self, std::vector<caf::actor> stores, registry_config config);
+/// The registry (registry_api) over the node's storage actors.
+registry_actor_api::behavior_type registry_actor(registry_self self, std::vector<storage_api> stores,
+                                                 registry_config config);
 
 } // namespace stet

@@ -13,16 +13,16 @@ namespace stet {
 
 namespace {
 
-void publish_to_owner(remote_document_type* self, wire::BusEnvelope& env) {
+void publish_to_owner(remote_document_self self, wire::BusEnvelope& env) {
   auto& st = self->state;
   env.set_from_node(st.bus->node_id());
   env.set_doc_id(st.doc_id);
-  st.bus->publish(redis_bridge::node_channel(st.owner), env.SerializeAsString());
+  st.bus->publish(cluster_bus::node_channel(st.owner), env.SerializeAsString());
 }
 
 // Everyone joins again (through the registry, which knows the owner now);
 // clients resume from their known revision and resend what is unacked.
-void resync_all(remote_document_type* self, const std::string& why) {
+void resync_all(remote_document_self self, const std::string& why) {
   auto& st = self->state;
   auto msg = wire::make_error(make_error(errc::fenced, "document " + st.doc_id + " " + why + "; join it again"),
                               st.doc_id);
@@ -34,11 +34,11 @@ void resync_all(remote_document_type* self, const std::string& why) {
   for (auto& [rp, req] : st.waiting)
     rp.deliver(to_caf(make_error(errc::fenced, "document " + st.doc_id + " " + why + "; join it again")));
   st.waiting.clear();
-  st.bus->unsubscribe(redis_bridge::doc_channel(st.doc_id));
+  st.bus->unsubscribe(cluster_bus::doc_channel(st.doc_id));
   self->quit();
 }
 
-void send_join(remote_document_type* self, const join_request& req) {
+void send_join(remote_document_self self, const join_request& req) {
   wire::BusEnvelope env;
   auto* j = env.mutable_join();
   j->set_session_id(req.session_id);
@@ -53,14 +53,14 @@ void send_join(remote_document_type* self, const join_request& req) {
   publish_to_owner(self, env);
 }
 
-void add_session(remote_document_type* self, join_request& req) {
+void add_session(remote_document_self self, join_request& req) {
   auto& st = self->state;
   self->monitor(req.gateway);
   st.sessions[req.session_id] = {req.client_id, req.echo, req.sink, req.gateway};
   send_join(self, req);
 }
 
-void leave(remote_document_type* self, const std::string& session_id) {
+void leave(remote_document_self self, const std::string& session_id) {
   auto& st = self->state;
   if (!st.sessions.erase(session_id))
     return;
@@ -68,13 +68,13 @@ void leave(remote_document_type* self, const std::string& session_id) {
   env.mutable_leave()->set_session_id(session_id);
   publish_to_owner(self, env);
   if (st.sessions.empty() && st.waiting.empty()) {
-    st.bus->unsubscribe(redis_bridge::doc_channel(st.doc_id));
+    st.bus->unsubscribe(cluster_bus::doc_channel(st.doc_id));
     self->quit(); // the registry sees it go down
   }
 }
 
 // Messages from the owner for one local session, in order: one hand-over.
-void on_frames(remote_document_type* self, const std::string& session_id,
+void on_frames(remote_document_self self, const std::string& session_id,
                const std::vector<const std::string*>& messages) {
   auto& st = self->state;
   auto it = st.sessions.find(session_id);
@@ -118,7 +118,7 @@ void on_frames(remote_document_type* self, const std::string& session_id,
 
 // A commit's applied edits, in rev order: each local session gets the ones
 // it has not seen, in one hand-over.
-void on_broadcasts(remote_document_type* self, const std::vector<const wire::DocBroadcast*>& edits) {
+void on_broadcasts(remote_document_self self, const std::vector<const wire::DocBroadcast*>& edits) {
   auto& st = self->state;
   std::map<std::string, std::vector<std::shared_ptr<const std::string>>> out;
   for (auto* b : edits) {
@@ -153,16 +153,15 @@ void on_broadcasts(remote_document_type* self, const std::vector<const wire::Doc
 
 } // namespace
 
-caf::behavior remote_document(remote_document_type* self, std::string doc_id, std::string owner,
-                              std::shared_ptr<redis_bridge> bus, caf::actor registry) {
+remote_document_api::behavior_type remote_document(remote_document_self self, std::string doc_id, std::string owner,
+                                                   std::shared_ptr<cluster_bus> bus) {
   auto& st = self->state;
   st.doc_id = std::move(doc_id);
   st.owner = std::move(owner);
   st.bus = std::move(bus);
-  st.registry = std::move(registry);
   // Subscribe before the first join goes out: no applied edit can slip by.
-  st.bus->subscribe(redis_bridge::doc_channel(st.doc_id),
-                    [self = caf::actor_cast<caf::actor>(self)] { caf::anon_send(self, subscribed_atom::value); });
+  st.bus->subscribe(cluster_bus::doc_channel(st.doc_id),
+                    [self = caf::actor_cast<remote_document_api>(self)] { caf::anon_send(self, subscribed_atom::value); });
   self->set_down_handler([self](caf::down_msg& dm) {
     std::vector<std::string> gone;
     for (auto& [id, s] : self->state.sessions)
@@ -172,15 +171,15 @@ caf::behavior remote_document(remote_document_type* self, std::string doc_id, st
       leave(self, id);
   });
   return {
-    [=](join_atom, join_request& req) -> caf::result<caf::actor> {
+    [=](join_atom, join_request& req) -> caf::result<joined> {
       auto& s = self->state;
       if (!s.subscribed) {
-        auto rp = self->make_response_promise();
+        auto rp = self->make_response_promise<joined>();
         s.waiting.emplace_back(rp, std::move(req));
-        return caf::delegated<caf::actor>{};
+        return rp;
       }
       add_session(self, req);
-      return caf::actor_cast<caf::actor>(self);
+      return joined{caf::actor_cast<document_api>(self)};
     },
     [=](subscribed_atom) {
       auto& s = self->state;
@@ -189,7 +188,7 @@ caf::behavior remote_document(remote_document_type* self, std::string doc_id, st
       s.waiting.clear();
       for (auto& [rp, req] : waiting) {
         add_session(self, req);
-        rp.deliver(caf::actor_cast<caf::actor>(self));
+        rp.deliver(joined{caf::actor_cast<document_api>(self)});
       }
     },
     [=](edit_atom, edit_request& req) {

@@ -8,10 +8,8 @@
 // tells its sessions to join again (they resume from their known revision).
 #pragma once
 
-#include "actors/messages.hpp"
-#include "actors/redis_bridge.hpp"
-
-#include <caf/stateful_actor.hpp>
+#include "actors/api.hpp"
+#include "actors/cluster_bus.hpp"
 
 #include <map>
 
@@ -22,7 +20,7 @@ struct remote_document_state {
     std::string client_id;
     bool echo = false;
     session_sink_ptr sink;
-    caf::actor gateway;
+    session_api gateway;
     /// Broadcasts reach a session only after its snapshot, and only
     /// revisions past what it already has (its catch-up comes as frames).
     bool synced = false;
@@ -35,10 +33,9 @@ struct remote_document_state {
   };
   std::string doc_id;
   std::string owner;
-  std::shared_ptr<redis_bridge> bus;
-  caf::actor registry;
+  std::shared_ptr<cluster_bus> bus;
   std::map<std::string, local_session> sessions;
-  std::vector<std::pair<caf::response_promise, join_request>> waiting; // until subscribed
+  std::vector<std::pair<caf::typed_response_promise<joined>, join_request>> waiting; // until subscribed
   bool subscribed = false;
   /// Last broadcast revision seen, for gap detection (0: none yet).
   std::uint64_t last_broadcast = 0;
@@ -46,13 +43,10 @@ struct remote_document_state {
   static inline const char* name = "remote_document";
 };
 
-using remote_document_type = caf::stateful_actor<remote_document_state>;
+using remote_document_self = remote_document_api::stateful_pointer<remote_document_state>;
 
-/// Messages: as the document actor for (join_atom, join_request) ->
-/// caf::actor, (edit_atom, edit_request), (presence_atom, ...), (leave_atom,
-/// session_id); plus (bus_atom, BusEnvelope bytes) from the bridge and
-/// (move_atom) when the owner changed or messages may have been lost.
-caf::behavior remote_document(remote_document_type* self, std::string doc_id, std::string owner,
-                              std::shared_ptr<redis_bridge> bus, caf::actor registry);
+/// The stand-in (remote_document_api) for `doc_id`, owned by `owner`.
+remote_document_api::behavior_type remote_document(remote_document_self self, std::string doc_id, std::string owner,
+                                                   std::shared_ptr<cluster_bus> bus);
 
 } // namespace stet

@@ -2,14 +2,14 @@
 // are published to that node's channel, which hands them to the session.
 #pragma once
 
-#include "actors/redis_bridge.hpp"
+#include "actors/cluster_bus.hpp"
 #include "actors/session_sink.hpp"
 
 namespace stet {
 
 class remote_sink final : public session_sink {
 public:
-  remote_sink(std::shared_ptr<redis_bridge> bus, std::string node, std::string doc_id, std::string session_id)
+  remote_sink(std::shared_ptr<cluster_bus> bus, std::string node, std::string doc_id, std::string session_id)
     : bus_(std::move(bus)), node_(std::move(node)), doc_id_(std::move(doc_id)), session_id_(std::move(session_id)) {
   }
 
@@ -21,7 +21,7 @@ public:
     auto env = envelope();
     env.mutable_frame()->set_session_id(session_id_);
     env.mutable_frame()->set_message(*frame);
-    bus_->publish(redis_bridge::node_channel(node_), env.SerializeAsString());
+    bus_->publish(cluster_bus::node_channel(node_), env.SerializeAsString());
   }
   /// A commit's messages for this session: one publish.
   void send(std::vector<std::shared_ptr<const std::string>> frames) override {
@@ -32,7 +32,7 @@ public:
     batch->set_session_id(session_id_);
     for (auto& f : frames)
       batch->add_messages(*f);
-    bus_->publish(redis_bridge::node_channel(node_), env.SerializeAsString());
+    bus_->publish(cluster_bus::node_channel(node_), env.SerializeAsString());
   }
   using session_sink::send;
 
@@ -44,7 +44,7 @@ private:
     return env;
   }
 
-  std::shared_ptr<redis_bridge> bus_;
+  std::shared_ptr<cluster_bus> bus_;
   std::string node_;
   std::string doc_id_;
   std::string session_id_;

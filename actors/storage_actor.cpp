@@ -1,5 +1,7 @@
 #include "actors/storage_actor.hpp"
 
+#include "actors/storage_requests.hpp"
+
 #include <caf/atom.hpp>
 #include <caf/response_promise.hpp>
 
@@ -15,10 +17,12 @@ namespace stet {
 
 namespace {
 
+using storage_self = storage_actor_api::pointer;
+
 // One requester's share of a transaction: its writes and who waits for them.
 struct pending_write {
   storage::write_batch writes;
-  caf::response_promise promise;
+  caf::typed_response_promise<caf::ok_atom> promise;
   std::chrono::steady_clock::time_point queued{};
 };
 
@@ -78,7 +82,7 @@ status timed_commit(storage_state& st, const storage::write_batch& batch) {
   return r;
 }
 
-void schedule_flush(caf::event_based_actor* self, storage_state& st) {
+void schedule_flush(storage_self self, storage_state& st) {
   if (st.flush_scheduled)
     return;
   st.flush_scheduled = true;
@@ -119,7 +123,7 @@ void fail_for_good(storage_state& st, pending_write& p, const status& r) {
   answer(p, r);
 }
 
-void schedule_retry(caf::event_based_actor* self, storage_state& st) {
+void schedule_retry(storage_self self, storage_state& st) {
   if (st.retry_scheduled)
     return;
   st.retry_scheduled = true;
@@ -130,7 +134,7 @@ void schedule_retry(caf::event_based_actor* self, storage_state& st) {
 // The database is away: `batch` goes back in front of what queued since,
 // in order, and is tried again later; writes that waited too long are
 // answered with the error instead.
-void retry_later(caf::event_based_actor* self, storage_state& st, std::vector<pending_write> batch,
+void retry_later(storage_self self, storage_state& st, std::vector<pending_write> batch,
                  const status& why) {
   auto now = std::chrono::steady_clock::now();
   std::vector<pending_write> keep;
@@ -166,7 +170,7 @@ void refuse_after_failure(storage_state& st, std::vector<pending_write>& batch) 
 // Each write alone, in order, after a transaction of several failed for a
 // reason that is not the database being away: one document's failure must
 // not fail the others.
-void commit_one_by_one(caf::event_based_actor* self, storage_state& st, std::vector<pending_write> batch) {
+void commit_one_by_one(storage_self self, storage_state& st, std::vector<pending_write> batch) {
   for (std::size_t i = 0; i < batch.size(); ++i) {
     auto& p = batch[i];
     if (auto* doc = doc_of(p); doc && p.writes.snapshots.empty() && st.failed_docs.count(*doc)) {
@@ -216,7 +220,7 @@ status commit_together(storage_state& st, std::vector<pending_write>& batch) {
 // Writes every queued commit and at most one snapshot in one transaction.
 // Snapshots are large and never urgent (they only shorten loading), so they
 // ride along spaced out (above) instead of holding commits back.
-void flush(caf::event_based_actor* self, storage_state& st) {
+void flush(storage_self self, storage_state& st) {
   st.flush_scheduled = false;
   if (st.retry_scheduled)
     return; // the retry timer flushes
@@ -266,7 +270,7 @@ void flush(caf::event_based_actor* self, storage_state& st) {
 // A load reads everything sent to this actor before it: the commits
 // queued are stored first, once; if they cannot be now, they are answered
 // with the error (their documents close) rather than land after the read.
-void flush_before_read(caf::event_based_actor* self, storage_state& st) {
+void flush_before_read(storage_self self, storage_state& st) {
   st.retry_scheduled = false; // a stale retry timer then finds nothing, or flushes what queued since
   flush(self, st);
   if (!st.retry_scheduled)
@@ -277,117 +281,106 @@ void flush_before_read(caf::event_based_actor* self, storage_state& st) {
     fail_for_good(st, p, make_error(errc::storage_unavailable, "the database is unavailable; retry shortly"));
 }
 
-result<loaded_document> load(storage::store& s, const std::string& id, const std::string& policy, bool create,
-                             std::int64_t owner_id, const std::string& lease_node) {
-  auto found = s.find_document(id);
-  if (!found)
-    return found.error();
-  loaded_document out;
-  if (*found) {
-    out.row = std::move(**found);
-  } else if (create) {
-    storage::document_row row;
-    row.id = id;
-    row.policy = policy;
-    row.owner_id = owner_id;
-    auto created = s.create_document(row);
-    if (!created)
-      return created.error();
-    out.row = std::move(*created);
-  } else {
-    return make_error(errc::unknown_document, "no document with id " + id);
-  }
-  if (!lease_node.empty()) {
-    // Taking the lease fences every commit of a previous owner.
-    auto epoch = s.acquire_lease(id, lease_node);
-    if (!epoch)
-      return epoch.error();
-    out.row.owner_epoch = *epoch;
-  }
-  auto ops = s.ops_since(id, 0);
-  if (!ops)
-    return ops.error();
-  out.ops = std::move(*ops);
-  auto clients = s.client_seqs(id);
-  if (!clients)
-    return clients.error();
-  out.clients = std::move(*clients);
-  auto acl = s.access_list(id);
-  if (!acl)
-    return acl.error();
-  out.acl = std::move(*acl);
-  return out;
+} // namespace
+
+namespace {
+
+// Whether an error is the database failing (for /readyz and the metrics),
+// not an answer such as a missing document or a name taken.
+bool storage_failed(const error& e) {
+  return e.code == errc::storage_unavailable || e.code == errc::internal;
 }
 
-// Who may open a document now: its row (owner, public) and access list.
-// The row is read first: an owner or visibility change is never labelled
-// with an access list version older than itself.
-result<loaded_document> read_access(storage::store& s, const std::string& id) {
-  auto found = s.find_document(id);
-  if (!found)
-    return found.error();
-  if (!*found)
-    return make_error(errc::unknown_document, "document " + id + " was deleted");
-  loaded_document out;
-  out.row = std::move(**found);
-  auto acl = s.access_list(id);
-  if (!acl)
-    return acl.error();
-  out.acl = std::move(*acl);
-  return out;
+// The answer to a request: the value, or the error.
+template <class T>
+caf::result<T> answered(storage_state& st, result<T> r) {
+  report(st, r || !storage_failed(r.error()) ? ok() : status{r.error()});
+  if (!r)
+    return to_caf(r.error());
+  return std::move(*r);
+}
+
+caf::result<caf::ok_atom> answered(storage_state& st, status r) {
+  report(st, r || !storage_failed(r.error()) ? ok() : status{r.error()});
+  if (!r)
+    return to_caf(r.error());
+  return caf::ok_atom::value;
 }
 
 } // namespace
 
-caf::behavior storage_actor(caf::event_based_actor* self, std::shared_ptr<storage::store> store,
-                            std::shared_ptr<node_health> health) {
+storage_actor_api::behavior_type storage_actor(storage_actor_api::pointer self, std::shared_ptr<storage::store> store,
+                                               std::shared_ptr<node_health> health) {
   auto st = std::make_shared<storage_state>();
   st->store = std::move(store);
   st->health = std::move(health);
   return {
-    [=](load_atom, const std::string& id, const std::string& policy, bool create, std::int64_t owner_id,
-        const std::string& lease_node) -> caf::result<loaded_document> {
+    [=](load_atom, const load_request& req) -> caf::result<loaded_document> {
       // Commits queued before this load (of a document that closed while
       // they waited, say) are stored first: a load reads everything sent
       // to this actor before it.
-      st->failed_docs.erase(id);
+      st->failed_docs.erase(req.doc_id);
       if (!st->commits.empty())
         flush_before_read(self, *st);
       auto start = std::chrono::steady_clock::now();
-      auto r = load(*st->store, id, policy, create, owner_id, lease_node);
+      auto r = load(*st->store, req);
       std::chrono::duration<double> took = std::chrono::steady_clock::now() - start;
       metrics::get().storage_load_seconds.Observe(took.count());
-      // A missing document is an answer, not a storage failure.
-      report(*st, r || r.error().code == errc::unknown_document ? ok() : status{r.error()});
-      if (!r)
-        return to_caf(r.error());
-      return std::move(*r);
-    },
-    [=](user_atom, std::int64_t user_id) -> caf::result<std::int64_t> {
-      auto user = st->store->find_user_by_id(user_id);
-      report(*st, user ? ok() : status{user.error()});
-      if (!user)
-        return to_caf(user.error());
-      if (!*user)
-        return to_caf(make_error(errc::unauthorized, "the account was deleted"));
-      return (*user)->token_epoch;
+      return answered(*st, std::move(r));
     },
     [=](acl_atom, const std::string& id) -> caf::result<loaded_document> {
-      auto r = read_access(*st->store, id);
-      report(*st, r || r.error().code == errc::unknown_document ? ok() : status{r.error()});
-      if (!r)
-        return to_caf(r.error());
-      return std::move(*r);
+      return answered(*st, read_access(*st->store, id));
     },
-    [=](commit_atom, std::vector<storage::op_row>& rows, std::vector<storage::session_event>& sessions) {
-      st->commits.push_back({{std::move(rows), std::move(sessions), {}}, self->make_response_promise(),
-                             std::chrono::steady_clock::now()});
-      schedule_flush(self, *st);
+    [=](user_atom, std::int64_t user_id) -> caf::result<std::int64_t> {
+      auto user = user_by_id(*st->store, user_id);
+      return answered(*st, user ? result<std::int64_t>{user->token_epoch} : result<std::int64_t>{user.error()});
     },
-    [=](snapshot_atom, storage::snapshot_row& snap) {
-      st->snapshots.push_back({{{}, {}, {std::move(snap)}}, self->make_response_promise(),
-                               std::chrono::steady_clock::now()});
+    [=](commit_atom, std::vector<storage::op_row>& rows,
+        std::vector<storage::session_event>& sessions) -> caf::result<caf::ok_atom> {
+      auto rp = self->make_response_promise<caf::ok_atom>();
+      st->commits.push_back({{std::move(rows), std::move(sessions), {}}, rp, std::chrono::steady_clock::now()});
       schedule_flush(self, *st);
+      return rp;
+    },
+    [=](snapshot_atom, storage::snapshot_row& snap) -> caf::result<caf::ok_atom> {
+      auto rp = self->make_response_promise<caf::ok_atom>();
+      st->snapshots.push_back({{{}, {}, {std::move(snap)}}, rp, std::chrono::steady_clock::now()});
+      schedule_flush(self, *st);
+      return rp;
+    },
+    [=](create_atom, const storage::document_row& row) -> caf::result<storage::document_row> {
+      return answered(*st, st->store->create_document(row));
+    },
+    [=](list_atom, std::int64_t user) -> caf::result<std::vector<visible_document>> {
+      return answered(*st, list_for(*st->store, user));
+    },
+    [=](open_atom, const std::string& id, std::int64_t user) -> caf::result<visible_document> {
+      return answered(*st, open_as(*st->store, id, user));
+    },
+    [=](delete_atom, const std::string& id, std::int64_t user) -> caf::result<caf::ok_atom> {
+      return answered(*st, delete_as(*st->store, id, user));
+    },
+    [=](share_atom, const share_request& req) -> caf::result<share_result> {
+      return answered(*st, share_as(*st->store, req));
+    },
+    [=](history_atom, const std::string& id, std::int64_t user) -> caf::result<document_history> {
+      return answered(*st, history_as(*st->store, id, user));
+    },
+    [=](register_atom, const storage::user_row& user) -> caf::result<storage::user_row> {
+      return answered(*st, st->store->create_user(user));
+    },
+    [=](find_atom, const std::string& username) -> caf::result<std::optional<storage::user_row>> {
+      return answered(*st, st->store->find_user(username));
+    },
+    [=](find_atom, std::int64_t id) -> caf::result<storage::user_row> {
+      return answered(*st, user_by_id(*st->store, id));
+    },
+    [=](revoke_atom, std::int64_t user, const std::string& new_hash) -> caf::result<std::int64_t> {
+      return answered(*st, st->store->revoke_tokens(user, new_hash.empty() ? std::nullopt
+                                                                           : std::optional<std::string>{new_hash}));
+    },
+    [=](erase_atom, std::int64_t user) -> caf::result<std::vector<std::string>> {
+      return answered(*st, st->store->delete_user(user));
     },
     [=](flush_atom) { flush(self, *st); },
     [=](retry_atom) {
@@ -398,7 +391,6 @@ caf::behavior storage_actor(caf::event_based_actor* self, std::shared_ptr<storag
       st->snapshot_timer_set = false;
       flush(self, *st);
     },
-    [=](run_atom, const store_job& job) { job(*st->store); },
   };
 }
 

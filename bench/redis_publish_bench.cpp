@@ -133,7 +133,7 @@ int main(int argc, char** argv) try {
   cfg.set("logger.verbosity", caf::atom("quiet"));
   cfg.set("scheduler.max-threads", std::size_t{1});
   caf::actor_system sys{cfg};
-  auto counter = sys.spawn([got](caf::event_based_actor*) -> caf::behavior {
+  auto counter = sys.spawn([got]() -> stet::bus_listener_api::behavior_type {
     return {
       [got](stet::bus_atom, const std::string& payload) {
         // As the registry does: a batch carries envelopes published back to back.

@@ -92,25 +92,25 @@ void with_password(const call_ptr& c, std::string password, Then then) {
     metrics::get().rate_limited("logins");
     return c->fail(errc::rate_limited, "too many password checks for this account; wait a minute and try again");
   }
-  on_store(c, key, [c, password = std::move(password), budget, then](storage::store& s) mutable {
-    auto user = s.find_user_by_id(c->user.user_id);
-    if (!user) {
-      c->ctx.user_logins.refund(budget);
-      return c->fail(user.error());
-    }
-    if (!*user)
-      return fail_revoked(c);
-    auto queued = hash_on_pool(c, [c, user = **user, password = std::move(password), budget, then]() mutable {
-      if (!auth::verify_password(password, user.password_hash)) {
-        metrics::get().auth_failure("bad_password");
-        return c->fail(errc::forbidden, "the current password is wrong");
-      }
-      c->ctx.user_logins.refund(budget);
-      then(std::move(user));
-    });
-    if (!queued)
-      c->ctx.user_logins.refund(budget);
-  });
+  ask(
+    c, c->ctx.store_for(key),
+    [c, password = std::move(password), budget, then](storage::user_row& user) mutable {
+      auto queued = hash_on_pool(c, [c, user, password = std::move(password), budget, then]() mutable {
+        if (!auth::verify_password(password, user.password_hash)) {
+          metrics::get().auth_failure("bad_password");
+          return c->fail(errc::forbidden, "the current password is wrong");
+        }
+        c->ctx.user_logins.refund(budget);
+        then(std::move(user));
+      });
+      if (!queued)
+        c->ctx.user_logins.refund(budget);
+    },
+    [c, budget](const error& e) {
+      if (e.code != errc::unauthorized) // nothing was checked
+        c->ctx.user_logins.refund(budget);
+    },
+    find_atom::value, c->user.user_id);
 }
 
 } // namespace
@@ -118,13 +118,13 @@ void with_password(const call_ptr& c, std::string password, Then then) {
 void do_logout(const call_ptr& c) {
   if (!require_user(*c))
     return;
-  on_store(c, "user:" + std::to_string(c->user.user_id), [c](storage::store& s) {
-    auto epoch = s.revoke_tokens(c->user.user_id);
-    if (!epoch)
-      return c->fail(epoch.error());
-    announce_revoke(*c, c->user.user_id, *epoch);
-    c->answer(http_util::json(http::status::no_content, nullptr, *c->req));
-  });
+  ask_store(
+    c, "user:" + std::to_string(c->user.user_id),
+    [c](std::int64_t epoch) {
+      announce_revoke(*c, c->user.user_id, epoch);
+      c->answer(http_util::json(http::status::no_content, nullptr, *c->req));
+    },
+    revoke_atom::value, c->user.user_id, std::string{});
 }
 
 void do_change_password(const call_ptr& c) {
@@ -146,14 +146,14 @@ void do_change_password(const call_ptr& c) {
     auto hash = auth::hash_password(fresh);
     if (!hash)
       return c->fail(hash.error());
-    on_store(c, "user:" + std::to_string(user.id), [c, user, hash = *hash](storage::store& s) mutable {
-      auto epoch = s.revoke_tokens(user.id, hash);
-      if (!epoch)
-        return c->fail(epoch.error());
-      announce_revoke(*c, user.id, *epoch);
-      user.token_epoch = *epoch;
-      c->respond(http::status::ok, token_reply(*c, user)); // the one token that works now
-    });
+    ask_store(
+      c, "user:" + std::to_string(user.id),
+      [c, user](std::int64_t epoch) mutable {
+        announce_revoke(*c, user.id, epoch);
+        user.token_epoch = epoch;
+        c->respond(http::status::ok, token_reply(*c, user)); // the one token that works now
+      },
+      revoke_atom::value, user.id, *hash);
   });
 }
 
@@ -167,16 +167,16 @@ void do_delete_account(const call_ptr& c) {
   if (!password)
     return;
   with_password(c, std::move(*password), [c](storage::user_row user) {
-    on_store(c, "user:" + std::to_string(user.id), [c, id = user.id](storage::store& s) {
-      auto deleted = s.delete_user(id);
-      if (!deleted)
-        return c->fail(deleted.error());
-      announce_revoke(*c, id, std::numeric_limits<std::int64_t>::max());
-      // Their documents close on whichever node has them open.
-      for (auto& doc : *deleted)
-        caf::anon_send(c->ctx.registry, drop_atom::value, doc);
-      c->answer(http_util::json(http::status::no_content, nullptr, *c->req));
-    });
+    ask_store(
+      c, "user:" + std::to_string(user.id),
+      [c, id = user.id](std::vector<std::string>& deleted) {
+        announce_revoke(*c, id, std::numeric_limits<std::int64_t>::max());
+        // Their documents close on whichever node has them open.
+        for (auto& doc : deleted)
+          caf::anon_send(c->ctx.registry, drop_atom::value, doc);
+        c->answer(http_util::json(http::status::no_content, nullptr, *c->req));
+      },
+      erase_atom::value, user.id);
   });
 }
 
@@ -208,16 +208,16 @@ void do_register(const call_ptr& c, const std::string& ip) {
     auto hash = auth::hash_password(password);
     if (!hash)
       return c->fail(hash.error());
-    on_store(c, username, [c, username, email, hash = *hash](storage::store& s) {
-      auto user = s.create_user({0, username, email, hash, 0});
-      if (!user) {
-        if (user.error().code == errc::invalid_argument)
-          return c->answer(http_util::error(http::status::conflict, errc::invalid_argument, "username is taken",
-                                          *c->req));
-        return c->fail(user.error());
-      }
-      c->respond(http::status::created, {{"id", user->id}, {"username", user->username}});
-    });
+    ask(
+      c, c->ctx.store_for(username),
+      [c](storage::user_row& user) {
+        c->respond(http::status::created, {{"id", user.id}, {"username", user.username}});
+      },
+      [c](const error& e) {
+        if (e.code == errc::invalid_argument)
+          c->answer(http_util::error(http::status::conflict, errc::invalid_argument, "username is taken", *c->req));
+      },
+      register_atom::value, storage::user_row{0, username, email, *hash, 0});
   });
   if (!queued)
     c->ctx.ip_registrations.refund(ip);
@@ -253,32 +253,33 @@ void do_login(const call_ptr& c, const std::string& ip) {
     metrics::get().rate_limited("logins");
     return c->fail(errc::rate_limited, "too many failed logins for this user; wait a minute and try again");
   }
-  on_store(c, username, [c, username, password, ip, pair](storage::store& s) {
-    auto user = s.find_user(username);
-    if (!user) {
-      c->ctx.ip_logins.refund(ip);
-      c->ctx.user_logins.refund(pair);
-      return c->fail(user.error());
-    }
-    auto queued = hash_on_pool(c, [c, user = *user, password, ip, pair] {
-      // Same answer, and the same work, for an unknown user and a wrong password.
-      bool right = user ? auth::verify_password(password, user->password_hash)
-                        : (auth::verify_password(password, dummy_hash()), false);
-      if (!right) {
-        metrics::get().auth_failure("bad_password");
-        return c->fail(errc::unauthorized, "wrong username or password");
+  ask(
+    c, c->ctx.store_for(username),
+    [c, password, ip, pair](std::optional<storage::user_row>& user) {
+      auto queued = hash_on_pool(c, [c, user, password, ip, pair] {
+        // Same answer, and the same work, for an unknown user and a wrong password.
+        bool right = user ? auth::verify_password(password, user->password_hash)
+                          : (auth::verify_password(password, dummy_hash()), false);
+        if (!right) {
+          metrics::get().auth_failure("bad_password");
+          return c->fail(errc::unauthorized, "wrong username or password");
+        }
+        // Only the (name, address) budget is given back: refunding the
+        // address's would let logins to one's own account pay for guesses
+        // at everyone else's.
+        c->ctx.user_logins.refund(pair);
+        c->respond(http::status::ok, token_reply(*c, *user));
+      });
+      if (!queued) {
+        c->ctx.ip_logins.refund(ip);
+        c->ctx.user_logins.refund(pair);
       }
-      // Only the (name, address) budget is given back: refunding the
-      // address's would let logins to one's own account pay for guesses
-      // at everyone else's.
-      c->ctx.user_logins.refund(pair);
-      c->respond(http::status::ok, token_reply(*c, *user));
-    });
-    if (!queued) {
+    },
+    [c, ip, pair](const error&) { // nothing was checked
       c->ctx.ip_logins.refund(ip);
       c->ctx.user_logins.refund(pair);
-    }
-  });
+    },
+    find_atom::value, username);
 }
 
 } // namespace stet::api

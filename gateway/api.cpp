@@ -29,40 +29,6 @@ json document_json(const storage::document_row& d, auth::role r) {
           {"updatedAt", d.updated_at}};
 }
 
-// Loads the document and the caller's role on it (on a storage thread).
-// Answers and returns nullopt when it does not exist or storage failed; a
-// document the caller may not see is reported as absent (404), not 403.
-std::optional<std::pair<storage::document_row, auth::role>> access(const call& c, storage::store& s,
-                                                                    const std::string& id) {
-  auto doc = s.find_document(id);
-  if (!doc) {
-    c.fail(doc.error());
-    return std::nullopt;
-  }
-  auto acl = s.access_list(id);
-  if (!acl) {
-    c.fail(acl.error());
-    return std::nullopt;
-  }
-  if (!*doc) {
-    c.fail(errc::unknown_document, "no document with id " + id);
-    return std::nullopt;
-  }
-  auto role = auth::role_of(access_of(**doc, *acl), c.user.user_id);
-  if (!auth::can_view(role)) {
-    c.fail(errc::unknown_document, "no document with id " + id);
-    return std::nullopt;
-  }
-  return std::make_pair(std::move(**doc), role);
-}
-
-bool require_owner(const call& c, auth::role r, std::string_view what) {
-  if (r == auth::role::owner)
-    return true;
-  c.fail(errc::forbidden, "only the document's owner may " + std::string{what});
-  return false;
-}
-
 // -- documents --
 
 void create_document(const call_ptr& c) {
@@ -92,37 +58,24 @@ void create_document(const call_ptr& c) {
     metrics::get().rate_limited("documents");
     return c->fail(errc::rate_limited, "too many documents created; wait before creating another");
   }
-  on_store(c, row.id, [c, row](storage::store& s) {
-    auto created = s.create_document(row);
-    if (!created)
-      return c->fail(created.error());
-    c->respond(http::status::created, document_json(*created, auth::role::owner));
-  });
+  ask_store(
+    c, row.id,
+    [c](storage::document_row& created) { c->respond(http::status::created, document_json(created, auth::role::owner)); },
+    create_atom::value, row);
 }
 
 void list_documents(const call_ptr& c) {
   if (c->user.user_id == 0)
     return c->fail(errc::unauthorized, "log in to list your documents");
-  on_store(c, std::to_string(c->user.user_id), [c](storage::store& s) {
-    auto docs = s.list_documents(c->user.user_id);
-    if (!docs)
-      return c->fail(docs.error());
-    json out = json::array();
-    for (auto& d : *docs) {
-      auto role = auth::role::owner;
-      if (d.owner_id != c->user.user_id) {
-        auto acl = s.access_list(d.id);
-        if (!acl)
-          return c->fail(acl.error());
-        role = auth::role::viewer;
-        for (auto& g : acl->entries)
-          if (g.user_id == c->user.user_id)
-            role = auth::parse_grant(g.role);
-      }
-      out.push_back(document_json(d, role));
-    }
-    c->respond(http::status::ok, {{"documents", out}});
-  });
+  ask_store(
+    c, std::to_string(c->user.user_id),
+    [c](std::vector<visible_document>& docs) {
+      json out = json::array();
+      for (auto& d : docs)
+        out.push_back(document_json(d.row, d.role));
+      c->respond(http::status::ok, {{"documents", out}});
+    },
+    list_atom::value, c->user.user_id);
 }
 
 // The committed text comes from the document actor when it is open.
@@ -138,76 +91,58 @@ void get_document(const call_ptr& c, const std::string& id) {
       return c->fail(errc::invalid_argument, "rev must be a revision number");
     }
   }
-  on_store(c, id, [c, id, rev](storage::store& s) {
-    auto found = access(*c, s, id);
-    if (!found)
-      return;
-    auto role = found->second;
-    c->ctx.system.spawn([c, id, rev, role](caf::event_based_actor* self) {
-      self->request(c->ctx.registry, std::chrono::seconds(10), get_atom::value, id, rev)
-        .then(
-          [=](const document_view& v) {
-            c->respond(http::status::ok, {{"id", v.id},
-                                          {"title", v.title},
-                                          {"text", v.text},
-                                          {"rev", v.rev},
-                                          {"policy", v.policy},
-                                          {"role", auth::to_string(role)}});
-          },
-          [=](caf::error& err) { c->fail(from_caf(err)); });
-    });
-  });
+  ask_store(
+    c, id,
+    [c, id, rev](visible_document& d) {
+      ask(
+        c, c->ctx.registry,
+        [c, role = d.role](document_view& v) {
+          c->respond(http::status::ok, {{"id", v.id},
+                                        {"title", v.title},
+                                        {"text", v.text},
+                                        {"rev", v.rev},
+                                        {"policy", v.policy},
+                                        {"role", auth::to_string(role)}});
+        },
+        {}, get_atom::value, id, rev);
+    },
+    open_atom::value, id, c->user.user_id);
 }
 
 void delete_document(const call_ptr& c, const std::string& id) {
-  on_store(c, id, [c, id](storage::store& s) {
-    auto found = access(*c, s, id);
-    if (!found || !require_owner(*c, found->second, "delete it"))
-      return;
-    if (auto st = s.delete_document(id); !st)
-      return c->fail(st.error());
-    caf::anon_send(c->ctx.registry, drop_atom::value, id);
-    c->respond(http::status::no_content, {});
-  });
+  ask_store(
+    c, id,
+    [c, id](caf::ok_atom) {
+      caf::anon_send(c->ctx.registry, drop_atom::value, id);
+      c->respond(http::status::no_content, {});
+    },
+    delete_atom::value, id, c->user.user_id);
 }
 
 void share(const call_ptr& c, const std::string& id, const std::string& username, std::string role) {
   if (!valid_username(username))
     return c->fail(errc::invalid_argument, "no user named " + username);
-  on_store(c, id, [c, id, username, role](storage::store& s) {
-    auto found = access(*c, s, id);
-    if (!found || !require_owner(*c, found->second, "share it"))
-      return;
-    auto user = s.find_user(username);
-    if (!user)
-      return c->fail(user.error());
-    if (!*user)
-      return c->fail(errc::invalid_argument, "no user named " + username);
-    if ((*user)->id == found->first.owner_id)
-      return c->fail(errc::invalid_argument, "the owner already has every right");
-    auto version = s.set_role(id, (*user)->id, role);
-    if (!version)
-      return c->fail(version.error());
-    caf::anon_send(c->ctx.registry, acl_atom::value, id, (*user)->id, role, *version);
-    if (role.empty())
-      return c->respond(http::status::no_content, {});
-    c->respond(http::status::ok, {{"user", username}, {"role", role}});
-  });
+  ask_store(
+    c, id,
+    [c, id, username, role](share_result& r) {
+      caf::anon_send(c->ctx.registry, acl_atom::value, id, r.user_id, role, r.version);
+      if (role.empty())
+        return c->respond(http::status::no_content, {});
+      c->respond(http::status::ok, {{"user", username}, {"role", role}});
+    },
+    share_atom::value, share_request{id, c->user.user_id, username, role});
 }
 
 void history(const call_ptr& c, const std::string& id) {
-  on_store(c, id, [c, id](storage::store& s) {
-    auto found = access(*c, s, id);
-    if (!found)
-      return;
-    auto rows = s.history(id);
-    if (!rows)
-      return c->fail(rows.error());
-    json out = json::array();
-    for (auto& h : *rows)
-      out.push_back({{"rev", h.rev}, {"author", h.author}, {"clientId", h.client_id}, {"ts", h.ts}});
-    c->respond(http::status::ok, {{"id", id}, {"rev", found->first.rev}, {"history", out}});
-  });
+  ask_store(
+    c, id,
+    [c, id](document_history& h) {
+      json out = json::array();
+      for (auto& e : h.entries)
+        out.push_back({{"rev", e.rev}, {"author", e.author}, {"clientId", e.client_id}, {"ts", e.ts}});
+      c->respond(http::status::ok, {{"id", id}, {"rev", h.rev}, {"history", out}});
+    },
+    history_atom::value, id, c->user.user_id);
 }
 
 // Splits "/api/documents/{id}/rest..." into id and the rest.
@@ -311,17 +246,19 @@ void authenticate_and_route(const call_ptr& c, const std::string& client_ip) {
   // this node learned it a moment ago.
   if (auto known = ctx.epochs->known(claims->user_id))
     return *known > claims->epoch ? fail_revoked(c) : route(c, std::string{target});
-  on_store(c, "user:" + std::to_string(claims->user_id), [c, target = std::string{target}](storage::store& s) {
-    auto user = s.find_user_by_id(c->user.user_id);
-    if (!user)
-      return c->fail(user.error());
-    if (!*user)
-      return fail_revoked(c);
-    c->ctx.epochs->learn(c->user.user_id, (*user)->token_epoch);
-    if ((*user)->token_epoch > c->user.epoch)
-      return fail_revoked(c);
-    route(c, target);
-  });
+  ask(
+    c, ctx.store_for("user:" + std::to_string(claims->user_id)),
+    [c, target = std::string{target}](storage::user_row& user) {
+      c->ctx.epochs->learn(c->user.user_id, user.token_epoch);
+      if (user.token_epoch > c->user.epoch)
+        return fail_revoked(c);
+      route(c, target);
+    },
+    [c](const error& e) {
+      if (e.code == errc::unauthorized) // the account is gone: so are its tokens
+        metrics::get().auth_failure("bad_token");
+    },
+    find_atom::value, claims->user_id);
 }
 
 } // namespace

@@ -2,13 +2,15 @@
 // the ways it reaches storage and answers. Internal to gateway/.
 #pragma once
 
-#include "actors/messages.hpp"
+#include "actors/api.hpp"
 #include "auth/token.hpp"
 #include "gateway/api.hpp"
 #include "metrics/log.hpp"
 #include "metrics/metrics.hpp"
 
 #include <boost/beast/http/status.hpp>
+#include <caf/actor_system.hpp>
+#include <caf/event_based_actor.hpp>
 #include <caf/send.hpp>
 #include <nlohmann/json.hpp>
 
@@ -56,16 +58,42 @@ struct call {
 
 using call_ptr = std::shared_ptr<call>;
 
-/// Runs `job` on the storage actor that serves `key`; the job answers. A
-/// job that throws answers 500 instead of taking the storage actor down.
-inline void on_store(const call_ptr& c, const std::string& key, std::function<void(storage::store&)> job) {
-  caf::anon_send(c->ctx.store_for(key), run_atom::value, store_job{[c, job = std::move(job)](storage::store& s) {
-                   try {
-                     job(s);
-                   } catch (const std::exception& e) {
-                     c->fail(error{errc::internal, "the request failed", e.what()});
-                   }
-                 }});
+/// Sends `request...` to the actor `to` (the storage actor or the
+/// registry, as typed handles) from a short-lived actor, and runs
+/// `on_answer` with its answer on that actor's thread; an error answers
+/// the call unless `on_error` (when given: to refund a budget, or to answer
+/// otherwise) did. Every
+/// request times out (k_store_timeout), and a handler that throws answers
+/// 500: nothing here can leave a call unanswered.
+template <class Handle, class OnAnswer, class... Ts>
+void ask(const call_ptr& c, Handle to, OnAnswer on_answer, std::function<void(const error&)> on_error,
+         Ts... request) {
+  c->ctx.system.spawn([c, to = std::move(to), on_answer = std::move(on_answer), on_error = std::move(on_error),
+                       request...](caf::event_based_actor* self) mutable {
+    self->set_exception_handler([c](caf::scheduled_actor*, std::exception_ptr& eptr) -> caf::error {
+      try {
+        std::rethrow_exception(eptr);
+      } catch (const std::exception& e) {
+        c->fail(error{errc::internal, "the request failed", e.what()});
+      } catch (...) {
+        c->fail(error{errc::internal, "the request failed", "unknown exception"});
+      }
+      return caf::exit_reason::unhandled_exception;
+    });
+    self->request(to, k_store_timeout, std::move(request)...)
+      .then(std::move(on_answer), [c, on_error = std::move(on_error)](caf::error& err) {
+        auto e = from_caf(err);
+        if (on_error)
+          on_error(e);
+        c->fail(e);
+      });
+  });
+}
+
+/// ask() of the storage actor that serves `key`.
+template <class OnAnswer, class... Ts>
+void ask_store(const call_ptr& c, const std::string& key, OnAnswer on_answer, Ts... request) {
+  ask(c, c->ctx.store_for(key), std::move(on_answer), {}, std::move(request)...);
 }
 
 /// The body as a JSON object, or nullopt after answering bad_message.

@@ -199,12 +199,13 @@ void on_join(gateway_actor_type* self, const wire::Join& join) {
     return send_error(self, errc::invalid_argument, "policy must be \"lww\" or \"merge\"", id);
   join_request req{id,          policy,      join.known_rev(), join.echo(),
                    st.client_id, st.settings.session_id, st.user_id, st.username,
-                   st.sink,      caf::actor_cast<caf::actor>(self), {},
+                   st.sink,      caf::actor_cast<session_api>(self), {},
                    st.user_id ? "user:" + std::to_string(st.user_id) : "ip:" + st.settings.client_ip};
   st.joining[id];
   self->request(st.registry, std::chrono::seconds(30), join_atom::value, std::move(req))
     .then(
-      [=](caf::actor& doc) {
+      [=](joined& j) {
+        auto& doc = j.document;
         auto& s = self->state;
         auto queued = std::move(s.joining[id]);
         s.joining.erase(id);
@@ -225,7 +226,7 @@ void on_join(gateway_actor_type* self, const wire::Join& join) {
       });
 }
 
-void on_edit(gateway_actor_type* self, const wire::Edit& edit, const caf::actor& doc, read_credit credit) {
+void on_edit(gateway_actor_type* self, const wire::Edit& edit, const document_api& doc, read_credit credit) {
   auto& st = self->state;
   if (static_cast<std::size_t>(edit.ops_size()) > st.settings.limits.max_ops_per_edit)
     return send_error(self, errc::too_many_ops,
@@ -319,7 +320,7 @@ void on_message(gateway_actor_type* self, ClientMessage& m, read_credit credit) 
 
 } // namespace
 
-caf::behavior gateway_actor(gateway_actor_type* self, session_sink_ptr sink, caf::actor registry,
+caf::behavior gateway_actor(gateway_actor_type* self, session_sink_ptr sink, registry_api registry,
                             gateway_settings settings) {
   auto& st = self->state;
   st.sink = std::move(sink);

@@ -4,6 +4,7 @@
 // session that owns the socket.
 #pragma once
 
+#include "actors/api.hpp"
 #include "actors/session_sink.hpp"
 #include "auth/token.hpp"
 #include "auth/token_bucket.hpp"
@@ -31,12 +32,12 @@ struct gateway_settings {
   std::string client_ip{};
   /// Token epochs (revocation) and the storage actors that know them.
   std::shared_ptr<token_epochs> epochs{};
-  std::shared_ptr<const std::vector<caf::actor>> stores{};
+  std::shared_ptr<const std::vector<storage_api>> stores{};
 };
 
 struct gateway_state {
   session_sink_ptr sink;
-  caf::actor registry;
+  registry_api registry;
   gateway_settings settings;
   std::string client_id;
   bool said_hello = false;
@@ -52,7 +53,7 @@ struct gateway_state {
   std::vector<wire::ClientMessage> after_hello;
   std::optional<auth::token_bucket> session_edits;
   std::optional<auth::token_bucket> session_joins;
-  std::unordered_map<std::string, caf::actor> joined;
+  std::unordered_map<std::string, document_api> joined;
   /// Messages for documents whose join is still under way, replayed in order
   /// once it completes (the snapshot may reach the client first).
   std::unordered_map<std::string, std::vector<wire::ClientMessage>> joining;
@@ -67,7 +68,7 @@ using gateway_actor_type = caf::stateful_actor<gateway_state>;
 /// (drop_atom, doc_id) when a document it joined was deleted or access to it
 /// revoked; (closed_atom) when the socket closed: leaves every document and
 /// quits.
-caf::behavior gateway_actor(gateway_actor_type* self, session_sink_ptr sink, caf::actor registry,
+caf::behavior gateway_actor(gateway_actor_type* self, session_sink_ptr sink, registry_api registry,
                             gateway_settings settings);
 
 } // namespace stet

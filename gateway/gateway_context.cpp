@@ -38,7 +38,7 @@ gateway_context::queued_bytes gateway_context::queue_budget(const std::string& i
   return shared;
 }
 
-const caf::actor& gateway_context::store_for(const std::string& key) const {
+const storage_api& gateway_context::store_for(const std::string& key) const {
   return stores[storage_index(key, stores.size())];
 }
 

@@ -2,6 +2,7 @@
 // shares: the actor system, the registry, storage, auth and the limits.
 #pragma once
 
+#include "actors/api.hpp"
 #include "actors/node_health.hpp"
 #include "actors/read_throttle.hpp"
 #include "auth/token.hpp"
@@ -89,7 +90,7 @@ struct auth_settings {
 };
 
 struct gateway_context {
-  gateway_context(caf::actor_system& sys, caf::actor reg, std::vector<caf::actor> storage, gateway_limits lim,
+  gateway_context(caf::actor_system& sys, registry_api reg, std::vector<storage_api> storage, gateway_limits lim,
                   auth_settings au, std::string node, std::shared_ptr<node_health> h, std::string web)
     : system(sys),
       registry(std::move(reg)),
@@ -109,11 +110,11 @@ struct gateway_context {
   }
 
   caf::actor_system& system;
-  caf::actor registry;
+  registry_api registry;
   /// Storage actors, for REST work (same one per document as its actor uses).
-  std::vector<caf::actor> stores;
+  std::vector<storage_api> stores;
   /// The same, shared with the sessions' gateway actors.
-  std::shared_ptr<const std::vector<caf::actor>> store_list = std::make_shared<const std::vector<caf::actor>>(stores);
+  std::shared_ptr<const std::vector<storage_api>> store_list = std::make_shared<const std::vector<storage_api>>(stores);
   gateway_limits limits;
   auth_settings auth;
   std::string node_id;
@@ -150,7 +151,7 @@ struct gateway_context {
   bool open_connection(const std::string& ip, bool limited = true);
   void close_connection(const std::string& ip);
 
-  const caf::actor& store_for(const std::string& key) const;
+  const storage_api& store_for(const std::string& key) const;
 
   /// Bytes queued for the sessions of address `ip` (a limit_key), shared by
   /// them; the entry goes when the last of them does.

@@ -178,7 +178,7 @@ int run_node(const node_options& opt) {
   net::io_context ioc{opt.io_threads};
   caf::actor_system system{cfg};
   auto health = std::make_shared<node_health>();
-  std::vector<caf::actor> storage_actors;
+  std::vector<storage_api> storage_actors;
   for (auto& s : *stores)
     storage_actors.push_back(
       system.spawn<caf::detached>(storage_actor, std::shared_ptr<storage::store>{std::move(s)}, health));

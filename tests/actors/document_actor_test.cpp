@@ -1,239 +1,265 @@
-// The document actor against a storage actor the test controls: each reply
-// is held until the test releases it, so orderings that real storage
-// produces only by chance happen here every time.
+// The document actor on CAF's deterministic scheduler, against a store
+// that answers only when the test says: acks only after commit, writes
+// pipelined and released in order, every way a commit can fail, access
+// changes in every order a cluster can deliver them, moves and idling.
 #include "actors/document_actor.hpp"
 
-#include <caf/actor_system.hpp>
-#include <caf/actor_system_config.hpp>
-#include <caf/event_based_actor.hpp>
-#include <caf/scoped_actor.hpp>
-#include <doctest/doctest.h>
-
-#include <chrono>
-#include <memory>
+#include "tests/support/actor_fixture.hpp"
 
 using namespace stet;
+using namespace stet::test;
 using namespace std::chrono_literals;
 
 namespace {
 
-class null_sink : public session_sink {
-public:
-  wire::frame_format format() const noexcept override {
-    return wire::frame_format::binary;
+struct document_fixture : actor_fixture {
+  std::shared_ptr<store_script> store_log = std::make_shared<store_script>();
+  caf::actor store = spawn(scripted_store, store_log);
+  caf::actor registry = spawn(permissive_registry);
+  std::shared_ptr<dropped_log> drops = std::make_shared<dropped_log>();
+  caf::actor gateway = spawn(recording_session, drops);
+  document_actor_config config;
+
+  document_fixture() {
+    config.idle_timeout = 1s;
+    config.commit_timeout = 10s;
+    config.access_refresh = 1h; // joins use what the document knows unless a test says otherwise
+    config.access_recheck = 1h;
   }
-  void send(std::shared_ptr<const std::string>) override {
+
+  document_actor_api open_document(auth::document_access access = {}) {
+    return actor_fixture::spawn(document_actor, std::make_shared<document>("d", conflict_policy::lww, document_limits{}),
+                     std::string{"d"}, std::move(access), std::uint64_t{0}, caf::actor_cast<storage_api>(store),
+                     caf::actor_cast<registry_api>(registry), config);
   }
-  using session_sink::send;
-};
 
-// Reports every error frame to `watcher` as its code's name.
-class error_sink : public session_sink {
-public:
-  explicit error_sink(caf::actor watcher) : watcher_(std::move(watcher)) {
+  /// Joins a session of this node as `user` (0: anonymous); returns its sink.
+  std::shared_ptr<recording_sink> join(const document_actor_api& doc, const std::string& session,
+                                       std::int64_t user = 0, bool echo = false) {
+    auto sink = std::make_shared<recording_sink>();
+    join_request req{"d",  "lww", 0, echo, "c-" + session, session, user, user ? "user" + std::to_string(user) : "",
+                     sink, caf::actor_cast<session_api>(gateway), {}};
+    self->send(doc, join_atom::value, std::move(req));
+    run();
+    return sink;
   }
-  wire::frame_format format() const noexcept override {
-    return wire::frame_format::binary;
+
+  /// The error code the last join was answered with, or "" when admitted.
+  std::string join_answer() {
+    std::string code = "none";
+    self->receive([&](joined&) { code = ""; },
+                  [&](caf::error& err) { code = std::string{to_string(from_caf(err).code)}; },
+                  caf::after(0s) >> [] {});
+    return code;
   }
-  void send(std::shared_ptr<const std::string> frame) override {
-    auto m = wire::decode_server(*frame, wire::frame_format::binary);
-    if (m && m->has_error())
-      caf::anon_send(watcher_, std::string{m->error().code()});
+
+  void edit(const document_actor_api& doc, const std::string& session, std::uint64_t seq, std::uint64_t base,
+            std::string text) {
+    edit_request e;
+    e.client_id = "c-" + session;
+    e.session_id = session;
+    e.client_seq = seq;
+    e.base_rev = base;
+    e.op.insert(std::move(text));
+    self->send(doc, edit_atom::value, std::move(e));
+    run();
   }
-  using session_sink::send;
 
-private:
-  caf::actor watcher_;
-};
-
-using released_atom = caf::atom_constant<caf::atom("released")>;
-using admitted_atom = caf::atom_constant<caf::atom("admitted")>;
-
-struct held_store_state {
-  caf::response_promise access_reply;
-  std::vector<caf::response_promise> commits; // never answered
-};
-
-// Commits succeed at once (or, with `hold_commits`, never answer); an
-// access read waits for (run_atom, rows) and answers with them, after
-// telling `watcher` that it was asked.
-caf::behavior held_store(caf::stateful_actor<held_store_state>* self, caf::actor watcher, bool hold_commits) {
-  return {
-    [=](acl_atom, const std::string&) -> caf::result<loaded_document> {
-      self->state.access_reply = self->make_response_promise();
-      self->send(watcher, acl_atom::value);
-      return caf::delegated<loaded_document>{};
-    },
-    [=](run_atom, loaded_document& answer) {
-      self->state.access_reply.deliver(std::move(answer));
-      self->send(watcher, released_atom::value);
-    },
-    [=](commit_atom, std::vector<storage::op_row>&, std::vector<storage::session_event>&) -> caf::result<caf::ok_atom> {
-      if (!hold_commits)
-        return caf::ok_atom::value;
-      self->state.commits.push_back(self->make_response_promise());
-      return caf::delegated<caf::ok_atom>{};
-    },
-    [=](snapshot_atom, storage::snapshot_row&) { return caf::ok_atom::value; },
-  };
-}
-
-caf::behavior ignoring_registry(caf::event_based_actor* self) {
-  self->set_default_handler(caf::drop);
-  return {[](idle_atom, const std::string&, std::uint64_t) { return caf::ok_atom::value; }};
-}
-
-// Joins `doc` as `user_id` and reports to `watcher`: admitted_atom, or the
-// stet error code of the refusal.
-caf::behavior joining_client(caf::event_based_actor* self, caf::actor doc, std::int64_t user_id,
-                             caf::actor watcher) {
-  join_request req{"d", "lww", 0, false, "c" + std::to_string(user_id), "s" + std::to_string(user_id), user_id,
-                   "user" + std::to_string(user_id), std::make_shared<null_sink>(), caf::actor_cast<caf::actor>(self),
-                   {}};
-  self->request(doc, 5s, join_atom::value, std::move(req))
-    .then([=](caf::actor&) { self->send(watcher, admitted_atom::value); },
-          [=](caf::error& err) { self->send(watcher, static_cast<int>(from_caf(err).code)); });
-  return {[](caf::ok_atom) {}};
-}
-
-// An actor system with a test actor that receives what the actors report.
-struct actor_fixture {
-  caf::actor_system_config cfg;
-  std::unique_ptr<caf::actor_system> sys;
-  std::unique_ptr<caf::scoped_actor> test;
-  actor_fixture() {
-    cfg.set("logger.verbosity", caf::atom("quiet"));
-    sys = std::make_unique<caf::actor_system>(cfg);
-    test = std::make_unique<caf::scoped_actor>(*sys);
-  }
-  caf::actor spawn_document(const caf::actor& store, const caf::actor& registry, auth::document_access access,
-                            document_actor_config config) {
-    return sys->spawn(document_actor, std::make_shared<document>("d", conflict_policy::lww, document_limits{}),
-                      std::string{"d"}, std::move(access), std::uint64_t{0}, store, registry, config);
+  static loaded_document access_rows(std::int64_t owner, std::uint64_t version,
+                                     std::vector<storage::acl_row> grants) {
+    loaded_document out;
+    out.row.id = "d";
+    out.row.owner_id = owner;
+    out.acl.version = version;
+    out.acl.entries = std::move(grants);
+    return out;
   }
 };
 
 } // namespace
 
-TEST_CASE("a revoke heard while an access re-read is in flight is not undone by the read's older answer") {
-  actor_fixture f;
-  auto& sys = *f.sys;
-  auto& test = *f.test;
-  auto store = sys.spawn(held_store, caf::actor{test}, false);
-  auto registry = sys.spawn(ignoring_registry);
-  document_actor_config config;
-  config.access_refresh = 0ms; // every join re-reads
-  auto doc = f.spawn_document(store, registry, auth::document_access{1, false, {{2, auth::role::editor}}, 5}, config);
+TEST_CASE_FIXTURE(document_fixture, "an edit is acked and fanned out only after its write committed") {
+  auto doc = open_document();
+  auto author = join(doc, "a");
+  auto reader = join(doc, "b");
+  CHECK(join_answer().empty());
+  CHECK(join_answer().empty());
+  CHECK(author->has_snapshot());
+  answer_commit(store); // the joins' session records: one write each
+  answer_commit(store);
+  edit(doc, "a", 1, 0, "hello");
+  REQUIRE(store_log->commits.size() == 1);
+  CHECK(author->acks().empty());
+  CHECK(reader->applied().empty());
+  answer_commit(store);
+  CHECK(author->acks() == std::vector<std::uint64_t>{1});
+  CHECK(reader->applied() == std::vector<std::uint64_t>{1});
+  CHECK(author->applied().empty()); // no echo
+}
 
-  auto client = sys.spawn(joining_client, doc, std::int64_t{2}, caf::actor{test});
-  test->receive([](acl_atom) {}, caf::after(5s) >> [] { FAIL("the join did not ask for access"); });
+TEST_CASE_FIXTURE(document_fixture, "writes staged while one is in flight go out at once, and their answers release acks in order") {
+  auto doc = open_document();
+  auto a = join(doc, "a");
+  join_answer();
+  answer_commit(store);
+  edit(doc, "a", 1, 0, "x");
+  REQUIRE(store_log->commits.size() == 1);
+  // Two more while the first is out: they do not wait for its answer.
+  edit_request e2, e3;
+  for (auto [e, seq] : {std::pair{&e2, 2}, std::pair{&e3, 3}}) {
+    e->client_id = "c-a";
+    e->session_id = "a";
+    e->client_seq = static_cast<std::uint64_t>(seq);
+    e->base_rev = static_cast<std::uint64_t>(seq - 1);
+    e->op.insert("y");
+    self->send(doc, edit_atom::value, std::move(*e));
+  }
+  run();
+  REQUIRE(store_log->commits.size() == 2);
+  CHECK(store_log->commits[1].rows.size() == 2); // one write for what the mailbox held
+  answer_commit(store);
+  CHECK(a->acks() == std::vector<std::uint64_t>{1});
+  answer_commit(store);
+  CHECK(a->acks() == std::vector<std::uint64_t>({1, 2, 3}));
+}
+
+TEST_CASE_FIXTURE(document_fixture, "a write storage refuses closes the document and tells its sessions why") {
+  struct refusal {
+    errc code;
+    const char* told;
+  };
+  for (auto r : {refusal{errc::fenced, "fenced"}, refusal{errc::unknown_document, "unknown_document"},
+                 refusal{errc::storage_unavailable, "storage_unavailable"},
+                 refusal{errc::internal, "storage_unavailable"}}) {
+    CAPTURE(r.told);
+    store_log->commit_at_once = false;
+    store_log->commits.clear();
+    drops->documents.clear();
+    auto doc = open_document();
+    auto a = join(doc, "a");
+    join_answer();
+    answer_commit(store);
+    edit(doc, "a", 1, 0, "lost");
+    auto err = make_error(r.code, "refused");
+    answer_commit(store, &err);
+    run();
+    CHECK(a->acks().empty());
+    REQUIRE_FALSE(a->errors().empty());
+    CHECK(a->errors().back() == r.told);
+    CHECK(drops->documents == std::vector<std::string>{"d"});
+  }
+}
+
+TEST_CASE_FIXTURE(document_fixture, "a commit the store never answers closes the document when the watchdog fires") {
+  auto doc = open_document();
+  auto a = join(doc, "a");
+  join_answer();
+  answer_commit(store);
+  edit(doc, "a", 1, 0, "never confirmed");
+  advance(config.commit_timeout - 1s);
+  CHECK(a->errors().empty());
+  advance(2s);
+  REQUIRE_FALSE(a->errors().empty());
+  CHECK(a->errors().back() == "storage_unavailable");
+  CHECK(a->acks().empty());
+}
+
+TEST_CASE_FIXTURE(document_fixture, "a move waits for the writes in flight, then tells the sessions to join again") {
+  auto doc = open_document();
+  auto a = join(doc, "a");
+  join_answer();
+  answer_commit(store);
+  edit(doc, "a", 1, 0, "before the move");
+  self->send(doc, move_atom::value);
+  run();
+  CHECK(a->errors().empty());
+  edit(doc, "a", 2, 1, "during the move");
+  CHECK(a->errors() == std::vector<std::string>{"fenced"}); // refused, not lost: resent to the new owner
+  answer_commit(store);
+  CHECK(a->acks() == std::vector<std::uint64_t>{1});
+  CHECK(a->errors() == std::vector<std::string>({"fenced", "fenced"}));
+}
+
+TEST_CASE_FIXTURE(document_fixture, "a revoke heard while an access re-read is in flight is not undone by the read's older answer") {
+  config.access_refresh = 0ms; // every join re-reads
+  auto doc = open_document(auth::document_access{1, false, {{2, auth::role::editor}}, 5});
+  join(doc, "s2", 2);
+  REQUIRE(store_log->access_reads.size() == 1);
   // The owner revokes user 2 (version 7) after the read began; the read's
   // answer (version 6) was taken before the revoke reached the database.
-  test->send(doc, acl_atom::value, std::int64_t{2}, std::string{}, std::uint64_t{7});
-  loaded_document stale;
-  stale.row.id = "d";
-  stale.row.owner_id = 1;
-  stale.acl.version = 6;
-  stale.acl.entries.push_back(storage::acl_row{2, "user2", "editor"});
-  test->send(store, run_atom::value, std::move(stale));
-  test->receive([](released_atom) {}, caf::after(5s) >> [] { FAIL("the store did not answer"); });
-
-  bool refused = false;
-  test->receive([&](admitted_atom) { refused = false; },
-                [&](int code) { refused = static_cast<errc>(code) == errc::forbidden; },
-                caf::after(5s) >> [] { FAIL("the join was never answered"); });
-  CHECK(refused);
-
-  for (auto& a : {doc, store, registry, client})
-    caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+  self->send(doc, acl_atom::value, std::int64_t{2}, std::string{}, std::uint64_t{7});
+  run();
+  answer_access(store, access_rows(1, 6, {{2, "user2", "editor"}}));
+  CHECK(join_answer() == "forbidden");
 }
 
-TEST_CASE("a grant delayed on the bus does not undo the revoke stored after it") {
-  actor_fixture f;
-  auto& sys = *f.sys;
-  auto& test = *f.test;
-  auto store = sys.spawn(held_store, caf::actor{test}, false);
-  auto registry = sys.spawn(ignoring_registry);
-  document_actor_config config;
-  config.access_refresh = 1h; // joins use what the document knows
-  auto doc = f.spawn_document(store, registry, auth::document_access{1, false, {}, 5}, config);
+TEST_CASE_FIXTURE(document_fixture, "a grant delayed on the bus does not undo the revoke stored after it") {
+  auto doc = open_document(auth::document_access{1, false, {}, 5});
   // Two nodes stored a grant (6) and then its revoke (7); the revoke's
   // publisher was faster.
-  test->send(doc, acl_atom::value, std::int64_t{2}, std::string{}, std::uint64_t{7});
-  test->send(doc, acl_atom::value, std::int64_t{2}, std::string{"editor"}, std::uint64_t{6});
-  auto client = sys.spawn(joining_client, doc, std::int64_t{2}, caf::actor{test});
-  bool refused = false;
-  test->receive([&](admitted_atom) { refused = false; },
-                [&](int code) { refused = static_cast<errc>(code) == errc::forbidden; },
-                caf::after(5s) >> [] { FAIL("the join was never answered"); });
-  CHECK(refused);
+  self->send(doc, acl_atom::value, std::int64_t{2}, std::string{}, std::uint64_t{7});
+  self->send(doc, acl_atom::value, std::int64_t{2}, std::string{"editor"}, std::uint64_t{6});
+  run();
+  join(doc, "s2", 2);
+  CHECK(join_answer() == "forbidden");
   // A newer grant does count.
-  test->send(doc, acl_atom::value, std::int64_t{2}, std::string{"editor"}, std::uint64_t{8});
-  auto again = sys.spawn(joining_client, doc, std::int64_t{2}, caf::actor{test});
-  bool admitted = false;
-  test->receive([&](admitted_atom) { admitted = true; }, [&](int) { admitted = false; },
-                caf::after(5s) >> [] { FAIL("the join was never answered"); });
-  CHECK(admitted);
-  for (auto& a : {doc, store, registry, client, again})
-    caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+  self->send(doc, acl_atom::value, std::int64_t{2}, std::string{"editor"}, std::uint64_t{8});
+  run();
+  join(doc, "s2", 2);
+  CHECK(join_answer().empty());
 }
 
-TEST_CASE("a commit the store never answers closes the document with an error instead of waiting for good") {
-  actor_fixture f;
-  auto& sys = *f.sys;
-  auto& test = *f.test;
-  auto store = sys.spawn(held_store, caf::actor{test}, true);
-  auto registry = sys.spawn(ignoring_registry);
-  document_actor_config config;
-  config.commit_timeout = 200ms;
-  auto doc = f.spawn_document(store, registry, auth::document_access{}, config);
-  join_request req{"d", "lww", 0, false, "c1", "s1", 0, {}, std::make_shared<error_sink>(caf::actor{test}),
-                   caf::actor{test}, {}};
-  test->request(doc, 5s, join_atom::value, std::move(req))
-    .receive([](caf::actor&) {}, [](caf::error&) { FAIL("the join was refused"); });
-  edit_request edit;
-  edit.client_id = "c1";
-  edit.session_id = "s1";
-  edit.client_seq = 1;
-  edit.op.insert("never confirmed");
-  test->send(doc, edit_atom::value, std::move(edit));
-  std::string code;
-  bool timed_out = false;
-  test->receive_while([&] { return code != "storage_unavailable" && !timed_out; })(
-    [&](std::string& c) { code = c; }, [](caf::down_msg&) {}, [](drop_atom, const std::string&) {},
-    caf::after(10s) >> [&] { timed_out = true; });
-  CHECK(code == "storage_unavailable");
-  for (auto& a : {doc, store, registry})
-    caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
-}
-
-TEST_CASE("a revoke whose bus message was lost holds at the next periodic re-read, with no join") {
-  actor_fixture f;
-  auto& sys = *f.sys;
-  auto& test = *f.test;
-  auto store = sys.spawn(held_store, caf::actor{test}, false);
-  auto registry = sys.spawn(ignoring_registry);
-  document_actor_config config;
-  config.access_refresh = 1h;         // the join uses what the document knows
-  config.access_recheck = 100ms;      // and the document reads it again soon
-  auto doc = f.spawn_document(store, registry, auth::document_access{1, false, {{2, auth::role::editor}}, 5}, config);
-  join_request req{"d", "lww", 0, false, "c2", "s2", 2, "user2", std::make_shared<error_sink>(caf::actor{test}),
-                   caf::actor{test}, {}};
-  test->request(doc, 5s, join_atom::value, std::move(req))
-    .receive([](caf::actor&) {}, [](caf::error&) { FAIL("the join was refused"); });
+TEST_CASE_FIXTURE(document_fixture, "a revoke whose bus message was lost holds at the next periodic re-read") {
+  config.access_recheck = 60s;
+  store_log->commit_at_once = true;
+  auto doc = open_document(auth::document_access{1, false, {{2, auth::role::editor}}, 5});
+  auto s2 = join(doc, "s2", 2);
+  CHECK(join_answer().empty());
+  CHECK(store_log->access_reads.empty());
+  advance(60s);
+  REQUIRE(store_log->access_reads.size() == 1);
   // The revoke was stored (version 6) but its node died before publishing.
-  test->receive([](acl_atom) {}, caf::after(5s) >> [] { FAIL("the document never read its access again"); });
-  loaded_document now;
-  now.row.id = "d";
-  now.row.owner_id = 1;
-  now.acl.version = 6;
-  test->send(store, run_atom::value, std::move(now));
-  std::string code;
-  bool timed_out = false;
-  test->receive_while([&] { return code != "forbidden" && !timed_out; })(
-    [&](std::string& c) { code = c; }, [](released_atom) {}, [](drop_atom, const std::string&) {},
-    caf::after(10s) >> [&] { timed_out = true; });
-  CHECK(code == "forbidden");
-  for (auto& a : {doc, store, registry})
-    caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+  answer_access(store, access_rows(1, 6, {}));
+  CHECK(s2->errors() == std::vector<std::string>{"forbidden"});
+  CHECK(drops->documents == std::vector<std::string>{"d"});
+}
+
+TEST_CASE_FIXTURE(document_fixture, "a document deleted while a join waits for the access read answers it unknown_document") {
+  config.access_refresh = 0ms;
+  auto doc = open_document(auth::document_access{1, true, {}, 1});
+  join(doc, "s3", 3);
+  fail_access(store, make_error(errc::unknown_document, "deleted"));
+  run();
+  CHECK(join_answer() == "unknown_document");
+}
+
+TEST_CASE_FIXTURE(document_fixture, "edits sent while the join waits for the access read are applied after it") {
+  config.access_refresh = 0ms;
+  store_log->commit_at_once = true;
+  auto doc = open_document(auth::document_access{1, false, {{2, auth::role::editor}}, 5});
+  auto s2 = join(doc, "s2", 2);
+  edit(doc, "s2", 1, 0, "early");
+  CHECK(s2->acks().empty());
+  answer_access(store, access_rows(1, 5, {{2, "user2", "editor"}}));
+  CHECK(join_answer().empty());
+  CHECK(s2->acks() == std::vector<std::uint64_t>{1});
+}
+
+TEST_CASE_FIXTURE(document_fixture, "a document with no sessions snapshots what it committed and stops when idle") {
+  store_log->commit_at_once = true;
+  auto doc = open_document();
+  join(doc, "a");
+  join_answer();
+  edit(doc, "a", 1, 0, "kept");
+  self->send(doc, leave_atom::value, std::string{"a"});
+  run();
+  self->monitor(doc);
+  advance(config.idle_timeout);
+  REQUIRE(store_log->snapshots.size() == 1);
+  CHECK(store_log->snapshots[0].content == "kept");
+  CHECK(store_log->snapshots[0].rev == 1);
+  advance(config.idle_timeout);
+  bool stopped = false;
+  self->receive([&](caf::down_msg&) { stopped = true; }, caf::after(0s) >> [] {});
+  CHECK(stopped);
 }

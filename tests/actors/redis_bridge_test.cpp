@@ -93,8 +93,8 @@ TEST_CASE("redis_bridge: a burst of publishes arrives complete and in order, in 
     auto url = "127.0.0.1:" + std::to_string(server.port);
     redis_bridge sub{"b", url, std::make_shared<node_health>(), k_test_cluster_key};
     redis_bridge pub{"a", url, std::make_shared<node_health>(), k_test_cluster_key};
-    sub.start(registry);
-    pub.start(registry);
+    sub.start(caf::actor_cast<bus_listener_api>(registry));
+    pub.start(caf::actor_cast<bus_listener_api>(registry));
     std::atomic<bool> subscribed{false};
     sub.subscribe(redis_bridge::node_channel("b"), [&] { subscribed = true; });
     for (int i = 0; i < 500 && !subscribed; ++i)

@@ -3,9 +3,11 @@
 #include "actors/registry_actor.hpp"
 #include "actors/storage_actor.hpp"
 #include "storage/sqlite_store.hpp"
+#include "tests/support/actor_fixture.hpp"
 
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
+#include <caf/event_based_actor.hpp>
 #include <caf/scoped_actor.hpp>
 #include <doctest/doctest.h>
 
@@ -21,7 +23,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-class recording_sink : public session_sink {
+class threaded_sink : public session_sink {
 public:
   wire::frame_format format() const noexcept override {
     return wire::frame_format::binary;
@@ -82,8 +84,8 @@ struct fixture {
   std::string db;
   caf::actor_system_config cfg;
   std::unique_ptr<caf::actor_system> sys;
-  caf::actor storage;
-  caf::actor registry;
+  storage_api storage;
+  registry_api registry;
 
   fixture() {
     std::filesystem::remove_all(dir);
@@ -99,21 +101,22 @@ struct fixture {
     rc.document.idle_timeout = 50ms;
     rc.document.cursor_interval = 50ms;
     rc.document.roster_interval = 500ms;
-    registry = sys->spawn(registry_actor, std::vector<caf::actor>{storage}, rc);
+    registry = sys->spawn(registry_actor, std::vector<storage_api>{storage}, rc);
   }
   ~fixture() {
     caf::anon_send_exit(registry, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(storage, caf::exit_reason::user_shutdown);
     // Handles keep actors alive: drop them before the system waits for its threads.
-    registry = caf::actor{};
-    storage = caf::actor{};
+    registry = registry_api{};
+    storage = storage_api{};
     sys.reset();
     std::filesystem::remove_all(dir);
   }
 
-  join_request join(const std::string& doc, const std::string& client, std::shared_ptr<recording_sink> sink,
+  join_request join(const std::string& doc, const std::string& client, std::shared_ptr<threaded_sink> sink,
                     const caf::actor& gateway) {
-    return join_request{doc, "lww", 0, false, client, "session-" + client, 0, {}, sink, gateway, {}};
+    return join_request{doc,  "lww", 0, false, client, "session-" + client, 0, {},
+                        sink, caf::actor_cast<session_api>(gateway), {}};
   }
 
   std::pair<std::uint64_t, std::uint64_t> stats() {
@@ -131,19 +134,19 @@ struct fixture {
 TEST_CASE("a hundred simultaneous cold joins read storage once, edits ack after commit, idle documents stop") {
   fixture f;
   caf::scoped_actor self{*f.sys};
-  std::vector<std::shared_ptr<recording_sink>> sinks;
+  std::vector<std::shared_ptr<threaded_sink>> sinks;
   std::vector<caf::actor> gateways;
   for (int i = 0; i < 100; ++i) {
-    sinks.push_back(std::make_shared<recording_sink>());
+    sinks.push_back(std::make_shared<threaded_sink>());
     // Any live actor stands in for the session's gateway actor.
-    gateways.push_back(f.sys->spawn([](caf::event_based_actor*) -> caf::behavior {
+    gateways.push_back(f.sys->spawn([]() -> caf::behavior {
       return {[](int) {}};
     }));
     self->send(f.registry, join_atom::value, f.join("cold", "c" + std::to_string(i), sinks.back(), gateways.back()));
   }
-  caf::actor doc;
+  document_api doc;
   for (int i = 0; i < 100; ++i)
-    self->receive([&](caf::actor& d) { doc = d; }, [&](caf::error& e) { FAIL(caf::to_string(e)); });
+    self->receive([&](joined& d) { doc = d.document; }, [&](caf::error& e) { FAIL(caf::to_string(e)); });
   CHECK(f.stats() == std::pair<std::uint64_t, std::uint64_t>{1, 1});
   for (auto& s : sinks)
     CHECK(s->wait_for([](auto& m) { return m.has_snapshot(); }));
@@ -180,9 +183,9 @@ TEST_CASE("a hundred simultaneous cold joins read storage once, edits ack after 
   CHECK((*row)->snapshot_rev == 1);
 
   // The next join loads it again, from the snapshot.
-  auto sink = std::make_shared<recording_sink>();
+  auto sink = std::make_shared<threaded_sink>();
   self->request(f.registry, caf::infinite, join_atom::value, f.join("cold", "late", sink, gateways[0]))
-    .receive([](caf::actor&) {}, [](caf::error& e) { FAIL(caf::to_string(e)); });
+    .receive([](joined&) {}, [](caf::error& e) { FAIL(caf::to_string(e)); });
   auto snap = sink->wait_for([](auto& m) { return m.has_snapshot(); });
   REQUIRE(snap);
   CHECK(snap->snapshot().text() == "durable");
@@ -193,13 +196,13 @@ TEST_CASE("a hundred simultaneous cold joins read storage once, edits ack after 
 TEST_CASE("presence: a burst of joins reaches each subscriber in one hand-over; cursors and leaves follow") {
   fixture f;
   caf::scoped_actor self{*f.sys};
-  auto gateway = f.sys->spawn([](caf::event_based_actor*) -> caf::behavior { return {[](int) {}}; });
-  std::vector<std::shared_ptr<recording_sink>> sinks;
-  caf::actor doc;
+  auto gateway = f.sys->spawn([]() -> caf::behavior { return {[](int) {}}; });
+  std::vector<std::shared_ptr<threaded_sink>> sinks;
+  document_api doc;
   auto join = [&](int i) {
-    sinks.push_back(std::make_shared<recording_sink>());
+    sinks.push_back(std::make_shared<threaded_sink>());
     self->request(f.registry, caf::infinite, join_atom::value, f.join("room", "c" + std::to_string(i), sinks.back(), gateway))
-      .receive([&](caf::actor& d) { doc = d; }, [](caf::error& e) { FAIL(caf::to_string(e)); });
+      .receive([&](joined& d) { doc = d.document; }, [](caf::error& e) { FAIL(caf::to_string(e)); });
   };
   join(0);
   for (int i = 1; i <= 8; ++i)
@@ -233,92 +236,54 @@ TEST_CASE("presence: a burst of joins reaches each subscriber in one hand-over; 
   caf::anon_send_exit(gateway, caf::exit_reason::user_shutdown);
 }
 
-namespace {
-
-using release_atom = caf::atom_constant<caf::atom("release")>;
-
-struct held_load_state {
-  caf::response_promise load;
-  loaded_document answer;
-};
-
-// A store whose load waits for (release_atom, answer); commits succeed and
-// access reads answer with the same rows.
-caf::behavior held_load_store(caf::stateful_actor<held_load_state>* self, caf::actor watcher) {
-  return {
-    [=](load_atom, const std::string&, const std::string&, bool, std::int64_t,
-        const std::string&) -> caf::result<loaded_document> {
-      self->state.load = self->make_response_promise();
-      self->send(watcher, load_atom::value);
-      return caf::delegated<loaded_document>{};
-    },
-    [=](release_atom, loaded_document& answer) {
-      self->state.answer = answer;
-      self->state.load.deliver(std::move(answer));
-    },
-    [=](acl_atom, const std::string&) { return self->state.answer; },
-    [=](commit_atom, std::vector<storage::op_row>&, std::vector<storage::session_event>&) {
-      return caf::ok_atom::value;
-    },
-    [=](snapshot_atom, storage::snapshot_row&) { return caf::ok_atom::value; },
-  };
-}
-
-} // namespace
-
-TEST_CASE("a revoke stored while the document loads is applied before the joins that waited for the load") {
-  caf::actor_system_config cfg;
-  cfg.set("logger.verbosity", caf::atom("quiet"));
-  caf::actor_system sys{cfg};
-  caf::scoped_actor self{sys};
-  auto store = sys.spawn(held_load_store, caf::actor{self});
+TEST_CASE_FIXTURE(stet::test::actor_fixture,
+                  "a revoke stored while the document loads is applied before the joins that waited for the load") {
+  auto script = std::make_shared<stet::test::store_script>();
+  script->commit_at_once = true;
+  auto store = spawn(stet::test::scripted_store, script);
   registry_config rc;
   rc.document.access_refresh = 1h; // the join must not be saved by a fresh read
-  auto registry = sys.spawn(registry_actor, std::vector<caf::actor>{store}, rc);
-  auto sink = std::make_shared<recording_sink>();
-  join_request req{"d", "lww", 0, false, "c2", "s2", 2, "user2", sink, caf::actor{self}, {}};
-  auto join = self->request(registry, 5s, join_atom::value, std::move(req));
-  self->receive([](load_atom) {}, caf::after(5s) >> [] { FAIL("no load"); });
+  auto registry = spawn(registry_actor, std::vector<storage_api>{caf::actor_cast<storage_api>(store)}, rc);
+  auto sink = std::make_shared<stet::test::recording_sink>();
+  join_request req{"d", "lww", 0, false, "c2", "s2", 2, "user2", sink, caf::actor_cast<session_api>(self), {}};
+  self->send(registry, join_atom::value, std::move(req));
+  run();
+  REQUIRE(script->loads.size() == 1);
   // The load read user 2 as an editor; the owner revoked them (version 2)
   // before the answer came back.
   self->send(registry, acl_atom::value, std::string{"d"}, std::int64_t{2}, std::string{}, std::uint64_t{2});
+  run();
   loaded_document loaded;
   loaded.row.id = "d";
   loaded.row.owner_id = 1;
   loaded.acl.version = 1;
   loaded.acl.entries.push_back(storage::acl_row{2, "user2", "editor"});
-  self->send(store, release_atom::value, std::move(loaded));
-  bool refused = false;
-  join.receive([&](caf::actor&) { refused = false; },
-               [&](caf::error& err) { refused = from_caf(err).code == errc::forbidden; });
-  CHECK(refused);
-  for (auto& m : sink->messages())
-    CHECK_FALSE(m.has_snapshot()); // not a glimpse of the text
-  for (auto& a : {registry, store})
-    caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+  answer_load(store, std::move(loaded));
+  errc code = errc::internal;
+  self->receive([&](joined&) { FAIL("joined after the revoke"); }, [&](caf::error& err) { code = from_caf(err).code; },
+                caf::after(0s) >> [] { FAIL("the join was not answered"); });
+  CHECK(code == errc::forbidden);
+  CHECK_FALSE(sink->has_snapshot()); // not a glimpse of the text
 }
 
-TEST_CASE("a delete stored while the document loads answers the waiting joins unknown_document") {
-  caf::actor_system_config cfg;
-  cfg.set("logger.verbosity", caf::atom("quiet"));
-  caf::actor_system sys{cfg};
-  caf::scoped_actor self{sys};
-  auto store = sys.spawn(held_load_store, caf::actor{self});
-  auto registry = sys.spawn(registry_actor, std::vector<caf::actor>{store}, registry_config{});
-  auto sink = std::make_shared<recording_sink>();
-  join_request req{"d", "lww", 0, false, "c2", "s2", 0, {}, sink, caf::actor{self}, {}};
-  auto join = self->request(registry, 5s, join_atom::value, std::move(req));
-  self->receive([](load_atom) {}, caf::after(5s) >> [] { FAIL("no load"); });
+TEST_CASE_FIXTURE(stet::test::actor_fixture,
+                  "a delete stored while the document loads answers the waiting joins unknown_document") {
+  auto script = std::make_shared<stet::test::store_script>();
+  auto store = spawn(stet::test::scripted_store, script);
+  auto registry = spawn(registry_actor, std::vector<storage_api>{caf::actor_cast<storage_api>(store)},
+                            registry_config{});
+  auto sink = std::make_shared<stet::test::recording_sink>();
+  join_request req{"d", "lww", 0, false, "c2", "s2", 0, {}, sink, caf::actor_cast<session_api>(self), {}};
+  self->send(registry, join_atom::value, std::move(req));
+  run();
   self->send(registry, drop_atom::value, std::string{"d"});
+  run();
   loaded_document loaded;
   loaded.row.id = "d";
-  self->send(store, release_atom::value, std::move(loaded));
+  answer_load(store, std::move(loaded));
   errc code = errc::internal;
-  join.receive([&](caf::actor&) { FAIL("joined a deleted document"); },
-               [&](caf::error& err) { code = from_caf(err).code; });
+  self->receive([&](joined&) { FAIL("joined a deleted document"); }, [&](caf::error& err) { code = from_caf(err).code; },
+                caf::after(0s) >> [] { FAIL("the join was not answered"); });
   CHECK(code == errc::unknown_document);
-  for (auto& m : sink->messages())
-    CHECK_FALSE(m.has_snapshot());
-  for (auto& a : {registry, store})
-    caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+  CHECK_FALSE(sink->has_snapshot());
 }

@@ -45,7 +45,7 @@ caf::actor_system_config& quiet(caf::actor_system_config& cfg) {
   return cfg;
 }
 
-caf::actor spawn_storage(caf::actor_system& sys, std::unique_ptr<storage::store> store) {
+storage_api spawn_storage(caf::actor_system& sys, std::unique_ptr<storage::store> store) {
   return sys.spawn<caf::detached>(storage_actor, std::shared_ptr<storage::store>{std::move(store)},
                                   std::make_shared<node_health>());
 }
@@ -179,24 +179,27 @@ TEST_CASE("storage actor: a load queued behind a commit of the same document see
   // queue (a stuck store, the commit watchdog) is loaded again at once;
   // served before the commit, the new actor would reuse its revision.
   temp_database db{"stet-storage-load-order"};
-  auto store = storage::sqlite_store::open(db.path());
-  REQUIRE(store);
-  storage::document_row row;
-  row.id = "e";
-  REQUIRE((*store)->create_document(row));
+  auto real = storage::sqlite_store::open(db.path());
+  REQUIRE(real);
+  for (auto* id : {"e", "busy"}) {
+    storage::document_row row;
+    row.id = id;
+    REQUIRE((*real)->create_document(row));
+  }
+  auto store = std::make_unique<test::faulty_store>(std::move(*real));
+  auto* fault = store.get();
   caf::actor_system_config cfg;
   caf::actor_system sys{quiet(cfg)};
-  auto storage = spawn_storage(sys, std::move(*store));
+  auto storage = spawn_storage(sys, std::move(store));
   {
     caf::scoped_actor self{sys};
     // Keeps the actor busy, so the commit and the load queue up together.
-    self->send(storage, run_atom::value, store_job{[](storage::store&) {
-                 std::this_thread::sleep_for(std::chrono::milliseconds(200));
-               }});
+    fault->stall_next_lookup(std::chrono::milliseconds(200));
+    auto busy = self->request(storage, caf::infinite, load_atom::value, load_request{"busy"});
     auto commit = self->request(storage, caf::infinite, commit_atom::value,
                                 std::vector<storage::op_row>{op("e", 1, "x")}, std::vector<storage::session_event>{});
-    auto load = self->request(storage, caf::infinite, load_atom::value, std::string{"e"}, std::string{"lww"}, false,
-                              std::int64_t{0}, std::string{});
+    auto load = self->request(storage, caf::infinite, load_atom::value, load_request{"e"});
+    busy.receive([](loaded_document&) {}, [](caf::error& e) { FAIL(to_string(e)); });
     std::uint64_t loaded_rev = 0;
     load.receive([&](loaded_document& d) { loaded_rev = d.row.rev; }, [](caf::error& e) { FAIL(to_string(e)); });
     CHECK(loaded_rev == 1);
@@ -208,10 +211,10 @@ TEST_CASE("storage actor: a load queued behind a commit of the same document see
 namespace {
 
 using commit_handle = decltype(std::declval<caf::scoped_actor&>()->request(
-  std::declval<caf::actor&>(), caf::infinite, commit_atom::value, std::vector<storage::op_row>{},
+  std::declval<storage_api&>(), caf::infinite, commit_atom::value, std::vector<storage::op_row>{},
   std::vector<storage::session_event>{}));
 
-commit_handle write(caf::scoped_actor& self, const caf::actor& storage, std::vector<storage::op_row> ops) {
+commit_handle write(caf::scoped_actor& self, const storage_api& storage, std::vector<storage::op_row> ops) {
   return self->request(storage, caf::infinite, commit_atom::value, std::move(ops),
                        std::vector<storage::session_event>{});
 }
@@ -287,8 +290,7 @@ TEST_CASE("storage actor: a write that cannot land refuses its document's later 
     CHECK(outcome(b2) == errc::internal);
     // Loaded again (a new actor for b), its writes are taken again.
     fault->refuse_nothing();
-    auto load = self->request(storage, caf::infinite, load_atom::value, std::string{"b"}, std::string{"lww"}, false,
-                              std::int64_t{0}, std::string{});
+    auto load = self->request(storage, caf::infinite, load_atom::value, load_request{"b"});
     load.receive([](loaded_document& d) { CHECK(d.row.rev == 0); }, [](caf::error& e) { FAIL(to_string(e)); });
     auto again = write(self, storage, {op("b", 1, "w")});
     CHECK_FALSE(outcome(again));

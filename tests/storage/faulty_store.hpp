@@ -8,6 +8,8 @@
 #include "storage/store.hpp"
 
 #include <atomic>
+#include <chrono>
+#include <thread>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -33,6 +35,11 @@ public:
     std::lock_guard<std::mutex> guard{mutex_};
     refused_.clear();
   }
+  /// The next document lookup takes `d` (keeps the actor busy, so what is
+  /// sent meanwhile queues up).
+  void stall_next_lookup(std::chrono::milliseconds d) {
+    stall_ = d;
+  }
   /// Commits tried so far (failed ones too).
   int commits_tried() const {
     return tried_;
@@ -54,6 +61,8 @@ public:
   }
 
   result<std::optional<storage::document_row>> find_document(std::string_view id) override {
+    if (auto d = stall_.exchange(std::chrono::milliseconds{0}); d.count() > 0)
+      std::this_thread::sleep_for(d);
     return real_->find_document(id);
   }
   result<storage::document_row> create_document(const storage::document_row& row) override {
@@ -112,6 +121,7 @@ private:
   std::unique_ptr<storage::store> real_;
   std::atomic<int> away_{0};
   std::atomic<int> tried_{0};
+  std::atomic<std::chrono::milliseconds> stall_{std::chrono::milliseconds{0}};
   std::mutex mutex_;
   std::set<std::pair<std::string, std::uint64_t>> refused_;
 };

@@ -1,0 +1,158 @@
+// The stand-in for a document another node owns, on CAF's deterministic
+// scheduler with a bus that records: joins wait for the document's
+// channel, requests go to the owner's channel, only the owner speaks for
+// the document, and a gap or a move sends every session to join again.
+#include "actors/remote_document.hpp"
+
+#include "tests/support/actor_fixture.hpp"
+
+using namespace stet;
+using namespace stet::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+struct stand_in_fixture : actor_fixture {
+  std::shared_ptr<recording_bus> bus = std::make_shared<recording_bus>("here");
+  std::shared_ptr<dropped_log> drops = std::make_shared<dropped_log>();
+  caf::actor gateway = spawn(recording_session, drops);
+  remote_document_api stand_in = spawn(remote_document, std::string{"d"}, std::string{"owner"}, bus);
+
+  stand_in_fixture() {
+    run(); // the stand-in starts: it asks for the document's channel
+  }
+
+  std::shared_ptr<recording_sink> join(const std::string& session) {
+    auto sink = std::make_shared<recording_sink>();
+    self->send(stand_in, join_atom::value,
+               join_request{"d", "lww", 0, false, "c-" + session, session, 7, "user7", sink,
+                            caf::actor_cast<session_api>(gateway), {}});
+    run();
+    return sink;
+  }
+
+  bool joined_answer() {
+    bool ok = false;
+    self->receive([&](joined&) { ok = true; }, [](caf::error&) {}, caf::after(0s) >> [] {});
+    return ok;
+  }
+
+  /// A payload the owner (or `from`) sends this node about the document.
+  void from_owner(wire::BusEnvelope env, const std::string& from = "owner") {
+    env.set_from_node(from);
+    env.set_doc_id("d");
+    self->send(stand_in, bus_atom::value, env.SerializeAsString());
+    run();
+  }
+
+  static wire::BusEnvelope frame_for(const std::string& session, const wire::ServerMessage& m) {
+    wire::BusEnvelope env;
+    env.mutable_frame()->set_session_id(session);
+    env.mutable_frame()->set_message(m.SerializeAsString());
+    return env;
+  }
+
+  static wire::BusEnvelope broadcast(std::uint64_t rev) {
+    wire::ServerMessage m;
+    m.mutable_applied()->set_doc_id("d");
+    m.mutable_applied()->set_rev(rev);
+    wire::BusEnvelope env;
+    env.mutable_broadcast()->set_rev(rev);
+    env.mutable_broadcast()->set_applied(m.SerializeAsString());
+    env.mutable_broadcast()->set_author_session("elsewhere");
+    env.mutable_broadcast()->set_author_node("owner");
+    return env;
+  }
+
+  static wire::ServerMessage snapshot(std::uint64_t rev) {
+    wire::ServerMessage m;
+    m.mutable_snapshot()->set_doc_id("d");
+    m.mutable_snapshot()->set_rev(rev);
+    return m;
+  }
+};
+
+} // namespace
+
+TEST_CASE_FIXTURE(stand_in_fixture, "a join waits for the document's channel, then goes to the owner") {
+  join("s1");
+  CHECK(bus->on(cluster_bus::node_channel("owner")).empty());
+  CHECK_FALSE(joined_answer());
+  bus->confirm(); // the stand-in hears of it as a message
+  run();
+  CHECK(joined_answer());
+  auto sent = bus->on(cluster_bus::node_channel("owner"));
+  REQUIRE(sent.size() == 1);
+  CHECK(sent[0].join().session_id() == "s1");
+  CHECK(sent[0].join().user_id() == 7);
+  CHECK(sent[0].from_node() == "here");
+}
+
+TEST_CASE_FIXTURE(stand_in_fixture, "only the owner speaks for the document: frames and broadcasts of another node are ignored") {
+  bus->confirm();
+  run();
+  auto sink = join("s1");
+  from_owner(frame_for("s1", snapshot(3)), "impostor");
+  CHECK(sink->messages.empty());
+  from_owner(frame_for("s1", snapshot(3)));
+  CHECK(sink->has_snapshot());
+  from_owner(broadcast(4), "impostor");
+  CHECK(sink->applied().empty());
+  from_owner(broadcast(4));
+  CHECK(sink->applied() == std::vector<std::uint64_t>{4});
+}
+
+TEST_CASE_FIXTURE(stand_in_fixture, "an edit is relayed to the owner under the session's name") {
+  bus->confirm();
+  run();
+  join("s1");
+  edit_request e;
+  e.client_id = "c-s1";
+  e.session_id = "s1";
+  e.client_seq = 5;
+  e.base_rev = 2;
+  e.op.insert("x");
+  self->send(stand_in, edit_atom::value, std::move(e));
+  run();
+  auto sent = bus->on(cluster_bus::node_channel("owner"));
+  REQUIRE(sent.size() == 2);
+  CHECK(sent[1].edit().session_id() == "s1");
+  CHECK(sent[1].edit().client_seq() == 5);
+  CHECK(sent[1].edit().base_rev() == 2);
+}
+
+TEST_CASE_FIXTURE(stand_in_fixture, "a revision gap sends every session to join again and the stand-in stops") {
+  bus->confirm();
+  run();
+  auto s1 = join("s1");
+  auto s2 = join("s2");
+  for (auto* s : {"s1", "s2"})
+    from_owner(frame_for(s, snapshot(3)));
+  from_owner(broadcast(4));
+  self->monitor(stand_in);
+  from_owner(broadcast(6)); // 5 was lost
+  CHECK(s1->errors() == std::vector<std::string>{"fenced"});
+  CHECK(s2->errors() == std::vector<std::string>{"fenced"});
+  CHECK(s1->applied() == std::vector<std::uint64_t>{4});
+  CHECK(drops->documents == std::vector<std::string>({"d", "d"}));
+  CHECK(bus->unsubscribed == std::vector<std::string>{cluster_bus::doc_channel("d")});
+  bool stopped = false;
+  self->receive([&](caf::down_msg&) { stopped = true; }, caf::after(0s) >> [] {});
+  CHECK(stopped);
+}
+
+TEST_CASE_FIXTURE(stand_in_fixture, "the last session leaving tells the owner, unsubscribes and stops") {
+  bus->confirm();
+  run();
+  join("s1");
+  self->monitor(stand_in);
+  self->send(stand_in, leave_atom::value, std::string{"s1"});
+  run();
+  auto sent = bus->on(cluster_bus::node_channel("owner"));
+  REQUIRE(sent.size() == 2);
+  CHECK(sent[1].leave().session_id() == "s1");
+  CHECK(bus->unsubscribed == std::vector<std::string>{cluster_bus::doc_channel("d")});
+  bool stopped = false;
+  self->receive([&](caf::down_msg&) { stopped = true; }, caf::after(0s) >> [] {});
+  CHECK(stopped);
+}
