@@ -84,16 +84,8 @@ result<std::vector<visible_document>> list_for(storage::store& s, std::int64_t u
     return docs.error();
   std::vector<visible_document> out;
   out.reserve(docs->size());
-  for (auto& d : *docs) {
-    auto role = auth::role::owner;
-    if (d.owner_id != user) {
-      auto acl = s.access_list(d.id);
-      if (!acl)
-        return acl.error();
-      role = auth::role_of(access_of(d, *acl), user);
-    }
-    out.push_back({std::move(d), role});
-  }
+  for (auto& d : *docs)
+    out.push_back({std::move(d.row), d.role == "owner" ? auth::role::owner : auth::parse_grant(d.role)});
   return out;
 }
 

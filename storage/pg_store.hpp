@@ -9,9 +9,9 @@
 #include <memory>
 #include <string>
 
-struct pg_conn;
-
 namespace stet::storage {
+
+class pg_connection;
 
 class pg_store final : public store {
 public:
@@ -37,28 +37,18 @@ public:
   result<std::optional<user_row>> find_user_by_id(std::int64_t id) override;
   result<std::int64_t> revoke_tokens(std::int64_t user_id, std::optional<std::string> new_password_hash) override;
   result<std::vector<std::string>> delete_user(std::int64_t user_id) override;
-  result<std::vector<document_row>> list_documents(std::int64_t user_id) override;
+  result<std::vector<listed_document>> list_documents(std::int64_t user_id) override;
   status delete_document(std::string_view id) override;
   result<std::uint64_t> set_role(std::string_view doc_id, std::int64_t user_id, std::string_view role) override;
   result<acl_snapshot> access_list(std::string_view doc_id) override;
   result<std::vector<history_row>> history(std::string_view doc_id) override;
   int schema_version() override;
 
-  class query;
-
 private:
   explicit pg_store(std::string conninfo);
-  /// Connects (again) when there is no healthy connection.
-  status ensure_connected();
   status migrate();
-  /// Drops a broken connection so the next call reconnects.
-  stet::error lost(std::string_view what);
-  /// unknown_document when a document `batch` writes to was deleted (a
-  /// commit that failed for that reason must not be retried).
-  status deleted_in(const write_batch& batch);
 
-  std::string conninfo_;
-  pg_conn* conn_ = nullptr;
+  std::unique_ptr<pg_connection> db_;
 };
 
 } // namespace stet::storage

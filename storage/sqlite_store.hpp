@@ -4,12 +4,15 @@
 
 #include "storage/store.hpp"
 
+#include <functional>
 #include <memory>
 #include <string>
 
 struct sqlite3;
 
 namespace stet::storage {
+
+class sqlite_statement;
 
 class sqlite_store final : public store {
 public:
@@ -34,27 +37,33 @@ public:
   result<std::optional<user_row>> find_user_by_id(std::int64_t id) override;
   result<std::int64_t> revoke_tokens(std::int64_t user_id, std::optional<std::string> new_password_hash) override;
   result<std::vector<std::string>> delete_user(std::int64_t user_id) override;
-  result<std::vector<document_row>> list_documents(std::int64_t user_id) override;
+  result<std::vector<listed_document>> list_documents(std::int64_t user_id) override;
   status delete_document(std::string_view id) override;
   result<std::uint64_t> set_role(std::string_view doc_id, std::int64_t user_id, std::string_view role) override;
   result<acl_snapshot> access_list(std::string_view doc_id) override;
   result<std::vector<history_row>> history(std::string_view doc_id) override;
   int schema_version() override;
 
-  class statement;
-
 private:
   explicit sqlite_store(sqlite3* db);
-  status exec(const char* sql);
   status migrate();
-  /// unknown_document when a document `batch` writes to was deleted (a
-  /// commit that failed for that reason must not be retried).
-  status deleted_in(const write_batch& batch);
-  statement& prepared(const char* sql);
-  result<std::optional<user_row>> read_user(statement& st);
+  /// storage_unavailable naming `what`, with SQLite's message.
+  error failed(std::string_view what);
+  status exec(const char* sql);
+  /// The statement for `sql`, prepared once.
+  sqlite_statement& prepared(const char* sql);
+  /// Steps `st` to the end (and resets it).
+  status run(sqlite_statement& st, std::string_view what);
   /// Steps `st` to the end, one Row per result row; resets it either way.
   template <class Row, class Read>
-  result<std::vector<Row>> collect(statement& st, const char* what, Read read);
+  result<std::vector<Row>> collect(sqlite_statement& st, std::string_view what, Read read);
+  /// The first row of `st`'s answer, if any.
+  template <class Row, class Read>
+  result<std::optional<Row>> first(sqlite_statement& st, std::string_view what, Read read);
+  /// Runs `body` in an IMMEDIATE transaction: committed when it succeeds,
+  /// rolled back when it fails.
+  template <class T>
+  result<T> in_transaction(const std::function<result<T>()>& body);
 
   sqlite3* db_;
   struct cache;

@@ -57,6 +57,13 @@ struct acl_snapshot {
   std::vector<acl_row> entries;
 };
 
+/// A document in a user's list: its row (without its text) and the user's
+/// role on it ("owner", "editor" or "viewer").
+struct listed_document {
+  document_row row;
+  std::string role;
+};
+
 /// One revision in a document's history (as far as the op log reaches).
 struct history_row {
   std::uint64_t rev = 0;
@@ -183,8 +190,9 @@ public:
   /// ones. Returns the ids of the documents deleted. Errors: unauthorized
   /// when there is no such user.
   virtual result<std::vector<std::string>> delete_user(std::int64_t user_id) = 0;
-  /// Documents `user_id` owns or was given a role on, newest first.
-  virtual result<std::vector<document_row>> list_documents(std::int64_t user_id) = 0;
+  /// Documents `user_id` owns or was given a role on, newest first, with
+  /// that role, in one read (their text is not read: `content` is empty).
+  virtual result<std::vector<listed_document>> list_documents(std::int64_t user_id) = 0;
   /// Deletes the document with its op log, access list and client records,
   /// and keeps a tombstone so the id is not created again.
   virtual status delete_document(std::string_view id) = 0;

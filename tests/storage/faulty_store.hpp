@@ -98,7 +98,7 @@ public:
   result<std::vector<std::string>> delete_user(std::int64_t user_id) override {
     return real_->delete_user(user_id);
   }
-  result<std::vector<storage::document_row>> list_documents(std::int64_t user_id) override {
+  result<std::vector<storage::listed_document>> list_documents(std::int64_t user_id) override {
     return real_->list_documents(user_id);
   }
   status delete_document(std::string_view id) override {

@@ -61,6 +61,16 @@ void run_store_conformance(const store_factory& open) {
 
   // A batch that collides with a committed rev stores nothing at all.
   CHECK_FALSE(s->commit({.ops = {make_op("d2", 2, "a", 8), make_op("d2", 1, "x", 1)}}));
+  // The errors say why: a rev holding another edit, a write that would
+  // leave a gap in the op log (a writer behind the stored history).
+  auto taken = s->commit({.ops = {make_op("d2", 1, "x", 1)}});
+  REQUIRE_FALSE(taken);
+  CHECK(taken.error().code == errc::internal);
+  CHECK(taken.error().message.find("already taken") != std::string::npos);
+  auto gap = s->commit({.ops = {make_op("d2", 5, "a", 9)}});
+  REQUIRE_FALSE(gap);
+  CHECK(gap.error().code == errc::internal);
+  CHECK(gap.error().message.find("gap") != std::string::npos);
   auto d2 = s->ops_since("d2", 0);
   REQUIRE(d2);
   CHECK(d2->size() == 1);
@@ -220,10 +230,13 @@ void run_store_conformance(const store_factory& open) {
   bobs = r->list_documents(bob->id);
   REQUIRE(bobs);
   REQUIRE(bobs->size() == 1);
-  CHECK((*bobs)[0].id == "owned");
+  CHECK((*bobs)[0].row.id == "owned");
+  CHECK((*bobs)[0].role == "editor");
+  CHECK((*bobs)[0].row.content.empty()); // a listing reads no text
   auto alices = r->list_documents(alice->id);
   REQUIRE(alices);
-  CHECK(alices->size() == 1);
+  REQUIRE(alices->size() == 1);
+  CHECK((*alices)[0].role == "owner");
 
   auto authored = make_op("owned", 1, "c", 1);
   authored.author_id = bob->id;
