@@ -69,8 +69,9 @@ using document_actor_api = document_api::extend<
 /// The stand-in on a node that does not own the document: its sessions'
 /// contract, plus what the owner sends over the bus.
 using remote_document_api = document_api::extend<
-  /// A payload of the owner (frames for sessions here, applied edits).
-  caf::reacts_to<bus_atom, std::string>,
+  /// An envelope of the owner (frames for sessions here, applied edits),
+  /// parsed by the router.
+  caf::reacts_to<bus_atom, wire::BusEnvelope>,
   /// Redis confirmed the subscription to the document's channel.
   caf::reacts_to<subscribed_atom>>;
 
@@ -89,15 +90,24 @@ using registry_api = caf::typed_actor<
   caf::reacts_to<acl_atom, std::string, std::int64_t, std::string, std::uint64_t>,
   /// A document deleted here: its actor stops, on every node.
   caf::reacts_to<drop_atom, std::string>,
-  /// A user's tokens up to an epoch were revoked here: tell every node.
+  /// The same, stored by another node: to the document here only.
+  caf::reacts_to<heard_atom, std::string, std::int64_t, std::string, std::uint64_t>,
+  caf::reacts_to<heard_atom, std::string>,
+  // -- sessions of other nodes (relayed by the router; joins as above) --
+  /// An edit for the document: (document, edit naming its node and session).
+  caf::reacts_to<edit_atom, std::string, edit_request>,
+  /// (document, node, session, cursor, anchor).
+  caf::reacts_to<presence_atom, std::string, std::string, std::string, std::uint32_t, std::uint32_t>,
+  /// (document, node, session).
+  caf::reacts_to<leave_atom, std::string, std::string, std::string>,
+  /// A user's tokens up to an epoch were revoked here: tell this node's
+  /// sessions and every node.
   caf::reacts_to<revoke_atom, std::int64_t, std::int64_t>,
   /// An idle document asks to stop: (document, joins it has seen).
   caf::replies_to<idle_atom, std::string, std::uint64_t>::with<bool>,
   /// (open documents, storage loads so far).
   caf::replies_to<stats_atom>::with<std::uint64_t, std::uint64_t>,
-  // -- from the Redis bridge --
-  /// A payload of another node (authenticated).
-  caf::reacts_to<bus_atom, std::string>,
+  // -- from the router --
   /// The live nodes, sorted.
   caf::reacts_to<ring_atom, std::vector<std::string>>,
   /// The subscriptions are back after they dropped.
@@ -108,8 +118,15 @@ using bus_listener_api = caf::typed_actor<caf::reacts_to<bus_atom, std::string>,
                                           caf::reacts_to<ring_atom, std::vector<std::string>>,
                                           caf::reacts_to<redis_atom, bool>>;
 
-/// The registry's own type: its contract and its own timer.
-using registry_actor_api = registry_api::extend<caf::reacts_to<repair_atom>>;
+/// The router between the bridge and the registry (cluster_router.hpp):
+/// what the bridge hands over, and the stand-ins the registry announces.
+using cluster_router_api =
+  bus_listener_api::extend<caf::reacts_to<route_atom, std::string, remote_document_api>>;
+
+/// The registry's own type: its contract, its own timer, and the router it
+/// announces stand-ins to.
+using registry_actor_api =
+  registry_api::extend<caf::reacts_to<repair_atom>, caf::reacts_to<route_atom, cluster_router_api>>;
 
 /// A storage actor: one connection to the database, its calls on a thread
 /// of their own. Failures are stet errors: storage_unavailable (the
@@ -135,7 +152,8 @@ using storage_api = caf::typed_actor<
   /// A document and the caller's role; unknown_document when the caller
   /// may not see it.
   caf::replies_to<open_atom, std::string, std::int64_t>::with<visible_document>,
-  /// Deletes a document the caller owns (forbidden otherwise).
+  /// Deletes a document the caller owns (forbidden otherwise). Deletes,
+  /// shares and revokes are told to the registry once stored.
   caf::replies_to<delete_atom, std::string, std::int64_t>::with<caf::ok_atom>,
   caf::replies_to<share_atom, share_request>::with<share_result>,
   caf::replies_to<history_atom, std::string, std::int64_t>::with<document_history>,
@@ -152,9 +170,12 @@ using storage_api = caf::typed_actor<
   /// Deletes an account: the documents deleted with it.
   caf::replies_to<erase_atom, std::int64_t>::with<std::vector<std::string>>>;
 
-/// The storage actor's own type: its contract and its own timers.
+/// The storage actor's own type: its contract, its own timers, and the
+/// registry it tells what it stored for the REST API (a delete, a grant,
+/// revoked tokens), whether or not the asker still waits for the answer.
 using storage_actor_api =
-  storage_api::extend<caf::reacts_to<flush_atom>, caf::reacts_to<retry_atom>, caf::reacts_to<snapshot_atom>>;
+  storage_api::extend<caf::reacts_to<flush_atom>, caf::reacts_to<retry_atom>, caf::reacts_to<snapshot_atom>,
+                      caf::reacts_to<route_atom, registry_api>>;
 
 } // namespace stet
 

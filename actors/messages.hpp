@@ -9,6 +9,7 @@
 #include "auth/access.hpp"
 #include "core/document.hpp"
 #include "core/error.hpp"
+#include "proto/codec.hpp"
 #include "core/operation.hpp"
 #include "storage/store.hpp"
 
@@ -66,6 +67,8 @@ using history_atom = caf::atom_constant<caf::atom("history")>;
 using register_atom = caf::atom_constant<caf::atom("register")>;
 using find_atom = caf::atom_constant<caf::atom("find")>;
 using erase_atom = caf::atom_constant<caf::atom("erase")>;
+using heard_atom = caf::atom_constant<caf::atom("heard")>;
+using route_atom = caf::atom_constant<caf::atom("route")>;
 
 /// Which of `n` storage actors serves `doc_id`: the registry and the REST API
 /// pick the same one, so a document's writes keep their order.
@@ -218,3 +221,4 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stet::storage::user_row)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::optional<stet::storage::user_row>)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<stet::storage::session_event>)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stet::read_credit)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stet::wire::BusEnvelope)

@@ -48,11 +48,8 @@ const storage_api& store_for(registry_state& st, const std::string& doc_id) {
 
 void reply_to_remote(registry_self self, const std::string& node, const std::string& doc_id,
                      const std::string& session_id, const error& err);
-void on_envelope(registry_self self, wire::BusEnvelope& env, const std::string& bytes);
 void on_loaded(registry_self self, const std::string& id, loaded_document& loaded);
 void fail_waiting(registry_self self, const std::string& id, const caf::error& err);
-void apply_change(registry_self self, const std::string& doc_id, const document_actor_api& doc,
-                  const wire::BusEnvelope& env);
 
 // Loads (creating if needed, and leasing on a cluster node) a document
 // that joins are waiting for; exactly one storage read however many wait.
@@ -82,45 +79,22 @@ void start_load(registry_self self, const std::string& id, const std::string& po
           });
 }
 
-// Joins a session of another node to an open document. Sent now, so the
-// document sees the join before any edit relayed after it.
-void join_remote(registry_self self, const document_actor_api& doc, join_request req) {
-  auto node = req.remote_node, doc_id = req.doc_id, session = req.session_id;
-  // Longer than the document's own wait for an access read (5 s), and on
-  // any error the join is withdrawn, so a session told it failed is never
-  // left subscribed.
-  self->request(doc, k_store_timeout, join_atom::value, std::move(req))
-    .then([](joined&) {}, [=](caf::error& err) {
-      self->send(doc, leave_atom::value, node, session);
-      reply_to_remote(self, node, doc_id, session, from_caf(err));
-    });
-}
-
 void fail_waiting(registry_self self, const std::string& id, const caf::error& err) {
   auto waiting = std::move(self->state.loading[id]);
   self->state.loading.erase(id);
-  self->state.held_bus.erase(id);
-  for (auto& w : waiting) {
-    if (w.request.remote_node.empty())
-      w.promise.deliver(err);
-    else
-      reply_to_remote(self, w.request.remote_node, id, w.request.session_id, from_caf(err));
-  }
+  self->state.held.erase(id);
+  for (auto& w : waiting)
+    w.promise.deliver(err);
 }
 
 void on_loaded(registry_self self, const std::string& id, loaded_document& loaded) {
   auto& st = self->state;
-  // What the bus brought while the document loaded. Deletes and access
+  // What other nodes said while the document loaded. Deletes and access
   // changes were stored after the load may have read, so they come before
   // any join: nobody sees text or rights already taken back.
-  std::vector<std::pair<wire::BusEnvelope, std::string>> held;
-  for (auto& bytes : st.held_bus[id]) {
-    wire::BusEnvelope env;
-    if (env.ParseFromString(bytes))
-      held.emplace_back(std::move(env), std::move(bytes));
-  }
-  st.held_bus.erase(id);
-  if (std::any_of(held.begin(), held.end(), [](auto& h) { return h.first.has_deleted(); })) {
+  auto held = std::move(st.held[id]);
+  st.held.erase(id);
+  if (held.deleted) {
     fail_waiting(self, id, to_caf(make_error(errc::unknown_document, "document " + id + " was deleted")));
     return;
   }
@@ -142,23 +116,18 @@ void on_loaded(registry_self self, const std::string& id, loaded_document& loade
   auto& entry = st.open[id];
   entry.actor = actor;
   count_documents(st);
-  for (auto& [env, bytes] : held)
-    if (env.has_access())
-      apply_change(self, id, actor, env);
+  for (auto& [user, role, version] : held.access)
+    self->send(actor, acl_atom::value, user, role, version);
   auto waiting = std::move(st.loading[id]);
   st.loading.erase(id);
   for (auto& w : waiting) {
     ++entry.joins_forwarded;
-    if (w.request.remote_node.empty())
-      w.promise.delegate(actor, join_atom::value, std::move(w.request));
-    else
-      join_remote(self, actor, std::move(w.request));
+    w.promise.delegate(actor, join_atom::value, std::move(w.request));
   }
   // Edits, presence and leaves of sessions that joined meanwhile: after
   // their joins.
-  for (auto& [env, bytes] : held)
-    if (!env.has_access())
-      on_envelope(self, env, bytes);
+  for (auto& hand_over : held.relayed)
+    hand_over(actor);
 }
 
 void reply_to_remote(registry_self self, const std::string& node, const std::string& doc_id,
@@ -167,27 +136,43 @@ void reply_to_remote(registry_self self, const std::string& node, const std::str
   sink.send(wire::make_error(err, doc_id));
 }
 
-// An access change or a delete, stored by some node, for an open document.
-void apply_change(registry_self self, const std::string& doc_id, const document_actor_api& doc,
-                  const wire::BusEnvelope& env) {
-  if (env.has_access()) {
-    self->send(doc, acl_atom::value, env.access().user_id(), env.access().role(), env.access().version());
-    return;
-  }
-  self->send(doc, drop_atom::value);
-  self->state.open.erase(doc_id);
-  count_documents(self->state);
-}
-
-// The change goes to the document if it is open; one still loading may
-// have read its access list before the change was stored, so it gets the
-// change once it is open.
-void deliver_change(registry_self self, const std::string& doc_id, const wire::BusEnvelope& env) {
+// An access change, stored by some node: to the document if it is open;
+// one still loading may have read its access list before the change was
+// stored, so it gets the change once it is open.
+void deliver_grant(registry_self self, const std::string& doc_id, std::int64_t user, const std::string& role,
+                   std::uint64_t version) {
   auto& st = self->state;
   if (auto it = st.open.find(doc_id); it != st.open.end())
-    apply_change(self, doc_id, it->second.actor, env);
+    self->send(it->second.actor, acl_atom::value, user, role, version);
   else if (st.loading.count(doc_id))
-    st.held_bus[doc_id].push_back(env.SerializeAsString());
+    st.held[doc_id].access.emplace_back(user, role, version);
+}
+
+// A delete, stored by some node: the document closes, or never opens.
+void deliver_delete(registry_self self, const std::string& doc_id) {
+  auto& st = self->state;
+  if (auto it = st.open.find(doc_id); it != st.open.end()) {
+    self->send(it->second.actor, drop_atom::value);
+    st.open.erase(it);
+    count_documents(st);
+  } else if (st.loading.count(doc_id)) {
+    st.held[doc_id].deleted = true;
+  }
+}
+
+// A request of another node's session for a document owned here: to the
+// document, after its join if it is still loading. An edit for a document
+// that is not open tells the session to join again.
+void relay(registry_self self, const std::string& doc_id, const std::string& node, const std::string& session,
+           bool is_edit, std::function<void(const document_actor_api&)> hand_over) {
+  auto& st = self->state;
+  if (auto it = st.open.find(doc_id); it != st.open.end())
+    return hand_over(it->second.actor);
+  if (st.loading.count(doc_id))
+    return st.held[doc_id].relayed.push_back(std::move(hand_over));
+  if (is_edit)
+    reply_to_remote(self, node, doc_id, session,
+                    make_error(errc::fenced, "document " + doc_id + " is not open on its owner; join again"));
 }
 
 // Tells every other node about a stored access change, delete or token
@@ -200,101 +185,6 @@ void publish_change(registry_self self, const std::string& doc_id, wire::BusEnve
   env.set_from_node(self_node(st));
   env.set_doc_id(doc_id);
   st.config.bus->publish(cluster_bus::cluster_channel(), env.SerializeAsString());
-}
-
-// A payload from another node (authenticated by the bridge): one envelope
-// or a batch of them, each parsed once here.
-void on_bus(registry_self self, const std::string& payload) {
-  if (!self->state.config.bus)
-    return;
-  auto items = wire::decode_bus(payload);
-  if (!items) {
-    metrics::get().bus_rejected(items.error().code == errc::invalid_argument ? "nested_batch" : "undecodable");
-    log::warn("bus payload dropped", {{"error", describe(items.error())}});
-    return;
-  }
-  for (auto& item : *items)
-    on_envelope(self, item.envelope, item.bytes);
-}
-
-// A message from another node for a document this node owns, or for a
-// stand-in of one it does not.
-void on_envelope(registry_self self, wire::BusEnvelope& env, const std::string& bytes) {
-  auto& st = self->state;
-  auto& doc_id = env.doc_id();
-  if (env.has_frame() || env.has_broadcast() || env.has_frames() || env.has_broadcasts()) {
-    if (auto it = st.proxies.find(doc_id); it != st.proxies.end())
-      self->send(it->second, bus_atom::value, bytes);
-    return;
-  }
-  auto& from = env.from_node();
-  // Held for a document that was loading, a change may be this node's own
-  // (not yet published, so without a sender); published, this node applied
-  // it when it made it.
-  if (env.has_access() || env.has_deleted())
-    return from == self_node(st) ? void() : deliver_change(self, doc_id, env);
-  if (from.empty() || from == self_node(st))
-    return;
-  if (env.has_join()) {
-    auto& j = env.join();
-    if (!owned_here(st, doc_id))
-      return reply_to_remote(self, from, doc_id, j.session_id(),
-                             make_error(errc::fenced, "document " + doc_id + " is owned by another node; join again"));
-    join_request req{doc_id,
-                     j.policy(),
-                     j.known_rev(),
-                     j.echo(),
-                     j.client_id(),
-                     j.session_id(),
-                     j.user_id(),
-                     j.username(),
-                     std::make_shared<remote_sink>(st.config.bus, from, doc_id, j.session_id()),
-                     session_api{}, // a session of another node: its node's departure drops it
-                     from,
-                     j.creator()};
-    if (auto it = st.open.find(doc_id); it != st.open.end()) {
-      ++it->second.joins_forwarded;
-      join_remote(self, it->second.actor, std::move(req));
-      return;
-    }
-    auto& waiting = st.loading[doc_id];
-    waiting.push_back(registry_state::waiting_join{{}, std::move(req)});
-    if (waiting.size() == 1)
-      start_load(self, doc_id, j.policy().empty() ? std::string{"lww"} : j.policy(), j.user_id(), j.creator());
-    return;
-  }
-  if (env.has_tokens()) {
-    if (st.config.on_token_epoch)
-      st.config.on_token_epoch(env.tokens().user_id(), env.tokens().epoch(), true);
-    return;
-  }
-  auto it = st.open.find(doc_id);
-  if (it == st.open.end() && st.loading.count(doc_id)) {
-    st.held_bus[doc_id].push_back(bytes); // after the join that is loading it
-    return;
-  }
-  if (it == st.open.end()) {
-    if (env.has_edit())
-      reply_to_remote(self, from, doc_id, env.edit().session_id(),
-                      make_error(errc::fenced, "document " + doc_id + " is not open on its owner; join again"));
-    return;
-  }
-  if (env.has_edit()) {
-    auto& e = env.edit();
-    auto op = wire::to_operation(e.ops());
-    if (!op)
-      return reply_to_remote(self, from, doc_id, e.session_id(), op.error());
-    // The author is looked up by (from, session): whatever client id the
-    // envelope names, the document uses the one the session joined with.
-    self->send(it->second.actor, edit_atom::value,
-               edit_request{{e.client_id(), 0, e.client_seq(), e.base_rev(), std::move(*op)},
-                            e.session_id(), e.client_ts(), from, {}});
-  } else if (env.has_presence()) {
-    auto& p = env.presence();
-    self->send(it->second.actor, presence_atom::value, from, p.session_id(), p.cursor(), p.anchor());
-  } else if (env.has_leave()) {
-    self->send(it->second.actor, leave_atom::value, from, env.leave().session_id());
-  }
 }
 
 // The live set changed: documents whose owner changed move, stand-ins for
@@ -416,11 +306,18 @@ registry_actor_api::behavior_type registry_actor(registry_self self, std::vector
         return rp;
       }
       if (!owned_here(st, req.doc_id)) {
-        // Another node owns it: sessions here go through a stand-in.
+        // A session of another node asked the wrong owner: it joins again.
+        if (!req.remote_node.empty()) {
+          rp.deliver(to_caf(make_error(errc::fenced, "document " + req.doc_id + " is owned by another node; join again")));
+          return rp;
+        }
+        // Sessions here go through a stand-in.
         auto& proxy = st.proxies[req.doc_id];
         if (!proxy) {
           proxy = self->spawn<caf::linked>(remote_document, req.doc_id, owner_of(st, req.doc_id), st.config.bus);
           self->monitor(proxy);
+          if (st.router)
+            self->send(st.router, route_atom::value, req.doc_id, proxy);
           count_documents(st);
         }
         rp.delegate(proxy, join_atom::value, std::move(req));
@@ -475,7 +372,27 @@ registry_actor_api::behavior_type registry_actor(registry_self self, std::vector
       count_documents(self->state);
       return true;
     },
-    [=](bus_atom, const std::string& payload) { on_bus(self, payload); },
+    [=](route_atom, cluster_router_api& router) { self->state.router = std::move(router); },
+    [=](edit_atom, const std::string& doc, edit_request& e) {
+      auto node = e.remote_node, session = e.session_id;
+      relay(self, doc, node, session, true, [self, e = std::move(e)](const document_actor_api& d) mutable {
+        self->send(d, edit_atom::value, std::move(e));
+      });
+    },
+    [=](presence_atom, const std::string& doc, const std::string& node, const std::string& session,
+        std::uint32_t cursor, std::uint32_t anchor) {
+      relay(self, doc, node, session, false, [=](const document_actor_api& d) {
+        self->send(d, presence_atom::value, node, session, cursor, anchor);
+      });
+    },
+    [=](leave_atom, const std::string& doc, const std::string& node, const std::string& session) {
+      relay(self, doc, node, session, false,
+            [=](const document_actor_api& d) { self->send(d, leave_atom::value, node, session); });
+    },
+    [=](heard_atom, const std::string& id, std::int64_t user_id, const std::string& role, std::uint64_t version) {
+      deliver_grant(self, id, user_id, role, version);
+    },
+    [=](heard_atom, const std::string& id) { deliver_delete(self, id); },
     [=](ring_atom, std::vector<std::string>& live) { on_ring(self, std::move(live)); },
     [=](redis_atom, bool) {
       // Messages may have been lost while the subscriptions were down:
@@ -503,20 +420,22 @@ registry_actor_api::behavior_type registry_actor(registry_self self, std::vector
       reread_token_epochs(self);
     },
     [=](acl_atom, const std::string& id, std::int64_t user_id, const std::string& role, std::uint64_t version) {
+      deliver_grant(self, id, user_id, role, version);
       wire::BusEnvelope env;
       env.mutable_access()->set_user_id(user_id);
       env.mutable_access()->set_role(role);
       env.mutable_access()->set_version(version);
-      deliver_change(self, id, env);
       publish_change(self, id, std::move(env));
     },
     [=](drop_atom, const std::string& id) {
+      deliver_delete(self, id);
       wire::BusEnvelope env;
       env.mutable_deleted();
-      deliver_change(self, id, env);
       publish_change(self, id, std::move(env));
     },
     [=](revoke_atom, std::int64_t user_id, std::int64_t epoch) {
+      if (self->state.config.on_token_epoch)
+        self->state.config.on_token_epoch(user_id, epoch, true);
       wire::BusEnvelope env;
       env.mutable_tokens()->set_user_id(user_id);
       env.mutable_tokens()->set_epoch(epoch);

@@ -9,6 +9,7 @@
 
 
 #include <functional>
+#include <tuple>
 #include <map>
 #include <random>
 #include <unordered_map>
@@ -23,9 +24,9 @@ struct registry_config {
   std::shared_ptr<cluster_bus> bus;
   /// Documents a join may create, per user or address (null: no limit).
   std::shared_ptr<auth::creation_quota> creations;
-  /// Called (on the registry's thread) with a user's token epoch: from
-  /// another node's revoke (`revoked`), or read again from storage after a
-  /// Redis outage, when a revoke's bus message may have been lost.
+  /// Called (on the registry's thread) with a user's token epoch: revoked
+  /// here, or read again from storage after a Redis outage (when a
+  /// revoke's bus message may have been lost).
   std::function<void(std::int64_t user_id, std::int64_t epoch, bool revoked)> on_token_epoch;
   /// The users with sessions on this node (thread-safe), whose epochs are
   /// read again after a Redis outage.
@@ -43,9 +44,15 @@ struct registry_state {
   };
   std::unordered_map<std::string, open_document> open;
   std::unordered_map<std::string, std::vector<waiting_join>> loading;
-  /// Bus messages (edits, presence, leaves) for documents still loading,
-  /// replayed in order once they are open.
-  std::unordered_map<std::string, std::vector<std::string>> held_bus;
+  /// What other nodes said about documents still loading, applied once
+  /// they are open: access changes and deletes before the joins, the
+  /// requests of their sessions (edits, presence, leaves) after, in order.
+  struct held_messages {
+    std::vector<std::tuple<std::int64_t, std::string, std::uint64_t>> access;
+    bool deleted = false;
+    std::vector<std::function<void(const document_actor_api&)>> relayed;
+  };
+  std::unordered_map<std::string, held_messages> held;
   /// The storage actors (one connection each); a document always uses the
   /// same one, so its commits stay in order.
   std::vector<storage_api> stores;
@@ -55,6 +62,8 @@ struct registry_state {
   /// other nodes own.
   std::vector<std::string> ring;
   std::unordered_map<std::string, remote_document_api> proxies;
+  /// Where stand-ins are announced (cluster nodes).
+  cluster_router_api router;
   /// Repairs after the bus dropped messages (see redis_atom): one at a time.
   bool repair_pending = false;
   std::size_t epochs_unanswered = 0;

@@ -219,10 +219,7 @@ remote_document_api::behavior_type remote_document(remote_document_self self, st
       publish_to_owner(self, env);
     },
     [=](leave_atom, const std::string& session_id) { leave(self, session_id); },
-    [=](bus_atom, const std::string& payload) {
-      wire::BusEnvelope env;
-      if (!env.ParseFromString(payload))
-        return;
+    [=](bus_atom, const wire::BusEnvelope& env) {
       // Only the owner this stand-in relays to speaks for the document: a
       // node that briefly thinks it owns it too cannot interleave its own
       // history into this one.

@@ -9,7 +9,7 @@
 
 #include <chrono>
 #include <deque>
-#include <unordered_set>
+#include <limits>
 #include <iterator>
 
 
@@ -28,6 +28,8 @@ struct pending_write {
 
 struct storage_state {
   std::shared_ptr<storage::store> store;
+  /// Told what the REST API stored (see storage_actor_api).
+  registry_api registry;
   std::shared_ptr<node_health> health;
   std::vector<pending_write> commits;
   std::deque<pending_write> snapshots;
@@ -38,10 +40,6 @@ struct storage_state {
   /// While the database is away, writes wait for the retry timer.
   bool retry_scheduled = false;
   std::chrono::milliseconds retry_delay{50};
-  /// Documents a write of which failed for good: their later writes (sent
-  /// before the document heard) are refused too, so no document's op log
-  /// ever gets a gap. Forgotten when the document is loaded again.
-  std::unordered_set<std::string> failed_docs;
 };
 
 // How long a write is retried while the database is away before its
@@ -116,13 +114,6 @@ const std::string* doc_of(const pending_write& p) {
   return nullptr;
 }
 
-// A write that cannot land: its document's later writes must not either.
-void fail_for_good(storage_state& st, pending_write& p, const status& r) {
-  if (auto* doc = doc_of(p); doc && p.writes.snapshots.empty())
-    st.failed_docs.insert(*doc);
-  answer(p, r);
-}
-
 void schedule_retry(storage_self self, storage_state& st) {
   if (st.retry_scheduled)
     return;
@@ -133,18 +124,17 @@ void schedule_retry(storage_self self, storage_state& st) {
 
 // The database is away: `batch` goes back in front of what queued since,
 // in order, and is tried again later; writes that waited too long are
-// answered with the error instead.
+// answered with the error instead. A write answered so never leaves a gap
+// behind it: a later write of its document no longer follows the stored
+// revision, and storage refuses it (commit_plan). Snapshots are answered
+// at once: they are never urgent, and each holds a whole text.
 void retry_later(storage_self self, storage_state& st, std::vector<pending_write> batch,
                  const status& why) {
   auto now = std::chrono::steady_clock::now();
   std::vector<pending_write> keep;
   for (auto& p : batch) {
-    if (!p.writes.snapshots.empty()) {
-      st.snapshots.push_front(std::move(p));
-      continue;
-    }
-    if (now - p.queued >= k_retry_for)
-      fail_for_good(st, p, why);
+    if (!p.writes.snapshots.empty() || now - p.queued >= k_retry_for)
+      answer(p, why);
     else
       keep.push_back(std::move(p));
   }
@@ -153,40 +143,19 @@ void retry_later(storage_self self, storage_state& st, std::vector<pending_write
   schedule_retry(self, st);
 }
 
-// Answers (and takes out of `batch`) the writes of documents a write of
-// which failed for good.
-void refuse_after_failure(storage_state& st, std::vector<pending_write>& batch) {
-  if (st.failed_docs.empty())
-    return;
-  std::erase_if(batch, [&](pending_write& p) {
-    auto* doc = doc_of(p);
-    if (!doc || !p.writes.snapshots.empty() || !st.failed_docs.count(*doc))
-      return false;
-    answer(p, make_error(errc::internal, "an earlier write of document " + *doc + " could not be stored"));
-    return true;
-  });
-}
-
 // Each write alone, in order, after a transaction of several failed for a
 // reason that is not the database being away: one document's failure must
 // not fail the others.
 void commit_one_by_one(storage_self self, storage_state& st, std::vector<pending_write> batch) {
   for (std::size_t i = 0; i < batch.size(); ++i) {
     auto& p = batch[i];
-    if (auto* doc = doc_of(p); doc && p.writes.snapshots.empty() && st.failed_docs.count(*doc)) {
-      answer(p, make_error(errc::internal, "an earlier write of document " + *doc + " could not be stored"));
-      continue;
-    }
     auto r = timed_commit(st, p.writes);
     if (transient(r)) {
       std::vector<pending_write> rest(std::make_move_iterator(batch.begin() + static_cast<std::ptrdiff_t>(i)),
                                       std::make_move_iterator(batch.end()));
       return retry_later(self, st, std::move(rest), r);
     }
-    if (r)
-      answer(p, r);
-    else
-      fail_for_good(st, p, r);
+    answer(p, r);
   }
 }
 
@@ -248,7 +217,6 @@ void flush(storage_self self, storage_state& st) {
       }
     }
   }
-  refuse_after_failure(st, batch);
   if (batch.empty())
     return;
   for (auto& p : batch)
@@ -263,22 +231,28 @@ void flush(storage_self self, storage_state& st) {
   if (transient(r))
     return retry_later(self, st, std::move(batch), r);
   if (batch.size() == 1)
-    return fail_for_good(st, batch[0], r);
+    return answer(batch[0], r);
   commit_one_by_one(self, st, std::move(batch));
 }
 
 // A load reads everything sent to this actor before it: the commits
-// queued are stored first, once; if they cannot be now, they are answered
-// with the error (their documents close) rather than land after the read.
-void flush_before_read(storage_self self, storage_state& st) {
+// queued are stored first, once. If they cannot be now, the loaded
+// document's own are answered with the error (its actor closed already,
+// or will: they must not land after the read); the other documents' stay,
+// to be retried.
+void flush_before_read(storage_self self, storage_state& st, const std::string& doc_id) {
   st.retry_scheduled = false; // a stale retry timer then finds nothing, or flushes what queued since
   flush(self, st);
   if (!st.retry_scheduled)
     return;
-  auto waiting = std::move(st.commits);
-  st.commits.clear();
-  for (auto& p : waiting)
-    fail_for_good(st, p, make_error(errc::storage_unavailable, "the database is unavailable; retry shortly"));
+  auto unavailable = make_error(errc::storage_unavailable, "the database is unavailable; retry shortly");
+  std::erase_if(st.commits, [&](pending_write& p) {
+    auto* doc = doc_of(p);
+    if (!doc || *doc != doc_id)
+      return false;
+    answer(p, unavailable);
+    return true;
+  });
 }
 
 } // namespace
@@ -319,9 +293,8 @@ storage_actor_api::behavior_type storage_actor(storage_actor_api::pointer self, 
       // Commits queued before this load (of a document that closed while
       // they waited, say) are stored first: a load reads everything sent
       // to this actor before it.
-      st->failed_docs.erase(req.doc_id);
       if (!st->commits.empty())
-        flush_before_read(self, *st);
+        flush_before_read(self, *st, req.doc_id);
       auto start = std::chrono::steady_clock::now();
       auto r = load(*st->store, req);
       std::chrono::duration<double> took = std::chrono::steady_clock::now() - start;
@@ -358,10 +331,16 @@ storage_actor_api::behavior_type storage_actor(storage_actor_api::pointer self, 
       return answered(*st, open_as(*st->store, id, user));
     },
     [=](delete_atom, const std::string& id, std::int64_t user) -> caf::result<caf::ok_atom> {
-      return answered(*st, delete_as(*st->store, id, user));
+      auto r = delete_as(*st->store, id, user);
+      if (r && st->registry)
+        self->send(st->registry, drop_atom::value, id);
+      return answered(*st, r);
     },
     [=](share_atom, const share_request& req) -> caf::result<share_result> {
-      return answered(*st, share_as(*st->store, req));
+      auto r = share_as(*st->store, req);
+      if (r && st->registry)
+        self->send(st->registry, acl_atom::value, req.doc_id, r->user_id, req.role, r->version);
+      return answered(*st, std::move(r));
     },
     [=](history_atom, const std::string& id, std::int64_t user) -> caf::result<document_history> {
       return answered(*st, history_as(*st->store, id, user));
@@ -376,12 +355,21 @@ storage_actor_api::behavior_type storage_actor(storage_actor_api::pointer self, 
       return answered(*st, user_by_id(*st->store, id));
     },
     [=](revoke_atom, std::int64_t user, const std::string& new_hash) -> caf::result<std::int64_t> {
-      return answered(*st, st->store->revoke_tokens(user, new_hash.empty() ? std::nullopt
-                                                                           : std::optional<std::string>{new_hash}));
+      auto r = st->store->revoke_tokens(user, new_hash.empty() ? std::nullopt : std::optional<std::string>{new_hash});
+      if (r && st->registry)
+        self->send(st->registry, revoke_atom::value, user, *r);
+      return answered(*st, std::move(r));
     },
     [=](erase_atom, std::int64_t user) -> caf::result<std::vector<std::string>> {
-      return answered(*st, st->store->delete_user(user));
+      auto r = st->store->delete_user(user);
+      if (r && st->registry) {
+        self->send(st->registry, revoke_atom::value, user, std::numeric_limits<std::int64_t>::max());
+        for (auto& doc : *r) // their documents close on whichever node has them open
+          self->send(st->registry, drop_atom::value, doc);
+      }
+      return answered(*st, std::move(r));
     },
+    [=](route_atom, registry_api& registry) { st->registry = std::move(registry); },
     [=](flush_atom) { flush(self, *st); },
     [=](retry_atom) {
       st->retry_scheduled = false;

@@ -66,10 +66,11 @@ json token_reply(const call& c, const storage::user_row& user) {
   return {{"token", token}, {"expiresAt", expires}, {"user", {{"id", user.id}, {"username", user.username}}}};
 }
 
-// Tokens up to `epoch` are revoked: here at once, elsewhere over the bus.
+// Tokens up to `epoch` are revoked: this node's checks know at once (the
+// storage actor told the registry, which tells every node and this node's
+// sessions).
 void announce_revoke(const call& c, std::int64_t user_id, std::int64_t epoch) {
   c.ctx.epochs->learn(user_id, epoch, true);
-  caf::anon_send(c.ctx.registry, revoke_atom::value, user_id, epoch);
 }
 
 bool require_user(const call& c) {
@@ -169,11 +170,8 @@ void do_delete_account(const call_ptr& c) {
   with_password(c, std::move(*password), [c](storage::user_row user) {
     ask_store(
       c, "user:" + std::to_string(user.id),
-      [c, id = user.id](std::vector<std::string>& deleted) {
+      [c, id = user.id](std::vector<std::string>&) {
         announce_revoke(*c, id, std::numeric_limits<std::int64_t>::max());
-        // Their documents close on whichever node has them open.
-        for (auto& doc : deleted)
-          caf::anon_send(c->ctx.registry, drop_atom::value, doc);
         c->answer(http_util::json(http::status::no_content, nullptr, *c->req));
       },
       erase_atom::value, user.id);

@@ -112,10 +112,7 @@ void get_document(const call_ptr& c, const std::string& id) {
 void delete_document(const call_ptr& c, const std::string& id) {
   ask_store(
     c, id,
-    [c, id](caf::ok_atom) {
-      caf::anon_send(c->ctx.registry, drop_atom::value, id);
-      c->respond(http::status::no_content, {});
-    },
+    [c](caf::ok_atom) { c->respond(http::status::no_content, {}); }, // storage told the registry
     delete_atom::value, id, c->user.user_id);
 }
 
@@ -124,8 +121,7 @@ void share(const call_ptr& c, const std::string& id, const std::string& username
     return c->fail(errc::invalid_argument, "no user named " + username);
   ask_store(
     c, id,
-    [c, id, username, role](share_result& r) {
-      caf::anon_send(c->ctx.registry, acl_atom::value, id, r.user_id, role, r.version);
+    [c, username, role](share_result&) { // storage told the registry
       if (role.empty())
         return c->respond(http::status::no_content, {});
       c->respond(http::status::ok, {{"user", username}, {"role", role}});

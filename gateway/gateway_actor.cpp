@@ -10,6 +10,7 @@
 #include <caf/send.hpp>
 
 #include <chrono>
+#include <limits>
 
 namespace stet {
 
@@ -244,6 +245,9 @@ void on_edit(gateway_actor_type* self, const wire::Edit& edit, const document_ap
     return send_error(self, op.error().code, op.error().message, edit.doc_id(), edit.client_seq());
   if (edit.client_seq() == 0)
     return send_error(self, errc::invalid_argument, "clientSeq must be at least 1", edit.doc_id());
+  // Stored as a signed 64-bit integer by both backends.
+  if (edit.client_seq() > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()))
+    return send_error(self, errc::invalid_argument, "clientSeq must be below 2^63", edit.doc_id(), edit.client_seq());
   edit_request req{{st.client_id, st.user_id, edit.client_seq(), edit.base_rev(), std::move(*op)},
                    st.settings.session_id, edit.client_ts(), {}, std::move(credit)};
   if (log::enabled(log::level::debug))

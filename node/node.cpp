@@ -1,5 +1,6 @@
 #include "node/node.hpp"
 
+#include "actors/cluster_router.hpp"
 #include "actors/redis_bridge.hpp"
 #include "actors/storage_actor.hpp"
 #include "auth/token.hpp"
@@ -178,7 +179,7 @@ int run_node(const node_options& opt) {
   net::io_context ioc{opt.io_threads};
   caf::actor_system system{cfg};
   auto health = std::make_shared<node_health>();
-  std::vector<storage_api> storage_actors;
+  std::vector<storage_actor_api> storage_actors;
   for (auto& s : *stores)
     storage_actors.push_back(
       system.spawn<caf::detached>(storage_actor, std::shared_ptr<storage::store>{std::move(s)}, health));
@@ -198,9 +199,21 @@ int run_node(const node_options& opt) {
     registry_opts.bus = bridge;
     registry_opts.document.bus = bridge;
   }
-  auto registry = system.spawn(registry_actor, storage_actors, registry_opts);
+  std::vector<storage_api> stores_api(storage_actors.begin(), storage_actors.end());
+  auto registry = system.spawn(registry_actor, stores_api, registry_opts);
+  for (auto& s : storage_actors) // told what the REST API stored
+    caf::anon_send(s, route_atom::value, registry_api{registry});
+  cluster_router_api router;
   if (bridge) {
-    bridge->start(registry);
+    // Every payload of another node reaches the registry through the
+    // router, which parses it once.
+    registry_api routes_to = registry;
+    cluster_router_config rc{bridge, [epochs](std::int64_t user, std::int64_t epoch) {
+                               epochs->learn(user, epoch, true);
+                             }};
+    router = system.spawn(cluster_router, routes_to, rc);
+    caf::anon_send(registry, route_atom::value, router);
+    bridge->start(router);
     // Host and port only: the URL may hold a password.
     log::info("cluster member", {{"redis", redis_at->host + ":" + std::to_string(redis_at->port)},
                                  {"node", opt.node_id},
@@ -209,7 +222,7 @@ int run_node(const node_options& opt) {
 
   auth_settings auth{std::make_shared<auth::token_signer>(*secret), opt.allow_anonymous, opt.token_ttl_seconds,
                      opt.allowed_origins};
-  gateway_context ctx{system, registry, storage_actors, opt.limits, std::move(auth), opt.node_id, health,
+  gateway_context ctx{system, registry, stores_api, opt.limits, std::move(auth), opt.node_id, health,
                       opt.web_root};
   ctx.creations = creations;
   ctx.epochs = epochs;
@@ -235,6 +248,8 @@ int run_node(const node_options& opt) {
                                                        + std::to_string(opt.metrics_listen.port)},
                                  {"error", e.what()}});
     caf::anon_send_exit(registry, caf::exit_reason::user_shutdown);
+    if (router)
+      caf::anon_send_exit(router, caf::exit_reason::user_shutdown);
     for (auto& s : storage_actors)
       caf::anon_send_exit(s, caf::exit_reason::user_shutdown);
     system.await_actors_before_shutdown(false);
@@ -261,6 +276,8 @@ int run_node(const node_options& opt) {
     bridge->stop();
   // Acked edits are already durable; unacked ones are resent by clients.
   caf::anon_send_exit(registry, caf::exit_reason::user_shutdown);
+  if (router)
+    caf::anon_send_exit(router, caf::exit_reason::user_shutdown);
   for (auto& s : storage_actors)
     caf::anon_send_exit(s, caf::exit_reason::user_shutdown);
   system.await_actors_before_shutdown(false);

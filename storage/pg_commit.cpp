@@ -144,10 +144,11 @@ status pg_store::commit(const write_batch& batch) {
     pg_rows r{raw};
     if (!failed) {
       auto s = PQresultStatus(raw);
-      if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK)
-        failed = failure{make_error(errc::storage_unavailable, "the database could not commit the batch; retry shortly",
-                                    std::string{"postgres: "}
-                                      + (s == PGRES_PIPELINE_ABORTED ? "aborted" : PQresultErrorMessage(raw)))};
+      if (s == PGRES_PIPELINE_ABORTED) // after the statement that failed: its error is the one
+        failed = failure{make_error(errc::storage_unavailable, "the database could not commit the batch",
+                                    "postgres: aborted")};
+      else if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK)
+        failed = failure{db_->refused(r, "commit the batch")};
       else if (c)
         failed = c(r);
     }

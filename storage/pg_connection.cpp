@@ -130,7 +130,7 @@ result<pg_rows> pg_connection::run(const sql::statement& s, const pg_params& p, 
   auto ptrs = p.pointers();
   pg_rows r{PQexecPrepared(conn_, s.name, p.size(), ptrs.data(), nullptr, nullptr, 0)};
   if (!ok_status(r.raw()))
-    return lost(what);
+    return refused(r, what);
   return r;
 }
 
@@ -142,13 +142,24 @@ result<pg_rows> pg_connection::exec(const std::string& sql, std::string_view wha
   pg_rows r{p.size() == 0 ? PQexec(conn_, sql.c_str())
                           : PQexecParams(conn_, sql.c_str(), p.size(), nullptr, ptrs.data(), nullptr, nullptr, 0)};
   if (!ok_status(r.raw()))
-    return lost(what);
+    return refused(r, what);
   return r;
 }
 
 void pg_connection::rollback() {
   if (conn_)
     pg_rows{PQexec(conn_, "ROLLBACK")};
+}
+
+error pg_connection::refused(const pg_rows& failed, std::string_view what) {
+  const char* state = failed.raw() ? PQresultErrorField(failed.raw(), PG_DIAG_SQLSTATE) : nullptr;
+  std::string_view cls = state ? std::string_view{state}.substr(0, 2) : std::string_view{};
+  if (cls != "22" && cls != "23" && cls != "42")
+    return lost(what);
+  std::string msg = PQresultErrorMessage(failed.raw());
+  while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' '))
+    msg.pop_back();
+  return make_error(errc::internal, "the database refused to " + std::string{what}, "postgres: " + msg);
 }
 
 error pg_connection::lost(std::string_view what) {

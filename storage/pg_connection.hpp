@@ -135,6 +135,10 @@ public:
   /// storage_unavailable naming `what`, with the server's text; drops a
   /// broken connection so the next call reconnects.
   error lost(std::string_view what);
+  /// Why the statement behind `failed` failed: internal when the server
+  /// refused its values or its SQL (SQLSTATE classes 22, 23, 42: retrying
+  /// cannot help), else as lost().
+  error refused(const pg_rows& failed, std::string_view what);
   /// Drops the connection (the next call reconnects and prepares again).
   void reset();
   pg_conn* raw() noexcept {

@@ -69,8 +69,18 @@ result<std::unique_ptr<store>> sqlite_store::open(const std::string& path) {
 }
 
 error sqlite_store::failed(std::string_view what) {
-  return make_error(errc::storage_unavailable, "the database could not " + std::string{what} + "; retry shortly",
-                    std::string{"sqlite: "} + sqlite3_errmsg(db_));
+  // Values or SQL the database refuses: retrying cannot help.
+  switch (sqlite3_errcode(db_)) {
+    case SQLITE_CONSTRAINT:
+    case SQLITE_MISMATCH:
+    case SQLITE_TOOBIG:
+    case SQLITE_RANGE:
+      return make_error(errc::internal, "the database refused to " + std::string{what},
+                        std::string{"sqlite: "} + sqlite3_errmsg(db_));
+    default:
+      return make_error(errc::storage_unavailable, "the database could not " + std::string{what} + "; retry shortly",
+                        std::string{"sqlite: "} + sqlite3_errmsg(db_));
+  }
 }
 
 status sqlite_store::exec(const char* sql) {

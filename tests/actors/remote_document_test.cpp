@@ -41,7 +41,7 @@ struct stand_in_fixture : actor_fixture {
   void from_owner(wire::BusEnvelope env, const std::string& from = "owner") {
     env.set_from_node(from);
     env.set_doc_id("d");
-    self->send(stand_in, bus_atom::value, env.SerializeAsString());
+    self->send(stand_in, bus_atom::value, std::move(env));
     run();
   }
 

@@ -301,3 +301,49 @@ TEST_CASE("storage actor: a write that cannot land refuses its document's later 
   CHECK(b->front().client_id == "w");
   caf::anon_send_exit(storage, caf::exit_reason::user_shutdown);
 }
+
+TEST_CASE("storage actor: a load while the database is away fails its own document's writes, not the others'") {
+  temp_database db{"stet-storage-away-load"};
+  auto store = faulty(db.path(), {"a", "b"});
+  auto* fault = store.get();
+  caf::actor_system_config cfg;
+  caf::actor_system sys{quiet(cfg)};
+  std::shared_ptr<storage::store> shared{std::move(store)};
+  auto storage = sys.spawn<caf::detached>(storage_actor, shared, std::make_shared<node_health>());
+  {
+    caf::scoped_actor self{sys};
+    // Away for the writes' first try and for the load's flush.
+    fault->fail_next_commits(2);
+    fault->stall_next_lookup(std::chrono::milliseconds(100)); // the writes queue behind a busy actor
+    auto busy = self->request(storage, caf::infinite, acl_atom::value, std::string{"a"});
+    auto a1 = write(self, storage, {op("a", 1, "x")});
+    auto b1 = write(self, storage, {op("b", 1, "y")});
+    auto load = self->request(storage, caf::infinite, load_atom::value, load_request{"b"});
+    busy.receive([](loaded_document&) {}, [](caf::error& e) { FAIL(to_string(e)); });
+    load.receive([](loaded_document& d) { CHECK(d.row.rev == 0); }, [](caf::error& e) { FAIL(to_string(e)); });
+    CHECK(outcome(b1) == errc::storage_unavailable); // it must not land after the read
+    CHECK_FALSE(outcome(a1));                        // retried, and stored
+  }
+  auto a = shared->ops_since("a", 0);
+  REQUIRE(a);
+  CHECK(a->size() == 1);
+  caf::anon_send_exit(storage, caf::exit_reason::user_shutdown);
+}
+
+TEST_CASE("storage actor: a snapshot is not kept while the database is away") {
+  temp_database db{"stet-storage-away-snapshot"};
+  auto store = faulty(db.path(), {"a"});
+  auto* fault = store.get();
+  fault->fail_next_commits(1);
+  caf::actor_system_config cfg;
+  caf::actor_system sys{quiet(cfg)};
+  auto storage = spawn_storage(sys, std::move(store));
+  {
+    caf::scoped_actor self{sys};
+    auto snap = self->request(storage, caf::infinite, snapshot_atom::value, storage::snapshot_row{"a", "text", 0, 0});
+    std::optional<errc> code;
+    snap.receive([](caf::ok_atom) {}, [&](caf::error& e) { code = from_caf(e).code; });
+    CHECK(code == errc::storage_unavailable); // answered at once: the document asks again later
+  }
+  caf::anon_send_exit(storage, caf::exit_reason::user_shutdown);
+}

@@ -71,6 +71,13 @@ void run_store_conformance(const store_factory& open) {
   REQUIRE_FALSE(gap);
   CHECK(gap.error().code == errc::internal);
   CHECK(gap.error().message.find("gap") != std::string::npos);
+  // Values the database refuses are refused for good (internal), not
+  // taken for the database being away: an author who does not exist.
+  auto ghost = make_op("d2", 2, "g", 1);
+  ghost.author_id = 987654;
+  auto refused = s->commit({.ops = {ghost}});
+  REQUIRE_FALSE(refused);
+  CHECK(refused.error().code == errc::internal);
   auto d2 = s->ops_since("d2", 0);
   REQUIRE(d2);
   CHECK(d2->size() == 1);
