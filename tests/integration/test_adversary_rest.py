@@ -7,14 +7,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from adversary_support import BACKENDS, backend_or_skip
 from stet_harness import Client, Server, postgres_available, psql
-
-BACKENDS = ["sqlite", "postgres"]
-
-
-def backend_or_skip(backend):
-    if backend == "postgres" and not postgres_available():
-        pytest.skip("needs PostgreSQL (scripts/test.sh provides it)")
 
 
 def test_fields_of_the_wrong_type_get_400_and_the_node_lives_on():

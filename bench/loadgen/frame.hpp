@@ -1,0 +1,27 @@
+// What the load generator reads of a server frame (stet's JSON: protobuf's
+// JSON mapping, 64-bit integers as strings), read with nlohmann's SAX
+// parser: no document is built, only the few fields kept.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace stet::loadgen {
+
+struct frame {
+  /// The message's kind: "applied", "ack", "snapshot", "error", ...
+  std::string kind;
+  std::uint64_t rev = 0;
+  std::uint64_t client_seq = 0;
+  /// The writer whose edit this is, from the tag its text starts with
+  /// ("w<writer>."): anonymous authors are shown under derived names, so
+  /// the text is what tells a reader whose edit arrived.
+  std::optional<std::uint64_t> writer;
+};
+
+/// The fields of one message, or nullopt when it is not JSON.
+std::optional<frame> read_frame(std::string_view text);
+
+} // namespace stet::loadgen

@@ -1,0 +1,1 @@
+"""stet's scenario runner (bench/run.py): the harness, the charts, the scenarios."""

@@ -1,0 +1,1 @@
+"""One module per scenario: run(profile) -> (rows, chart or None)."""
