@@ -63,7 +63,7 @@ using document_actor_api = document_api::extend<
   /// The document was deleted: the sessions are told, the actor stops.
   caf::reacts_to<drop_atom>,
   // -- its own timers --
-  caf::reacts_to<flush_atom>, caf::reacts_to<commit_watch_atom>, caf::reacts_to<recheck_atom>,
+  caf::reacts_to<commit_watch_atom>, caf::reacts_to<recheck_atom>,
   caf::reacts_to<presence_atom>, caf::reacts_to<idle_atom, std::uint64_t>>;
 
 /// The stand-in on a node that does not own the document: its sessions'

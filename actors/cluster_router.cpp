@@ -12,9 +12,14 @@ namespace {
 
 // Answers a request of `node`'s session that cannot be handed on.
 void refuse(cluster_router_self self, const std::string& node, const std::string& doc_id,
-            const std::string& session_id, const error& err) {
-  remote_sink{self->state.config.bus, node, doc_id, session_id}.send(wire::make_error(err, doc_id));
+            const std::string& session_id, const error& err, std::uint64_t client_seq = 0) {
+  remote_sink{self->state.config.bus, node, doc_id, session_id}.send(wire::make_error(err, doc_id, client_seq));
 }
+
+// How long a relayed join may take: longer than the owner's own worst case
+// (a load, a second load that creates the document, an access read), so
+// the router never gives up on a join that the registry will still admit.
+constexpr auto k_join_timeout = 2 * k_store_timeout + std::chrono::seconds(10);
 
 // A session of another node joins: the same request as a session of this
 // node, with a sink that publishes to its node. A join that fails is
@@ -35,11 +40,20 @@ void relay_join(cluster_router_self self, const std::string& from, const std::st
                    from,
                    j.creator()};
   auto session = j.session_id();
-  self->request(self->state.registry, k_store_timeout, join_atom::value, std::move(req))
+  self->request(self->state.registry, k_join_timeout, join_atom::value, std::move(req))
     .then([](joined&) {},
           [=](caf::error& err) {
+            auto e = from_caf(err);
+            // The session left while its join waited: nothing to withdraw,
+            // nobody to tell (it may have joined again since).
+            if (e.code == errc::not_joined)
+              return;
             self->send(self->state.registry, leave_atom::value, doc_id, from, session);
-            refuse(self, from, doc_id, session, from_caf(err));
+            // Whatever the reason, the session is not joined: fenced makes
+            // its node drop it and join again.
+            if (e.code == errc::overloaded)
+              e = make_error(errc::fenced, "the join of document " + doc_id + " did not complete; join it again");
+            refuse(self, from, doc_id, session, e);
           });
 }
 
@@ -71,7 +85,7 @@ void on_envelope(cluster_router_self self, wire::BusEnvelope& env) {
     auto& e = env.edit();
     auto op = wire::to_operation(e.ops());
     if (!op)
-      return refuse(self, from, doc_id, e.session_id(), op.error());
+      return refuse(self, from, doc_id, e.session_id(), op.error(), e.client_seq());
     // The author is looked up by (from, session): whatever client id the
     // envelope names, the document uses the one the session joined with.
     self->send(st.registry, edit_atom::value, doc_id,

@@ -21,23 +21,23 @@ storage::write_batch commit_pipeline::send(time_point now) {
   staged_.sent = now;
   auto writes = std::move(staged_.writes);
   staged_.writes = {};
-  in_flight_.push_back(std::move(staged_));
+  in_flight_ = std::move(staged_);
   staged_ = {};
   return writes;
 }
 
 std::vector<pending_notice> commit_pipeline::committed() {
-  auto done = std::move(in_flight_.front());
-  in_flight_.pop_front();
+  auto done = std::move(*in_flight_);
+  in_flight_.reset();
   committed_rev_ = std::max(committed_rev_, done.last_rev);
   edits_waiting_ -= done.notices.size();
   return std::move(done.notices);
 }
 
 std::optional<commit_pipeline::time_point> commit_pipeline::oldest_sent() const {
-  if (in_flight_.empty())
+  if (!in_flight_)
     return std::nullopt;
-  return in_flight_.front().sent;
+  return in_flight_->sent;
 }
 
 } // namespace stet

@@ -189,19 +189,12 @@ void send_write(document_self self) {
           [=](caf::error& err) { on_commit_failed(self, from_caf(err)); });
 }
 
-// With nothing in flight, what is staged goes at once; else as one more
-// write once the messages now in the mailbox are read (what they stage
-// rides along), so storage may put it in the very next transaction.
+// What is staged goes now, unless a write is in flight: then with the next
+// one, when that answer comes (on_committed).
 void flush(document_self self) {
   auto& st = self->state;
-  if (!st.commits.staged())
-    return;
-  if (!st.commits.in_flight())
-    return send_write(self);
-  if (st.flush_scheduled)
-    return;
-  st.flush_scheduled = true;
-  self->send(self, flush_atom::value);
+  if (st.commits.staged() && !st.commits.in_flight())
+    send_write(self);
 }
 
 void on_edit(document_self self, edit_request& req) {
@@ -360,11 +353,6 @@ document_actor_api::behavior_type document_actor(document_self self, std::shared
       self->state.moving = true;
       if (self->state.commits.idle())
         close_moved(self);
-    },
-    [=](flush_atom) { // the mailbox's messages are read: what they staged goes now
-      self->state.flush_scheduled = false;
-      if (self->state.commits.staged())
-        send_write(self);
     },
     [=](commit_watch_atom) { on_commit_watch(self); },
     [=](idle_atom, std::uint64_t generation) { on_idle(self, generation); },

@@ -99,7 +99,6 @@ struct document_actor_state {
   registry_api registry;
   fanout sessions{{}, nullptr};
   commit_pipeline commits;
-  bool flush_scheduled = false;
   bool commit_watch_armed = false;
   presence_batch presence;
   bool presence_flush_scheduled = false;

@@ -187,6 +187,7 @@ std::vector<redis_bridge::publication> redis_bridge::coalesce(std::vector<public
 
 void redis_bridge::subscribe(std::string channel, std::function<void()> confirmed) {
   boost::asio::post(io_, [this, c = std::move(channel), f = std::move(confirmed)]() mutable {
+    ++listeners_[c];
     if (sub_->channels().count(c) && sub_->up()) {
       if (f)
         f();
@@ -200,6 +201,12 @@ void redis_bridge::subscribe(std::string channel, std::function<void()> confirme
 
 void redis_bridge::unsubscribe(std::string channel) {
   boost::asio::post(io_, [this, c = std::move(channel)] {
+    // A channel two stand-ins listen to (one leaving, its successor come)
+    // stays subscribed until the last one goes.
+    auto it = listeners_.find(c);
+    if (it != listeners_.end() && --it->second > 0)
+      return;
+    listeners_.erase(c);
     sub_->unsubscribe(c);
     listening_since_.erase(c);
   });

@@ -82,6 +82,7 @@ private:
   std::shared_ptr<redis_connection> sub_;
   std::shared_ptr<membership> members_;
   std::multimap<std::string, std::function<void()>> confirmations_; // io thread only
+  std::unordered_map<std::string, int> listeners_;                   // subscribe() calls not undone, per channel
   // Publications waiting for the io thread: whatever queues while it is
   // busy goes out coalesced (one PUBLISH per run of a channel).
   std::mutex outbox_mutex_;

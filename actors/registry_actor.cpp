@@ -386,6 +386,20 @@ registry_actor_api::behavior_type registry_actor(registry_self self, std::vector
       });
     },
     [=](leave_atom, const std::string& doc, const std::string& node, const std::string& session) {
+      // A session that leaves while its join waits for the load never
+      // joins: its leave must not wait behind a later join of the same
+      // session (join, leave, join again) and undo that one.
+      if (auto it = self->state.loading.find(doc); it != self->state.loading.end()) {
+        auto& waiting = it->second;
+        auto w = std::find_if(waiting.begin(), waiting.end(), [&](const registry_state::waiting_join& j) {
+          return j.request.remote_node == node && j.request.session_id == session;
+        });
+        if (w != waiting.end()) {
+          w->promise.deliver(to_caf(make_error(errc::not_joined, "the session left before its join completed")));
+          waiting.erase(w);
+          return;
+        }
+      }
       relay(self, doc, node, session, false,
             [=](const document_actor_api& d) { self->send(d, leave_atom::value, node, session); });
     },

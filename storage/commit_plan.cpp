@@ -3,6 +3,8 @@
 #include "storage/text_rules.hpp"
 
 #include <algorithm>
+#include <string_view>
+#include <unordered_map>
 
 namespace stet::storage {
 
@@ -10,13 +12,15 @@ result<commit_plan> commit_plan::of(const write_batch& batch) {
   if (auto st = check_texts(batch); !st)
     return st.error();
   commit_plan plan;
+  // A batch may hold thousands of documents: found by hash, not by search.
+  std::unordered_map<std::string_view, std::size_t> index;
   for (auto& op : batch.ops) {
-    auto it = std::find_if(plan.advances_.begin(), plan.advances_.end(),
-                           [&](const document_advance& a) { return a.doc_id == op.doc_id; });
-    if (it == plan.advances_.end()) {
+    auto [at, fresh] = index.try_emplace(op.doc_id, plan.advances_.size());
+    if (fresh) {
       plan.advances_.push_back({op.doc_id, op.rev, op.rev, op.ts, op.epoch});
       continue;
     }
+    auto it = plan.advances_.begin() + static_cast<std::ptrdiff_t>(at->second);
     if (op.rev != it->last_rev + 1)
       return make_error(errc::internal, "document " + op.doc_id + ": a write holds rev " + std::to_string(op.rev)
                                           + " after rev " + std::to_string(it->last_rev));

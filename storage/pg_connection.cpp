@@ -154,6 +154,11 @@ void pg_connection::rollback() {
 error pg_connection::refused(const pg_rows& failed, std::string_view what) {
   const char* state = failed.raw() ? PQresultErrorField(failed.raw(), PG_DIAG_SQLSTATE) : nullptr;
   std::string_view cls = state ? std::string_view{state}.substr(0, 2) : std::string_view{};
+  if (state && std::string_view{state} == "26000") { // a statement this connection never prepared: prepare again
+    auto err = lost(what);
+    reset();
+    return err;
+  }
   if (cls != "22" && cls != "23" && cls != "42")
     return lost(what);
   std::string msg = PQresultErrorMessage(failed.raw());

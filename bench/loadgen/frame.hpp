@@ -1,6 +1,7 @@
 // What the load generator reads of a server frame (stet's JSON: protobuf's
-// JSON mapping, 64-bit integers as strings), read with nlohmann's SAX
-// parser: no document is built, only the few fields kept.
+// JSON mapping, 64-bit integers as strings): the message's kind, its rev and
+// clientSeq, and whose edit an `applied` carries. Read by searching for the
+// fields (see frame.cpp for why not with a JSON parser).
 #pragma once
 
 #include <cstdint>

@@ -18,7 +18,7 @@ import urllib.request
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tests", "integration"))
 from stet_harness import BINARY as STET, REPO, psql  # noqa: E402,F401
 
-LOADGEN = os.path.join(REPO, "build", "bench", "stet_loadgen")
+LOADGEN = os.environ.get("STET_LOADGEN", os.path.join(REPO, "build", "bench", "stet_loadgen"))
 CORE_BENCH = os.path.join(REPO, "build", "bench", "stet_core_bench")
 FLOOR = os.path.join(REPO, "build", "bench", "stet_loopback_floor")
 BUS_BENCH = os.path.join(REPO, "build", "bench", "stet_redis_publish_bench")

@@ -136,3 +136,33 @@ TEST_CASE_FIXTURE(router_fixture, "a batch inside a batch is dropped whole, and 
   from("n2", batch);
   CHECK(log->deletes == std::vector<std::string>{"d"});
 }
+
+TEST_CASE_FIXTURE(router_fixture, "a relayed join the registry never answers is withdrawn and the session told fenced") {
+  wire::BusEnvelope env;
+  env.set_doc_id("d");
+  env.mutable_join()->set_session_id("s5");
+  from("n2", env);
+  REQUIRE(log->joins.size() == 1);
+  advance(2 * k_store_timeout + std::chrono::seconds(11));
+  CHECK(log->leaves == std::vector<std::string>{"d/n2/s5"});
+  auto told = bus->on(cluster_bus::node_channel("n2"));
+  REQUIRE(told.size() == 1);
+  wire::ServerMessage m;
+  REQUIRE(m.ParseFromString(told[0].frame().message()));
+  CHECK(m.error().code() == "fenced"); // its node drops the session, which joins again
+}
+
+TEST_CASE_FIXTURE(router_fixture, "applied edits go to the stand-in too, batched or not") {
+  auto stand_in = spawn(recording_stand_in, log);
+  self->send(router, route_atom::value, std::string{"d"}, caf::actor_cast<remote_document_api>(stand_in));
+  run();
+  wire::BusEnvelope one;
+  one.set_doc_id("d");
+  one.mutable_broadcast()->set_rev(4);
+  wire::BusEnvelope batch;
+  one.set_from_node("owner");
+  batch.mutable_batch()->add_envelopes(one.SerializeAsString());
+  batch.mutable_batch()->add_envelopes(one.SerializeAsString());
+  from("owner", batch);
+  CHECK(log->envelopes == std::vector<std::string>({"broadcast", "broadcast"}));
+}

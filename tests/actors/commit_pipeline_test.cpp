@@ -22,7 +22,7 @@ const commit_pipeline::time_point t0{};
 
 } // namespace
 
-TEST_CASE("commit pipeline: writes go out in order and each answer releases its own notices") {
+TEST_CASE("commit pipeline: one write in flight; what is staged meanwhile goes as the next, released by its answer") {
   commit_pipeline p{10};
   CHECK(p.idle());
   p.stage(row(11), notice(1, 11));
@@ -33,17 +33,18 @@ TEST_CASE("commit pipeline: writes go out in order and each answer releases its 
   CHECK(first.sessions.size() == 1);
   CHECK_FALSE(p.staged());
   CHECK(p.in_flight());
-  // Staged while the first is out: a second write, in flight beside it.
+  CHECK(p.oldest_sent() == t0);
+  // Ordered while the first is out: staged for the next write.
   p.stage(row(12), notice(2, 12));
   p.stage(row(13), notice(3, 13));
   CHECK(p.edits_waiting() == 3);
-  auto second = p.send(t0 + std::chrono::milliseconds(5));
-  CHECK(second.ops.size() == 2);
-  CHECK(p.oldest_sent() == t0);
   auto released = p.committed();
   REQUIRE(released.size() == 1);
   CHECK(released[0].rev == 11);
   CHECK(p.committed_rev() == 11);
+  CHECK_FALSE(p.in_flight());
+  auto second = p.send(t0 + std::chrono::milliseconds(5));
+  CHECK(second.ops.size() == 2);
   CHECK(p.oldest_sent() == t0 + std::chrono::milliseconds(5));
   released = p.committed();
   REQUIRE(released.size() == 2);
@@ -62,11 +63,10 @@ TEST_CASE("commit pipeline: a duplicate is acked with a write, never before the 
   // its own, yet it waits for a write of its own behind the original's.
   p.stage(std::nullopt, notice(1, 1));
   CHECK(p.staged());
-  auto resend = p.send(t0);
-  CHECK(resend.ops.empty());
   auto released = p.committed();
   CHECK(released.size() == 1);
-  CHECK(p.in_flight());
+  auto resend = p.send(t0);
+  CHECK(resend.ops.empty());
   released = p.committed();
   REQUIRE(released.size() == 1);
   CHECK(released[0].client_seq == 1);

@@ -287,3 +287,31 @@ TEST_CASE_FIXTURE(stet::test::actor_fixture,
   CHECK(code == errc::unknown_document);
   CHECK_FALSE(sink->has_snapshot());
 }
+
+TEST_CASE_FIXTURE(stet::test::actor_fixture,
+                  "a session of another node that joins, leaves and joins again while the document loads stays joined") {
+  auto script = std::make_shared<stet::test::store_script>();
+  script->commit_at_once = true;
+  auto store = spawn(stet::test::scripted_store, script);
+  auto registry = spawn(registry_actor, std::vector<storage_api>{caf::actor_cast<storage_api>(store)}, registry_config{});
+  auto sink = std::make_shared<stet::test::recording_sink>();
+  auto remote_join = [&] {
+    return join_request{"d", "lww", 0, false, "c7", "s7", 0, {}, sink, session_api{}, "n2"};
+  };
+  self->send(registry, join_atom::value, remote_join());
+  run();
+  REQUIRE(script->loads.size() == 1);
+  self->send(registry, leave_atom::value, std::string{"d"}, std::string{"n2"}, std::string{"s7"});
+  self->send(registry, join_atom::value, remote_join());
+  run();
+  loaded_document loaded;
+  loaded.row.id = "d";
+  answer_load(store, std::move(loaded));
+  std::vector<std::string> answers;
+  for (int i = 0; i < 2; ++i)
+    self->receive([&](joined&) { answers.push_back("joined"); },
+                  [&](caf::error& err) { answers.push_back(std::string{to_string(from_caf(err).code)}); },
+                  caf::after(0s) >> [] {});
+  // The first join answers not_joined (its session left); the second stands.
+  CHECK(answers == std::vector<std::string>({"not_joined", "joined"}));
+}
