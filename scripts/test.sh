@@ -15,5 +15,8 @@ scripts/build-web.sh
 echo "== fuzzing (libFuzzer, bounded, on the checked-in seed corpus)"
 scripts/fuzz.sh "${STET_FUZZ_SECONDS:-30}"
 
-# A throwaway PostgreSQL cluster for the run (also works as root).
-pg_virtualenv -- scripts/run-tests.sh
+# A throwaway PostgreSQL cluster for the run. -t keeps it in a temporary
+# directory even as root: as root pg_virtualenv otherwise names it 15/regress
+# under /etc/postgresql, and a run killed before cleaning up leaves that name
+# taken, which makes every later run refuse to start.
+pg_virtualenv -t -- scripts/run-tests.sh
