@@ -1,4 +1,5 @@
 #include "actors/registry_actor.hpp"
+#include "actors/registry_parts.hpp"
 
 #include "metrics/log.hpp"
 #include "actors/remote_document.hpp"
@@ -17,25 +18,15 @@
 
 namespace stet {
 
+using namespace registry_parts;
+
 namespace {
-
-
-const std::string& self_node(const registry_state& st) {
-  return st.config.bus->node_id();
-}
 
 // The node that owns `doc_id`: this one when not clustered.
 std::string owner_of(const registry_state& st, const std::string& doc_id) {
   if (!st.config.bus)
     return {};
   return rendezvous_owner(doc_id, st.ring);
-}
-
-// The gauges of this node's share of the documents.
-void count_documents(const registry_state& st) {
-  auto& m = metrics::get();
-  m.open_documents.Set(static_cast<double>(st.open.size()));
-  m.remote_documents.Set(static_cast<double>(st.proxies.size()));
 }
 
 bool owned_here(const registry_state& st, const std::string& doc_id) {
@@ -136,30 +127,6 @@ void reply_to_remote(registry_self self, const std::string& node, const std::str
   sink.send(wire::make_error(err, doc_id));
 }
 
-// An access change, stored by some node: to the document if it is open;
-// one still loading may have read its access list before the change was
-// stored, so it gets the change once it is open.
-void deliver_grant(registry_self self, const std::string& doc_id, std::int64_t user, const std::string& role,
-                   std::uint64_t version) {
-  auto& st = self->state;
-  if (auto it = st.open.find(doc_id); it != st.open.end())
-    self->send(it->second.actor, acl_atom::value, user, role, version);
-  else if (st.loading.count(doc_id))
-    st.held[doc_id].access.emplace_back(user, role, version);
-}
-
-// A delete, stored by some node: the document closes, or never opens.
-void deliver_delete(registry_self self, const std::string& doc_id) {
-  auto& st = self->state;
-  if (auto it = st.open.find(doc_id); it != st.open.end()) {
-    self->send(it->second.actor, drop_atom::value);
-    st.open.erase(it);
-    count_documents(st);
-  } else if (st.loading.count(doc_id)) {
-    st.held[doc_id].deleted = true;
-  }
-}
-
 // A request of another node's session for a document owned here: to the
 // document, after its join if it is still loading. An edit for a document
 // that is not open tells the session to join again.
@@ -173,18 +140,6 @@ void relay(registry_self self, const std::string& doc_id, const std::string& nod
   if (is_edit)
     reply_to_remote(self, node, doc_id, session,
                     make_error(errc::fenced, "document " + doc_id + " is not open on its owner; join again"));
-}
-
-// Tells every other node about a stored access change, delete or token
-// revoke: the document may be open on whichever node thinks it owns it,
-// and a node this one does not count as live yet hears it all the same.
-void publish_change(registry_self self, const std::string& doc_id, wire::BusEnvelope env) {
-  auto& st = self->state;
-  if (!st.config.bus)
-    return;
-  env.set_from_node(self_node(st));
-  env.set_doc_id(doc_id);
-  st.config.bus->publish(cluster_bus::cluster_channel(), env.SerializeAsString());
 }
 
 // The live set changed: documents whose owner changed move, stand-ins for
@@ -246,30 +201,6 @@ void view_from_storage(registry_self self, const std::string& id, std::uint64_t 
         rp.deliver(document_view{id, loaded.row.title, d->text_at(at), at, std::string{to_string(d->policy())}});
       },
       [=](caf::error& err) mutable { rp.deliver(err); });
-}
-
-// Each user with a session here: its token epoch as stored (a revoke whose
-// bus message was lost is learned this way).
-void reread_token_epochs(registry_self self) {
-  auto& st = self->state;
-  if (!st.config.session_users || !st.config.on_token_epoch)
-    return;
-  for (auto user : st.config.session_users()) {
-    auto key = "user:" + std::to_string(user);
-    ++st.epochs_unanswered;
-    self->request(st.stores[storage_index(key, st.stores.size())], k_store_timeout, user_atom::value, user)
-      .then(
-        [=](std::int64_t epoch) {
-          --self->state.epochs_unanswered;
-          self->state.config.on_token_epoch(user, epoch, false);
-        },
-        [=](caf::error& err) {
-          --self->state.epochs_unanswered;
-          // The account is gone: every token of it is revoked.
-          if (from_caf(err).code == errc::unauthorized)
-            self->state.config.on_token_epoch(user, std::numeric_limits<std::int64_t>::max(), true);
-        });
-  }
 }
 
 } // namespace
@@ -408,53 +339,13 @@ registry_actor_api::behavior_type registry_actor(registry_self self, std::vector
     },
     [=](heard_atom, const std::string& id) { deliver_delete(self, id); },
     [=](ring_atom, std::vector<std::string>& live) { on_ring(self, std::move(live)); },
-    [=](redis_atom, bool) {
-      // Messages may have been lost while the subscriptions were down:
-      // stand-ins resync at once. Open documents read who may open them
-      // again, and the token epochs of this node's users are read again
-      // (revokes published meanwhile): one pass at a time, started after a
-      // random pause, so nodes that all saw Redis come back do not all
-      // read storage in the same moment.
-      for (auto& [id, proxy] : self->state.proxies)
-        self->send(proxy, move_atom::value);
-      auto& st = self->state;
-      if (st.repair_pending)
-        return;
-      st.repair_pending = true;
-      self->delayed_send(self, std::chrono::milliseconds(std::uniform_int_distribution<int>{0, 2000}(st.random)),
-                         repair_atom::value);
-    },
-    [=](repair_atom) {
-      auto& st = self->state;
-      if (st.epochs_unanswered > 0) // the last pass is still reading: again once it is done
-        return self->delayed_send(self, std::chrono::seconds(1), repair_atom::value);
-      st.repair_pending = false;
-      for (auto& [id, doc] : st.open)
-        self->send(doc.actor, acl_atom::value);
-      reread_token_epochs(self);
-    },
+    [=](redis_atom, bool) { on_bus_back(self); },
+    [=](repair_atom) { repair(self); },
     [=](acl_atom, const std::string& id, std::int64_t user_id, const std::string& role, std::uint64_t version) {
-      deliver_grant(self, id, user_id, role, version);
-      wire::BusEnvelope env;
-      env.mutable_access()->set_user_id(user_id);
-      env.mutable_access()->set_role(role);
-      env.mutable_access()->set_version(version);
-      publish_change(self, id, std::move(env));
+      on_access_stored(self, id, user_id, role, version);
     },
-    [=](drop_atom, const std::string& id) {
-      deliver_delete(self, id);
-      wire::BusEnvelope env;
-      env.mutable_deleted();
-      publish_change(self, id, std::move(env));
-    },
-    [=](revoke_atom, std::int64_t user_id, std::int64_t epoch) {
-      if (self->state.config.on_token_epoch)
-        self->state.config.on_token_epoch(user_id, epoch, true);
-      wire::BusEnvelope env;
-      env.mutable_tokens()->set_user_id(user_id);
-      env.mutable_tokens()->set_epoch(epoch);
-      publish_change(self, "", std::move(env));
-    },
+    [=](drop_atom, const std::string& id) { on_delete_stored(self, id); },
+    [=](revoke_atom, std::int64_t user_id, std::int64_t epoch) { on_token_revoked(self, user_id, epoch); },
     [=](stats_atom) -> caf::result<std::uint64_t, std::uint64_t> {
       return {static_cast<std::uint64_t>(self->state.open.size()), self->state.loads};
     },

@@ -1,0 +1,42 @@
+// The registry's parts shared between its files: registry_actor.cpp (joins,
+// loads, reads, relays, membership, the behavior) and registry_changes.cpp
+// (access changes, deletes and token revokes, heard from storage or other
+// nodes, and the repair after the bus dropped messages). Internal to actors/.
+#pragma once
+
+#include "actors/registry_actor.hpp"
+#include "metrics/metrics.hpp"
+
+namespace stet::registry_parts {
+
+inline const std::string& self_node(const registry_state& st) {
+  return st.config.bus->node_id();
+}
+
+/// The gauges of this node's share of the documents.
+inline void count_documents(const registry_state& st) {
+  auto& m = metrics::get();
+  m.open_documents.Set(static_cast<double>(st.open.size()));
+  m.remote_documents.Set(static_cast<double>(st.proxies.size()));
+}
+
+// -- registry_changes.cpp --
+
+/// An access change another node stored: to the document here.
+void deliver_grant(registry_self self, const std::string& doc_id, std::int64_t user, const std::string& role,
+                   std::uint64_t version);
+/// A delete another node stored: the document here closes.
+void deliver_delete(registry_self self, const std::string& doc_id);
+/// An access change stored here: to the document here and every other node.
+void on_access_stored(registry_self self, const std::string& doc_id, std::int64_t user, const std::string& role,
+                      std::uint64_t version);
+/// A delete stored here: to the document here and every other node.
+void on_delete_stored(registry_self self, const std::string& doc_id);
+/// A token revoke stored here: to this node's sessions and every other node.
+void on_token_revoked(registry_self self, std::int64_t user, std::int64_t epoch);
+/// The bus subscriptions are back: schedules one repair pass.
+void on_bus_back(registry_self self);
+/// Reads again what bus messages lost meanwhile would have said.
+void repair(registry_self self);
+
+} // namespace stet::registry_parts
