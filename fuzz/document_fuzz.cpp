@@ -71,7 +71,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   std::uint64_t now = 1000;
   while (r.n > 0) {
     auto who = r.next() % 3;
-    auto back = r.next() % 6;
+    std::uint64_t back = r.next() % 6;
     auto base = doc.rev() >= back ? doc.rev() - back : 0;
     stet::edit e{"c" + std::to_string(who), who % 2, 0, base, make_op(r, stet::utf8::length(texts[base]))};
     bool resend = r.next() % 8 == 0 && seqs[who] > 0;
