@@ -109,7 +109,14 @@ status pg_connection::ensure() {
   if (conn_ && PQstatus(conn_) == CONNECTION_OK)
     return ok();
   reset();
-  conn_ = PQconnectdb(conninfo_.c_str());
+  // A database that vanishes without closing the connection (a partition,
+  // a host gone) would hold this thread in a wait until TCP gives up,
+  // minutes later. These bound connecting and waiting; the connection
+  // string, read after them, may set its own.
+  const char* const keys[] = {"connect_timeout", "keepalives",       "keepalives_idle", "keepalives_interval",
+                              "keepalives_count", "tcp_user_timeout", "dbname",          nullptr};
+  const char* const values[] = {"10", "1", "10", "5", "3", "30000", conninfo_.c_str(), nullptr};
+  conn_ = PQconnectdbParams(keys, values, /*expand_dbname=*/1);
   if (PQstatus(conn_) != CONNECTION_OK)
     return lost("connect");
   // Server NOTICEs ("relation already exists, skipping") are not our log.

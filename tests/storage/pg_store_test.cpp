@@ -6,7 +6,13 @@
 #include <doctest/doctest.h>
 #include <libpq-fe.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <chrono>
 #include <cstdlib>
+#include <future>
 #include <thread>
 #include <unistd.h>
 
@@ -108,4 +114,29 @@ TEST_CASE("pg_store reports an unreachable server as storage_unavailable") {
   CHECK(s.error().message.find("127.0.0.1") == std::string::npos);
   CHECK(s.error().detail.find("127.0.0.1") != std::string::npos);
   CHECK(describe(s.error()).find("127.0.0.1") != std::string::npos);
+}
+
+TEST_CASE("pg_store gives up on a server that accepts the connection and never answers") {
+  // A listener that accepts and stays silent, as a database behind a
+  // partition looks: libpq alone would wait for its answer forever.
+  int listener = ::socket(AF_INET, SOCK_STREAM, 0);
+  REQUIRE(listener >= 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(::bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  socklen_t len = sizeof addr;
+  REQUIRE(::getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
+  REQUIRE(::listen(listener, 4) == 0);
+  auto conninfo = "host=127.0.0.1 port=" + std::to_string(ntohs(addr.sin_port)) + " sslmode=disable";
+  auto opened = std::async(std::launch::async, [&] { return storage::pg_store::open(conninfo); });
+  // Bounded by the default connect timeout; should that ever be lost, the
+  // listener closes after a minute so the test fails instead of hanging.
+  bool answered = opened.wait_for(std::chrono::seconds(60)) == std::future_status::ready;
+  ::shutdown(listener, SHUT_RDWR);
+  ::close(listener);
+  CHECK(answered);
+  auto s = opened.get();
+  REQUIRE_FALSE(s);
+  CHECK(s.error().code == errc::storage_unavailable);
 }
