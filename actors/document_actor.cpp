@@ -228,10 +228,14 @@ void on_edit(document_self self, edit_request& req) {
     return reject(make_error(errc::forbidden, "you may view but not edit document " + doc.id()));
   if (st.moving)
     return reject(make_error(errc::fenced, "document " + doc.id() + " is moving to another node; join it again"));
-  if (st.commits.edits_waiting() >= st.config.max_pending_edits)
+  if (!author->held_back.admits(req.client_seq))
+    return reject(out_of_order(author->held_back, req.client_seq));
+  if (st.commits.edits_waiting() >= st.config.max_pending_edits) {
+    author->held_back.refused(req.client_seq);
     return reject(make_error(errc::storage_unavailable,
                              std::to_string(st.commits.edits_waiting())
                                + " edits are waiting for storage to commit; this one was not applied, retry later"));
+  }
   auto outcome = doc.submit(req, now_ms());
   if (!outcome)
     return reject(outcome.error());

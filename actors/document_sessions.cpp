@@ -59,12 +59,15 @@ void drop_waiting_joins(document_self self, Predicate pred) {
 caf::error on_join(document_self self, join_request& req) {
   auto& st = self->state;
   auto& doc = *st.doc;
-  ++st.joins_seen;
   auto role = auth::role_of(st.access.current(), req.user_id);
   if (!auth::can_view(role)) {
     maybe_idle(self);
     return to_caf(make_error(errc::forbidden, "you may not open document " + doc.id()));
   }
+  // A session joining again (to resync) keeps its edits in order.
+  resend_gate held_back;
+  if (auto* earlier = st.sessions.find(req.remote_node, req.session_id))
+    held_back = earlier->held_back;
   remove_subscribers(self, [&](const subscriber& s) {
     return s.session_id == req.session_id && s.remote_node == req.remote_node;
   });
@@ -73,7 +76,7 @@ caf::error on_join(document_self self, join_request& req) {
   st.sessions.welcome(req, doc, st.commits.committed_rev());
   auto& joined = st.sessions.subscribers().emplace_back(subscriber{req.session_id, req.client_id, req.user_id,
                                                                    req.username, role, req.echo, req.sink,
-                                                                   req.gateway, req.remote_node});
+                                                                   req.gateway, req.remote_node, held_back});
   record_session(self, joined, true);
   if (!st.access_recheck_armed) {
     st.access_recheck_armed = true;
@@ -193,6 +196,10 @@ void announce(document_self self, std::string origin_session, wire::Presence p) 
 
 caf::result<joined> join(document_self self, join_request& req) {
   auto& s = self->state;
+  // Counted as it arrives, whatever becomes of it (a leave may drop it
+  // while it waits): the registry lets the document stop only once it has
+  // seen every join it forwarded.
+  ++s.joins_seen;
   if (self->clock().now() - s.access_read_at >= s.config.access_refresh || s.access_read_in_flight) {
     s.joins_waiting.push_back({self->make_response_promise<joined>(), std::move(req)});
     refresh_access(self);

@@ -263,9 +263,11 @@ registry_actor_api::behavior_type registry_actor(registry_self self, std::vector
       auto policy = req.policy;
       auto owner = req.user_id; // a join that creates the document makes its user the owner
       auto creator = req.creator;
-      auto& waiting = st.loading[id];
-      waiting.push_back(registry_state::waiting_join{rp, std::move(req)});
-      if (waiting.size() == 1)
+      // One load however many joins wait, and however many of them left:
+      // the entry stays until the load answers.
+      auto [entry, first] = st.loading.try_emplace(id);
+      entry->second.push_back(registry_state::waiting_join{rp, std::move(req)});
+      if (first)
         start_load(self, id, policy, owner, creator);
       return rp;
     },

@@ -21,6 +21,7 @@ std::string_view to_string(errc code) noexcept {
     case errc::token_expired: return "token_expired";
     case errc::forbidden: return "forbidden";
     case errc::rate_limited: return "rate_limited";
+    case errc::out_of_order: return "out_of_order";
     case errc::overloaded: return "overloaded";
     case errc::storage_unavailable: return "storage_unavailable";
     case errc::fenced: return "fenced";

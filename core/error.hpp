@@ -27,6 +27,7 @@ enum class errc {
   token_expired,       // the session's token expired or was revoked: hello again with a fresh one
   forbidden,           // authenticated, but not allowed
   rate_limited,        // too many requests; slow down
+  out_of_order,        // an edit after one of the same client refused for now: resend that one first
   overloaded,          // the server is too busy for this request now; retry shortly
   storage_unavailable, // the store could not commit; the edit was not applied
   fenced,              // this node's lease on the document was taken over; it may not commit

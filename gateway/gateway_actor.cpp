@@ -39,6 +39,34 @@ const std::string& doc_id_of(const ClientMessage& m) {
   }
 }
 
+// An edit refused for now ("resend it"): the session's later edits of that
+// document wait for its resend (core/resend_gate.hpp). Only documents
+// joined or joining are tracked, so the gates are bounded by the joins.
+void refuse_for_now(gateway_actor_type* self, errc code, std::string message, const std::string& doc_id,
+                    std::uint64_t client_seq) {
+  auto& st = self->state;
+  if (client_seq != 0 && (st.joined.count(doc_id) || st.joining.count(doc_id)))
+    st.held_back[doc_id].refused(client_seq);
+  send_error(self, code, std::move(message), doc_id, client_seq);
+}
+
+// Whether the edit must wait for the resend of an earlier refused one
+// (and is answered so).
+bool held_back(gateway_actor_type* self, const wire::Edit& edit) {
+  auto& gates = self->state.held_back;
+  auto it = gates.find(edit.doc_id());
+  if (it == gates.end())
+    return false;
+  if (!it->second.admits(edit.client_seq())) {
+    auto err = out_of_order(it->second, edit.client_seq());
+    send_error(self, err.code, std::move(err.message), edit.doc_id(), edit.client_seq());
+    return true;
+  }
+  if (it->second.first_refused() == 0)
+    gates.erase(it);
+  return false;
+}
+
 void on_message(gateway_actor_type* self, ClientMessage& m, read_credit credit = {});
 
 // The id the session is known by: a user's own client id (deduplication
@@ -212,6 +240,7 @@ void on_join(gateway_actor_type* self, const wire::Join& join) {
         s.joining.erase(id);
         if (s.token_expired) { // expired while joining: the join does not stand
           self->send(doc, leave_atom::value, s.settings.session_id);
+          s.held_back.erase(id);
           return;
         }
         s.joined[id] = doc;
@@ -220,6 +249,7 @@ void on_join(gateway_actor_type* self, const wire::Join& join) {
       },
       [=](caf::error& err) {
         self->state.joining.erase(id);
+        self->state.held_back.erase(id);
         auto e = from_caf(err);
         log::warn("join failed", {{"session", self->state.settings.session_id}, {"doc", id}, {"error", describe(e)}});
         send_error(self, e.code == errc::internal ? errc::storage_unavailable : e.code,
@@ -234,11 +264,13 @@ void on_edit(gateway_actor_type* self, const wire::Edit& edit, const document_ap
                       "an edit may have at most " + std::to_string(st.settings.limits.max_ops_per_edit)
                         + " components",
                       edit.doc_id(), edit.client_seq());
+  if (held_back(self, edit))
+    return;
   if (!st.session_edits->try_take()
       || (st.user_id != 0 && !st.settings.user_edits->try_take(std::to_string(st.user_id)))) {
     metrics::get().rate_limited("edits");
-    return send_error(self, errc::rate_limited, "too many edits per second; resend this one later", edit.doc_id(),
-                      edit.client_seq());
+    return refuse_for_now(self, errc::rate_limited, "too many edits per second; resend this one later",
+                          edit.doc_id(), edit.client_seq());
   }
   auto op = wire::to_operation(edit.ops());
   if (!op)
@@ -264,13 +296,14 @@ void on_message(gateway_actor_type* self, ClientMessage& m, read_credit credit) 
     if (st.after_hello.size() < st.settings.limits.max_messages_while_joining)
       st.after_hello.push_back(std::move(m));
     else
-      send_error(self, errc::rate_limited, "too many messages before the hello was answered; resend");
+      refuse_for_now(self, errc::rate_limited, "too many messages before the hello was answered; resend",
+                     doc_id_of(m), m.body_case() == ClientMessage::kEdit ? m.edit().client_seq() : 0);
     return;
   }
   if (st.token_expired && m.body_case() != ClientMessage::kHello && m.body_case() != ClientMessage::kPing)
-    return send_error(self, errc::token_expired, "the session's token expired or was revoked; send hello with a "
-                                                 "fresh token",
-                      doc_id_of(m), m.body_case() == ClientMessage::kEdit ? m.edit().client_seq() : 0);
+    return refuse_for_now(self, errc::token_expired,
+                          "the session's token expired or was revoked; send hello with a fresh token", doc_id_of(m),
+                          m.body_case() == ClientMessage::kEdit ? m.edit().client_seq() : 0);
   switch (m.body_case()) {
     case ClientMessage::kHello: return on_hello(self, m.hello());
     case ClientMessage::kPing: {
@@ -296,8 +329,8 @@ void on_message(gateway_actor_type* self, ClientMessage& m, read_credit credit) 
   if (auto it = st.joining.find(id); it != st.joining.end()) {
     if (it->second.size() >= st.settings.limits.max_messages_while_joining) {
       auto seq = m.body_case() == ClientMessage::kEdit ? m.edit().client_seq() : 0;
-      return send_error(self, errc::rate_limited, "too many messages for " + id + " before its snapshot; resend",
-                        id, seq);
+      return refuse_for_now(self, errc::rate_limited, "too many messages for " + id + " before its snapshot; resend",
+                            id, seq);
     }
     it->second.push_back(std::move(m));
     return;
@@ -317,6 +350,7 @@ void on_message(gateway_actor_type* self, ClientMessage& m, read_credit credit) 
     case ClientMessage::kLeave:
       self->send(it->second, leave_atom::value, st.settings.session_id);
       st.joined.erase(it);
+      st.held_back.erase(id);
       return;
     default: return;
   }
@@ -347,6 +381,7 @@ caf::behavior gateway_actor(gateway_actor_type* self, session_sink_ptr sink, reg
     [=](drop_atom, const std::string& doc_id) {
       // The document was deleted or our access revoked: it is not joined any more.
       self->state.joined.erase(doc_id);
+      self->state.held_back.erase(doc_id);
     },
     [=](token_atom, std::int64_t epoch) {
       auto& s = self->state;

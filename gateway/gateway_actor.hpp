@@ -8,6 +8,7 @@
 #include "actors/session_sink.hpp"
 #include "auth/token.hpp"
 #include "auth/token_bucket.hpp"
+#include "core/resend_gate.hpp"
 #include "gateway/gateway_context.hpp"
 #include "gateway/token_epochs.hpp"
 
@@ -57,6 +58,9 @@ struct gateway_state {
   /// Messages for documents whose join is still under way, replayed in order
   /// once it completes (the snapshot may reach the client first).
   std::unordered_map<std::string, std::vector<wire::ClientMessage>> joining;
+  /// Per document joined or joining: the session's edits after one that
+  /// was refused for now wait for its resend (only documents with one).
+  std::unordered_map<std::string, resend_gate> held_back;
 
   static inline const char* name = "gateway";
 };

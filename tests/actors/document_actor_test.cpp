@@ -256,3 +256,43 @@ TEST_CASE_FIXTURE(document_fixture, "a document with no sessions snapshots what 
   self->receive([&](caf::down_msg&) { stopped = true; }, caf::after(0s) >> [] {});
   CHECK(stopped);
 }
+
+TEST_CASE_FIXTURE(document_fixture, "an edit refused while storage is behind holds back its client's later edits") {
+  config.max_pending_edits = 1;
+  auto doc = open_document();
+  auto a = join(doc, "a");
+  join_answer();
+  answer_commit(store); // the join's session record
+  edit(doc, "a", 1, 0, "one ");
+  edit(doc, "a", 2, 0, "two "); // one edit already waits for storage: refused, resend later
+  CHECK(a->errors() == std::vector<std::string>{"storage_unavailable"});
+  answer_commit(store); // rev 1
+  // Had 3 been applied, the resent 2 would count as a duplicate (lower
+  // than the highest clientSeq applied): acked, never stored.
+  edit(doc, "a", 3, 1, "three ");
+  CHECK(a->errors() == std::vector<std::string>({"storage_unavailable", "out_of_order"}));
+  edit(doc, "a", 2, 1, "two ");
+  answer_commit(store); // rev 2
+  edit(doc, "a", 3, 2, "three ");
+  answer_commit(store); // rev 3
+  CHECK(store_log->committed_revs == std::vector<std::uint64_t>({1, 2, 3}));
+  CHECK(a->acks() == std::vector<std::uint64_t>({1, 2, 3}));
+}
+
+TEST_CASE_FIXTURE(document_fixture, "a session that joins again keeps its edits held back") {
+  config.max_pending_edits = 1;
+  auto doc = open_document();
+  join(doc, "a");
+  join_answer();
+  answer_commit(store);
+  edit(doc, "a", 1, 0, "one ");
+  edit(doc, "a", 2, 0, "two "); // refused for now
+  answer_commit(store);
+  auto again = join(doc, "a"); // a resync
+  join_answer();
+  edit(doc, "a", 3, 1, "three ");
+  CHECK(again->errors() == std::vector<std::string>{"out_of_order"});
+  while (!store_log->commits.empty())
+    answer_commit(store);
+  CHECK(store_log->committed_revs == std::vector<std::uint64_t>{1});
+}

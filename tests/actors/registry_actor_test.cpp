@@ -23,6 +23,15 @@ using namespace std::chrono_literals;
 
 namespace {
 
+/// How many documents the registry has open, on the deterministic scheduler.
+std::uint64_t open_documents(stet::test::actor_fixture& f, const registry_api& registry) {
+  f.self->send(registry, stats_atom::value);
+  f.run();
+  std::uint64_t open = 99;
+  f.self->receive([&](std::uint64_t n, std::uint64_t) { open = n; }, caf::after(0s) >> [] { FAIL("no stats"); });
+  return open;
+}
+
 class threaded_sink : public session_sink {
 public:
   wire::frame_format format() const noexcept override {
@@ -293,7 +302,9 @@ TEST_CASE_FIXTURE(stet::test::actor_fixture,
   auto script = std::make_shared<stet::test::store_script>();
   script->commit_at_once = true;
   auto store = spawn(stet::test::scripted_store, script);
-  auto registry = spawn(registry_actor, std::vector<storage_api>{caf::actor_cast<storage_api>(store)}, registry_config{});
+  registry_config rc;
+  rc.document.idle_timeout = 1s;
+  auto registry = spawn(registry_actor, std::vector<storage_api>{caf::actor_cast<storage_api>(store)}, rc);
   auto sink = std::make_shared<stet::test::recording_sink>();
   auto remote_join = [&] {
     return join_request{"d", "lww", 0, false, "c7", "s7", 0, {}, sink, session_api{}, "n2"};
@@ -304,6 +315,9 @@ TEST_CASE_FIXTURE(stet::test::actor_fixture,
   self->send(registry, leave_atom::value, std::string{"d"}, std::string{"n2"}, std::string{"s7"});
   self->send(registry, join_atom::value, remote_join());
   run();
+  // Still one load, so one document actor: a second would take the lease
+  // from the first and never be let stop.
+  CHECK(script->loads.size() == 1);
   loaded_document loaded;
   loaded.row.id = "d";
   answer_load(store, std::move(loaded));
@@ -314,4 +328,42 @@ TEST_CASE_FIXTURE(stet::test::actor_fixture,
                   caf::after(0s) >> [] {});
   // The first join answers not_joined (its session left); the second stands.
   CHECK(answers == std::vector<std::string>({"not_joined", "joined"}));
+  self->send(registry, leave_atom::value, std::string{"d"}, std::string{"n2"}, std::string{"s7"});
+  run();
+  advance(2s);
+  advance(2s);
+  CHECK(open_documents(*this, registry) == 0);
+}
+
+TEST_CASE_FIXTURE(stet::test::actor_fixture,
+                  "a document stops once idle after a session of another node left while its join waited") {
+  auto script = std::make_shared<stet::test::store_script>();
+  script->commit_at_once = true;
+  auto store = spawn(stet::test::scripted_store, script);
+  registry_config rc;
+  rc.document.idle_timeout = 1s;
+  rc.document.access_refresh = 1s;
+  auto registry = spawn(registry_actor, std::vector<storage_api>{caf::actor_cast<storage_api>(store)}, rc);
+  auto sink = std::make_shared<stet::test::recording_sink>();
+  auto remote_join = [&](const std::string& session) {
+    return join_request{"d", "lww", 0, false, "c-" + session, session, 0, {}, sink, session_api{}, "n2"};
+  };
+  self->send(registry, join_atom::value, remote_join("s7"));
+  run();
+  loaded_document loaded;
+  loaded.row.id = "d";
+  answer_load(store, loaded);
+  self->receive([&](joined&) {}, [&](caf::error&) { FAIL("join failed"); }, caf::after(0s) >> [] { FAIL("no answer"); });
+  advance(2s); // what the document knows of its access is old now: the next join waits for a read
+  self->send(registry, join_atom::value, remote_join("s8"));
+  run();
+  REQUIRE(script->access_reads.size() == 1);
+  self->send(registry, leave_atom::value, std::string{"d"}, std::string{"n2"}, std::string{"s8"});
+  run();
+  answer_access(store, loaded);
+  self->send(registry, leave_atom::value, std::string{"d"}, std::string{"n2"}, std::string{"s7"});
+  run();
+  advance(2s);
+  advance(2s);
+  CHECK(open_documents(*this, registry) == 0);
 }

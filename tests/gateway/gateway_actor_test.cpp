@@ -64,8 +64,9 @@ struct gateway_fixture : actor_fixture {
     std::make_shared<auth::token_signer>("gateway-test-signing-key-0123456789abcdef");
   caf::actor session;
 
-  void start(bool anonymous = true) {
+  void start(bool anonymous = true, gateway_limits limits = {}) {
     gateway_settings settings;
+    settings.limits = limits;
     settings.session_id = "n1-1";
     settings.node_id = "n1";
     settings.signer = signer;
@@ -168,4 +169,51 @@ TEST_CASE_FIXTURE(gateway_fixture, "a session whose token expires is told and le
   say(edit_of("notes", 1, 0, "late"));
   CHECK(sink->errors().back() == "token_expired");
   CHECK(log->edits.empty());
+}
+
+TEST_CASE_FIXTURE(gateway_fixture, "after an edit refused for now, later edits wait for its resend") {
+  gateway_limits limits;
+  limits.max_messages_while_joining = 2;
+  start(true, limits);
+  say({{"join", {{"docId", "notes"}}}});
+  say(edit_of("notes", 1, 0, "a"));
+  say(edit_of("notes", 2, 0, "b"));
+  say(edit_of("notes", 3, 0, "c")); // the queue is full: refused for now
+  CHECK(sink->errors() == std::vector<std::string>{"rate_limited"});
+  admit_join();
+  REQUIRE(log->edits.size() == 2);
+  // Had 4 gone on, the resent 3 would look like a duplicate of an older
+  // edit: acked, never applied.
+  say(edit_of("notes", 4, 0, "d"));
+  CHECK(sink->errors() == std::vector<std::string>{"rate_limited", "out_of_order"});
+  CHECK(log->edits.size() == 2);
+  say(edit_of("notes", 3, 0, "c"));
+  say(edit_of("notes", 4, 0, "d"));
+  REQUIRE(log->edits.size() == 4);
+  CHECK(log->edits[2].client_seq == 3);
+  CHECK(log->edits[3].client_seq == 4);
+  CHECK(sink->errors().size() == 2);
+}
+
+TEST_CASE_FIXTURE(gateway_fixture, "a rate-limited edit holds back the session's later edits of that document only") {
+  gateway_limits limits;
+  limits.edits_per_second_per_session = 1; // a burst of 2
+  start(true, limits);
+  say({{"join", {{"docId", "notes"}}}});
+  admit_join();
+  say({{"join", {{"docId", "other"}}}});
+  admit_join();
+  say(edit_of("notes", 1, 0, "a"));
+  say(edit_of("notes", 2, 0, "b"));
+  say(edit_of("notes", 3, 0, "c"));
+  say(edit_of("notes", 4, 0, "d"));
+  CHECK(sink->errors() == std::vector<std::string>{"rate_limited", "out_of_order"});
+  say(edit_of("other", 9, 0, "x")); // not held back, only rate limited
+  CHECK(sink->errors().back() == "rate_limited");
+  say({{"leave", {{"docId", "notes"}}}}); // leaving gives the refused edits up
+  say({{"join", {{"docId", "notes"}}}});
+  admit_join();
+  say(edit_of("notes", 5, 0, "e"));
+  CHECK(sink->errors().back() == "rate_limited"); // not out_of_order
+  CHECK(log->edits.size() == 2);
 }
