@@ -82,8 +82,11 @@ void maybe_snapshot(document_self self, bool force) {
       });
 }
 
+// Joins waiting for an access read count: the registry already counted
+// them as seen, so a document that asked to stop now would drop them.
 bool is_quiet(document_actor_state& st) {
-  return st.sessions.subscribers().empty() && st.commits.idle() && !st.snapshot_in_flight;
+  return st.sessions.subscribers().empty() && st.joins_waiting.empty() && !st.access_read_in_flight
+         && st.commits.idle() && !st.snapshot_in_flight;
 }
 
 // Schedules a check: a document without subscribers and without work in
@@ -228,10 +231,8 @@ void on_edit(document_self self, edit_request& req) {
     return reject(make_error(errc::forbidden, "you may view but not edit document " + doc.id()));
   if (st.moving)
     return reject(make_error(errc::fenced, "document " + doc.id() + " is moving to another node; join it again"));
-  if (!author->held_back.admits(req.client_seq))
-    return reject(out_of_order(author->held_back, req.client_seq));
   if (st.commits.edits_waiting() >= st.config.max_pending_edits) {
-    author->held_back.refused(req.client_seq);
+    doc.hold_back(req.user_id, req.client_id, req.client_seq);
     return reject(make_error(errc::storage_unavailable,
                              std::to_string(st.commits.edits_waiting())
                                + " edits are waiting for storage to commit; this one was not applied, retry later"));

@@ -64,10 +64,6 @@ caf::error on_join(document_self self, join_request& req) {
     maybe_idle(self);
     return to_caf(make_error(errc::forbidden, "you may not open document " + doc.id()));
   }
-  // A session joining again (to resync) keeps its edits in order.
-  resend_gate held_back;
-  if (auto* earlier = st.sessions.find(req.remote_node, req.session_id))
-    held_back = earlier->held_back;
   remove_subscribers(self, [&](const subscriber& s) {
     return s.session_id == req.session_id && s.remote_node == req.remote_node;
   });
@@ -76,7 +72,7 @@ caf::error on_join(document_self self, join_request& req) {
   st.sessions.welcome(req, doc, st.commits.committed_rev());
   auto& joined = st.sessions.subscribers().emplace_back(subscriber{req.session_id, req.client_id, req.user_id,
                                                                    req.username, role, req.echo, req.sink,
-                                                                   req.gateway, req.remote_node, held_back});
+                                                                   req.gateway, req.remote_node});
   record_session(self, joined, true);
   if (!st.access_recheck_armed) {
     st.access_recheck_armed = true;
@@ -120,6 +116,7 @@ void admit_waiting(document_self self) {
     for (auto& e : w.edits)
       on_edit(self, e);
   }
+  maybe_idle(self); // every join that waited may have been refused or dropped
 }
 
 } // namespace
@@ -164,7 +161,10 @@ bool defer_edit(document_self self, edit_request& req) {
       continue;
     if (w.edits.size() < st.config.max_edits_before_join) {
       w.edits.push_back(std::move(req));
-    } else if (w.request.sink) {
+      return true;
+    }
+    st.doc->hold_back(w.request.user_id, w.request.client_id, req.client_seq);
+    if (w.request.sink) {
       w.request.sink->send(wire::make_error(
         make_error(errc::rate_limited, "too many edits before the join of " + st.doc->id() + " completed; resend"),
         st.doc->id(), req.client_seq));

@@ -13,7 +13,6 @@
 #include "actors/cluster_bus.hpp"
 #include "actors/session_sink.hpp"
 #include "auth/access.hpp"
-#include "core/resend_gate.hpp"
 
 #include <caf/actor.hpp>
 
@@ -35,7 +34,6 @@ struct subscriber {
   session_sink_ptr sink;
   session_api gateway;     // none for a session of another node
   std::string remote_node; // empty: a session on this node
-  resend_gate held_back;   // its edits in order after one was refused for now
 };
 
 class fanout {

@@ -1,5 +1,6 @@
 #include "core/document.hpp"
 
+#include "core/resend_gate.hpp"
 #include "core/utf8.hpp"
 
 #include <algorithm>
@@ -129,8 +130,10 @@ void document::mark_durable(std::uint64_t rev, std::uint64_t now_ms) {
 
 void document::remember_client(const std::string& key, std::uint64_t client_seq, std::uint64_t rev) {
   auto& c = clients_[key];
-  if (client_seq > c.seq)
-    c = {client_seq, rev};
+  if (client_seq > c.seq) {
+    c.seq = client_seq;
+    c.rev = rev;
+  }
   if (clients_.size() > limits_.max_clients)
     forget_oldest_clients();
 }
@@ -149,15 +152,35 @@ void document::forget_oldest_clients() {
     it = it->second.rev < cutoff ? clients_.erase(it) : std::next(it);
 }
 
+void document::hold_back(std::int64_t user_id, std::string_view client_id, std::uint64_t client_seq) {
+  if (client_id.empty())
+    return;
+  auto& c = clients_[client_key(user_id, client_id)];
+  // One already applied comes back as a duplicate whatever follows it.
+  if (client_seq <= c.seq)
+    return;
+  if (c.held_from == 0 || client_seq < c.held_from)
+    c.held_from = client_seq;
+  if (clients_.size() > limits_.max_clients)
+    forget_oldest_clients();
+}
+
 result<edit_outcome> document::submit(const edit& req, std::uint64_t now_ms) {
   if (req.client_seq == 0)
     return make_error(errc::invalid_argument, "clientSeq must be at least 1");
   auto key = client_key(req.user_id, req.client_id);
-  if (auto it = clients_.find(key); it != clients_.end() && req.client_seq <= it->second.seq) {
-    edit_outcome dup;
-    dup.duplicate = true;
-    dup.rev = req.client_seq == it->second.seq ? it->second.rev : 0;
-    return dup;
+  if (auto it = clients_.find(key); it != clients_.end()) {
+    auto& c = it->second;
+    if (req.client_seq <= c.seq) {
+      edit_outcome dup;
+      dup.duplicate = true;
+      dup.rev = req.client_seq == c.seq ? c.rev : 0;
+      return dup;
+    }
+    if (c.held_from != 0 && req.client_seq > c.held_from)
+      return out_of_order(req.client_seq, c.held_from);
+    if (req.client_seq == c.held_from)
+      c.held_from = 0;
   }
   if (req.base_rev > rev_)
     return make_error(errc::bad_rev, "baseRev " + std::to_string(req.base_rev) + " is ahead of the document (rev "

@@ -172,12 +172,20 @@ public:
   /// applied as `rev` (restore).
   void remember_client(const std::string& key, std::uint64_t client_seq, std::uint64_t rev);
 
+  /// An edit of this client was refused for now (the caller's limits; it
+  /// was told to resend it): its later edits are refused with out_of_order
+  /// until that one comes again. Deduplication remembers the highest
+  /// clientSeq applied, so a later edit applied first would make the
+  /// resend look like a duplicate: acked, never applied.
+  void hold_back(std::int64_t user_id, std::string_view client_id, std::uint64_t client_seq);
+
 private:
   void forget_oldest_clients();
 
   struct client_state {
     std::uint64_t seq = 0;
     std::uint64_t rev = 0;
+    std::uint64_t held_from = 0; // the earliest clientSeq refused for now and not resent (0: none)
   };
 
   std::string id_;

@@ -1,9 +1,11 @@
 // Keeps one client's edits of one document in order after an edit was
-// refused for now ("resend it later": rate limits, storage falling
-// behind). A later edit of that client that got through first would make
-// the resend look like a duplicate (deduplication remembers the highest
+// refused for now ("resend it later": rate limits, queues while joining).
+// A later edit of that client that got through first would make the
+// resend look like a duplicate (deduplication remembers the highest
 // clientSeq applied): acked, never applied. So once an edit is refused for
-// now, the client's later edits are refused too until it is resent.
+// now, the client's later edits are refused too until it is resent. The
+// gateway keeps one per document a session joined; the document keeps the
+// same rule per client for what it refuses itself (document::hold_back).
 #pragma once
 
 #include "core/error.hpp"
@@ -41,10 +43,11 @@ private:
   std::uint64_t first_refused_ = 0;
 };
 
-/// The answer to an edit the gate holds back.
-inline error out_of_order(const resend_gate& gate, std::uint64_t client_seq) {
+/// The answer to an edit held back because `first_refused` of the same
+/// client was refused for now and not resent yet.
+inline error out_of_order(std::uint64_t client_seq, std::uint64_t first_refused) {
   return make_error(errc::out_of_order, "clientSeq " + std::to_string(client_seq) + " was not applied: clientSeq "
-                                          + std::to_string(gate.first_refused())
+                                          + std::to_string(first_refused)
                                           + " was refused before it; resend that one, then this one");
 }
 

@@ -9,6 +9,7 @@
 
 #include <caf/send.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <limits>
 
@@ -41,11 +42,16 @@ const std::string& doc_id_of(const ClientMessage& m) {
 
 // An edit refused for now ("resend it"): the session's later edits of that
 // document wait for its resend (core/resend_gate.hpp). Only documents
-// joined or joining are tracked, so the gates are bounded by the joins.
+// joined or being joined are tracked, so the gates are bounded by the joins.
 void refuse_for_now(gateway_actor_type* self, errc code, std::string message, const std::string& doc_id,
                     std::uint64_t client_seq) {
   auto& st = self->state;
-  if (client_seq != 0 && (st.joined.count(doc_id) || st.joining.count(doc_id)))
+  auto join_waits_for_hello = [&] {
+    return std::any_of(st.after_hello.begin(), st.after_hello.end(), [&](const ClientMessage& m) {
+      return m.body_case() == ClientMessage::kJoin && m.join().doc_id() == doc_id;
+    });
+  };
+  if (client_seq != 0 && (st.joined.count(doc_id) || st.joining.count(doc_id) || join_waits_for_hello()))
     st.held_back[doc_id].refused(client_seq);
   send_error(self, code, std::move(message), doc_id, client_seq);
 }
@@ -58,7 +64,7 @@ bool held_back(gateway_actor_type* self, const wire::Edit& edit) {
   if (it == gates.end())
     return false;
   if (!it->second.admits(edit.client_seq())) {
-    auto err = out_of_order(it->second, edit.client_seq());
+    auto err = out_of_order(edit.client_seq(), it->second.first_refused());
     send_error(self, err.code, std::move(err.message), edit.doc_id(), edit.client_seq());
     return true;
   }
@@ -92,8 +98,10 @@ result<std::string> client_id_for(const gateway_state& st, const std::string& gi
 void expire_token(gateway_actor_type* self, std::string why) {
   auto& st = self->state;
   st.token_expired = true;
-  for (auto& [id, doc] : st.joined)
+  for (auto& [id, doc] : st.joined) {
     self->send(doc, leave_atom::value, st.settings.session_id);
+    st.held_back.erase(id);
+  }
   st.joined.clear();
   send_error(self, errc::token_expired, std::move(why) + "; send hello with a fresh token and join again");
 }
@@ -212,6 +220,9 @@ void on_join(gateway_actor_type* self, const wire::Join& join) {
   }
   if (st.joining.count(id))
     return send_error(self, errc::invalid_argument, "already joining " + id + "; wait for its snapshot", id);
+  std::string policy = join.policy().empty() ? "lww" : join.policy();
+  if (!parse_conflict_policy(policy))
+    return send_error(self, errc::invalid_argument, "policy must be \"lww\" or \"merge\"", id);
   // Joining a joined document again starts over from the given known rev
   // (how clients resync after a gap or a move).
   if (auto it = st.joined.find(id); it != st.joined.end()) {
@@ -223,9 +234,6 @@ void on_join(gateway_actor_type* self, const wire::Join& join) {
                       "a session may join at most " + std::to_string(st.settings.limits.max_joins_per_session)
                         + " documents",
                       id);
-  std::string policy = join.policy().empty() ? "lww" : join.policy();
-  if (!parse_conflict_policy(policy))
-    return send_error(self, errc::invalid_argument, "policy must be \"lww\" or \"merge\"", id);
   join_request req{id,          policy,      join.known_rev(), join.echo(),
                    st.client_id, st.settings.session_id, st.user_id, st.username,
                    st.sink,      caf::actor_cast<session_api>(self), {},
@@ -323,8 +331,14 @@ void on_message(gateway_actor_type* self, ClientMessage& m, read_credit credit) 
                       doc_id_of(m));
   }
   // join, edit, presence, leave need a document; all but join a joined one.
-  if (m.body_case() == ClientMessage::kJoin)
-    return on_join(self, m.join());
+  if (m.body_case() == ClientMessage::kJoin) {
+    on_join(self, m.join());
+    // A join refused at once leaves no gate behind: they stay bounded by the joins.
+    auto& doc = m.join().doc_id();
+    if (!st.joined.count(doc) && !st.joining.count(doc))
+      st.held_back.erase(doc);
+    return;
+  }
   auto& id = doc_id_of(m);
   if (auto it = st.joining.find(id); it != st.joining.end()) {
     if (it->second.size() >= st.settings.limits.max_messages_while_joining) {

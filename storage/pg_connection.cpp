@@ -112,11 +112,20 @@ status pg_connection::ensure() {
   // A database that vanishes without closing the connection (a partition,
   // a host gone) would hold this thread in a wait until TCP gives up,
   // minutes later. These bound connecting and waiting; the connection
-  // string, read after them, may set its own.
-  const char* const keys[] = {"connect_timeout", "keepalives",       "keepalives_idle", "keepalives_interval",
-                              "keepalives_count", "tcp_user_timeout", "dbname",          nullptr};
-  const char* const values[] = {"10", "1", "10", "5", "3", "30000", conninfo_.c_str(), nullptr};
-  conn_ = PQconnectdbParams(keys, values, /*expand_dbname=*/1);
+  // string, read after them, may set its own, and PGCONNECT_TIMEOUT is
+  // left to libpq when set.
+  std::vector<const char*> keys{"keepalives", "keepalives_idle", "keepalives_interval", "keepalives_count",
+                                "tcp_user_timeout"};
+  std::vector<const char*> values{"1", "10", "5", "3", "30000"};
+  if (!std::getenv("PGCONNECT_TIMEOUT")) {
+    keys.push_back("connect_timeout");
+    values.push_back("10");
+  }
+  keys.push_back("dbname");
+  values.push_back(conninfo_.c_str());
+  keys.push_back(nullptr);
+  values.push_back(nullptr);
+  conn_ = PQconnectdbParams(keys.data(), values.data(), /*expand_dbname=*/1);
   if (PQstatus(conn_) != CONNECTION_OK)
     return lost("connect");
   // Server NOTICEs ("relation already exists, skipping") are not our log.

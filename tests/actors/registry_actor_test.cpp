@@ -367,3 +367,39 @@ TEST_CASE_FIXTURE(stet::test::actor_fixture,
   advance(2s);
   CHECK(open_documents(*this, registry) == 0);
 }
+
+TEST_CASE_FIXTURE(stet::test::actor_fixture,
+                  "a document whose idle check comes while a join waits for the access read stays open for it") {
+  auto script = std::make_shared<stet::test::store_script>();
+  script->commit_at_once = true;
+  auto store = spawn(stet::test::scripted_store, script);
+  registry_config rc;
+  rc.document.idle_timeout = 1s;
+  rc.document.access_refresh = 100ms;
+  auto registry = spawn(registry_actor, std::vector<storage_api>{caf::actor_cast<storage_api>(store)}, rc);
+  auto sink = std::make_shared<stet::test::recording_sink>();
+  auto remote_join = [&](const std::string& session) {
+    return join_request{"d", "lww", 0, false, "c-" + session, session, 0, {}, sink, session_api{}, "n2"};
+  };
+  self->send(registry, join_atom::value, remote_join("s7"));
+  run();
+  loaded_document loaded;
+  loaded.row.id = "d";
+  answer_load(store, loaded);
+  self->receive([&](joined&) {}, [&](caf::error&) { FAIL("join failed"); }, caf::after(0s) >> [] { FAIL("no answer"); });
+  self->send(registry, leave_atom::value, std::string{"d"}, std::string{"n2"}, std::string{"s7"});
+  run(); // the idle check is due in 1 s
+  advance(500ms);
+  self->send(registry, join_atom::value, remote_join("s8")); // waits for a fresh access read
+  run();
+  REQUIRE(script->access_reads.size() == 1);
+  for (int i = 0; i < 4; ++i) // idle checks come while the join waits (its read times out only after 5 s)
+    advance(800ms);
+  CHECK(open_documents(*this, registry) == 1);
+  answer_access(store, loaded);
+  std::string answer = "none";
+  self->receive([&](joined&) { answer = "joined"; },
+                [&](caf::error& err) { answer = std::string{to_string(from_caf(err).code)}; },
+                caf::after(0s) >> [] {});
+  CHECK(answer == "joined");
+}

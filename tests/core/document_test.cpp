@@ -51,6 +51,34 @@ TEST_CASE("document deduplicates resends by client and sequence number") {
   CHECK(d.text().str() == "xhello world");
 }
 
+TEST_CASE("document holds back a client's later edits until one refused for now is resent") {
+  auto d = fresh();
+  REQUIRE(d.submit(edit_by("a", 1, 0, operation{}.insert("1")), 1000));
+  d.hold_back(0, "a", 3); // the caller refused 3 for now
+  d.hold_back(0, "a", 2); // and 2: the earliest counts
+  auto later = d.submit(edit_by("a", 4, 1, operation{}.insert("4")), 1000);
+  REQUIRE_FALSE(later);
+  CHECK(later.error().code == errc::out_of_order);
+  CHECK(d.rev() == 1);
+  CHECK(d.submit(edit_by("b", 1, 1, operation{}.insert("b")), 1000)); // other clients go on
+  REQUIRE(d.submit(edit_by("a", 2, 2, operation{}.insert("2")), 1000));
+  auto three = d.submit(edit_by("a", 3, 3, operation{}.insert("3")), 1000);
+  REQUIRE(three);
+  CHECK_FALSE(three->duplicate); // had 4 gone first, 3 would have been taken for a duplicate
+  REQUIRE(d.submit(edit_by("a", 4, 4, operation{}.insert("4")), 1000));
+  CHECK(d.rev() == 5);
+}
+
+TEST_CASE("document: holding back an edit already applied changes nothing") {
+  auto d = fresh();
+  REQUIRE(d.submit(edit_by("a", 1, 0, operation{}.insert("1")), 1000));
+  REQUIRE(d.submit(edit_by("a", 2, 1, operation{}.insert("2")), 1000));
+  d.hold_back(0, "a", 2); // a resend of 2 refused for now: it comes back as a duplicate anyway
+  CHECK(d.submit(edit_by("a", 3, 2, operation{}.insert("3")), 1000));
+  d.hold_back(0, "", 9); // no client id: nothing to hold
+  CHECK(d.submit(edit_by("", 10, 3, operation{}.insert("x")), 1000));
+}
+
 TEST_CASE("document deduplicates per user: the same client id of another user is another client") {
   auto d = fresh();
   auto thief = edit_by("laptop", std::uint64_t{1} << 62, 0, operation{}.insert("M"));
