@@ -12,7 +12,7 @@ storage::op_row row(std::uint64_t rev) {
 
 pending_notice notice(std::uint64_t seq, std::uint64_t rev) {
   pending_notice n;
-  n.author_session = "s";
+  n.author_session = std::string{"s"}; // not = "s": GCC 12 warns falsely there (-Wrestrict)
   n.client_seq = seq;
   n.rev = rev;
   return n;
