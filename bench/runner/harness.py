@@ -16,7 +16,7 @@ import time
 import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tests", "integration"))
-from stet_harness import BINARY as STET, REPO, psql  # noqa: E402,F401
+from stet_harness import BINARY as STET, REPO, http_ok, psql  # noqa: E402,F401
 
 LOADGEN = os.environ.get("STET_LOADGEN", os.path.join(REPO, "build", "bench", "stet_loadgen"))
 CORE_BENCH = os.path.join(REPO, "build", "bench", "stet_core_bench")
@@ -92,14 +92,6 @@ class Process:
                 self.proc.kill()
                 self.proc.wait()
         self.log.close()
-
-
-def http_ok(port, path="/healthz"):
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=1) as r:
-            return r.status == 200
-    except OSError:
-        return False
 
 
 def tcp_open(port):

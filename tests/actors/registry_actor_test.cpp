@@ -14,6 +14,7 @@
 #include <chrono>
 #include <filesystem>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <thread>
 #include <unistd.h>
@@ -297,109 +298,105 @@ TEST_CASE_FIXTURE(stet::test::actor_fixture,
   CHECK_FALSE(sink->has_snapshot());
 }
 
-TEST_CASE_FIXTURE(stet::test::actor_fixture,
+namespace {
+
+/// A registry over a scripted store that answers commits at once, with
+/// sessions of another node ("n2") joining and leaving document "d".
+struct remote_sessions : stet::test::actor_fixture {
+  std::shared_ptr<stet::test::store_script> script = std::make_shared<stet::test::store_script>();
+  caf::actor store;
+  registry_api registry;
+  std::shared_ptr<stet::test::recording_sink> sink = std::make_shared<stet::test::recording_sink>();
+  loaded_document loaded;
+
+  void start(std::optional<std::chrono::milliseconds> access_refresh = {}) {
+    script->commit_at_once = true;
+    store = spawn(stet::test::scripted_store, script);
+    registry_config rc;
+    rc.document.idle_timeout = 1s;
+    if (access_refresh)
+      rc.document.access_refresh = *access_refresh;
+    registry = spawn(registry_actor, std::vector<storage_api>{caf::actor_cast<storage_api>(store)}, rc);
+    loaded.row.id = "d";
+  }
+
+  void join(const std::string& session) {
+    self->send(registry, join_atom::value,
+               join_request{"d", "lww", 0, false, "c-" + session, session, 0, {}, sink, session_api{}, "n2"});
+    run();
+  }
+
+  void leave(const std::string& session) {
+    self->send(registry, leave_atom::value, std::string{"d"}, std::string{"n2"}, session);
+    run();
+  }
+
+  /// The first join: loads the document and is admitted.
+  void open_with(const std::string& session) {
+    join(session);
+    answer_load(store, loaded);
+    self->receive([&](joined&) {}, [&](caf::error&) { FAIL("join failed"); },
+                  caf::after(0s) >> [] { FAIL("no answer"); });
+  }
+
+  /// What the next join was answered: "joined", an error code, or "none".
+  std::string join_answer() {
+    std::string answer = "none";
+    self->receive([&](joined&) { answer = "joined"; },
+                  [&](caf::error& err) { answer = std::string{to_string(from_caf(err).code)}; },
+                  caf::after(0s) >> [] {});
+    return answer;
+  }
+};
+
+} // namespace
+
+TEST_CASE_FIXTURE(remote_sessions,
                   "a session of another node that joins, leaves and joins again while the document loads stays joined") {
-  auto script = std::make_shared<stet::test::store_script>();
-  script->commit_at_once = true;
-  auto store = spawn(stet::test::scripted_store, script);
-  registry_config rc;
-  rc.document.idle_timeout = 1s;
-  auto registry = spawn(registry_actor, std::vector<storage_api>{caf::actor_cast<storage_api>(store)}, rc);
-  auto sink = std::make_shared<stet::test::recording_sink>();
-  auto remote_join = [&] {
-    return join_request{"d", "lww", 0, false, "c7", "s7", 0, {}, sink, session_api{}, "n2"};
-  };
-  self->send(registry, join_atom::value, remote_join());
-  run();
+  start();
+  join("s7");
   REQUIRE(script->loads.size() == 1);
-  self->send(registry, leave_atom::value, std::string{"d"}, std::string{"n2"}, std::string{"s7"});
-  self->send(registry, join_atom::value, remote_join());
-  run();
+  leave("s7");
+  join("s7");
   // Still one load, so one document actor: a second would take the lease
   // from the first and never be let stop.
   CHECK(script->loads.size() == 1);
-  loaded_document loaded;
-  loaded.row.id = "d";
-  answer_load(store, std::move(loaded));
-  std::vector<std::string> answers;
-  for (int i = 0; i < 2; ++i)
-    self->receive([&](joined&) { answers.push_back("joined"); },
-                  [&](caf::error& err) { answers.push_back(std::string{to_string(from_caf(err).code)}); },
-                  caf::after(0s) >> [] {});
+  answer_load(store, loaded);
+  std::vector<std::string> answers{join_answer(), join_answer()};
   // The first join answers not_joined (its session left); the second stands.
   CHECK(answers == std::vector<std::string>({"not_joined", "joined"}));
-  self->send(registry, leave_atom::value, std::string{"d"}, std::string{"n2"}, std::string{"s7"});
-  run();
+  leave("s7");
   advance(2s);
   advance(2s);
   CHECK(open_documents(*this, registry) == 0);
 }
 
-TEST_CASE_FIXTURE(stet::test::actor_fixture,
+TEST_CASE_FIXTURE(remote_sessions,
                   "a document stops once idle after a session of another node left while its join waited") {
-  auto script = std::make_shared<stet::test::store_script>();
-  script->commit_at_once = true;
-  auto store = spawn(stet::test::scripted_store, script);
-  registry_config rc;
-  rc.document.idle_timeout = 1s;
-  rc.document.access_refresh = 1s;
-  auto registry = spawn(registry_actor, std::vector<storage_api>{caf::actor_cast<storage_api>(store)}, rc);
-  auto sink = std::make_shared<stet::test::recording_sink>();
-  auto remote_join = [&](const std::string& session) {
-    return join_request{"d", "lww", 0, false, "c-" + session, session, 0, {}, sink, session_api{}, "n2"};
-  };
-  self->send(registry, join_atom::value, remote_join("s7"));
-  run();
-  loaded_document loaded;
-  loaded.row.id = "d";
-  answer_load(store, loaded);
-  self->receive([&](joined&) {}, [&](caf::error&) { FAIL("join failed"); }, caf::after(0s) >> [] { FAIL("no answer"); });
+  start(1s);
+  open_with("s7");
   advance(2s); // what the document knows of its access is old now: the next join waits for a read
-  self->send(registry, join_atom::value, remote_join("s8"));
-  run();
+  join("s8");
   REQUIRE(script->access_reads.size() == 1);
-  self->send(registry, leave_atom::value, std::string{"d"}, std::string{"n2"}, std::string{"s8"});
-  run();
+  leave("s8");
   answer_access(store, loaded);
-  self->send(registry, leave_atom::value, std::string{"d"}, std::string{"n2"}, std::string{"s7"});
-  run();
+  leave("s7");
   advance(2s);
   advance(2s);
   CHECK(open_documents(*this, registry) == 0);
 }
 
-TEST_CASE_FIXTURE(stet::test::actor_fixture,
+TEST_CASE_FIXTURE(remote_sessions,
                   "a document whose idle check comes while a join waits for the access read stays open for it") {
-  auto script = std::make_shared<stet::test::store_script>();
-  script->commit_at_once = true;
-  auto store = spawn(stet::test::scripted_store, script);
-  registry_config rc;
-  rc.document.idle_timeout = 1s;
-  rc.document.access_refresh = 100ms;
-  auto registry = spawn(registry_actor, std::vector<storage_api>{caf::actor_cast<storage_api>(store)}, rc);
-  auto sink = std::make_shared<stet::test::recording_sink>();
-  auto remote_join = [&](const std::string& session) {
-    return join_request{"d", "lww", 0, false, "c-" + session, session, 0, {}, sink, session_api{}, "n2"};
-  };
-  self->send(registry, join_atom::value, remote_join("s7"));
-  run();
-  loaded_document loaded;
-  loaded.row.id = "d";
-  answer_load(store, loaded);
-  self->receive([&](joined&) {}, [&](caf::error&) { FAIL("join failed"); }, caf::after(0s) >> [] { FAIL("no answer"); });
-  self->send(registry, leave_atom::value, std::string{"d"}, std::string{"n2"}, std::string{"s7"});
-  run(); // the idle check is due in 1 s
+  start(100ms);
+  open_with("s7");
+  leave("s7"); // the idle check is due in 1 s
   advance(500ms);
-  self->send(registry, join_atom::value, remote_join("s8")); // waits for a fresh access read
-  run();
+  join("s8"); // waits for a fresh access read
   REQUIRE(script->access_reads.size() == 1);
   for (int i = 0; i < 4; ++i) // idle checks come while the join waits (its read times out only after 5 s)
     advance(800ms);
   CHECK(open_documents(*this, registry) == 1);
   answer_access(store, loaded);
-  std::string answer = "none";
-  self->receive([&](joined&) { answer = "joined"; },
-                [&](caf::error& err) { answer = std::string{to_string(from_caf(err).code)}; },
-                caf::after(0s) >> [] {});
-  CHECK(answer == "joined");
+  CHECK(join_answer() == "joined");
 }

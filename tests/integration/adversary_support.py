@@ -8,7 +8,7 @@ import time
 import pytest
 import websockets
 
-from stet_harness import Server, postgres_available, psql
+from stet_harness import Server, fresh_database, postgres_available
 
 BACKENDS = ["sqlite", "postgres"]
 
@@ -40,10 +40,7 @@ cluster = pytest.mark.skipif(not postgres_available(), reason="needs PostgreSQL 
 
 @pytest.fixture
 def database():
-    name = f"stet_adv_{int(time.time() * 1000)}"
-    psql(f"CREATE DATABASE {name}")
-    yield name
-    psql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    yield from fresh_database("stet_adv")
 
 
 def open_documents(node):

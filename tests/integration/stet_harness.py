@@ -53,6 +53,24 @@ def postgres_cluster():
     raise RuntimeError("no PostgreSQL cluster on $PGPORT")
 
 
+def http_ok(port, path="/healthz"):
+    """Whether 127.0.0.1:port answers GET path with 200."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=1) as r:
+            return r.status == 200
+    except OSError:
+        return False
+
+
+def fresh_database(prefix):
+    """A new, empty database on the run's PostgreSQL, dropped afterwards (a
+    generator for pytest fixtures)."""
+    name = f"{prefix}_{int(time.time() * 1000)}"
+    psql(f"CREATE DATABASE {name}")
+    yield name
+    psql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
 class Server:
     """One stet process on a free loopback port, with its own data folder
     that survives restarts of the process. With backend="postgres" it stores
@@ -115,11 +133,7 @@ class Server:
         resource.setrlimit(resource.RLIMIT_NOFILE, (self.fd_limit, self.fd_limit))
 
     def _healthy(self):
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/healthz", timeout=1) as r:
-                return r.status == 200
-        except OSError:
-            return False
+        return http_ok(self.port)
 
     def log(self):
         with open(self.log_path) as f:

@@ -12,7 +12,7 @@ import urllib.request
 
 import pytest
 
-from stet_harness import Client, RedisServer, Server, postgres_available, psql
+from stet_harness import Client, RedisServer, Server, fresh_database, postgres_available, psql
 
 pytestmark = pytest.mark.skipif(not postgres_available(), reason="needs PostgreSQL (scripts/test.sh provides it)")
 
@@ -41,10 +41,7 @@ def start_nodes(redis, database, names):
 
 @pytest.fixture
 def database():
-    name = f"stet_cluster_{int(time.time() * 1000)}"
-    psql(f"CREATE DATABASE {name}")
-    yield name
-    psql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    yield from fresh_database("stet_cluster")
 
 
 async def writers(clients, doc, edits):
