@@ -151,12 +151,13 @@ using storage_api = caf::typed_actor<
   caf::replies_to<list_atom, std::int64_t>::with<std::vector<visible_document>>,
   /// A document and the caller's role; unknown_document when the caller
   /// may not see it.
-  caf::replies_to<open_atom, std::string, std::int64_t>::with<visible_document>,
+  /// (document, caller, the role the caller's token grants or "").
+  caf::replies_to<open_atom, std::string, std::int64_t, std::string>::with<visible_document>,
   /// Deletes a document the caller owns (forbidden otherwise). Deletes,
   /// shares and revokes are told to the registry once stored.
-  caf::replies_to<delete_atom, std::string, std::int64_t>::with<caf::ok_atom>,
+  caf::replies_to<delete_atom, std::string, std::int64_t, std::string>::with<caf::ok_atom>,
   caf::replies_to<share_atom, share_request>::with<share_result>,
-  caf::replies_to<history_atom, std::string, std::int64_t>::with<document_history>,
+  caf::replies_to<history_atom, std::string, std::int64_t, std::string>::with<document_history>,
   // -- accounts --
   /// invalid_argument when the name is taken.
   caf::replies_to<register_atom, storage::user_row>::with<storage::user_row>,
@@ -164,6 +165,9 @@ using storage_api = caf::typed_actor<
   caf::replies_to<find_atom, std::string>::with<std::optional<storage::user_row>>,
   /// By id. Errors: unauthorized when the account is gone.
   caf::replies_to<find_atom, std::int64_t>::with<storage::user_row>,
+  /// The user of an identity provider's (issuer, subject), created on
+  /// first sight.
+  caf::replies_to<find_atom, std::string, std::string>::with<storage::user_row>,
   /// Revokes every token of a user (and sets a new password hash unless
   /// it is ""): the new epoch.
   caf::replies_to<revoke_atom, std::int64_t, std::string>::with<std::int64_t>,

@@ -38,7 +38,8 @@ void relay_join(cluster_router_self self, const std::string& from, const std::st
                    std::make_shared<remote_sink>(self->state.config.bus, from, doc_id, j.session_id()),
                    session_api{}, // a session of another node: its node's departure drops it
                    from,
-                   j.creator()};
+                   j.creator(),
+                   j.scoped_role()};
   auto session = j.session_id();
   self->request(self->state.registry, k_join_timeout, join_atom::value, std::move(req))
     .then([](joined&) {},

@@ -59,7 +59,9 @@ void drop_waiting_joins(document_self self, Predicate pred) {
 caf::error on_join(document_self self, join_request& req) {
   auto& st = self->state;
   auto& doc = *st.doc;
-  auto role = auth::role_of(st.access.current(), req.user_id);
+  // A scoped token grants exactly its scope, whatever the list says.
+  bool scoped = !req.scoped_role.empty();
+  auto role = scoped ? auth::parse_role(req.scoped_role) : auth::role_of(st.access.current(), req.user_id);
   if (!auth::can_view(role)) {
     maybe_idle(self);
     return to_caf(make_error(errc::forbidden, "you may not open document " + doc.id()));
@@ -71,7 +73,7 @@ caf::error on_join(document_self self, join_request& req) {
     self->monitor(req.gateway);
   st.sessions.welcome(req, doc, st.commits.committed_rev());
   auto& joined = st.sessions.subscribers().emplace_back(subscriber{req.session_id, req.client_id, req.user_id,
-                                                                   req.username, role, req.echo, req.sink,
+                                                                   req.username, role, scoped, req.echo, req.sink,
                                                                    req.gateway, req.remote_node});
   record_session(self, joined, true);
   if (!st.access_recheck_armed) {
@@ -94,6 +96,8 @@ void enforce_access(document_self self) {
   auto& st = self->state;
   auto revoked = make_error(errc::forbidden, "your access to document " + st.doc->id() + " was revoked");
   for (auto& s : st.sessions.subscribers()) {
+    if (s.scoped)
+      continue;
     s.role = auth::role_of(st.access.current(), s.user_id);
     if (!auth::can_view(s.role)) {
       s.sink->send(wire::make_error(revoked, st.doc->id()));

@@ -30,6 +30,8 @@ struct subscriber {
   std::int64_t user_id = 0;
   std::string username;
   auth::role role = auth::role::none;
+  /// The role is the token's scope, not the access list's.
+  bool scoped = false;
   bool echo = false;
   session_sink_ptr sink;
   session_api gateway;     // none for a session of another node

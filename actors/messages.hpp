@@ -115,6 +115,10 @@ struct join_request {
   /// Whose quota a join that creates the document counts against:
   /// "user:<id>" or "ip:<address>".
   std::string creator{};
+  /// What the session's token grants on the document ("owner", "editor",
+  /// "viewer"), instead of the stored access list; empty when the token
+  /// has no document scope.
+  std::string scoped_role{};
 };
 
 /// A validated edit from a session that has joined the document. Its
@@ -179,6 +183,8 @@ struct share_request {
   std::int64_t caller = 0;
   std::string username;
   std::string role;
+  /// The caller's token grants this role on the document (see join_request).
+  std::string scoped_role{};
 };
 
 /// A share as stored: whom it concerns and the access list's new version.

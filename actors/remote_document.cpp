@@ -50,6 +50,8 @@ void send_join(remote_document_self self, const join_request& req) {
   j->set_known_rev(req.known_rev);
   j->set_echo(req.echo);
   j->set_policy(req.policy);
+  if (!req.scoped_role.empty())
+    j->set_scoped_role(req.scoped_role);
   publish_to_owner(self, env);
 }
 

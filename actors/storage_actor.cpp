@@ -327,11 +327,12 @@ storage_actor_api::behavior_type storage_actor(storage_actor_api::pointer self, 
     [=](list_atom, std::int64_t user) -> caf::result<std::vector<visible_document>> {
       return answered(*st, list_for(*st->store, user));
     },
-    [=](open_atom, const std::string& id, std::int64_t user) -> caf::result<visible_document> {
-      return answered(*st, open_as(*st->store, id, user));
+    [=](open_atom, const std::string& id, std::int64_t user,
+        const std::string& scoped_role) -> caf::result<visible_document> {
+      return answered(*st, open_as(*st->store, id, user, scoped_role));
     },
-    [=](delete_atom, const std::string& id, std::int64_t user) -> caf::result<caf::ok_atom> {
-      auto r = delete_as(*st->store, id, user);
+    [=](delete_atom, const std::string& id, std::int64_t user, const std::string& scoped_role) -> caf::result<caf::ok_atom> {
+      auto r = delete_as(*st->store, id, user, scoped_role);
       if (r && st->registry)
         self->send(st->registry, drop_atom::value, id);
       return answered(*st, r);
@@ -342,8 +343,9 @@ storage_actor_api::behavior_type storage_actor(storage_actor_api::pointer self, 
         self->send(st->registry, acl_atom::value, req.doc_id, r->user_id, req.role, r->version);
       return answered(*st, std::move(r));
     },
-    [=](history_atom, const std::string& id, std::int64_t user) -> caf::result<document_history> {
-      return answered(*st, history_as(*st->store, id, user));
+    [=](history_atom, const std::string& id, std::int64_t user,
+        const std::string& scoped_role) -> caf::result<document_history> {
+      return answered(*st, history_as(*st->store, id, user, scoped_role));
     },
     [=](register_atom, const storage::user_row& user) -> caf::result<storage::user_row> {
       return answered(*st, st->store->create_user(user));
@@ -353,6 +355,9 @@ storage_actor_api::behavior_type storage_actor(storage_actor_api::pointer self, 
     },
     [=](find_atom, std::int64_t id) -> caf::result<storage::user_row> {
       return answered(*st, user_by_id(*st->store, id));
+    },
+    [=](find_atom, const std::string& issuer, const std::string& subject) -> caf::result<storage::user_row> {
+      return answered(*st, storage::external_user(*st->store, issuer, subject));
     },
     [=](revoke_atom, std::int64_t user, const std::string& new_hash) -> caf::result<std::int64_t> {
       auto r = st->store->revoke_tokens(user, new_hash.empty() ? std::nullopt : std::optional<std::string>{new_hash});

@@ -65,14 +65,16 @@ result<loaded_document> read_access(storage::store& s, const std::string& doc_id
   return out;
 }
 
-result<visible_document> open_as(storage::store& s, const std::string& doc_id, std::int64_t user) {
+result<visible_document> open_as(storage::store& s, const std::string& doc_id, std::int64_t user,
+                                 const std::string& scoped_role) {
   auto doc = read_access(s, doc_id);
   if (!doc) {
     if (doc.error().code == errc::unknown_document)
       return make_error(errc::unknown_document, "no document with id " + doc_id);
     return doc.error();
   }
-  auto role = auth::role_of(access_of(doc->row, doc->acl), user);
+  // A token scoped to documents grants exactly its scope.
+  auto role = scoped_role.empty() ? auth::role_of(access_of(doc->row, doc->acl), user) : auth::parse_role(scoped_role);
   if (!auth::can_view(role))
     return make_error(errc::unknown_document, "no document with id " + doc_id);
   return visible_document{std::move(doc->row), role};
@@ -99,8 +101,8 @@ status require_owner(const visible_document& d, std::string_view what) {
 
 } // namespace
 
-status delete_as(storage::store& s, const std::string& doc_id, std::int64_t user) {
-  auto doc = open_as(s, doc_id, user);
+status delete_as(storage::store& s, const std::string& doc_id, std::int64_t user, const std::string& scoped_role) {
+  auto doc = open_as(s, doc_id, user, scoped_role);
   if (!doc)
     return doc.error();
   if (auto st = require_owner(*doc, "delete it"); !st)
@@ -109,7 +111,7 @@ status delete_as(storage::store& s, const std::string& doc_id, std::int64_t user
 }
 
 result<share_result> share_as(storage::store& s, const share_request& req) {
-  auto doc = open_as(s, req.doc_id, req.caller);
+  auto doc = open_as(s, req.doc_id, req.caller, req.scoped_role);
   if (!doc)
     return doc.error();
   if (auto st = require_owner(*doc, "share it"); !st)
@@ -127,8 +129,9 @@ result<share_result> share_as(storage::store& s, const share_request& req) {
   return share_result{(*user)->id, *version};
 }
 
-result<document_history> history_as(storage::store& s, const std::string& doc_id, std::int64_t user) {
-  auto doc = open_as(s, doc_id, user);
+result<document_history> history_as(storage::store& s, const std::string& doc_id, std::int64_t user,
+                                    const std::string& scoped_role) {
+  auto doc = open_as(s, doc_id, user, scoped_role);
   if (!doc)
     return doc.error();
   auto rows = s.history(doc_id);

@@ -25,14 +25,16 @@ result<loaded_document> read_access(storage::store& s, const std::string& doc_id
 /// The document and `user`'s role on it. Errors: unknown_document when it
 /// does not exist or `user` may not see it (never forbidden: whether a
 /// document exists is not told to those who may not see it).
-result<visible_document> open_as(storage::store& s, const std::string& doc_id, std::int64_t user);
+result<visible_document> open_as(storage::store& s, const std::string& doc_id, std::int64_t user,
+                                 const std::string& scoped_role = {});
 
 /// Documents `user` owns or was given a role on, newest first, with the role.
 result<std::vector<visible_document>> list_for(storage::store& s, std::int64_t user);
 
 /// Deletes a document `user` owns. Errors: as open_as; forbidden when
 /// `user` is not its owner.
-status delete_as(storage::store& s, const std::string& doc_id, std::int64_t user);
+status delete_as(storage::store& s, const std::string& doc_id, std::int64_t user,
+                 const std::string& scoped_role = {});
 
 /// Gives (or takes away) a role. Errors: as open_as; forbidden when the
 /// caller is not the owner; invalid_argument for an unknown user or the
@@ -40,7 +42,8 @@ status delete_as(storage::store& s, const std::string& doc_id, std::int64_t user
 result<share_result> share_as(storage::store& s, const share_request& req);
 
 /// The revision and history of a document `user` may see. Errors: as open_as.
-result<document_history> history_as(storage::store& s, const std::string& doc_id, std::int64_t user);
+result<document_history> history_as(storage::store& s, const std::string& doc_id, std::int64_t user,
+                                    const std::string& scoped_role = {});
 
 /// The user with `id`. Errors: unauthorized when the account is gone.
 result<storage::user_row> user_by_id(storage::store& s, std::int64_t id);

@@ -64,4 +64,8 @@ role parse_grant(std::string_view name) {
   return role::none;
 }
 
+role parse_role(std::string_view name) {
+  return name == "owner" ? role::owner : parse_grant(name);
+}
+
 } // namespace stet::auth

@@ -62,5 +62,7 @@ inline bool can_edit(role r) {
 std::string_view to_string(role r);
 /// "viewer" | "editor"; anything else is role::none.
 role parse_grant(std::string_view name);
+/// "owner" | "editor" | "viewer" (what a token's scope may grant).
+role parse_role(std::string_view name);
 
 } // namespace stet::auth

@@ -7,10 +7,13 @@
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 
 namespace stet::auth {
+
+class document_scope;
 
 struct claims {
   std::int64_t user_id = 0;
@@ -18,6 +21,13 @@ struct claims {
   std::int64_t expires_at = 0; // unix seconds
   /// The user's token epoch when issued: revoked once the user's is higher.
   std::int64_t epoch = 0;
+  /// An identity provider's token (a JWT): the user is (issuer, subject),
+  /// user_id is found in storage, and stet's token epochs do not apply.
+  bool external = false;
+  std::string issuer{};
+  std::string subject{};
+  /// Set when the token is scoped to documents: it grants exactly this.
+  std::shared_ptr<const document_scope> scope{};
 };
 
 class token_signer {

@@ -2,6 +2,13 @@
 
 namespace stet {
 
+std::optional<errc> parse_errc(std::string_view name) noexcept {
+  for (int i = 0; i <= static_cast<int>(errc::internal); ++i)
+    if (to_string(static_cast<errc>(i)) == name)
+      return static_cast<errc>(i);
+  return std::nullopt;
+}
+
 std::string_view to_string(errc code) noexcept {
   switch (code) {
     case errc::bad_message: return "bad_message";

@@ -2,6 +2,7 @@
 // and a message a user can act on.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -37,6 +38,8 @@ enum class errc {
 
 /// The code's name on the wire, e.g. "out_of_range".
 std::string_view to_string(errc code) noexcept;
+/// The code named `name` on the wire; nullopt for a name stet does not use.
+std::optional<errc> parse_errc(std::string_view name) noexcept;
 
 struct error {
   errc code;

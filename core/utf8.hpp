@@ -6,6 +6,7 @@
 #include "core/error.hpp"
 
 #include <cstddef>
+#include <string>
 #include <string_view>
 
 namespace stet::utf8 {
@@ -31,5 +32,9 @@ std::size_t byte_offset(std::string_view s, std::size_t index) noexcept;
 /// The code points [first, first + count) of `s`, as a view into `s`.
 /// Precondition: the range lies inside `s`.
 std::string_view substr(std::string_view s, std::size_t first, std::size_t count) noexcept;
+
+/// Appends the UTF-8 encoding of `cp` to `out`. Precondition: `cp` is a
+/// Unicode scalar value.
+void append(std::string& out, char32_t cp);
 
 } // namespace stet::utf8

@@ -7,6 +7,7 @@
 
 #include <boost/asio/post.hpp>
 
+#include <algorithm>
 #include <limits>
 
 namespace stet::api {
@@ -21,6 +22,15 @@ bool valid_username(const std::string& name) {
     if (ch < 0x20 || ch == 0x7F || ch == '/')
       return false;
   return true;
+}
+
+bool external_username(const std::string& name) {
+  if (name.size() > 520 || !utf8::is_valid(name) || name.find('/') == std::string::npos)
+    return false;
+  return std::none_of(name.begin(), name.end(), [](char ch) {
+    auto u = static_cast<unsigned char>(ch);
+    return u < 0x20 || u == 0x7F;
+  });
 }
 
 namespace {

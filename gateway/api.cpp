@@ -34,6 +34,8 @@ json document_json(const storage::document_row& d, auth::role r) {
 void create_document(const call_ptr& c) {
   if (c->user.user_id == 0)
     return c->fail(errc::unauthorized, "log in to create documents");
+  if (c->user.scope)
+    return c->fail(errc::forbidden, "a token scoped to documents cannot create others; join an id in its scope");
   auto body = body_json(*c);
   if (!body)
     return;
@@ -80,6 +82,9 @@ void list_documents(const call_ptr& c) {
 
 // The committed text comes from the document actor when it is open.
 void get_document(const call_ptr& c, const std::string& id) {
+  auto scoped = scoped_role(c, id);
+  if (!scoped)
+    return;
   std::uint64_t rev = k_current_rev;
   if (auto r = http_util::query_param(c->req->target(), "rev")) {
     try {
@@ -106,19 +111,25 @@ void get_document(const call_ptr& c, const std::string& id) {
         },
         {}, get_atom::value, id, rev);
     },
-    open_atom::value, id, c->user.user_id);
+    open_atom::value, id, c->user.user_id, *scoped);
 }
 
 void delete_document(const call_ptr& c, const std::string& id) {
+  auto scoped = scoped_role(c, id);
+  if (!scoped)
+    return;
   ask_store(
     c, id,
     [c](caf::ok_atom) { c->respond(http::status::no_content, {}); }, // storage told the registry
-    delete_atom::value, id, c->user.user_id);
+    delete_atom::value, id, c->user.user_id, *scoped);
 }
 
 void share(const call_ptr& c, const std::string& id, const std::string& username, std::string role) {
-  if (!valid_username(username))
+  if (!valid_username(username) && !external_username(username))
     return c->fail(errc::invalid_argument, "no user named " + username);
+  auto scoped = scoped_role(c, id);
+  if (!scoped)
+    return;
   ask_store(
     c, id,
     [c, username, role](share_result&) { // storage told the registry
@@ -126,10 +137,13 @@ void share(const call_ptr& c, const std::string& id, const std::string& username
         return c->respond(http::status::no_content, {});
       c->respond(http::status::ok, {{"user", username}, {"role", role}});
     },
-    share_atom::value, share_request{id, c->user.user_id, username, role});
+    share_atom::value, share_request{id, c->user.user_id, username, role, *scoped});
 }
 
 void history(const call_ptr& c, const std::string& id) {
+  auto scoped = scoped_role(c, id);
+  if (!scoped)
+    return;
   ask_store(
     c, id,
     [c, id](document_history& h) {
@@ -138,7 +152,7 @@ void history(const call_ptr& c, const std::string& id) {
         out.push_back({{"rev", e.rev}, {"author", e.author}, {"clientId", e.client_id}, {"ts", e.ts}});
       c->respond(http::status::ok, {{"id", id}, {"rev", h.rev}, {"history", out}});
     },
-    history_atom::value, id, c->user.user_id);
+    history_atom::value, id, c->user.user_id, *scoped);
 }
 
 // Splits "/api/documents/{id}/rest..." into id and the rest.
@@ -156,6 +170,10 @@ void route_document(const call_ptr& c, std::string_view path) {
       return delete_document(c, id);
   } else if (rest == "history" && verb == http::verb::get) {
     return history(c, id);
+  } else if (rest == "edits" && verb == http::verb::post) {
+    return post_edits(c, id);
+  } else if (rest == "text" && (verb == http::verb::put || verb == http::verb::get)) {
+    return verb == http::verb::put ? put_text(c, id) : get_text(c, id);
   } else if (rest == "share" && verb == http::verb::post) {
     auto body = body_json(*c);
     if (!body)
@@ -188,6 +206,9 @@ namespace {
 // What an authenticated (or anonymous) request asks for.
 void route(const call_ptr& c, std::string target) {
   auto verb = c->req->method();
+  bool account_call = (target == "/api/logout" || target == "/api/password" || target == "/api/account");
+  if (account_call && c->user.external)
+    return c->fail(errc::forbidden, "this account belongs to an identity provider: manage it there");
   if (target == "/api/logout" && verb == http::verb::post)
     return do_logout(c);
   if (target == "/api/password" && verb == http::verb::post)
@@ -232,12 +253,27 @@ void authenticate_and_route(const call_ptr& c, const std::string& client_ip) {
     metrics::get().auth_failure("bad_token");
     return c->fail(errc::unauthorized, "the Authorization header must be \"Bearer <token>\"");
   }
-  auto claims = ctx.auth.signer->verify(bearer.substr(prefix.size()), auth::unix_now());
+  auto claims = check_token(*ctx.auth.signer, ctx.auth.jwt.get(), bearer.substr(prefix.size()), auth::unix_now());
   if (!claims) {
     metrics::get().auth_failure("bad_token");
     return c->fail(claims.error());
   }
   c->user = *claims;
+  if (claims->external) {
+    // An identity provider's user: its id, looked up once per node.
+    if (auto id = ctx.external->find(claims->issuer, claims->subject)) {
+      c->user.user_id = *id;
+      return route(c, std::string{target});
+    }
+    return ask(
+      c, ctx.store_for("user:" + claims->issuer + "/" + claims->subject),
+      [c, target = std::string{target}](storage::user_row& user) {
+        c->ctx.external->remember(c->user.issuer, c->user.subject, user.id);
+        c->user.user_id = user.id;
+        route(c, target);
+      },
+      {}, find_atom::value, claims->issuer, claims->subject);
+  }
   // A token of an older epoch was revoked: read the user's epoch unless
   // this node learned it a moment ago.
   if (auto known = ctx.epochs->known(claims->user_id))

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "actors/api.hpp"
+#include "auth/jwt.hpp"
 #include "auth/token.hpp"
 #include "gateway/api.hpp"
 #include "metrics/log.hpp"
@@ -106,7 +107,7 @@ inline std::optional<json> body_json(const call& c) {
   return j;
 }
 
-/// The member `key` of `body` as a T (std::string, bool), `fallback` when
+/// The member `key` of `body` as a T (std::string, bool, std::uint64_t), `fallback` when
 /// absent or null; nullopt after answering invalid_argument when it has
 /// another type. (nlohmann's value() throws on a wrong type.)
 template <class T>
@@ -118,6 +119,10 @@ std::optional<T> field(const call& c, const json& body, const char* key, T fallb
     if (it->is_boolean())
       return it->template get<bool>();
     c.fail(errc::invalid_argument, std::string{key} + " must be true or false");
+  } else if constexpr (std::is_same_v<T, std::uint64_t>) {
+    if (it->is_number_unsigned())
+      return it->template get<std::uint64_t>();
+    c.fail(errc::invalid_argument, std::string{key} + " must be a whole number");
   } else {
     static_assert(std::is_same_v<T, std::string>);
     if (it->is_string())
@@ -130,6 +135,29 @@ std::optional<T> field(const call& c, const json& body, const char* key, T fallb
 /// 1-64 code points of valid UTF-8 without control characters or '/': the
 /// names registration accepts, so no other name can belong to an account.
 bool valid_username(const std::string& name);
+/// The name of an identity provider's user ("<issuer>/<subject>", see
+/// storage::external_user): printable UTF-8 with a '/'.
+bool external_username(const std::string& name);
+
+/// What the caller's token grants on document `id`: "" when the token has
+/// no document scope (the access list decides), else the scope's role;
+/// nullopt when the scope grants nothing (answered 403).
+inline std::optional<std::string> scoped_role(const call_ptr& c, const std::string& id) {
+  if (!c->user.scope)
+    return std::string{};
+  auto granted = c->user.scope->role_for(id);
+  if (granted == auth::role::none) {
+    c->fail(errc::forbidden, "your token does not grant document " + id);
+    return std::nullopt;
+  }
+  return std::string{auth::to_string(granted)};
+}
+
+/// POST /api/documents/{id}/edits, PUT and GET /api/documents/{id}/text
+/// (gateway/edits_api.cpp): edits applied through the document's owner.
+void post_edits(const call_ptr& c, const std::string& id);
+void put_text(const call_ptr& c, const std::string& id);
+void get_text(const call_ptr& c, const std::string& id);
 
 /// POST /api/register and /api/login (gateway/accounts_api.cpp).
 void do_register(const call_ptr& c, const std::string& ip);

@@ -110,15 +110,20 @@ void expire_token(gateway_actor_type* self, std::string why) {
 void accept_token(gateway_actor_type* self, const auth::claims& claims) {
   auto& st = self->state;
   auto me = caf::actor_cast<caf::actor>(self);
-  if (st.user_id != 0 && st.settings.epochs)
+  if (st.user_id != 0 && st.settings.epochs && !st.external)
     st.settings.epochs->detach(st.user_id, me);
   st.user_id = claims.user_id;
   st.username = claims.username;
   st.token_epoch = claims.epoch;
+  st.external = claims.external;
+  st.scope = claims.scope;
   st.token_expired = false;
-  if (st.settings.epochs)
+  if (st.settings.epochs && !st.external)
     st.settings.epochs->attach(st.user_id, me);
-  auto left = std::max<std::int64_t>(0, claims.expires_at - auth::unix_now());
+  // An identity provider's exp may lie centuries ahead: a timer that far
+  // would overflow CAF's clock, and ten years is as good as never.
+  constexpr std::int64_t k_longest_timer = 10LL * 365 * 24 * 3600;
+  auto left = std::clamp<std::int64_t>(claims.expires_at - auth::unix_now(), 0, k_longest_timer);
   self->delayed_send(self, std::chrono::seconds(left), expiry_atom::value, ++st.token_generation);
 }
 
@@ -157,43 +162,55 @@ void replay_after_hello(gateway_actor_type* self) {
     on_message(self, m);
 }
 
-void on_hello(gateway_actor_type* self, const wire::Hello& hello) {
+// A session's documents stay joined under a new token only when it grants
+// each of them what the old one did (a scope is checked at the join).
+bool same_access(const gateway_state& st, const auth::claims& next) {
+  if (st.joined.empty() && st.joining.empty())
+    return true;
+  if (st.user_id != 0 && st.user_id != next.user_id)
+    return false;
+  if (!st.scope && !next.scope)
+    return true;
+  if (!st.scope || !next.scope)
+    return false;
+  auto same = [&](const std::string& id) { return st.scope->role_for(id) == next.scope->role_for(id); };
+  return std::all_of(st.joined.begin(), st.joined.end(), [&](auto& e) { return same(e.first); })
+         && std::all_of(st.joining.begin(), st.joining.end(), [&](auto& e) { return same(e.first); });
+}
+
+// A verified token whose user is known: checks its epoch (stet's own
+// tokens; an identity provider revokes its own) and welcomes the session.
+void accept_hello(gateway_actor_type* self, const wire::Hello& hello, const auth::claims& claims) {
   auto& st = self->state;
-  if (hello.token().empty())
-    return welcome(self, hello);
-  auto claims = st.settings.signer->verify(hello.token(), auth::unix_now());
-  if (!claims) {
-    metrics::get().auth_failure("bad_token");
-    return send_error(self, claims.error().code, claims.error().message);
-  }
-  if (st.user_id != 0 && st.user_id != claims->user_id && (!st.joined.empty() || !st.joining.empty()))
-    return send_error(self, errc::invalid_argument, "a session cannot change user after joining documents");
+  if (!same_access(st, claims))
+    return send_error(self, errc::invalid_argument,
+                      "a new token must be for the same user and grant the same documents while joined; "
+                      "leave them first");
   auto revoked = [=] {
     metrics::get().auth_failure("bad_token");
     send_error(self, errc::unauthorized, "this token was revoked (logout, a new password or a deleted account); "
                                          "log in again");
   };
-  if (!st.settings.epochs)
-    return accept_token(self, *claims), welcome(self, hello);
-  if (auto known = st.settings.epochs->known(claims->user_id)) {
-    if (*known > claims->epoch)
+  if (!st.settings.epochs || claims.external)
+    return accept_token(self, claims), welcome(self, hello);
+  if (auto known = st.settings.epochs->known(claims.user_id)) {
+    if (*known > claims.epoch)
       return revoked();
-    accept_token(self, *claims);
+    accept_token(self, claims);
     return welcome(self, hello);
   }
   // Not known here lately: ask storage, holding what the client sends next.
   st.hello_pending = true;
   auto& stores = *st.settings.stores;
-  auto key = "user:" + std::to_string(claims->user_id);
-  self->request(stores[storage_index(key, stores.size())], std::chrono::seconds(5), user_atom::value,
-                claims->user_id)
+  auto key = "user:" + std::to_string(claims.user_id);
+  self->request(stores[storage_index(key, stores.size())], std::chrono::seconds(5), user_atom::value, claims.user_id)
     .then(
       [=](std::int64_t epoch) {
-        self->state.settings.epochs->learn(claims->user_id, epoch);
-        if (epoch > claims->epoch) {
+        self->state.settings.epochs->learn(claims.user_id, epoch);
+        if (epoch > claims.epoch) {
           revoked();
         } else {
-          accept_token(self, *claims);
+          accept_token(self, claims);
           welcome(self, hello);
         }
         replay_after_hello(self);
@@ -204,6 +221,45 @@ void on_hello(gateway_actor_type* self, const wire::Hello& hello) {
           revoked();
         else
           send_error(self, errc::storage_unavailable, "cannot check the token now; send hello again");
+        replay_after_hello(self);
+      });
+}
+
+void on_hello(gateway_actor_type* self, const wire::Hello& hello) {
+  auto& st = self->state;
+  if (hello.token().empty())
+    return welcome(self, hello);
+  auto claims = check_token(*st.settings.signer, st.settings.jwt.get(), hello.token(), auth::unix_now());
+  if (!claims) {
+    metrics::get().auth_failure("bad_token");
+    return send_error(self, claims.error().code, claims.error().message);
+  }
+  if (!claims->external)
+    return accept_hello(self, hello, *claims);
+  if (auto id = st.settings.external->find(claims->issuer, claims->subject)) {
+    claims->user_id = *id;
+    return accept_hello(self, hello, *claims);
+  }
+  // First sight of this identity on this node: storage finds or creates
+  // its user, holding what the client sends next.
+  st.hello_pending = true;
+  auto& stores = *st.settings.stores;
+  auto key = "user:" + claims->issuer + "/" + claims->subject;
+  self->request(stores[storage_index(key, stores.size())], std::chrono::seconds(5), find_atom::value, claims->issuer,
+                claims->subject)
+    .then(
+      [=](storage::user_row& user) mutable {
+        self->state.settings.external->remember(claims->issuer, claims->subject, user.id);
+        claims->user_id = user.id;
+        self->state.hello_pending = false;
+        accept_hello(self, hello, *claims);
+        if (!self->state.hello_pending)
+          replay_after_hello(self);
+      },
+      [=](caf::error& err) {
+        auto e = from_caf(err);
+        send_error(self, errc::storage_unavailable, "cannot look up the token's user now (" + e.message
+                                                      + "); send hello again");
         replay_after_hello(self);
       });
 }
@@ -234,10 +290,18 @@ void on_join(gateway_actor_type* self, const wire::Join& join) {
                       "a session may join at most " + std::to_string(st.settings.limits.max_joins_per_session)
                         + " documents",
                       id);
+  std::string scoped_role;
+  if (st.scope) {
+    auto granted = st.scope->role_for(id);
+    if (granted == auth::role::none)
+      return send_error(self, errc::forbidden, "your token does not grant document " + id, id);
+    scoped_role = auth::to_string(granted);
+  }
   join_request req{id,          policy,      join.known_rev(), join.echo(),
                    st.client_id, st.settings.session_id, st.user_id, st.username,
                    st.sink,      caf::actor_cast<session_api>(self), {},
-                   st.user_id ? "user:" + std::to_string(st.user_id) : "ip:" + st.settings.client_ip};
+                   st.user_id ? "user:" + std::to_string(st.user_id) : "ip:" + st.settings.client_ip,
+                   std::move(scoped_role)};
   st.joining[id];
   self->request(st.registry, std::chrono::seconds(30), join_atom::value, std::move(req))
     .then(
@@ -408,7 +472,7 @@ caf::behavior gateway_actor(gateway_actor_type* self, session_sink_ptr sink, reg
         expire_token(self, "your token expired");
     },
     [=](closed_atom) {
-      if (self->state.user_id != 0 && self->state.settings.epochs)
+      if (self->state.user_id != 0 && self->state.settings.epochs && !self->state.external)
         self->state.settings.epochs->detach(self->state.user_id, caf::actor_cast<caf::actor>(self));
       for (auto& [id, doc] : self->state.joined)
         self->send(doc, leave_atom::value, self->state.settings.session_id);

@@ -10,6 +10,7 @@
 #include "auth/token_bucket.hpp"
 #include "core/resend_gate.hpp"
 #include "gateway/gateway_context.hpp"
+#include "gateway/identity.hpp"
 #include "gateway/token_epochs.hpp"
 
 #include <caf/event_based_actor.hpp>
@@ -27,6 +28,9 @@ struct gateway_settings {
   std::string node_id;
   gateway_limits limits;
   std::shared_ptr<auth::token_signer> signer;
+  /// An identity provider's tokens, when configured; its users' ids.
+  std::shared_ptr<const auth::jwt_verifier> jwt;
+  std::shared_ptr<external_ids> external;
   bool allow_anonymous = false;
   std::shared_ptr<auth::keyed_limiter> user_edits;
   /// The client's address (a limit_key), for its anonymous document quota.
@@ -45,6 +49,10 @@ struct gateway_state {
   std::int64_t user_id = 0; // 0 until hello carries a valid token
   std::string username;
   std::int64_t token_epoch = 0;
+  /// The token is an identity provider's (no stet epochs apply).
+  bool external = false;
+  /// The token's document scope: it grants exactly this.
+  std::shared_ptr<const auth::document_scope> scope;
   /// Bumped by each accepted token, so only its own expiry timer counts.
   std::uint64_t token_generation = 0;
   /// The token expired or was revoked: nothing but hello until a fresh one.

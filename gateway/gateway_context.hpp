@@ -8,6 +8,7 @@
 #include "auth/token.hpp"
 #include "auth/token_bucket.hpp"
 #include "gateway/client_address.hpp"
+#include "gateway/identity.hpp"
 #include "gateway/static_files.hpp"
 #include "gateway/token_epochs.hpp"
 
@@ -82,6 +83,8 @@ struct gateway_limits {
 struct auth_settings {
   /// Signs and checks tokens; the key never has a built-in default.
   std::shared_ptr<auth::token_signer> signer;
+  /// An application's identity provider's tokens (JWTs), when configured.
+  std::shared_ptr<auth::jwt_verifier> jwt{};
   /// Sessions and requests without a token act as the anonymous user.
   bool allow_anonymous = false;
   std::int64_t token_ttl_seconds = 24 * 3600;
@@ -125,6 +128,8 @@ struct gateway_context {
   static_site site;
   /// Token epochs of the users seen here (revocation).
   std::shared_ptr<token_epochs> epochs = std::make_shared<token_epochs>();
+  /// User ids of an identity provider's users seen here.
+  std::shared_ptr<external_ids> external = std::make_shared<external_ids>();
   /// Documents created per user or address, by joins and the REST API alike.
   std::shared_ptr<auth::creation_quota> creations;
   /// Peers whose X-Forwarded-For names the client (see client_address).

@@ -62,7 +62,8 @@ void websocket_session::on_accept(beast::error_code ec) {
     return;
   }
   actor_ = ctx_.system.spawn(gateway_actor, session_sink_ptr{shared_from_this()}, ctx_.registry,
-                             gateway_settings{session_id_, ctx_.node_id, ctx_.limits, ctx_.auth.signer,
+                             gateway_settings{session_id_, ctx_.node_id, ctx_.limits, ctx_.auth.signer, ctx_.auth.jwt,
+                                              ctx_.external,
                                               ctx_.auth.allow_anonymous, ctx_.user_edits,
                                               client_slot_ ? client_slot_->ip() : slot_.ip(), ctx_.epochs,
                                               ctx_.store_list});

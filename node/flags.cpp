@@ -136,6 +136,14 @@ parsed_flags parse_flags(int argc, const char* const* argv, node_options opt) {
 
   serve->add_option("--auth-secret-file", auth_secret_file,
                     "file holding the token signing key (env STET_AUTH_SECRET: the key itself)");
+  serve->add_option("--jwt-public-key", opt.jwt.public_key_file,
+                    "PEM public key (RSA: RS256, EC P-256: ES256) of an identity provider whose JWTs are accepted "
+                    "as tokens beside stet's own");
+  serve->add_option("--jwks-file", opt.jwt.jwks_file,
+                    "JWKS document of the identity provider's keys, chosen by kid (re-read on SIGHUP)");
+  serve->add_option("--jwt-secret-file", opt.jwt.secret_file, "file holding an HS256 secret (>= 32 bytes) for JWTs");
+  serve->add_option("--jwt-issuer", opt.jwt.issuer, "the iss every JWT must carry (checked when set)");
+  serve->add_option("--jwt-audience", opt.jwt.audience, "the aud every JWT must carry (checked when set)");
   serve->add_flag("--allow-anonymous", opt.allow_anonymous,
                   "sessions and requests without a token may use documents without an owner");
   serve->add_option("--token-ttl-seconds", opt.token_ttl_seconds, "lifetime of login tokens")

@@ -11,6 +11,8 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
+
+#include <functional>
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
 #include <caf/send.hpp>
@@ -220,7 +222,16 @@ int run_node(const node_options& opt) {
                                  {"redis_auth", redis_at->password.empty() ? "none" : "password"}});
   }
 
-  auth_settings auth{std::make_shared<auth::token_signer>(*secret), opt.allow_anonymous, opt.token_ttl_seconds,
+  std::shared_ptr<auth::jwt_verifier> jwt;
+  if (opt.jwt.enabled()) {
+    auto opened = auth::jwt_verifier::open(opt.jwt);
+    if (!opened) {
+      log::error("cannot use the identity provider's keys", {{"error", opened.error().message}});
+      return 2;
+    }
+    jwt = *opened;
+  }
+  auth_settings auth{std::make_shared<auth::token_signer>(*secret), jwt, opt.allow_anonymous, opt.token_ttl_seconds,
                      opt.allowed_origins};
   gateway_context ctx{system, registry, stores_api, opt.limits, std::move(auth), opt.node_id, health,
                       opt.web_root};
@@ -265,6 +276,25 @@ int run_node(const node_options& opt) {
     log::info("shutting down", {{"signal", std::to_string(sig)}});
     ioc.stop();
   });
+  // SIGHUP re-reads the identity provider's JWKS (key rotation); a file
+  // that does not parse leaves the keys in use.
+  net::signal_set hangups{ioc, SIGHUP};
+  std::function<void()> await_hangup = [&] {
+    hangups.async_wait([&](const boost::system::error_code& ec, int) {
+      if (ec)
+        return;
+      if (jwt) {
+        auto st = jwt->reload();
+        if (st)
+          log::info("identity provider keys re-read", {{"jwks", opt.jwt.jwks_file}});
+        else
+          log::error("cannot re-read the identity provider's keys; the old ones stay",
+                     {{"error", st.error().message}});
+      }
+      await_hangup();
+    });
+  };
+  await_hangup();
   std::vector<std::thread> threads;
   for (int i = 1; i < opt.io_threads; ++i)
     threads.emplace_back([&] { ioc.run(); });

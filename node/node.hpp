@@ -3,6 +3,7 @@
 #pragma once
 
 #include "actors/registry_actor.hpp"
+#include "auth/jwt.hpp"
 #include "gateway/gateway_context.hpp"
 
 #include <string>
@@ -48,6 +49,9 @@ struct node_options {
   bool allow_anonymous = false;
   std::int64_t token_ttl_seconds = 24 * 3600;
   std::vector<std::string> allowed_origins;
+  /// An application's identity provider: where its keys are, and the
+  /// issuer and audience its tokens must name.
+  auth::jwt_settings jwt{};
   /// CIDR blocks of reverse proxies whose X-Forwarded-For is believed.
   std::vector<std::string> trusted_proxies;
   /// Static web client folder ("" = none).

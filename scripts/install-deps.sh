@@ -11,9 +11,10 @@ build_pkgs=(
   libprotobuf-dev protobuf-compiler
   libsqlite3-dev libpq-dev libhiredis-dev libsodium-dev libssl-dev
   prometheus-cpp-dev doctest-dev nlohmann-json3-dev zlib1g-dev libbenchmark-dev libcli11-dev
+  libjwt-dev libdtl-dev
 )
 test_pkgs=(
-  python3 python3-websockets python3-pytest python3-yaml
+  python3 python3-websockets python3-pytest python3-yaml python3-jwt python3-cryptography
   redis-server postgresql
   chromium
   prometheus
@@ -21,7 +22,7 @@ test_pkgs=(
 
 runtime_pkgs=(
   ca-certificates libcaf-core0.17 libhiredis0.14 libpq5 libprometheus-cpp-core1.0 libprotobuf32
-  libsodium23 libsqlite3-0 libssl3
+  libsodium23 libsqlite3-0 libssl3 libjwt0
 )
 # Renders the k8s/ manifests in the tests (Debian's package; skipped where a
 # newer kubectl is already installed).

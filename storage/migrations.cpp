@@ -215,6 +215,23 @@ ALTER TABLE document_clients_keyed RENAME TO document_clients;
     {10, "access list versions",
      "ALTER TABLE documents ADD COLUMN acl_version INTEGER NOT NULL DEFAULT 0;",
      "ALTER TABLE documents ADD COLUMN acl_version BIGINT NOT NULL DEFAULT 0;"},
+    // Users of an application's identity provider are keyed by the token's
+    // issuer and subject; each has a users row of its own (grants, edits).
+    {11, "users of an identity provider",
+     R"sql(
+CREATE TABLE external_users(
+  issuer TEXT NOT NULL,
+  subject TEXT NOT NULL,
+  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  PRIMARY KEY(issuer, subject));
+)sql",
+     R"sql(
+CREATE TABLE external_users(
+  issuer TEXT NOT NULL,
+  subject TEXT NOT NULL,
+  user_id BIGINT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  PRIMARY KEY(issuer, subject));
+)sql"},
   };
   return all;
 }

@@ -178,6 +178,22 @@ result<std::optional<user_row>> pg_store::find_user_by_id(std::int64_t id) {
   return r->size() == 0 ? std::optional<user_row>{} : std::optional<user_row>{read_user(*r, 0)};
 }
 
+result<std::optional<user_row>> pg_store::find_external_user(std::string_view issuer, std::string_view subject) {
+  if (holds_nul(issuer) || holds_nul(subject))
+    return std::optional<user_row>{};
+  auto r = db_->run(sql::find_external_user, pg_params{}.text(issuer).text(subject), "find user");
+  if (!r)
+    return r.error();
+  return r->size() == 0 ? std::optional<user_row>{} : std::optional<user_row>{read_user(*r, 0)};
+}
+
+status pg_store::link_external_user(std::string_view issuer, std::string_view subject, std::int64_t user_id) {
+  if (holds_nul(issuer) || holds_nul(subject))
+    return make_error(errc::nul_character, "an issuer or subject holds U+0000");
+  auto r = db_->run(sql::link_external_user, pg_params{}.text(issuer).text(subject).number(user_id), "link user");
+  return r ? ok() : status{r.error()};
+}
+
 result<std::int64_t> pg_store::revoke_tokens(std::int64_t user_id, std::optional<std::string> new_password_hash) {
   if (new_password_hash)
     if (auto st = check_texts(user_row{0, "", "", *new_password_hash}); !st)

@@ -272,6 +272,19 @@ result<std::optional<user_row>> sqlite_store::find_user_by_id(std::int64_t id) {
   return first<user_row>(prepared(sql::find_user_by_id.sqlite).bind(1, id), "find user", read_user_row);
 }
 
+result<std::optional<user_row>> sqlite_store::find_external_user(std::string_view issuer, std::string_view subject) {
+  if (holds_nul(issuer) || holds_nul(subject))
+    return std::optional<user_row>{};
+  return first<user_row>(prepared(sql::find_external_user.sqlite).bind(1, issuer).bind(2, subject), "find user",
+                         read_user_row);
+}
+
+status sqlite_store::link_external_user(std::string_view issuer, std::string_view subject, std::int64_t user_id) {
+  if (holds_nul(issuer) || holds_nul(subject))
+    return make_error(errc::nul_character, "an issuer or subject holds U+0000");
+  return run(prepared(sql::link_external_user.sqlite).bind(1, issuer).bind(2, subject).bind(3, user_id), "link user");
+}
+
 result<std::int64_t> sqlite_store::revoke_tokens(std::int64_t user_id, std::optional<std::string> new_password_hash) {
   auto& st = prepared(sql::revoke_tokens.sqlite);
   st.bind(1, user_id);

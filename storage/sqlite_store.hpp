@@ -35,6 +35,8 @@ public:
   result<user_row> create_user(const user_row& user) override;
   result<std::optional<user_row>> find_user(std::string_view username) override;
   result<std::optional<user_row>> find_user_by_id(std::int64_t id) override;
+  result<std::optional<user_row>> find_external_user(std::string_view issuer, std::string_view subject) override;
+  status link_external_user(std::string_view issuer, std::string_view subject, std::int64_t user_id) override;
   result<std::int64_t> revoke_tokens(std::int64_t user_id, std::optional<std::string> new_password_hash) override;
   result<std::vector<std::string>> delete_user(std::int64_t user_id) override;
   result<std::vector<listed_document>> list_documents(std::int64_t user_id) override;

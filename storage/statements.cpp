@@ -160,6 +160,18 @@ const statement create_user{
   "INSERT INTO users(username, email, password_hash, created_at) VALUES($1, $2, $3, $4) "
   "ON CONFLICT (username) DO NOTHING RETURNING id"};
 
+const statement find_external_user{
+  "find_external_user",
+  "SELECT u.id, u.username, COALESCE(u.email, ''), u.password_hash, u.created_at, u.token_epoch "
+  "FROM external_users e JOIN users u ON u.id = e.user_id WHERE e.issuer = ?1 AND e.subject = ?2",
+  "SELECT u.id, u.username, COALESCE(u.email, ''), u.password_hash, u.created_at, u.token_epoch "
+  "FROM external_users e JOIN users u ON u.id = e.user_id WHERE e.issuer = $1 AND e.subject = $2"};
+
+const statement link_external_user{
+  "link_external_user",
+  "INSERT INTO external_users(issuer, subject, user_id) VALUES(?1, ?2, ?3) ON CONFLICT DO NOTHING",
+  "INSERT INTO external_users(issuer, subject, user_id) VALUES($1, $2, $3) ON CONFLICT DO NOTHING"};
+
 const statement find_user{
   "find_user",
   "SELECT id, username, COALESCE(email, ''), password_hash, created_at, token_epoch FROM users WHERE username = ?1",
@@ -243,6 +255,7 @@ const std::vector<const statement*>& postgres_prepared() {
                                       &insert_ops,       &advance_documents, &session_join,      &session_leave,
                                       &save_snapshot,    &keep_pruned_clients, &prune_ops,       &open_sessions,
                                       &close_node_sessions, &create_user,   &find_user,          &find_user_by_id,
+                                      &find_external_user, &link_external_user,
                                       &revoke_tokens,    &owned_documents,  &bump_acl_version,   &remove_role,
                                       &set_role,         &access_list,      &history};
     for (auto& s : delete_user_steps)

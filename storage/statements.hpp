@@ -66,6 +66,10 @@ extern const statement create_user;
 extern const statement find_user;
 extern const statement find_user_by_id;
 extern const statement revoke_tokens;
+/// The user a token's ($1 issuer, $2 subject) stands for.
+extern const statement find_external_user;
+/// ($1 issuer, $2 subject, $3 user); nothing when the pair is taken.
+extern const statement link_external_user;
 extern const statement owned_documents;
 /// Deleting an account, in this order, in one transaction ($1 user, $2 now).
 extern const std::vector<statement> delete_user_steps;

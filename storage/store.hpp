@@ -179,6 +179,10 @@ public:
   virtual result<user_row> create_user(const user_row& user) = 0;
   virtual result<std::optional<user_row>> find_user(std::string_view username) = 0;
   virtual result<std::optional<user_row>> find_user_by_id(std::int64_t id) = 0;
+  /// The user an identity provider's (issuer, subject) stands for.
+  virtual result<std::optional<user_row>> find_external_user(std::string_view issuer, std::string_view subject) = 0;
+  /// Links (issuer, subject) to `user_id` unless the pair is linked already.
+  virtual status link_external_user(std::string_view issuer, std::string_view subject, std::int64_t user_id) = 0;
   /// Revokes every token issued to the user so far: bumps and returns its
   /// token epoch; with `new_password_hash`, sets the password in the same
   /// transaction. Errors: unauthorized when there is no such user.
@@ -207,5 +211,11 @@ public:
   /// Schema version after migrations.
   virtual int schema_version() = 0;
 };
+
+/// The user an identity provider's (issuer, subject) stands for, created on
+/// first sight. Its name is "<issuer>/<subject>" (a "/" no account name
+/// has, so it is never confused with one), and it has no password. Safe
+/// when nodes race to create the same one: the first link wins.
+result<user_row> external_user(store& s, std::string_view issuer, std::string_view subject);
 
 } // namespace stet::storage

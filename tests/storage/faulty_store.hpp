@@ -92,6 +92,13 @@ public:
   result<std::optional<storage::user_row>> find_user_by_id(std::int64_t id) override {
     return real_->find_user_by_id(id);
   }
+  result<std::optional<storage::user_row>> find_external_user(std::string_view issuer,
+                                                              std::string_view subject) override {
+    return real_->find_external_user(issuer, subject);
+  }
+  status link_external_user(std::string_view issuer, std::string_view subject, std::int64_t user_id) override {
+    return real_->link_external_user(issuer, subject, user_id);
+  }
   result<std::int64_t> revoke_tokens(std::int64_t user_id, std::optional<std::string> new_password_hash) override {
     return real_->revoke_tokens(user_id, std::move(new_password_hash));
   }

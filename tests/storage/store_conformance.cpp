@@ -387,6 +387,32 @@ void run_account_conformance(const store_factory& open) {
   CHECK(acl->entries.empty());
   CHECK(acl->version > *shared); // removing the grant was a change to the list
   CHECK(s->delete_user(carol->id).error().code == errc::unauthorized);
+
+  // An identity provider's users: created once per (issuer, subject), with
+  // a name no account can have, and found again after a reopen.
+  auto ada = external_user(*s, "https://idp.example", "u-1");
+  REQUIRE(ada);
+  CHECK(ada->username == "https://idp.example/u-1");
+  CHECK(ada->password_hash == "!");
+  auto again = external_user(*s, "https://idp.example", "u-1");
+  REQUIRE(again);
+  CHECK(again->id == ada->id);
+  // "a/b" + "c" and "a" + "b/c" share a name but are two users.
+  auto one = external_user(*s, "a/b", "c");
+  auto two = external_user(*s, "a", "b/c");
+  REQUIRE(one);
+  REQUIRE(two);
+  CHECK(one->id != two->id);
+  CHECK(two->username == "a/b/c#2");
+  auto other_issuer = external_user(*s, "https://other.example", "u-1");
+  REQUIRE(other_issuer);
+  CHECK(other_issuer->id != ada->id);
+  s.reset();
+  auto reopened = open(true);
+  REQUIRE(reopened);
+  auto found_again = external_user(*reopened, "https://idp.example", "u-1");
+  REQUIRE(found_again);
+  CHECK(found_again->id == ada->id);
 }
 
 } // namespace stet::test

@@ -1,0 +1,435 @@
+#include "auth/jwt.hpp"
+
+#include "auth/token.hpp"
+#include "core/ids.hpp"
+#include "core/utf8.hpp"
+
+#include <jwt.h>
+#include <nlohmann/json.hpp>
+#include <openssl/bn.h>
+#include <openssl/core_names.h>
+#include <openssl/evp.h>
+#include <openssl/param_build.h>
+#include <openssl/pem.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+namespace stet::auth {
+
+namespace {
+
+using json = nlohmann::json;
+
+error bad_token(std::string why) {
+  return make_error(errc::unauthorized, "token refused: " + std::move(why));
+}
+
+std::optional<jwt_algorithm> parse_algorithm(std::string_view name) {
+  if (name == "HS256")
+    return jwt_algorithm::hs256;
+  if (name == "RS256")
+    return jwt_algorithm::rs256;
+  if (name == "ES256")
+    return jwt_algorithm::es256;
+  return std::nullopt;
+}
+
+jwt_alg_t libjwt_algorithm(jwt_algorithm alg) {
+  switch (alg) {
+    case jwt_algorithm::hs256: return JWT_ALG_HS256;
+    case jwt_algorithm::rs256: return JWT_ALG_RS256;
+    case jwt_algorithm::es256: return JWT_ALG_ES256;
+  }
+  return JWT_ALG_INVAL;
+}
+
+result<std::string> read_file(const std::string& path) {
+  std::ifstream in{path, std::ios::binary};
+  if (!in)
+    return make_error(errc::invalid_argument, "cannot read " + path);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// -- OpenSSL objects, freed on every path --
+
+struct pkey_free {
+  void operator()(EVP_PKEY* k) const { EVP_PKEY_free(k); }
+};
+struct bio_free {
+  void operator()(BIO* b) const { BIO_free(b); }
+};
+struct bn_free {
+  void operator()(BIGNUM* b) const { BN_free(b); }
+};
+struct param_free {
+  void operator()(OSSL_PARAM* p) const { OSSL_PARAM_free(p); }
+};
+struct bld_free {
+  void operator()(OSSL_PARAM_BLD* b) const { OSSL_PARAM_BLD_free(b); }
+};
+struct ctx_free {
+  void operator()(EVP_PKEY_CTX* c) const { EVP_PKEY_CTX_free(c); }
+};
+using pkey_ptr = std::unique_ptr<EVP_PKEY, pkey_free>;
+
+std::optional<std::string> to_pem(EVP_PKEY* key) {
+  std::unique_ptr<BIO, bio_free> bio{BIO_new(BIO_s_mem())};
+  if (!bio || PEM_write_bio_PUBKEY(bio.get(), key) != 1)
+    return std::nullopt;
+  char* data = nullptr;
+  auto n = BIO_get_mem_data(bio.get(), &data);
+  return std::string(data, static_cast<std::size_t>(n));
+}
+
+// A public key from OpenSSL parameters: RSA (n, e) or EC (group, pub).
+pkey_ptr key_from(const char* type, OSSL_PARAM_BLD* bld) {
+  std::unique_ptr<OSSL_PARAM, param_free> params{OSSL_PARAM_BLD_to_param(bld)};
+  std::unique_ptr<EVP_PKEY_CTX, ctx_free> ctx{EVP_PKEY_CTX_new_from_name(nullptr, type, nullptr)};
+  EVP_PKEY* key = nullptr;
+  if (!params || !ctx || EVP_PKEY_fromdata_init(ctx.get()) != 1
+      || EVP_PKEY_fromdata(ctx.get(), &key, EVP_PKEY_PUBLIC_KEY, params.get()) != 1)
+    return nullptr;
+  return pkey_ptr{key};
+}
+
+bool b64(const json& jwk, const char* field, std::string& out) {
+  auto it = jwk.find(field);
+  return it != jwk.end() && it->is_string() && base64url_decode(it->get<std::string>(), out) && !out.empty();
+}
+
+result<jwt_key> rsa_jwk(const json& jwk) {
+  std::string n, e;
+  if (!b64(jwk, "n", n) || !b64(jwk, "e", e))
+    return make_error(errc::invalid_argument, "an RSA key needs base64url n and e");
+  auto bytes = [](const std::string& s) { return reinterpret_cast<const unsigned char*>(s.data()); };
+  std::unique_ptr<BIGNUM, bn_free> bn_n{BN_bin2bn(bytes(n), static_cast<int>(n.size()), nullptr)};
+  std::unique_ptr<BIGNUM, bn_free> bn_e{BN_bin2bn(bytes(e), static_cast<int>(e.size()), nullptr)};
+  std::unique_ptr<OSSL_PARAM_BLD, bld_free> bld{OSSL_PARAM_BLD_new()};
+  if (!bn_n || !bn_e || !bld || !OSSL_PARAM_BLD_push_BN(bld.get(), OSSL_PKEY_PARAM_RSA_N, bn_n.get())
+      || !OSSL_PARAM_BLD_push_BN(bld.get(), OSSL_PKEY_PARAM_RSA_E, bn_e.get()))
+    return make_error(errc::invalid_argument, "cannot build the RSA key");
+  auto key = key_from("RSA", bld.get());
+  if (!key || EVP_PKEY_get_bits(key.get()) < 2048)
+    return make_error(errc::invalid_argument, "an RSA key must be valid and at least 2048 bits");
+  auto pem = to_pem(key.get());
+  if (!pem)
+    return make_error(errc::invalid_argument, "cannot encode the RSA key");
+  return jwt_key{{}, jwt_algorithm::rs256, std::move(*pem)};
+}
+
+result<jwt_key> ec_jwk(const json& jwk) {
+  std::string x, y;
+  if (jwk.value("crv", "") != "P-256" || !b64(jwk, "x", x) || !b64(jwk, "y", y) || x.size() != 32 || y.size() != 32)
+    return make_error(errc::invalid_argument, "an EC key must be P-256 with 32-byte x and y");
+  std::string point = "\x04" + x + y;
+  std::unique_ptr<OSSL_PARAM_BLD, bld_free> bld{OSSL_PARAM_BLD_new()};
+  if (!bld || !OSSL_PARAM_BLD_push_utf8_string(bld.get(), OSSL_PKEY_PARAM_GROUP_NAME, "prime256v1", 0)
+      || !OSSL_PARAM_BLD_push_octet_string(bld.get(), OSSL_PKEY_PARAM_PUB_KEY, point.data(), point.size()))
+    return make_error(errc::invalid_argument, "cannot build the EC key");
+  auto key = key_from("EC", bld.get());
+  auto pem = key ? to_pem(key.get()) : std::nullopt;
+  if (!pem)
+    return make_error(errc::invalid_argument, "the EC key's point is not on P-256");
+  return jwt_key{{}, jwt_algorithm::es256, std::move(*pem)};
+}
+
+result<jwt_key> oct_jwk(const json& jwk) {
+  std::string k;
+  if (!b64(jwk, "k", k) || k.size() < token_signer::k_min_key_bytes)
+    return make_error(errc::invalid_argument, "an oct key needs k of at least 32 bytes");
+  return jwt_key{{}, jwt_algorithm::hs256, std::move(k)};
+}
+
+// A NumericDate claim as whole seconds; nullopt when it is not a number a
+// date can be (a float past int64 would be undefined to convert).
+std::optional<std::int64_t> seconds_claim(const json& value) {
+  if (value.is_number_integer())
+    return value.is_number_unsigned() && value.get<std::uint64_t>() > std::uint64_t{1} << 62
+             ? std::nullopt
+             : std::optional<std::int64_t>{value.get<std::int64_t>()};
+  if (value.is_number_float()) {
+    auto d = value.get<double>();
+    if (d > -4e18 && d < 4e18)
+      return static_cast<std::int64_t>(d);
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> string_claim(const json& claims, const char* name) {
+  auto it = claims.find(name);
+  if (it == claims.end() || !it->is_string())
+    return std::nullopt;
+  return it->get<std::string>();
+}
+
+// A claim shown to people or stored as a name: UTF-8, no control
+// characters, bounded.
+bool printable(std::string_view s, std::size_t max_bytes) {
+  if (s.empty() || s.size() > max_bytes || !utf8::is_valid(s))
+    return false;
+  return std::none_of(s.begin(), s.end(), [](char c) {
+    auto u = static_cast<unsigned char>(c);
+    return u < 0x20 || u == 0x7F;
+  });
+}
+
+result<jwt_identity> identity_of(const json& claims, const jwt_settings& settings, std::int64_t now) {
+  if (!claims.is_object())
+    return bad_token("its payload is not a JSON object");
+  auto exp = claims.find("exp");
+  auto expires = exp == claims.end() ? std::nullopt : seconds_claim(*exp);
+  if (!expires)
+    return bad_token("it has no exp claim (an expiry is required)");
+  jwt_identity id;
+  id.expires_at = *expires;
+  if (now > id.expires_at + settings.leeway_seconds)
+    return bad_token("it expired");
+  if (auto nbf = claims.find("nbf"); nbf != claims.end()) {
+    auto not_before = seconds_claim(*nbf);
+    if (!not_before)
+      return bad_token("nbf is not a number");
+    if (now + settings.leeway_seconds < *not_before)
+      return bad_token("it is not valid yet (nbf)");
+  }
+  id.issuer = string_claim(claims, "iss").value_or("");
+  if (!settings.issuer.empty() && id.issuer != settings.issuer)
+    return bad_token("wrong issuer");
+  if (!id.issuer.empty() && !printable(id.issuer, 256))
+    return bad_token("iss must be printable text of at most 256 bytes");
+  if (!settings.audience.empty()) {
+    auto aud = claims.find("aud");
+    bool ok = aud != claims.end()
+              && ((aud->is_string() && aud->get<std::string>() == settings.audience)
+                  || (aud->is_array() && std::any_of(aud->begin(), aud->end(), [&](const json& a) {
+                        return a.is_string() && a.get<std::string>() == settings.audience;
+                      })));
+    if (!ok)
+      return bad_token("wrong audience");
+  }
+  auto sub = string_claim(claims, "sub");
+  if (!sub || !printable(*sub, 256))
+    return bad_token("sub must be printable text of 1-256 bytes");
+  id.subject = *sub;
+  auto name = string_claim(claims, "name");
+  id.display_name = name && printable(*name, 128) ? *name : id.subject;
+  if (auto stet = claims.find("stet"); stet != claims.end()) {
+    auto docs = stet->is_object() ? stet->find("docs") : stet->end();
+    if (docs == stet->end() || !docs->is_object())
+      return bad_token("the stet claim must be {\"docs\": {id: role, ...}}");
+    auto scope = document_scope::parse(docs->dump());
+    if (!scope)
+      return bad_token(scope.error().message);
+    id.scope = std::make_shared<const document_scope>(std::move(*scope));
+  }
+  return id;
+}
+
+} // namespace
+
+std::string_view to_string(jwt_algorithm alg) {
+  switch (alg) {
+    case jwt_algorithm::hs256: return "HS256";
+    case jwt_algorithm::rs256: return "RS256";
+    case jwt_algorithm::es256: return "ES256";
+  }
+  return "?";
+}
+
+bool looks_like_jwt(std::string_view token) {
+  return std::count(token.begin(), token.end(), '.') == 2;
+}
+
+// -- scope --
+
+result<document_scope> document_scope::parse(std::string_view text) {
+  auto docs = json::parse(text, nullptr, false);
+  if (!docs.is_object())
+    return make_error(errc::invalid_argument, "stet.docs must be an object");
+  document_scope scope;
+  for (auto& [pattern, value] : docs.items()) {
+    role r = value.is_string() ? parse_role(value.get<std::string>()) : role::none;
+    if (r == role::none)
+      return make_error(errc::invalid_argument, "stet.docs[\"" + pattern + "\"] must be owner, editor or viewer");
+    bool prefix = !pattern.empty() && pattern.back() == '*';
+    auto stem = prefix ? pattern.substr(0, pattern.size() - 1) : pattern;
+    if (!(prefix && stem.empty()) && !valid_doc_id(stem))
+      return make_error(errc::invalid_argument, "stet.docs has a key that is not a document id or id prefix*");
+    (prefix ? scope.prefixes_ : scope.exact_).emplace_back(stem, r);
+  }
+  std::sort(scope.prefixes_.begin(), scope.prefixes_.end(),
+            [](auto& a, auto& b) { return a.first.size() > b.first.size(); });
+  return scope;
+}
+
+role document_scope::role_for(std::string_view doc_id) const {
+  for (auto& [id, r] : exact_)
+    if (id == doc_id)
+      return r;
+  for (auto& [stem, r] : prefixes_)
+    if (doc_id.starts_with(stem))
+      return r;
+  return role::none;
+}
+
+// -- keys --
+
+result<jwt_key> parse_public_key(std::string pem) {
+  std::unique_ptr<BIO, bio_free> bio{BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size()))};
+  pkey_ptr key{bio ? PEM_read_bio_PUBKEY(bio.get(), nullptr, nullptr, nullptr) : nullptr};
+  if (!key)
+    return make_error(errc::invalid_argument, "not a PEM public key (-----BEGIN PUBLIC KEY-----)");
+  if (EVP_PKEY_get_base_id(key.get()) == EVP_PKEY_RSA) {
+    if (EVP_PKEY_get_bits(key.get()) < 2048)
+      return make_error(errc::invalid_argument, "an RSA key must have at least 2048 bits");
+    return jwt_key{{}, jwt_algorithm::rs256, std::move(pem)};
+  }
+  char group[64] = {};
+  std::size_t len = 0;
+  if (EVP_PKEY_get_base_id(key.get()) == EVP_PKEY_EC
+      && EVP_PKEY_get_group_name(key.get(), group, sizeof group, &len) == 1 && std::string_view{group} == "prime256v1")
+    return jwt_key{{}, jwt_algorithm::es256, std::move(pem)};
+  return make_error(errc::invalid_argument, "the public key must be RSA (RS256) or EC P-256 (ES256)");
+}
+
+result<std::vector<jwt_key>> parse_jwks(std::string_view text) {
+  auto doc = json::parse(text, nullptr, false);
+  if (!doc.is_object() || !doc.contains("keys") || !doc["keys"].is_array())
+    return make_error(errc::invalid_argument, "a JWKS document is {\"keys\": [...]}");
+  std::vector<jwt_key> keys;
+  for (auto& jwk : doc["keys"]) {
+    if (!jwk.is_object())
+      return make_error(errc::invalid_argument, "every JWKS key must be an object");
+    // Keys for encryption, or for algorithms stet does not verify, are
+    // not used; an identity provider's set often holds some.
+    if (jwk.value("use", "sig") != "sig")
+      continue;
+    auto kty = jwk.value("kty", "");
+    auto kid = jwk.contains("kid") && jwk["kid"].is_string() ? jwk["kid"].get<std::string>() : std::string{};
+    result<jwt_key> key = kty == "RSA" ? rsa_jwk(jwk)
+                          : kty == "EC" ? ec_jwk(jwk)
+                          : kty == "oct" ? oct_jwk(jwk)
+                                         : make_error(errc::invalid_argument, "key type " + kty + " is not used");
+    if (!key) {
+      if (kty == "RSA" || kty == "EC" || kty == "oct")
+        return make_error(errc::invalid_argument, "JWKS key \"" + kid + "\": " + key.error().message);
+      continue;
+    }
+    if (jwk.contains("alg")) {
+      auto alg = jwk["alg"].is_string() ? parse_algorithm(jwk["alg"].get<std::string>()) : std::nullopt;
+      if (alg != key->alg)
+        continue;
+    }
+    key->kid = kid;
+    keys.push_back(std::move(*key));
+  }
+  if (keys.empty())
+    return make_error(errc::invalid_argument, "the JWKS document has no RS256, ES256 or HS256 signing key");
+  return keys;
+}
+
+// -- verifier --
+
+jwt_verifier::jwt_verifier(jwt_settings settings, std::vector<jwt_key> keys)
+  : settings_(std::move(settings)), fixed_keys_(keys),
+    keys_(std::make_shared<const std::vector<jwt_key>>(std::move(keys))) {
+}
+
+result<std::shared_ptr<jwt_verifier>> jwt_verifier::open(jwt_settings settings) {
+  std::vector<jwt_key> keys;
+  if (!settings.public_key_file.empty()) {
+    auto pem = read_file(settings.public_key_file);
+    if (!pem)
+      return pem.error();
+    auto key = parse_public_key(std::move(*pem));
+    if (!key)
+      return make_error(errc::invalid_argument, settings.public_key_file + ": " + key.error().message);
+    keys.push_back(std::move(*key));
+  }
+  if (!settings.secret_file.empty()) {
+    auto secret = read_file(settings.secret_file);
+    if (!secret)
+      return secret.error();
+    while (!secret->empty() && (secret->back() == '\n' || secret->back() == '\r'))
+      secret->pop_back();
+    if (secret->size() < token_signer::k_min_key_bytes)
+      return make_error(errc::invalid_argument, settings.secret_file + ": an HS256 secret needs at least 32 bytes");
+    keys.push_back(jwt_key{{}, jwt_algorithm::hs256, std::move(*secret)});
+  }
+  auto verifier = std::make_shared<jwt_verifier>(std::move(settings), std::move(keys));
+  if (!verifier->settings_.jwks_file.empty())
+    if (auto st = verifier->reload(); !st)
+      return st.error();
+  return verifier;
+}
+
+status jwt_verifier::reload() {
+  if (settings_.jwks_file.empty())
+    return ok();
+  auto text = read_file(settings_.jwks_file);
+  if (!text)
+    return text.error();
+  auto jwks = parse_jwks(*text);
+  if (!jwks)
+    return make_error(errc::invalid_argument, settings_.jwks_file + ": " + jwks.error().message);
+  auto all = fixed_keys_;
+  all.insert(all.end(), jwks->begin(), jwks->end());
+  std::lock_guard lock{mutex_};
+  keys_ = std::make_shared<const std::vector<jwt_key>>(std::move(all));
+  return ok();
+}
+
+std::shared_ptr<const std::vector<jwt_key>> jwt_verifier::keys() const {
+  std::lock_guard lock{mutex_};
+  return keys_;
+}
+
+result<jwt_identity> jwt_verifier::verify(std::string_view token, std::int64_t now) const {
+  if (token.size() > 16 * 1024)
+    return bad_token("it is longer than 16 KiB");
+  auto dot = token.find('.');
+  std::string header_text;
+  if (!looks_like_jwt(token) || !base64url_decode(token.substr(0, dot), header_text))
+    return bad_token("not a JWT (header.payload.signature)");
+  auto header = json::parse(header_text, nullptr, false);
+  if (!header.is_object() || !header.contains("alg") || !header["alg"].is_string())
+    return bad_token("the JWT header has no alg");
+  // The header only says which configured key to try: a token cannot pick
+  // an algorithm (none, or HS256 keyed with a public key) the key is not for.
+  auto alg = parse_algorithm(header["alg"].get<std::string>());
+  if (!alg)
+    return bad_token("algorithm " + header["alg"].get<std::string>() + " is not accepted (RS256, ES256, HS256)");
+  std::string kid = header.contains("kid") && header["kid"].is_string() ? header["kid"].get<std::string>() : "";
+  auto keys = this->keys();
+  const jwt_key* key = nullptr;
+  for (auto& k : *keys)
+    if (k.alg == *alg && (kid.empty() ? true : k.kid == kid)) {
+      key = &k;
+      if (!kid.empty() || k.kid.empty())
+        break;
+    }
+  if (!key)
+    return bad_token(kid.empty() ? "no " + std::string{to_string(*alg)} + " key is configured"
+                                 : "no " + std::string{to_string(*alg)} + " key has kid " + kid);
+  jwt_t* decoded = nullptr;
+  std::string copy{token};
+  int rc = jwt_decode(&decoded, copy.c_str(), reinterpret_cast<const unsigned char*>(key->material.data()),
+                      static_cast<int>(key->material.size()));
+  std::unique_ptr<jwt_t, void (*)(jwt_t*)> owned{decoded, jwt_free};
+  if (rc != 0 || !decoded)
+    return bad_token("bad signature or malformed JWT");
+  if (jwt_get_alg(decoded) != libjwt_algorithm(key->alg))
+    return bad_token("the signature's algorithm is not the key's");
+  char* grants = jwt_get_grants_json(decoded, nullptr);
+  if (!grants)
+    return bad_token("the JWT has no claims");
+  auto claims = json::parse(grants, nullptr, false);
+  std::free(grants);
+  return identity_of(claims, settings_, now);
+}
+
+} // namespace stet::auth
