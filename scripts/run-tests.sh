@@ -14,10 +14,13 @@ echo "== integration tests (real server, real WebSocket clients, real PostgreSQL
 # Debian's interpreter, where python3-websockets and python3-pytest live.
 /usr/bin/python3 -m pytest -q -s tests/integration
 
-echo "== web client (node --test: the JavaScript op algebra against the C++ core, and Playwright in chromium)"
+echo "== JavaScript clients (node --test: @stet/client against the C++ core's OT vectors and a real server, the editor bindings' conversions and type declarations)"
 mkdir -p build/test-vectors
 build/tests/stet_ot_vectors build/test-vectors/ot.json
-(cd web && node --test test/)
+(cd clients/js && node --test --test-concurrency=1 packages/*/test/*.test.mjs)
+
+echo "== web app (node --test: Playwright in chromium on the Monaco and CodeMirror pages against a real server)"
+(cd web && node --test --test-concurrency=1 test/*.test.mjs)
 
 echo "== benchmarks, smoke profile (checks the harness and peers; asserts nothing about speed)"
 /usr/bin/python3 bench/run.py --profile smoke --out build/bench-smoke

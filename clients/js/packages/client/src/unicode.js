@@ -1,5 +1,6 @@
-// Positions in stet count Unicode code points; JavaScript strings and Monaco
-// count UTF-16 code units. These helpers convert between the two.
+// Positions in stet count Unicode code points; JavaScript strings, Monaco
+// and CodeMirror count UTF-16 code units. These helpers convert between the
+// two. A lone surrogate counts as one code point, as it does in a string.
 
 /** Number of code points in `s`. */
 export function cpLength(s) {
@@ -17,7 +18,15 @@ function isHigh(c) {
 
 /** UTF-16 offset of code point `cp` in `s` (s.length when cp is the end). */
 export function utf16Offset(s, cp) {
-  let i = 0;
+  return utf16Advance(s, 0, cp);
+}
+
+/**
+ * UTF-16 offset `cp` code points after UTF-16 offset `from` in `s`, without
+ * copying the string (editors convert every remote edit this way).
+ */
+export function utf16Advance(s, from, cp) {
+  let i = from;
   while (cp > 0 && i < s.length) {
     i += isHigh(s.charCodeAt(i)) && i + 1 < s.length ? 2 : 1;
     cp--;

@@ -1,14 +1,15 @@
 // The JavaScript op algebra must compute exactly what the C++ core computes.
-// Vectors: build/test-vectors/ot.json, written by build/tests/stet_ot_vectors.
+// Vectors: $STET_OT_VECTORS, else build/test-vectors/ot.json at the top of
+// the repository, written by `build/tests/stet_ot_vectors OUT.json`.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Op, apply, compose, transform, invert, withRemovedText } from '../src/ot.js';
-import { cpLength, cpOffset, utf16Offset, cpSlice } from '../src/unicode.js';
+import { cpLength, cpOffset, utf16Advance, utf16Offset, cpSlice } from '../src/unicode.js';
 
 const path = process.env.STET_OT_VECTORS ||
-  fileURLToPath(new URL('../../build/test-vectors/ot.json', import.meta.url));
+  fileURLToPath(new URL('../../../../../build/test-vectors/ot.json', import.meta.url));
 const vectors = JSON.parse(readFileSync(path, 'utf8'));
 
 test('vectors are there', () => {
@@ -47,4 +48,6 @@ test('code point helpers', () => {
   assert.equal(utf16Offset(s, 3), 4);
   assert.equal(cpOffset(s, 4), 3);
   assert.equal(cpSlice(s, 2, 1), '\u{1F600}');
+  assert.equal(utf16Advance(s, 1, 2), 4);
+  assert.equal(utf16Advance(s, 4, 9), 5);
 });

@@ -1,8 +1,8 @@
 // The stet operation algebra in JavaScript: the same normal form, apply,
 // compose, invert and transform (policies lww and merge) as core/ in C++,
 // so an optimistic client computes exactly what the server computes. Test
-// vectors written by the C++ core (web/test/ot.test.mjs) keep them in step.
-import { cpLength, cpSlice, utf16Offset } from './unicode.js';
+// vectors written by the C++ core (test/ot.test.mjs) keep them in step.
+import { cpLength, cpSlice, utf16Advance, utf16Offset } from './unicode.js';
 
 const R = 'r', I = 'i', D = 'd';
 
@@ -140,13 +140,13 @@ export function apply(doc, op) {
   let u = 0;
   for (const c of op.cs) {
     if (c.k === R) {
-      const n = utf16Offset(doc.slice(u), c.n);
-      out += doc.slice(u, u + n);
-      u += n;
+      const end = utf16Advance(doc, u, c.n);
+      out += doc.slice(u, end);
+      u = end;
     } else if (c.k === I) {
       out += c.t;
     } else {
-      u += utf16Offset(doc.slice(u), c.n);
+      u = utf16Advance(doc, u, c.n);
     }
   }
   return out + doc.slice(u);

@@ -1,0 +1,219 @@
+// Type declarations of @stet/client (written by hand; src/ is plain ESM).
+// Positions and lengths count Unicode code points, as the server does.
+
+export type Policy = 'lww' | 'merge';
+export type Status = 'connecting' | 'connected' | 'disconnected';
+
+/** One component of an operation on the wire; a trailing retain may be left out. */
+export type Component = { retain: number } | { insert: string } | { delete: number; deleted?: string };
+
+/** A token, or where to get one: called before every hello (each reconnect, and when the server says it expired). */
+export type TokenSource =
+  | string
+  | null
+  | undefined
+  | (() => string | null | undefined | Promise<string | null | undefined>);
+
+/** What the connection needs of a WebSocket: the browser's, or the `ws` package's in Node. */
+export interface WebSocketLike {
+  readonly readyState: number;
+  send(data: string): void;
+  close(code?: number, reason?: string): void;
+  onopen: ((event: any) => void) | null;
+  onmessage: ((event: { data: any }) => void) | null;
+  onclose: ((event: any) => void) | null;
+  onerror: ((event: any) => void) | null;
+}
+export type WebSocketConstructor = new (url: string) => WebSocketLike;
+
+export interface StetConnectionOptions {
+  /** The node's WebSocket address, e.g. `wss://stet.example.com/ws`. */
+  url: string;
+  token?: TokenSource;
+  /** Names this client to others and keys resends; random unless given. */
+  clientId?: string;
+  /** The WebSocket class to use where there is no global one (Node before 22). */
+  WebSocketPolyfill?: WebSocketConstructor;
+  /** First reconnect step in ms (1000); each failed attempt doubles it up to `maxDelay` (30000), with jitter. */
+  minDelay?: number;
+  maxDelay?: number;
+  /** Connect in the constructor (true). */
+  connect?: boolean;
+}
+
+/** An `error` message of the server (docs/protocol.md lists the codes), or `token_unavailable` when the token function threw. */
+export interface StetError {
+  code: string;
+  message: string;
+  docId?: string;
+  clientSeq?: number;
+}
+
+export interface StatusEvent {
+  status: Status;
+  /** Seconds until the next attempt, when disconnected and retrying. */
+  retryIn?: number;
+}
+
+export interface ConnectionEvents {
+  status: StatusEvent;
+  error: StetError;
+}
+
+export interface OpenOptions {
+  /** Conflict policy of the document if this join creates it. */
+  policy?: Policy;
+}
+
+/** The on/off/once emitter of connections and documents. */
+export declare class Emitter<Events> {
+  on<K extends keyof Events>(event: K, fn: (payload: Events[K]) => void): this;
+  off<K extends keyof Events>(event: K, fn: (payload: Events[K]) => void): this;
+  once<K extends keyof Events>(event: K, fn: (payload: Events[K]) => void): this;
+  removeAllListeners(): void;
+}
+
+/** One WebSocket shared by every document opened on it; reconnects until destroyed. */
+export declare class StetConnection extends Emitter<ConnectionEvents> {
+  constructor(options: StetConnectionOptions);
+  readonly url: string;
+  /** Replaceable: the next hello uses the new value. */
+  token: TokenSource;
+  readonly clientId: string;
+  /** The id others see this client by (the server's welcome says). */
+  readonly shownId: string;
+  /** The user the token named ('' when anonymous). */
+  readonly username: string;
+  readonly status: Status;
+  readonly isConnected: boolean;
+  readonly hasUnsyncedChanges: boolean;
+  readonly documents: ReadonlyMap<string, StetDocument>;
+  /** The handle of `docId` (the same one while it is open). */
+  open(docId: string, options?: OpenOptions): StetDocument;
+  connect(): void;
+  /** Closes the socket; documents stay open and resume on `connect`. */
+  disconnect(): void;
+  /** Leaves every document and closes for good; unsynced edits are lost. */
+  destroy(): void;
+}
+
+export interface Participant {
+  /** Stable key: the user and client id (see `name`). */
+  id: string;
+  /** `user (clientId)`, or the client id for an anonymous session. */
+  name: string;
+  clientId: string;
+  user: string | null;
+  /** Code points; null until the participant moves. */
+  cursor: number | null;
+  anchor: number | null;
+}
+
+export interface ChangeEvent {
+  /** True for `edit()` calls on this handle; false for others' edits and undone refusals. */
+  local: boolean;
+  /** The change, over the text before it (deletes carry the removed text). */
+  ops: Component[];
+  op: Op;
+  rev: number;
+}
+
+export interface Conflict {
+  docId: string;
+  /** Our edit that lost under lww. */
+  clientSeq: number;
+  /** The revision of the later edit that won. */
+  rev: number;
+  dropped?: string;
+  restored?: string;
+}
+
+export interface DocumentEvents {
+  /** The join's snapshot arrived: `text` follows the server from here on. */
+  synced: { rev: number };
+  change: ChangeEvent;
+  presence: { participants: Participant[] };
+  conflict: Conflict;
+  error: StetError;
+  unsyncedChanges: { count: number };
+}
+
+/** An open document: its text, optimistic local edits, others' presence. */
+export declare class StetDocument extends Emitter<DocumentEvents> {
+  readonly connection: StetConnection;
+  readonly id: string;
+  readonly policy: Policy;
+  /** The server's revision this handle has seen. */
+  readonly rev: number;
+  /** The server's text at `rev` with this client's unacknowledged edits on top. */
+  readonly text: string;
+  /** Joined, and this join's snapshot has arrived. */
+  readonly synced: boolean;
+  readonly closed: boolean;
+  readonly hasUnsyncedChanges: boolean;
+  /** How many `edit()` calls the server has not acknowledged. */
+  readonly unsyncedChanges: number;
+  readonly participants: Participant[];
+  /** A local edit over `text`; throws a RangeError when it spans more than `text`. */
+  edit(ops: Op | Component[]): void;
+  insert(position: number, text: string): void;
+  delete(position: number, count: number): void;
+  /** Replaces the text, as one edit of the part that differs. */
+  setText(text: string): void;
+  setPresence(cursor: number, anchor?: number): void;
+  /** Leaves the document; unsynced edits are given up. */
+  close(): void;
+}
+
+/** `user (clientId)`, or the client id alone for an anonymous participant. */
+export declare function peerName(p: { clientId: string; user?: string | null }): string;
+/** Eight CSS colours (#rrggbb). */
+export declare const PALETTE: readonly string[];
+/** The colour of participant `id` in `palette` (PALETTE): the same in every editor. */
+export declare function participantColor(id: string, palette?: readonly string[]): string;
+
+// -- the op algebra (the same as the server's core) --
+
+export interface OpComponent {
+  readonly k: 'r' | 'i' | 'd';
+  readonly n: number;
+  /** Inserted text, or removed text when known. */
+  readonly t: string;
+}
+
+/** A normalised operation; builders chain. */
+export declare class Op {
+  readonly cs: readonly OpComponent[];
+  retain(n: number): this;
+  insert(text: string, n?: number): this;
+  erase(n: number, removed?: string): this;
+  inputLength(): number;
+  isNoop(): boolean;
+  toWire(withDeleted?: boolean): Component[];
+  static fromWire(ops: readonly Component[] | null | undefined): Op;
+}
+
+export interface TransformResult {
+  /** The earlier op, to apply after the later one. */
+  earlier: Op;
+  /** The later op, to apply after the earlier one. */
+  later: Op;
+  /** The earlier op's changes undone under lww. */
+  dropped: { position: number; inserted: string; erased: string }[];
+}
+
+export declare function apply(text: string, op: Op): string;
+export declare function compose(a: Op, b: Op): Op;
+export declare function invert(op: Op): Op;
+export declare function transform(earlier: Op, later: Op, policy: Policy): TransformResult;
+export declare function transformPosition(position: number, op: Op, insertBefore?: boolean): number;
+export declare function withRemovedText(text: string, op: Op): Op;
+export declare function diffOp(from: string, to: string): Op;
+
+// -- code points and UTF-16 --
+
+export declare function cpLength(s: string): number;
+export declare function cpOffset(s: string, utf16: number): number;
+export declare function cpSlice(s: string, start: number, count: number): string;
+export declare function utf16Offset(s: string, cp: number): number;
+export declare function utf16Advance(s: string, fromUtf16: number, cp: number): number;

@@ -1,0 +1,28 @@
+// The README's example and every declared member, checked by tsc (types.test.mjs).
+import { StetConnection, Op, transform, cpLength, participantColor, type Participant, type StetError, type WebSocketConstructor } from '@stet/client';
+
+declare const WebSocket: WebSocketConstructor; // the ws package in Node, which ships no types
+
+const connection = new StetConnection({
+  url: 'ws://127.0.0.1:8080/ws',
+  token: async () => 'token from POST /api/login',
+  WebSocketPolyfill: WebSocket,
+});
+connection.on('status', ({ status, retryIn }) => console.log(status, retryIn ?? 0));
+connection.on('error', (e: StetError) => console.log(e.code, e.message));
+const doc = connection.open('notes', { policy: 'merge' });
+doc.on('synced', ({ rev }) => doc.insert(cpLength(doc.text), `rev ${rev}\n`));
+doc.on('change', ({ local, ops, op }) => console.log(local, ops.length, op.isNoop()));
+doc.on('presence', ({ participants }) => participants.forEach((p: Participant) => console.log(p.name, p.cursor, participantColor(p.id))));
+doc.on('conflict', (c) => console.log(c.dropped, c.restored, c.rev));
+doc.on('unsyncedChanges', ({ count }) => console.log(count, doc.hasUnsyncedChanges, connection.hasUnsyncedChanges));
+doc.edit([{ retain: 1 }, { insert: 'x' }, { delete: 2 }]);
+doc.edit(new Op().retain(2).erase(1));
+doc.setText('whole text');
+doc.setPresence(3, 1);
+const t = transform(new Op().insert('a'), new Op().erase(1), doc.policy);
+const n: number = t.later.inputLength() + doc.rev + doc.unsyncedChanges;
+console.log(n, doc.synced, connection.status === 'connected', connection.documents.get('notes') === doc);
+connection.token = 'a new token';
+doc.close();
+connection.destroy();

@@ -1,0 +1,237 @@
+// The part of stet's web app every editor page shares: sign in, the
+// document list, creating and sharing documents, participants, history and
+// the connection (one @stet/client StetConnection per tab). Each page
+// brings its editor: startApp(editor) with
+//   mount(element, {doc, title, readOnly}) -> {text(), destroy(), editor}
+//   showRevision(element, oldText, title, currentText) -> dispose()
+import { StetConnection, participantColor } from '@stet/client';
+
+const $ = (sel) => document.querySelector(sel);
+let session = JSON.parse(localStorage.getItem('stet.session') || 'null');
+let conn = null;
+let current = null; // {doc, view}
+let editorKind = null;
+
+// -- REST --
+
+async function api(method, path, body) {
+  const headers = { 'Content-Type': 'application/json' };
+  if (session) headers.Authorization = `Bearer ${session.token}`;
+  const r = await fetch(path, { method, headers, body: body ? JSON.stringify(body) : undefined });
+  const data = r.status === 204 ? null : await r.json();
+  if (r.status === 401 && session) logout();
+  if (!r.ok) throw new Error(data?.error?.message || r.statusText);
+  return data;
+}
+
+export function toast(text, ms = 6000) {
+  const el = document.createElement('div');
+  el.className = 'toast';
+  el.textContent = text;
+  $('#toasts').append(el);
+  setTimeout(() => el.remove(), ms);
+}
+
+export function esc(s) {
+  return String(s).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+// -- session --
+
+function logout() {
+  localStorage.removeItem('stet.session');
+  session = null;
+  if (current) closeDocument();
+  if (conn) conn.destroy();
+  conn = null;
+  location.hash = '#/';
+  route();
+}
+
+const STATES = { connected: 'online', connecting: 'connecting', disconnected: 'offline' };
+
+function ensureConnection() {
+  if (conn) return conn;
+  const url = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws`;
+  conn = new StetConnection({
+    url,
+    // Asked before every hello; a revoked token is refused and signs us out.
+    token: () => session?.token,
+    // Names us to other participants and keys resends; new for every page.
+    clientId: `${session.user.username}-${Math.random().toString(36).slice(2, 6)}`,
+  });
+  conn.on('status', ({ status, retryIn }) => {
+    const el = $('#conn');
+    el.dataset.state = STATES[status];
+    el.textContent = retryIn !== undefined ? `offline, retrying in ${retryIn.toFixed(1)} s` : STATES[status];
+  });
+  conn.on('error', (e) => {
+    if (e.code === 'unauthorized' && session) return logout(); // the token was revoked or expired
+    toast(`${e.code}: ${e.message}`);
+  });
+  window.stetConnection = conn;
+  return conn;
+}
+
+// -- views --
+
+function renderLogin() {
+  $('#view').innerHTML = `
+    <form class="card" id="login">
+      <h2>Sign in to stet</h2>
+      <label>Username <input name="username" autocomplete="username" required></label>
+      <label>Password <input name="password" type="password" autocomplete="current-password" required minlength="8"></label>
+      <button type="submit" name="action" value="login">Sign in</button>
+      <button type="submit" name="action" value="register">Register</button>
+      <p id="login-error" class="error"></p>
+    </form>`;
+  $('#login').addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const form = new FormData(e.target);
+    const creds = { username: form.get('username'), password: form.get('password') };
+    try {
+      if (e.submitter?.value === 'register') await api('POST', '/api/register', creds);
+      const r = await api('POST', '/api/login', creds);
+      session = { token: r.token, user: r.user };
+      localStorage.setItem('stet.session', JSON.stringify(session));
+      route();
+    } catch (err) {
+      $('#login-error').textContent = err.message;
+    }
+  });
+}
+
+async function renderList() {
+  $('#view').innerHTML = `
+    <div class="card">
+      <h2>Your documents</h2>
+      <ul class="doclist" id="docs"><li>Loading…</li></ul>
+      <form id="create">
+        <h3>New document</h3>
+        <input name="title" placeholder="Title (the extension picks the language: notes.md, main.py…)" required>
+        <select name="policy"><option value="lww">Last write wins (lww)</option><option value="merge">Merge</option></select>
+        <label class="inline"><input type="checkbox" name="public"> Anyone may view</label>
+        <button type="submit">Create</button>
+      </form>
+    </div>`;
+  $('#create').addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const f = new FormData(e.target);
+    const doc = await api('POST', '/api/documents', { title: f.get('title'), policy: f.get('policy'), public: !!f.get('public') });
+    location.hash = `#/doc/${doc.id}`;
+  });
+  const { documents } = await api('GET', '/api/documents');
+  $('#docs').innerHTML = documents.length
+    ? documents.map((d) => `<li><a href="#/doc/${esc(d.id)}">${esc(d.title || d.id)}</a> · ${esc(d.role)} · rev ${d.rev}</li>`).join('')
+    : '<li>No documents yet.</li>';
+}
+
+async function renderDocument(id) {
+  if (current) closeDocument();
+  let info;
+  try {
+    info = await api('GET', `/api/documents/${encodeURIComponent(id)}`);
+  } catch (err) {
+    $('#view').innerHTML = `<div class="card"><h2>Cannot open this document</h2><p>${esc(err.message)}</p></div>`;
+    return;
+  }
+  $('#view').innerHTML = `
+    <div class="editor-page">
+      <div class="editor-main">
+        <div class="editor-bar">
+          <strong>${esc(info.title || id)}</strong> <span id="role">${esc(info.role)}</span> · <span id="rev">rev ${info.rev}</span>
+          <span class="spacer"></span><span id="pending"></span>
+        </div>
+        <div id="editor"></div>
+      </div>
+      <aside>
+        <h3>Participants</h3><div id="peers"></div>
+        <h3>Share</h3>
+        <form id="share"><input name="user" placeholder="username" required>
+          <select name="role"><option>editor</option><option>viewer</option></select><button>Share</button></form>
+        <h3>History <button id="history-refresh" title="Reload the history">↻</button></h3><ul class="history" id="history"></ul>
+      </aside>
+    </div>`;
+  const doc = ensureConnection().open(id);
+  const view = editorKind.mount($('#editor'), { doc, title: info.title || '', readOnly: info.role === 'viewer' });
+  const showState = () => {
+    $('#rev').textContent = `rev ${doc.rev}`;
+    $('#pending').textContent = doc.hasUnsyncedChanges ? `${doc.unsyncedChanges} unsynced` : doc.synced ? 'saved' : 'joining';
+  };
+  doc.on('synced', showState);
+  doc.on('change', showState);
+  doc.on('unsyncedChanges', showState);
+  doc.on('conflict', (c) => toast(`Your edit was overridden by a later one (rev ${c.rev}).` +
+    (c.dropped ? `\nLost text: “${c.dropped}”` : '') + (c.restored ? `\nRestored: “${c.restored}”` : '')));
+  doc.on('error', (e) => toast(`${e.code}: ${e.message}`));
+  doc.on('presence', ({ participants }) => {
+    $('#peers').innerHTML = participants.map((p) =>
+      `<span class="peer" style="background:${participantColor(p.id)}">${esc(p.name)}</span>`).join('') || '<em>just you</em>';
+  });
+  $('#share').addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const f = new FormData(e.target);
+    try {
+      await api('POST', `/api/documents/${id}/share`, { user: f.get('user'), role: f.get('role') });
+      toast(`Shared with ${f.get('user')} as ${f.get('role')}`);
+    } catch (err) { toast(err.message); }
+  });
+  const history = () => loadHistory(id, info.title || '', view);
+  history();
+  $('#history-refresh').onclick = history;
+  showState();
+  current = { doc, view };
+  window.stetDocument = doc;
+  window.stetEditor = view.editor;
+  window.stetView = view;
+}
+
+async function loadHistory(id, title, view) {
+  try {
+    const { history } = await api('GET', `/api/documents/${id}/history`);
+    $('#history').innerHTML = history.slice(-50).reverse().map((h) =>
+      `<li data-rev="${h.rev}">rev ${h.rev} · ${esc(h.author || h.clientId)} · ${new Date(Number(BigInt(h.ts) >> 16n)).toLocaleTimeString()}</li>`).join('');
+    $('#history').onclick = async (e) => {
+      const rev = e.target.closest('li')?.dataset.rev;
+      if (!rev) return;
+      const old = await api('GET', `/api/documents/${id}?rev=${rev}`);
+      const modal = document.createElement('div');
+      modal.className = 'modal';
+      modal.innerHTML = `<div class="bar"><strong>rev ${old.rev}</strong>${esc(editorKind.revisionCaption)}<span class="spacer"></span><button>Close</button></div><div class="body"></div>`;
+      document.body.append(modal);
+      const dispose = editorKind.showRevision(modal.querySelector('.body'), old.text, title, view);
+      modal.querySelector('button').onclick = () => { dispose(); modal.remove(); };
+    };
+  } catch (err) { toast(err.message); }
+}
+
+function closeDocument() {
+  current.view.destroy();
+  current.doc.close();
+  current = null;
+}
+
+function route() {
+  $('#who').textContent = session ? session.user.username : '';
+  $('#logout').hidden = !session;
+  // The other editor's page, on the same document.
+  const other = $('#other-editor');
+  if (other) other.href = other.getAttribute('href').split('#')[0] + location.hash;
+  if (!session) return renderLogin();
+  ensureConnection();
+  const m = location.hash.match(/^#\/doc\/(.+)$/);
+  if (m) return renderDocument(decodeURIComponent(m[1]));
+  if (current) closeDocument();
+  return renderList();
+}
+
+/** Starts the app with `editor` (see the top of this file). */
+export function startApp(editor) {
+  editorKind = editor;
+  $('#logout').addEventListener('click', logout);
+  window.addEventListener('hashchange', route);
+  window.addEventListener('beforeunload', (e) => {
+    if (conn?.hasUnsyncedChanges) e.preventDefault(); // asks before edits not yet saved are lost
+  });
+  route();
+}
