@@ -113,7 +113,7 @@ struct join_request {
   /// Set when the session lives on another node (its sink publishes there).
   std::string remote_node;
   /// Whose quota a join that creates the document counts against:
-  /// "user:<id>" or "ip:<address>".
+  /// "user:<id>" or "ip:<address>"; empty: the join may not create it.
   std::string creator{};
   /// What the session's token grants on the document ("owner", "editor",
   /// "viewer"), instead of the stored access list; empty when the token

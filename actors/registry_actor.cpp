@@ -53,12 +53,13 @@ void start_load(registry_self self, const std::string& id, const std::string& po
   metrics::get().document_loads.Increment();
   std::string lease = st.config.bus ? self_node(st) : std::string{};
   bool limited = st.config.creations != nullptr;
+  bool may_create = !creator.empty(); // a join that may only open what exists
   self->request(store_for(st, id), k_store_timeout, load_atom::value,
-                load_request{id, policy, create || !limited, owner, lease})
+                load_request{id, policy, may_create && (create || !limited), owner, lease})
     .then([=](loaded_document& loaded) { on_loaded(self, id, loaded); },
           [=](caf::error& err) {
             auto e = from_caf(err);
-            if (create || !limited || e.code != errc::unknown_document)
+            if (!may_create || create || !limited || e.code != errc::unknown_document)
               return fail_waiting(self, id, err);
             if (!self->state.config.creations->try_take(creator)) {
               metrics::get().rate_limited("documents");

@@ -97,6 +97,13 @@ pkey_ptr key_from(const char* type, OSSL_PARAM_BLD* bld) {
   return pkey_ptr{key};
 }
 
+// A JWK member as a string; "" when absent or of another type (nlohmann's
+// value() would throw on a wrong type).
+std::string member(const json& jwk, const char* name) {
+  auto it = jwk.find(name);
+  return it != jwk.end() && it->is_string() ? it->get<std::string>() : std::string{};
+}
+
 bool b64(const json& jwk, const char* field, std::string& out) {
   auto it = jwk.find(field);
   return it != jwk.end() && it->is_string() && base64url_decode(it->get<std::string>(), out) && !out.empty();
@@ -124,7 +131,7 @@ result<jwt_key> rsa_jwk(const json& jwk) {
 
 result<jwt_key> ec_jwk(const json& jwk) {
   std::string x, y;
-  if (jwk.value("crv", "") != "P-256" || !b64(jwk, "x", x) || !b64(jwk, "y", y) || x.size() != 32 || y.size() != 32)
+  if (member(jwk, "crv") != "P-256" || !b64(jwk, "x", x) || !b64(jwk, "y", y) || x.size() != 32 || y.size() != 32)
     return make_error(errc::invalid_argument, "an EC key must be P-256 with 32-byte x and y");
   std::string point = "\x04" + x + y;
   std::unique_ptr<OSSL_PARAM_BLD, bld_free> bld{OSSL_PARAM_BLD_new()};
@@ -148,10 +155,14 @@ result<jwt_key> oct_jwk(const json& jwk) {
 // A NumericDate claim as whole seconds; nullopt when it is not a number a
 // date can be (a float past int64 would be undefined to convert).
 std::optional<std::int64_t> seconds_claim(const json& value) {
-  if (value.is_number_integer())
-    return value.is_number_unsigned() && value.get<std::uint64_t>() > std::uint64_t{1} << 62
-             ? std::nullopt
-             : std::optional<std::int64_t>{value.get<std::int64_t>()};
+  constexpr std::int64_t k_limit = std::int64_t{1} << 62; // room for leeway arithmetic
+  if (value.is_number_unsigned())
+    return value.get<std::uint64_t>() > std::uint64_t{k_limit} ? std::nullopt
+                                                                 : std::optional<std::int64_t>{value.get<std::int64_t>()};
+  if (value.is_number_integer()) {
+    auto v = value.get<std::int64_t>();
+    return v > k_limit || v < -k_limit ? std::nullopt : std::optional<std::int64_t>{v};
+  }
   if (value.is_number_float()) {
     auto d = value.get<double>();
     if (d > -4e18 && d < 4e18)
@@ -296,7 +307,7 @@ result<jwt_key> parse_public_key(std::string pem) {
   return make_error(errc::invalid_argument, "the public key must be RSA (RS256) or EC P-256 (ES256)");
 }
 
-result<std::vector<jwt_key>> parse_jwks(std::string_view text) {
+result<std::vector<jwt_key>> parse_jwks(std::string_view text) try {
   auto doc = json::parse(text, nullptr, false);
   if (!doc.is_object() || !doc.contains("keys") || !doc["keys"].is_array())
     return make_error(errc::invalid_argument, "a JWKS document is {\"keys\": [...]}");
@@ -306,19 +317,19 @@ result<std::vector<jwt_key>> parse_jwks(std::string_view text) {
       return make_error(errc::invalid_argument, "every JWKS key must be an object");
     // Keys for encryption, or for algorithms stet does not verify, are
     // not used; an identity provider's set often holds some.
-    if (jwk.value("use", "sig") != "sig")
+    if (jwk.contains("use") && member(jwk, "use") != "sig")
       continue;
-    auto kty = jwk.value("kty", "");
-    auto kid = jwk.contains("kid") && jwk["kid"].is_string() ? jwk["kid"].get<std::string>() : std::string{};
+    auto kty = member(jwk, "kty");
+    auto kid = member(jwk, "kid");
+    // A key stet cannot use (P-384, RSA below 2048 bits, only x5c) is
+    // skipped, not fatal: a rotation that adds one must not take the
+    // usable keys down with it.
     result<jwt_key> key = kty == "RSA" ? rsa_jwk(jwk)
                           : kty == "EC" ? ec_jwk(jwk)
                           : kty == "oct" ? oct_jwk(jwk)
                                          : make_error(errc::invalid_argument, "key type " + kty + " is not used");
-    if (!key) {
-      if (kty == "RSA" || kty == "EC" || kty == "oct")
-        return make_error(errc::invalid_argument, "JWKS key \"" + kid + "\": " + key.error().message);
+    if (!key)
       continue;
-    }
     if (jwk.contains("alg")) {
       auto alg = jwk["alg"].is_string() ? parse_algorithm(jwk["alg"].get<std::string>()) : std::nullopt;
       if (alg != key->alg)
@@ -330,6 +341,8 @@ result<std::vector<jwt_key>> parse_jwks(std::string_view text) {
   if (keys.empty())
     return make_error(errc::invalid_argument, "the JWKS document has no RS256, ES256 or HS256 signing key");
   return keys;
+} catch (const std::exception& e) {
+  return make_error(errc::invalid_argument, std::string{"the JWKS document could not be read: "} + e.what());
 }
 
 // -- verifier --
@@ -392,8 +405,13 @@ result<jwt_identity> jwt_verifier::verify(std::string_view token, std::int64_t n
   if (token.size() > 16 * 1024)
     return bad_token("it is longer than 16 KiB");
   auto dot = token.find('.');
-  std::string header_text;
-  if (!looks_like_jwt(token) || !base64url_decode(token.substr(0, dot), header_text))
+  auto last = token.rfind('.');
+  std::string header_text, payload_text, signature;
+  // Every part non-empty and strict base64url before libjwt sees it (it
+  // decodes leniently and reads the payload before the signature).
+  if (!looks_like_jwt(token) || !base64url_decode(token.substr(0, dot), header_text)
+      || !base64url_decode(token.substr(dot + 1, last - dot - 1), payload_text)
+      || !base64url_decode(token.substr(last + 1), signature) || header_text.empty() || payload_text.empty())
     return bad_token("not a JWT (header.payload.signature)");
   auto header = json::parse(header_text, nullptr, false);
   if (!header.is_object() || !header.contains("alg") || !header["alg"].is_string())
@@ -404,23 +422,38 @@ result<jwt_identity> jwt_verifier::verify(std::string_view token, std::int64_t n
   if (!alg)
     return bad_token("algorithm " + header["alg"].get<std::string>() + " is not accepted (RS256, ES256, HS256)");
   std::string kid = header.contains("kid") && header["kid"].is_string() ? header["kid"].get<std::string>() : "";
+  // Candidates: the keys for the header's algorithm with its kid, else
+  // (no kid, or none matches) those configured without one (a PEM or
+  // secret file); each is tried, so two keys of one algorithm both work.
   auto keys = this->keys();
-  const jwt_key* key = nullptr;
+  std::vector<const jwt_key*> candidates;
   for (auto& k : *keys)
-    if (k.alg == *alg && (kid.empty() ? true : k.kid == kid)) {
-      key = &k;
-      if (!kid.empty() || k.kid.empty())
-        break;
-    }
-  if (!key)
+    if (k.alg == *alg && !kid.empty() && k.kid == kid)
+      candidates.push_back(&k);
+  if (candidates.empty())
+    for (auto& k : *keys)
+      if (k.alg == *alg && (kid.empty() || k.kid.empty()))
+        candidates.push_back(&k);
+  if (candidates.empty())
     return bad_token(kid.empty() ? "no " + std::string{to_string(*alg)} + " key is configured"
                                  : "no " + std::string{to_string(*alg)} + " key has kid " + kid);
-  jwt_t* decoded = nullptr;
   std::string copy{token};
-  int rc = jwt_decode(&decoded, copy.c_str(), reinterpret_cast<const unsigned char*>(key->material.data()),
-                      static_cast<int>(key->material.size()));
+  jwt_t* decoded = nullptr;
+  const jwt_key* key = nullptr;
+  for (auto* k : candidates) {
+    if (jwt_decode(&decoded, copy.c_str(), reinterpret_cast<const unsigned char*>(k->material.data()),
+                   static_cast<int>(k->material.size()))
+          == 0
+        && decoded) {
+      key = k;
+      break;
+    }
+    if (decoded)
+      jwt_free(decoded);
+    decoded = nullptr;
+  }
   std::unique_ptr<jwt_t, void (*)(jwt_t*)> owned{decoded, jwt_free};
-  if (rc != 0 || !decoded)
+  if (!key)
     return bad_token("bad signature or malformed JWT");
   if (jwt_get_alg(decoded) != libjwt_algorithm(key->alg))
     return bad_token("the signature's algorithm is not the key's");

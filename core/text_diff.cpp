@@ -27,6 +27,21 @@ std::vector<char32_t> code_points(std::string_view s) {
   return out;
 }
 
+// The middle replaced whole: its new text, then the old one erased.
+operation replace_middle(std::size_t prefix, const std::vector<char32_t>& old_middle,
+                         const std::vector<char32_t>& new_middle) {
+  operation op;
+  op.retain(prefix);
+  std::string inserted, erased;
+  for (auto cp : new_middle)
+    utf8::append(inserted, cp);
+  for (auto cp : old_middle)
+    utf8::append(erased, cp);
+  op.insert(inserted, new_middle.size());
+  op.erase(old_middle.size(), erased);
+  return op;
+}
+
 } // namespace
 
 operation diff_texts(std::string_view before, std::string_view after) {
@@ -43,47 +58,38 @@ operation diff_texts(std::string_view before, std::string_view after) {
                                    a.end() - static_cast<std::ptrdiff_t>(suffix));
   std::vector<char32_t> new_middle(b.begin() + static_cast<std::ptrdiff_t>(prefix),
                                    b.end() - static_cast<std::ptrdiff_t>(suffix));
-  operation op;
-  op.retain(prefix);
-  std::string inserted;
-  std::size_t insert_length = 0;
-  auto flush_insert = [&] {
-    if (insert_length)
-      op.insert(inserted, insert_length);
-    inserted.clear();
-    insert_length = 0;
-  };
-  if (old_middle.size() + new_middle.size() > k_max_diffed_code_points || old_middle.empty()
-      || new_middle.empty()) {
-    for (auto cp : new_middle)
-      utf8::append(inserted, cp);
-    insert_length = new_middle.size();
-    flush_insert();
-    op.erase(old_middle.size(), utf8::substr(before, prefix, old_middle.size()));
-    return op;
-  }
+  if (old_middle.size() + new_middle.size() > k_max_diffed_code_points || old_middle.empty() || new_middle.empty())
+    return replace_middle(prefix, old_middle, new_middle);
   dtl::Diff<char32_t, std::vector<char32_t>> diff{old_middle, new_middle};
   diff.compose();
-  std::size_t position = prefix; // in `before`, code points
+  operation op;
+  op.retain(prefix);
+  std::string run; // the insert or erase being gathered
+  std::size_t run_length = 0;
+  auto run_kind = dtl::SES_COMMON;
+  auto flush = [&] {
+    if (run_kind == dtl::SES_ADD)
+      op.insert(run, run_length);
+    else if (run_kind == dtl::SES_DELETE)
+      op.erase(run_length, run);
+    run.clear();
+    run_length = 0;
+  };
   for (auto& [cp, info] : diff.getSes().getSequence()) {
-    switch (info.type) {
-      case dtl::SES_COMMON:
-        flush_insert();
-        op.retain(1);
-        ++position;
-        break;
-      case dtl::SES_ADD:
-        utf8::append(inserted, cp);
-        ++insert_length;
-        break;
-      case dtl::SES_DELETE:
-        flush_insert();
-        op.erase(1, utf8::substr(before, position, 1));
-        ++position;
-        break;
+    if (info.type != run_kind) {
+      flush();
+      run_kind = info.type;
+    }
+    if (info.type == dtl::SES_COMMON) {
+      op.retain(1);
+    } else {
+      utf8::append(run, cp);
+      ++run_length;
     }
   }
-  flush_insert();
+  flush();
+  if (op.components().size() > k_max_diff_components)
+    return replace_middle(prefix, old_middle, new_middle);
   return op;
 }
 

@@ -73,8 +73,17 @@ void list_documents(const call_ptr& c) {
     c, std::to_string(c->user.user_id),
     [c](std::vector<visible_document>& docs) {
       json out = json::array();
-      for (auto& d : docs)
+      for (auto& d : docs) {
+        // A token scoped to documents sees those of its scope only, with
+        // the role the scope grants.
+        if (c->user.scope) {
+          auto granted = c->user.scope->role_for(d.row.id);
+          if (granted == auth::role::none)
+            continue;
+          d.role = granted;
+        }
         out.push_back(document_json(d.row, d.role));
+      }
       c->respond(http::status::ok, {{"documents", out}});
     },
     list_atom::value, c->user.user_id);

@@ -19,7 +19,8 @@ namespace stet::api {
 
 namespace {
 
-constexpr std::chrono::seconds k_edit_timeout{30};
+// Below the HTTP connection's 30 s deadline, so the answer still goes out.
+constexpr std::chrono::seconds k_edit_timeout{20};
 
 // Hands the frames a document sends the REST session to its actor.
 class forwarding_sink final : public session_sink {
@@ -127,8 +128,13 @@ void on_frame(editor* self, const std::string& frame) {
       st.snapshot_rev = m->snapshot().rev();
       return maybe_send(self);
     case wire::ServerMessage::kAck:
-      if (m->ack().client_seq() == st.plan.client_seq)
-        finish(self, std::nullopt, m->ack().rev());
+      if (m->ack().client_seq() != st.plan.client_seq)
+        return;
+      // Rev 0: an older number of a client whose later edit is stored.
+      if (m->ack().rev() == 0)
+        return finish(self, error{errc::invalid_argument, "clientSeq " + std::to_string(st.plan.client_seq)
+                                                            + " is older than this clientId's last edit; count on"});
+      finish(self, std::nullopt, m->ack().rev());
       return;
     case wire::ServerMessage::kConflict:
       if (m->conflict().client_seq() == st.plan.client_seq)
@@ -147,6 +153,10 @@ void on_frame(editor* self, const std::string& frame) {
 }
 
 caf::behavior edit_through_owner(editor* self, call_ptr c, edit_plan plan) {
+  self->set_exception_handler([self](std::exception_ptr&) -> caf::error {
+    finish(self, error{errc::internal, "the edit failed"});
+    return caf::make_error(caf::sec::runtime_error);
+  });
   auto& st = self->state;
   st.call = std::move(c);
   st.plan = std::move(plan);
@@ -154,7 +164,7 @@ caf::behavior edit_through_owner(editor* self, call_ptr c, edit_plan plan) {
   auto sink = std::make_shared<forwarding_sink>(caf::actor_cast<caf::actor>(self));
   join_request req{st.plan.doc_id,   "lww",   0, false, st.plan.client_id, st.session_id, user.user_id, user.username,
                    sink, caf::actor_cast<session_api>(self), {},
-                   user.user_id ? "user:" + std::to_string(user.user_id) : "ip:rest", st.plan.scoped_role};
+                   std::string{} /* opens only what exists */, st.plan.scoped_role};
   self->request(st.call->ctx.registry, k_edit_timeout, join_atom::value, std::move(req))
     .then(
       [=](joined& j) {
@@ -202,6 +212,10 @@ bool identify(const call_ptr& c, const json& body, edit_plan& plan) {
   auto seq = given ? field<std::uint64_t>(*c, body, "clientSeq", 1) : std::nullopt;
   if (!seq)
     return false;
+  // A client's own id counts its edits: without its number, a second
+  // edit would look like a retry of the first and be dropped.
+  if (!given->empty() && !body.contains("clientSeq"))
+    return c->fail(errc::invalid_argument, "clientSeq is required with clientId (1, 2, 3 ... per clientId)"), false;
   if (given->size() > 128 || !utf8::is_valid(*given)
       || std::any_of(given->begin(), given->end(), [](char ch) { return static_cast<unsigned char>(ch) < 0x20; }))
     return c->fail(errc::invalid_argument, "clientId must be at most 128 bytes of text"), false;
@@ -266,8 +280,11 @@ void put_text(const call_ptr& c, const std::string& id) {
   if (!body)
     return;
   edit_plan plan{id, *scoped};
-  auto text = field<std::string>(*c, *body, "text");
-  if (!text || !identify(c, *body, plan))
+  auto it = body->find("text");
+  if (it == body->end() || !it->is_string())
+    return c->fail(errc::invalid_argument, "text (the document's new text) must be a string");
+  auto text = std::optional<std::string>{it->get<std::string>()};
+  if (!identify(c, *body, plan))
     return;
   if (auto st = utf8::check_text(*text, "text"); !st)
     return c->fail(st.error());

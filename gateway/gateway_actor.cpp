@@ -297,11 +297,15 @@ void on_join(gateway_actor_type* self, const wire::Join& join) {
       return send_error(self, errc::forbidden, "your token does not grant document " + id, id);
     scoped_role = auth::to_string(granted);
   }
+  // A join creates a document it does not find, for the creator's quota;
+  // a token scoped to view only may not.
+  std::string creator = st.user_id ? "user:" + std::to_string(st.user_id) : "ip:" + st.settings.client_ip;
+  if (st.scope && !auth::can_edit(auth::parse_role(scoped_role)))
+    creator.clear();
   join_request req{id,          policy,      join.known_rev(), join.echo(),
                    st.client_id, st.settings.session_id, st.user_id, st.username,
                    st.sink,      caf::actor_cast<session_api>(self), {},
-                   st.user_id ? "user:" + std::to_string(st.user_id) : "ip:" + st.settings.client_ip,
-                   std::move(scoped_role)};
+                   std::move(creator), std::move(scoped_role)};
   st.joining[id];
   self->request(st.registry, std::chrono::seconds(30), join_atom::value, std::move(req))
     .then(

@@ -17,6 +17,13 @@ result<user_row> external_user(store& s, std::string_view issuer, std::string_vi
     if (created) {
       if (auto st = s.link_external_user(issuer, subject, created->id); !st)
         return st.error();
+      auto linked = s.find_external_user(issuer, subject);
+      if (!linked)
+        return linked.error();
+      // Another node linked its own user first: ours goes, so no orphan
+      // keeps a name this identity should have.
+      if (*linked && (*linked)->id != created->id)
+        s.delete_user(created->id);
       break;
     }
     // Taken: maybe by another node creating this very user a moment ago.

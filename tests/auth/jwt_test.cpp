@@ -141,6 +141,13 @@ TEST_CASE("tokens are refused for expiry, nbf, issuer, audience, alg none and al
                 + good.substr(second);
   refused(forged, 1000, "bad signature");
   refused("a.b", 1, "not a JWT");
+  // libjwt decodes leniently: junk after the signature, an empty payload.
+  refused(good + "!junk", 1000, "not a JWT");
+  refused(good.substr(0, first + 1) + good.substr(second), 1000, "not a JWT");
+  refused(rs(R"({"sub":"u","iss":"https://idp.example","aud":"stet","exp":9223372036854775807})"), 1, "no exp");
+  // A provider that names its key (kid) still matches a PEM configured
+  // without one.
+  CHECK(v.verify(sign(JWT_ALG_RS256, rsa_keys().private_pem, k_claims, "provider-key-1"), 1000));
   refused("!!.!!.!!", 1, "not a JWT");
 }
 
@@ -171,6 +178,12 @@ TEST_CASE("JWKS keys are chosen by kid, and a reload replaces them") {
   CHECK(wrong_kid.error().message.find("kid k2") != std::string::npos);
   CHECK_FALSE(parse_jwks(R"({"keys":[{"kty":"EC","crv":"P-256","x":"AAAA","y":"AAAA"}]})"));
   CHECK_FALSE(parse_jwks(R"({"keys":[]})"));
+  // Members of the wrong type are unusable keys, not a crash; one
+  // unusable key does not take the usable ones down.
+  CHECK_FALSE(parse_jwks(R"({"keys":[{"kty":null,"use":7,"crv":[]}]})"));
+  auto mixed = parse_jwks(R"({"keys":[{"kty":"EC","crv":"P-384","x":"AA","y":"AA"},)" + jwks.substr(9));
+  REQUIRE(mixed);
+  CHECK(mixed->size() == 1);
   CHECK_FALSE(parse_jwks("not json"));
 }
 

@@ -23,6 +23,23 @@ TEST_CASE("a text diff inserts and deletes only what changed") {
   CHECK(emoji.length_delta() == 0);
 }
 
+TEST_CASE("a text diff stays small and quick on texts that differ everywhere") {
+  // Every other character changed: more components than an edit may
+  // carry, so the changed middle is replaced whole.
+  std::string before, after;
+  for (int i = 0; i < 8000; ++i) {
+    before += (i % 2 ? 'a' : 'x');
+    after += (i % 2 ? 'b' : 'x');
+  }
+  auto op = diff_texts(before, after);
+  CHECK(op.components().size() <= k_max_diff_components);
+  CHECK(apply_to_string(before, op) == after);
+  // A long middle is not diffed at all (replaced whole, erased text kept).
+  std::string long_before(30'000, 'p'), long_after = "q" + std::string(29'999, 'p') + "r";
+  auto whole = diff_texts(long_before + "z", long_after + "z");
+  CHECK(apply_to_string(long_before + "z", whole) == long_after + "z");
+}
+
 TEST_CASE("a text diff of random edits rebuilds the new text (property)") {
   std::mt19937 rng{20261207};
   const char* alphabet[] = {"a", "b", "c", " ", "\n", "\xC3\xA9", "\xE2\x82\xAC", "\xF0\x9F\x98\x80"};

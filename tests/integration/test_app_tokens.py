@@ -182,6 +182,19 @@ def test_a_scoped_token_grants_exactly_its_scope():
         assert status == 403, body
         assert server.http("GET", f"/api/documents/{doc_id}", token=nothing)[0] == 403
         assert server.http("POST", "/api/documents", {"title": "t"}, token=editor)[0] == 403
+        # A scoped token lists what its scope grants, with the scope's role.
+        status, listed, _ = server.http("GET", "/api/documents", token=idp.token(
+            sub="owner", stet={"docs": {doc_id: "viewer"}}))
+        assert status == 200 and [(d["id"], d["role"]) for d in listed["documents"]] == [(doc_id, "viewer")]
+
+        async def viewer_cannot_create():
+            ws, _ = await raw(server.ws_url, {"clientId": "v2", "token": idp.token(
+                sub="v", stet={"docs": {"fresh-*": "viewer"}})})
+            await ws.send(json.dumps({"join": {"docId": "fresh-1"}}))
+            m = await next_matching(ws, lambda m: "error" in m or "snapshot" in m)
+            assert m.get("error", {}).get("code") == "unknown_document", m
+            await ws.close()
+        asyncio.run(viewer_cannot_create())
 
 
 def test_a_jwks_rotation_takes_effect_on_sighup():

@@ -84,8 +84,16 @@ def test_rest_edits_and_text_beside_websocket_typists_converge(backend):
                            ({"baseRev": -1, "ops": []}, "invalid_argument")):
             status, answer, _ = server.http("POST", "/api/documents/api-doc/edits", body)
             assert status >= 400 and answer["error"]["code"] == code, (body, answer)
-        status, answer, _ = server.http("PUT", "/api/documents/api-doc/text", {"text": 5})
-        assert status == 400 and answer["error"]["code"] == "invalid_argument"
+        for body in ({"text": 5}, {}, {"text": None}, {"txt": "typo"}):
+            status, answer, _ = server.http("PUT", "/api/documents/api-doc/text", body)
+            assert status == 400 and answer["error"]["code"] == "invalid_argument", (body, answer)
+        status, answer, _ = server.http("POST", "/api/documents/api-doc/edits",
+                                        {"baseRev": 1, "ops": [{"insert": "x"}], "clientId": "job-7"})
+        assert status == 400 and "clientSeq is required" in answer["error"]["message"]
+        status, answer, _ = server.http("POST", "/api/documents/api-doc/edits",
+                                        {"baseRev": 1, "ops": [{"insert": "x"}], "clientId": "job-42",
+                                         "clientSeq": 0})
+        assert status == 400
         status, answer, _ = server.http("PUT", "/api/documents/api-doc/text", b'{"text":"\\u0000"}')
         assert status == 400 and answer["error"]["code"] == "nul_character"
         assert server.http("GET", "/api/documents/no-such-doc/text")[0] == 404
