@@ -107,6 +107,9 @@ using registry_api = caf::typed_actor<
   caf::replies_to<idle_atom, std::string, std::uint64_t>::with<bool>,
   /// (open documents, storage loads so far).
   caf::replies_to<stats_atom>::with<std::uint64_t, std::uint64_t>,
+  /// Which of these documents this node owns now (the webhook sender
+  /// sends only its own documents' events).
+  caf::replies_to<owner_atom, std::vector<std::string>>::with<std::vector<std::string>>,
   // -- from the router --
   /// The live nodes, sorted.
   caf::reacts_to<ring_atom, std::vector<std::string>>,
@@ -172,7 +175,15 @@ using storage_api = caf::typed_actor<
   /// it is ""): the new epoch.
   caf::replies_to<revoke_atom, std::int64_t, std::string>::with<std::int64_t>,
   /// Deletes an account: the documents deleted with it.
-  caf::replies_to<erase_atom, std::int64_t>::with<std::vector<std::string>>>;
+  caf::replies_to<erase_atom, std::int64_t>::with<std::vector<std::string>>,
+  // -- the webhook outbox (see webhook_sender) --
+  /// (debounce ms, longest wait ms): the events due, after dropping those
+  /// older than 24 hours.
+  caf::replies_to<hook_atom, std::int64_t, std::int64_t>::with<webhook_batch>,
+  /// (event, rev sent): delivered to every receiver.
+  caf::replies_to<hook_done_atom, std::int64_t, std::uint64_t>::with<caf::ok_atom>,
+  /// (event, ms until the next attempt): a receiver failed.
+  caf::replies_to<hook_retry_atom, std::int64_t, std::int64_t>::with<caf::ok_atom>>;
 
 /// The storage actor's own type: its contract, its own timers, and the
 /// registry it tells what it stored for the REST API (a delete, a grant,

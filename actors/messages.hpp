@@ -69,6 +69,10 @@ using find_atom = caf::atom_constant<caf::atom("find")>;
 using erase_atom = caf::atom_constant<caf::atom("erase")>;
 using heard_atom = caf::atom_constant<caf::atom("heard")>;
 using route_atom = caf::atom_constant<caf::atom("route")>;
+using hook_atom = caf::atom_constant<caf::atom("hook")>;
+using hook_done_atom = caf::atom_constant<caf::atom("hookdone")>;
+using hook_retry_atom = caf::atom_constant<caf::atom("hookretry")>;
+using owner_atom = caf::atom_constant<caf::atom("owner")>;
 
 /// Which of `n` storage actors serves `doc_id`: the registry and the REST API
 /// pick the same one, so a document's writes keep their order.
@@ -140,6 +144,13 @@ struct edit_request : edit {
 };
 
 /// What `GET /api/documents/{id}` shows: the committed state.
+/// The webhook outbox's events due now, and how it stands.
+struct webhook_batch {
+  std::vector<storage::webhook_row> due;
+  std::int64_t expired = 0; // dropped just now: older than 24 hours
+  std::int64_t depth = 0;   // events waiting, due or not
+};
+
 struct document_view {
   std::string id;
   std::string title;
@@ -209,6 +220,7 @@ error from_caf(const caf::error& err);
 
 } // namespace stet
 
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stet::webhook_batch)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stet::join_request)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stet::edit_request)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stet::document_view)

@@ -352,6 +352,10 @@ registry_actor_api::behavior_type registry_actor(registry_self self, std::vector
     [=](stats_atom) -> caf::result<std::uint64_t, std::uint64_t> {
       return {static_cast<std::uint64_t>(self->state.open.size()), self->state.loads};
     },
+    [=](owner_atom, std::vector<std::string>& ids) -> std::vector<std::string> {
+      std::erase_if(ids, [&](const std::string& id) { return !owned_here(self->state, id); });
+      return std::move(ids);
+    },
   };
 }
 

@@ -356,6 +356,23 @@ storage_actor_api::behavior_type storage_actor(storage_actor_api::pointer self, 
     [=](find_atom, std::int64_t id) -> caf::result<storage::user_row> {
       return answered(*st, user_by_id(*st->store, id));
     },
+    [=](hook_atom, std::int64_t debounce_ms, std::int64_t max_wait_ms) -> caf::result<webhook_batch> {
+      constexpr std::int64_t k_day_ms = 24 * 3600 * 1000;
+      auto housekeeping = st->store->expire_webhooks(k_day_ms);
+      if (!housekeeping)
+        return answered(*st, result<webhook_batch>{housekeeping.error()});
+      auto due = st->store->due_webhooks(debounce_ms, max_wait_ms, 100);
+      if (!due)
+        return answered(*st, result<webhook_batch>{due.error()});
+      return answered(*st, result<webhook_batch>{
+                             webhook_batch{std::move(*due), housekeeping->first, housekeeping->second}});
+    },
+    [=](hook_done_atom, std::int64_t id, std::uint64_t rev) -> caf::result<caf::ok_atom> {
+      return answered(*st, st->store->webhook_delivered(id, rev));
+    },
+    [=](hook_retry_atom, std::int64_t id, std::int64_t retry_in_ms) -> caf::result<caf::ok_atom> {
+      return answered(*st, st->store->webhook_failed(id, retry_in_ms));
+    },
     [=](find_atom, const std::string& issuer, const std::string& subject) -> caf::result<storage::user_row> {
       return answered(*st, storage::external_user(*st->store, issuer, subject));
     },

@@ -118,4 +118,19 @@ result<claims> token_signer::verify(std::string_view token, std::int64_t now) co
   return c;
 }
 
+std::string hmac_sha256_hex(std::string_view key, std::string_view data) {
+  unsigned char mac[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), reinterpret_cast<const unsigned char*>(data.data()),
+       data.size(), mac, &len);
+  static constexpr char digits[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(2 * len);
+  for (unsigned i = 0; i < len; ++i) {
+    out += digits[mac[i] >> 4];
+    out += digits[mac[i] & 0xF];
+  }
+  return out;
+}
+
 } // namespace stet::auth

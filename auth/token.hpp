@@ -63,6 +63,9 @@ std::string base64url(std::string_view bytes);
 /// False when `text` is not base64url.
 bool base64url_decode(std::string_view text, std::string& out);
 
+/// HMAC-SHA256 of `data` under `key`, as lowercase hex (webhook signatures).
+std::string hmac_sha256_hex(std::string_view key, std::string_view data);
+
 /// `n` cryptographically random bytes, hex encoded (ids, secrets).
 std::string random_hex(std::size_t n);
 

@@ -1,3 +1,5 @@
 // Compiles Beast once for the whole program (its separate compilation mode),
-// instead of in every file that includes it. Asio's part is in actors/.
+// instead of in every file that includes it, with Asio's TLS part (the
+// webhook client's); the rest of Asio's is in actors/.
+#include <boost/asio/ssl/impl/src.hpp>
 #include <boost/beast/src.hpp>

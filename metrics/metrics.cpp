@@ -180,7 +180,17 @@ node_metrics::node_metrics()
     bus_rejected_family(prometheus::BuildCounter()
                           .Name("stet_bus_rejected_total")
                           .Help("Bus payloads and membership entries dropped unread (forged, replayed or malformed), by reason")
-                          .Register(*registry)) {
+                          .Register(*registry)),
+    webhook_family(prometheus::BuildCounter()
+                     .Name("stet_webhook_deliveries_total")
+                     .Help("Webhook deliveries by outcome: delivered (2xx from a receiver), failed (will be "
+                           "retried), expired (given up after 24 hours)")
+                     .Register(*registry)),
+    webhook_outbox_depth(prometheus::BuildGauge()
+                           .Name("stet_webhook_outbox_depth")
+                           .Help("Webhook events waiting in the outbox (as this node last counted them)")
+                           .Register(*registry)
+                           .Add({})) {
   // Every known label value from the start: a rate over a series that
   // appears only with its first event would miss that event.
   for (auto reason : {"bad_password", "bad_token", "no_token"})
@@ -189,6 +199,8 @@ node_metrics::node_metrics()
     rate_limited_family.Add({{"limit", limit}});
   for (auto reason : {"malformed", "bad_mac", "stale", "nested_batch", "undecodable", "foreign_member"})
     bus_rejected_family.Add({{"reason", reason}});
+  for (auto outcome : {"delivered", "failed", "expired"})
+    webhook_family.Add({{"outcome", outcome}});
   prometheus::BuildGauge()
     .Name("stet_build_info")
     .Help("Build of this node (value 1)")
@@ -204,6 +216,10 @@ void node_metrics::enable_cluster_metrics() {
 
 void node_metrics::bus_rejected(std::string_view reason) {
   bus_rejected_family.Add({{"reason", std::string{reason}}}).Increment();
+}
+
+void node_metrics::webhook(std::string_view outcome, double n) {
+  webhook_family.Add({{"outcome", std::string{outcome}}}).Increment(n);
 }
 
 void node_metrics::rejected(std::string_view code) {

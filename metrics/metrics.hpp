@@ -56,6 +56,9 @@ struct node_metrics {
   prometheus::Counter& redis_reconnects;
   prometheus::Counter& redis_errors;
   prometheus::Family<prometheus::Counter>& bus_rejected_family;
+  /// Webhook deliveries by outcome: delivered | failed | expired.
+  prometheus::Family<prometheus::Counter>& webhook_family;
+  prometheus::Gauge& webhook_outbox_depth;
   /// Cluster-only gauges: absent on a single node (so "Redis down" cannot fire there).
   prometheus::Gauge* redis_connected = nullptr;
   prometheus::Gauge* cluster_nodes = nullptr;
@@ -73,6 +76,7 @@ struct node_metrics {
   /// Counts a bus payload dropped unread: reason is malformed | bad_mac |
   /// stale | nested_batch | undecodable | foreign_member.
   void bus_rejected(std::string_view reason);
+  void webhook(std::string_view outcome, double n = 1);
   /// The registry in Prometheus text exposition format.
   std::string scrape() const;
 };

@@ -144,6 +144,18 @@ parsed_flags parse_flags(int argc, const char* const* argv, node_options opt) {
   serve->add_option("--jwt-secret-file", opt.jwt.secret_file, "file holding an HS256 secret (>= 32 bytes) for JWTs");
   serve->add_option("--jwt-issuer", opt.jwt.issuer, "the iss every JWT must carry (checked when set)");
   serve->add_option("--jwt-audience", opt.jwt.audience, "the aud every JWT must carry (checked when set)");
+  std::string webhook_secret_file;
+  std::size_t webhook_debounce_ms = 2000, webhook_max_wait_ms = 10000;
+  serve->add_option("--webhook-url", opt.webhook_urls,
+                    "an http:// or https:// URL that receives document and session events, signed (repeatable)")
+    ->take_all();
+  serve->add_option("--webhook-secret-file", webhook_secret_file,
+                    "file holding the key (>= 32 bytes) that signs webhook bodies (X-Stet-Signature)");
+  serve->add_option("--webhook-debounce-ms", webhook_debounce_ms,
+                    "a document's changes are sent once it was quiet this long...")
+    ->capture_default_str();
+  serve->add_option("--webhook-max-wait-ms", webhook_max_wait_ms, "... or at most this long after the first")
+    ->capture_default_str();
   serve->add_flag("--allow-anonymous", opt.allow_anonymous,
                   "sessions and requests without a token may use documents without an owner");
   serve->add_option("--token-ttl-seconds", opt.token_ttl_seconds, "lifetime of login tokens")
@@ -225,6 +237,8 @@ parsed_flags parse_flags(int argc, const char* const* argv, node_options opt) {
       opt.auth_secret = read_key("--auth-secret-file", auth_secret_file);
     else if (auto* v = std::getenv("STET_AUTH_SECRET"))
       opt.auth_secret = v;
+    if (!webhook_secret_file.empty())
+      opt.webhook_secret = read_key("--webhook-secret-file", webhook_secret_file);
   } catch (const CLI::CallForHelp&) {
     std::cout << app.help(); // the subcommand's, once `serve` was seen
     out.exit_code = 0;
@@ -242,6 +256,13 @@ parsed_flags parse_flags(int argc, const char* const* argv, node_options opt) {
       return fail("--metrics-listen needs HOST:PORT, got \"" + metrics_listen + "\"");
     opt.metrics_listen = *ops;
   }
+  if (!opt.webhook_urls.empty() && opt.webhook_secret.empty())
+    return fail("--webhook-url needs --webhook-secret-file: receivers check every body's signature");
+  for (auto& url : opt.webhook_urls)
+    if (!url.starts_with("http://") && !url.starts_with("https://"))
+      return fail("--webhook-url must be an http:// or https:// URL, got \"" + url + "\"");
+  opt.webhook_debounce = std::chrono::milliseconds{webhook_debounce_ms};
+  opt.webhook_max_wait = std::chrono::milliseconds{webhook_max_wait_ms};
   opt.registry.limits.history_age_ms = 1000 * history_seconds;
   limits.write_timeout = std::chrono::milliseconds{write_timeout_ms};
   doc.idle_timeout = std::chrono::milliseconds{idle_ms};

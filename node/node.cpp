@@ -5,22 +5,22 @@
 #include "actors/storage_actor.hpp"
 #include "auth/token.hpp"
 #include "gateway/listener.hpp"
+#include "gateway/webhook_client.hpp"
 #include "metrics/log.hpp"
 #include "storage/pg_store.hpp"
 #include "storage/sqlite_store.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
-
-#include <functional>
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
 #include <caf/send.hpp>
 
-#include <chrono>
 #include <algorithm>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <optional>
 #include <sched.h>
 #include <sys/stat.h>
@@ -163,6 +163,12 @@ int run_node(const node_options& opt) {
     return 1;
   }
   // Sessions this node left open when it last stopped are over.
+  // Whether the database writes webhook events from now on (every node of
+  // a cluster takes the same webhook flags).
+  if (auto st = stores->front()->enable_webhooks(!opt.webhook_urls.empty()); !st) {
+    log::error("cannot configure webhooks", {{"error", describe(st.error())}});
+    return 1;
+  }
   if (auto st = stores->front()->close_node_sessions(opt.node_id, now_ms()); !st)
     log::warn("cannot close stale sessions", {{"error", describe(st.error())}});
 
@@ -235,6 +241,13 @@ int run_node(const node_options& opt) {
                      opt.allowed_origins};
   gateway_context ctx{system, registry, stores_api, opt.limits, std::move(auth), opt.node_id, health,
                       opt.web_root};
+  webhook_sender_api webhooks;
+  if (!opt.webhook_urls.empty()) {
+    webhook_config wc{opt.webhook_urls, opt.webhook_secret, opt.webhook_debounce, opt.webhook_max_wait};
+    wc.transport = std::make_shared<webhook_client>(ioc);
+    webhooks = spawn_webhook_sender(system, stores_api.front(), registry, std::move(wc));
+    log::info("webhooks", {{"receivers", std::to_string(opt.webhook_urls.size())}});
+  }
   ctx.creations = creations;
   ctx.epochs = epochs;
   ctx.proxies = proxies;
@@ -305,6 +318,8 @@ int run_node(const node_options& opt) {
   if (bridge)
     bridge->stop();
   // Acked edits are already durable; unacked ones are resent by clients.
+  if (webhooks)
+    caf::anon_send_exit(webhooks, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(registry, caf::exit_reason::user_shutdown);
   if (router)
     caf::anon_send_exit(router, caf::exit_reason::user_shutdown);

@@ -52,6 +52,11 @@ struct node_options {
   /// An application's identity provider: where its keys are, and the
   /// issuer and audience its tokens must name.
   auth::jwt_settings jwt{};
+  /// Receivers of webhooks (none: no outbox is written) and their key.
+  std::vector<std::string> webhook_urls;
+  std::string webhook_secret;
+  std::chrono::milliseconds webhook_debounce{2000};
+  std::chrono::milliseconds webhook_max_wait{10000};
   /// CIDR blocks of reverse proxies whose X-Forwarded-For is believed.
   std::vector<std::string> trusted_proxies;
   /// Static web client folder ("" = none).

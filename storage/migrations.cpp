@@ -232,6 +232,120 @@ CREATE TABLE external_users(
   user_id BIGINT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
   PRIMARY KEY(issuer, subject));
 )sql"},
+    // Webhooks: every event is written to the outbox by a trigger in the
+    // transaction that causes it (a commit, a create, a delete, a session
+    // joining or leaving), so a node killed right after a commit still
+    // delivers it after the restart. Triggers write only while a node with
+    // webhooks configured says so (webhook_config), and a document's
+    // changes share one row (debounced: rev and last_at move on).
+    {12, "webhook outbox", R"sql(
+CREATE TABLE webhook_config(id INTEGER PRIMARY KEY CHECK (id = 1), enabled INTEGER NOT NULL DEFAULT 0);
+INSERT INTO webhook_config(id, enabled) VALUES(1, 0);
+CREATE TABLE webhook_outbox(
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  delivery TEXT NOT NULL UNIQUE,
+  event TEXT NOT NULL,
+  doc_id TEXT NOT NULL,
+  rev INTEGER NOT NULL DEFAULT 0,
+  user_id INTEGER,
+  node_id TEXT NOT NULL DEFAULT '',
+  session_id TEXT NOT NULL DEFAULT '',
+  first_at INTEGER NOT NULL,
+  last_at INTEGER NOT NULL,
+  next_attempt_at INTEGER NOT NULL DEFAULT 0,
+  attempts INTEGER NOT NULL DEFAULT 0);
+CREATE TRIGGER webhook_document_created AFTER INSERT ON documents WHEN (SELECT enabled FROM webhook_config WHERE id = 1) = 1
+BEGIN
+  INSERT INTO webhook_outbox(delivery, event, doc_id, first_at, last_at)
+  VALUES(lower(hex(randomblob(12))), 'document.created', NEW.id, CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER), CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER));
+END;
+CREATE TRIGGER webhook_document_changed AFTER UPDATE OF rev ON documents WHEN NEW.rev > OLD.rev AND (SELECT enabled FROM webhook_config WHERE id = 1) = 1
+BEGIN
+  INSERT INTO webhook_outbox(delivery, event, doc_id, rev, first_at, last_at)
+  VALUES('changed:' || NEW.id, 'document.changed', NEW.id, NEW.rev, CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER), CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER))
+  ON CONFLICT(delivery) DO UPDATE SET rev = excluded.rev, last_at = excluded.last_at;
+END;
+CREATE TRIGGER webhook_document_deleted AFTER DELETE ON documents WHEN (SELECT enabled FROM webhook_config WHERE id = 1) = 1
+BEGIN
+  DELETE FROM webhook_outbox WHERE delivery = 'changed:' || OLD.id;
+  INSERT INTO webhook_outbox(delivery, event, doc_id, rev, first_at, last_at)
+  VALUES(lower(hex(randomblob(12))), 'document.deleted', OLD.id, OLD.rev, CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER), CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER));
+END;
+CREATE TRIGGER webhook_session_joined AFTER INSERT ON sessions WHEN (SELECT enabled FROM webhook_config WHERE id = 1) = 1
+BEGIN
+  INSERT INTO webhook_outbox(delivery, event, doc_id, user_id, node_id, session_id, first_at, last_at)
+  VALUES(lower(hex(randomblob(12))), 'session.joined', NEW.doc_id, NEW.user_id, NEW.node_id, NEW.id, CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER),
+         CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER));
+END;
+CREATE TRIGGER webhook_session_changed AFTER UPDATE OF disconnected_at ON sessions
+WHEN (OLD.disconnected_at IS NULL) <> (NEW.disconnected_at IS NULL) AND (SELECT enabled FROM webhook_config WHERE id = 1) = 1
+BEGIN
+  INSERT INTO webhook_outbox(delivery, event, doc_id, user_id, node_id, session_id, first_at, last_at)
+  VALUES(lower(hex(randomblob(12))), CASE WHEN NEW.disconnected_at IS NULL THEN 'session.joined'
+         ELSE 'session.left' END, NEW.doc_id, NEW.user_id, NEW.node_id, NEW.id, CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER), CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER));
+END;
+)sql",
+     R"sql(
+CREATE TABLE webhook_config(id INTEGER PRIMARY KEY CHECK (id = 1), enabled BOOLEAN NOT NULL DEFAULT false);
+INSERT INTO webhook_config(id, enabled) VALUES(1, false);
+CREATE TABLE webhook_outbox(
+  id BIGSERIAL PRIMARY KEY,
+  delivery TEXT NOT NULL UNIQUE,
+  event TEXT NOT NULL,
+  doc_id TEXT NOT NULL,
+  rev BIGINT NOT NULL DEFAULT 0,
+  user_id BIGINT,
+  node_id TEXT NOT NULL DEFAULT '',
+  session_id TEXT NOT NULL DEFAULT '',
+  first_at BIGINT NOT NULL,
+  last_at BIGINT NOT NULL,
+  next_attempt_at BIGINT NOT NULL DEFAULT 0,
+  attempts INTEGER NOT NULL DEFAULT 0);
+CREATE FUNCTION webhook_document_event() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+  now_ms BIGINT := (extract(epoch FROM clock_timestamp()) * 1000)::bigint;
+BEGIN
+  IF NOT EXISTS (SELECT 1 FROM webhook_config WHERE id = 1 AND enabled) THEN
+    RETURN NULL;
+  END IF;
+  IF TG_OP = 'INSERT' THEN
+    INSERT INTO webhook_outbox(delivery, event, doc_id, first_at, last_at)
+    VALUES(gen_random_uuid()::text, 'document.created', NEW.id, now_ms, now_ms);
+  ELSIF TG_OP = 'DELETE' THEN
+    DELETE FROM webhook_outbox WHERE delivery = 'changed:' || OLD.id;
+    INSERT INTO webhook_outbox(delivery, event, doc_id, rev, first_at, last_at)
+    VALUES(gen_random_uuid()::text, 'document.deleted', OLD.id, OLD.rev, now_ms, now_ms);
+  ELSIF NEW.rev > OLD.rev THEN
+    INSERT INTO webhook_outbox(delivery, event, doc_id, rev, first_at, last_at)
+    VALUES('changed:' || NEW.id, 'document.changed', NEW.id, NEW.rev, now_ms, now_ms)
+    ON CONFLICT (delivery) DO UPDATE SET rev = EXCLUDED.rev, last_at = EXCLUDED.last_at;
+  END IF;
+  RETURN NULL;
+END $$;
+CREATE TRIGGER webhook_document AFTER INSERT OR DELETE OR UPDATE OF rev ON documents
+  FOR EACH ROW EXECUTE FUNCTION webhook_document_event();
+CREATE FUNCTION webhook_session_event() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+  now_ms BIGINT := (extract(epoch FROM clock_timestamp()) * 1000)::bigint;
+  kind TEXT;
+BEGIN
+  IF NOT EXISTS (SELECT 1 FROM webhook_config WHERE id = 1 AND enabled) THEN
+    RETURN NULL;
+  END IF;
+  IF TG_OP = 'INSERT' OR (OLD.disconnected_at IS NOT NULL AND NEW.disconnected_at IS NULL) THEN
+    kind := 'session.joined';
+  ELSIF OLD.disconnected_at IS NULL AND NEW.disconnected_at IS NOT NULL THEN
+    kind := 'session.left';
+  ELSE
+    RETURN NULL;
+  END IF;
+  INSERT INTO webhook_outbox(delivery, event, doc_id, user_id, node_id, session_id, first_at, last_at)
+  VALUES(gen_random_uuid()::text, kind, NEW.doc_id, NEW.user_id, NEW.node_id, NEW.id, now_ms, now_ms);
+  RETURN NULL;
+END $$;
+CREATE TRIGGER webhook_session AFTER INSERT OR UPDATE OF disconnected_at ON sessions
+  FOR EACH ROW EXECUTE FUNCTION webhook_session_event();
+)sql"},
   };
   return all;
 }

@@ -37,6 +37,13 @@ public:
   result<std::optional<user_row>> find_user_by_id(std::int64_t id) override;
   result<std::optional<user_row>> find_external_user(std::string_view issuer, std::string_view subject) override;
   status link_external_user(std::string_view issuer, std::string_view subject, std::int64_t user_id) override;
+  status enable_webhooks(bool on) override;
+  result<std::vector<webhook_row>> due_webhooks(std::int64_t debounce_ms, std::int64_t max_wait_ms,
+                                                std::size_t limit) override;
+  status webhook_delivered(std::int64_t id, std::uint64_t rev) override;
+  status webhook_failed(std::int64_t id, std::int64_t retry_in_ms) override;
+  result<std::pair<std::int64_t, std::int64_t>> expire_webhooks(std::int64_t max_age_ms) override;
+
   result<std::int64_t> revoke_tokens(std::int64_t user_id, std::optional<std::string> new_password_hash) override;
   result<std::vector<std::string>> delete_user(std::int64_t user_id) override;
   result<std::vector<listed_document>> list_documents(std::int64_t user_id) override;

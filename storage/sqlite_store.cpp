@@ -98,28 +98,6 @@ status sqlite_store::run(sqlite_statement& st, std::string_view what) {
   return st.run() == SQLITE_DONE ? ok() : status{failed(what)};
 }
 
-template <class Row, class Read>
-result<std::vector<Row>> sqlite_store::collect(sqlite_statement& st, std::string_view what, Read read) {
-  std::vector<Row> out;
-  int rc;
-  while ((rc = st.step()) == SQLITE_ROW)
-    out.push_back(read(st));
-  st.reset();
-  if (rc != SQLITE_DONE)
-    return failed(what);
-  return out;
-}
-
-template <class Row, class Read>
-result<std::optional<Row>> sqlite_store::first(sqlite_statement& st, std::string_view what, Read read) {
-  auto rows = collect<Row>(st, what, read);
-  if (!rows)
-    return rows.error();
-  if (rows->empty())
-    return std::optional<Row>{};
-  return std::optional<Row>{std::move(rows->front())};
-}
-
 sqlite_statement& sqlite_store::prepared(const char* sql) {
   auto& slot = cache_->statements[sql];
   if (!slot)

@@ -2,6 +2,7 @@
 // synchronous=FULL, so a committed transaction survives a crash or power cut.
 #pragma once
 
+#include "storage/sqlite_statement.hpp"
 #include "storage/store.hpp"
 
 #include <functional>
@@ -37,6 +38,13 @@ public:
   result<std::optional<user_row>> find_user_by_id(std::int64_t id) override;
   result<std::optional<user_row>> find_external_user(std::string_view issuer, std::string_view subject) override;
   status link_external_user(std::string_view issuer, std::string_view subject, std::int64_t user_id) override;
+  status enable_webhooks(bool on) override;
+  result<std::vector<webhook_row>> due_webhooks(std::int64_t debounce_ms, std::int64_t max_wait_ms,
+                                                std::size_t limit) override;
+  status webhook_delivered(std::int64_t id, std::uint64_t rev) override;
+  status webhook_failed(std::int64_t id, std::int64_t retry_in_ms) override;
+  result<std::pair<std::int64_t, std::int64_t>> expire_webhooks(std::int64_t max_age_ms) override;
+
   result<std::int64_t> revoke_tokens(std::int64_t user_id, std::optional<std::string> new_password_hash) override;
   result<std::vector<std::string>> delete_user(std::int64_t user_id) override;
   result<std::vector<listed_document>> list_documents(std::int64_t user_id) override;
@@ -71,5 +79,27 @@ private:
   struct cache;
   std::unique_ptr<cache> cache_;
 };
+
+template <class Row, class Read>
+result<std::vector<Row>> sqlite_store::collect(sqlite_statement& st, std::string_view what, Read read) {
+  std::vector<Row> out;
+  int rc;
+  while ((rc = st.step()) == SQLITE_ROW)
+    out.push_back(read(st));
+  st.reset();
+  if (rc != SQLITE_DONE)
+    return failed(what);
+  return out;
+}
+
+template <class Row, class Read>
+result<std::optional<Row>> sqlite_store::first(sqlite_statement& st, std::string_view what, Read read) {
+  auto rows = collect<Row>(st, what, read);
+  if (!rows)
+    return rows.error();
+  if (rows->empty())
+    return std::optional<Row>{};
+  return std::optional<Row>{std::move(rows->front())};
+}
 
 } // namespace stet::storage

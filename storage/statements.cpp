@@ -172,6 +172,41 @@ const statement link_external_user{
   "INSERT INTO external_users(issuer, subject, user_id) VALUES(?1, ?2, ?3) ON CONFLICT DO NOTHING",
   "INSERT INTO external_users(issuer, subject, user_id) VALUES($1, $2, $3) ON CONFLICT DO NOTHING"};
 
+const statement webhooks_enable{"webhooks_enable", "UPDATE webhook_config SET enabled = ?1 WHERE id = 1",
+                                "UPDATE webhook_config SET enabled = $1 WHERE id = 1"};
+
+const statement webhooks_due{
+  "webhooks_due",
+  "SELECT o.id, o.delivery, o.event, o.doc_id, o.rev, COALESCE(u.username, ''), COALESCE(o.user_id, 0), o.node_id, "
+  "o.session_id, o.last_at, o.attempts FROM webhook_outbox o LEFT JOIN users u ON u.id = o.user_id "
+  "WHERE o.next_attempt_at <= CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER) AND (o.event <> 'document.changed' "
+  "OR o.last_at <= CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER) - ?1 OR o.first_at <= CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER) - ?2) "
+  "ORDER BY o.id LIMIT ?3",
+  "SELECT o.id, o.delivery, o.event, o.doc_id, o.rev, COALESCE(u.username, ''), COALESCE(o.user_id, 0), o.node_id, "
+  "o.session_id, o.last_at, o.attempts FROM webhook_outbox o LEFT JOIN users u ON u.id = o.user_id "
+  "WHERE o.next_attempt_at <= (extract(epoch FROM clock_timestamp()) * 1000)::bigint AND (o.event <> 'document.changed' "
+  "OR o.last_at <= (extract(epoch FROM clock_timestamp()) * 1000)::bigint - $1 OR o.first_at <= (extract(epoch FROM clock_timestamp()) * 1000)::bigint - $2) "
+  "ORDER BY o.id LIMIT $3"};
+
+const statement webhook_delivered{"webhook_delivered", "DELETE FROM webhook_outbox WHERE id = ?1 AND rev <= ?2",
+                                  "DELETE FROM webhook_outbox WHERE id = $1 AND rev <= $2"};
+
+const statement webhook_rearm{
+  "webhook_rearm", "UPDATE webhook_outbox SET first_at = last_at, attempts = 0, next_attempt_at = 0 WHERE id = ?1",
+  "UPDATE webhook_outbox SET first_at = last_at, attempts = 0, next_attempt_at = 0 WHERE id = $1"};
+
+const statement webhook_failed{
+  "webhook_failed",
+  "UPDATE webhook_outbox SET attempts = attempts + 1, next_attempt_at = CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER) + ?2 WHERE id = ?1",
+  "UPDATE webhook_outbox SET attempts = attempts + 1, next_attempt_at = (extract(epoch FROM clock_timestamp()) * 1000)::bigint + $2 WHERE id = $1"};
+
+const statement webhooks_expire{"webhooks_expire",
+                                "DELETE FROM webhook_outbox WHERE first_at < CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER) - ?1 RETURNING id",
+                                "DELETE FROM webhook_outbox WHERE first_at < (extract(epoch FROM clock_timestamp()) * 1000)::bigint - $1 RETURNING id"};
+
+const statement webhooks_depth{"webhooks_depth", "SELECT COUNT(*) FROM webhook_outbox",
+                               "SELECT COUNT(*) FROM webhook_outbox"};
+
 const statement find_user{
   "find_user",
   "SELECT id, username, COALESCE(email, ''), password_hash, created_at, token_epoch FROM users WHERE username = ?1",
@@ -256,6 +291,8 @@ const std::vector<const statement*>& postgres_prepared() {
                                       &save_snapshot,    &keep_pruned_clients, &prune_ops,       &open_sessions,
                                       &close_node_sessions, &create_user,   &find_user,          &find_user_by_id,
                                       &find_external_user, &link_external_user,
+                                      &webhooks_enable, &webhooks_due, &webhook_delivered, &webhook_rearm,
+                                      &webhook_failed, &webhooks_expire, &webhooks_depth,
                                       &revoke_tokens,    &owned_documents,  &bump_acl_version,   &remove_role,
                                       &set_role,         &access_list,      &history};
     for (auto& s : delete_user_steps)

@@ -81,6 +81,24 @@ extern const statement set_role;
 extern const statement access_list;
 extern const statement history;
 
+// -- webhook outbox (rows written by triggers, see migration 12) --
+
+/// Whether the triggers write events ($1).
+extern const statement webhooks_enable;
+/// Events due now ($1 debounce ms, $2 longest wait ms, $3 limit): changes
+/// quiet for the debounce, or waiting since their first for the longest
+/// wait; every other event at once; each once its retry time came.
+extern const statement webhooks_due;
+/// Delivered ($1 id, $2 rev sent): gone unless a newer change came since...
+extern const statement webhook_delivered;
+/// ... which then waits its own debounce ($1 id).
+extern const statement webhook_rearm;
+/// Failed ($1 id, $2 ms until the next attempt).
+extern const statement webhook_failed;
+/// Drops events older than $1 ms, returning their ids.
+extern const statement webhooks_expire;
+extern const statement webhooks_depth;
+
 /// Every statement PostgreSQL prepares on a new connection.
 const std::vector<const statement*>& postgres_prepared();
 

@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace stet::storage {
@@ -123,6 +124,25 @@ struct snapshot_row {
   std::uint64_t prune_through = 0;
 };
 
+/// An event in the webhook outbox (see migration 12).
+struct webhook_row {
+  std::int64_t id = 0;
+  /// Unique per event; a document's pending changes share "changed:<id>".
+  std::string delivery;
+  /// document.created | document.changed | document.deleted |
+  /// session.joined | session.left
+  std::string event;
+  std::string doc_id;
+  /// document.changed: the newest revision committed; deleted: the last.
+  std::uint64_t rev = 0;
+  std::string username; // sessions: "" for anonymous ones
+  std::int64_t user_id = 0;
+  std::string node_id;
+  std::string session_id;
+  std::int64_t at = 0; // unix ms of the (newest) change
+  int attempts = 0;
+};
+
 /// What one durable transaction writes.
 struct write_batch {
   /// Any documents; each document's revs consecutive and following its
@@ -207,6 +227,22 @@ public:
   /// A document that does not exist has version 0 and no entries.
   virtual result<acl_snapshot> access_list(std::string_view doc_id) = 0;
   virtual result<std::vector<history_row>> history(std::string_view doc_id) = 0;
+
+  // -- webhook outbox: written by the database in the transactions that
+  // cause the events (migration 12), read and cleared by the sender --
+
+  /// Whether events are written from now on (every node of a cluster
+  /// takes the same webhook flags).
+  virtual status enable_webhooks(bool on) = 0;
+  /// Events due now, oldest first (see sql::webhooks_due).
+  virtual result<std::vector<webhook_row>> due_webhooks(std::int64_t debounce_ms, std::int64_t max_wait_ms,
+                                                        std::size_t limit) = 0;
+  /// Delivered to every receiver: removed, unless a change newer than
+  /// `rev` came meanwhile (then it waits its own debounce).
+  virtual status webhook_delivered(std::int64_t id, std::uint64_t rev) = 0;
+  virtual status webhook_failed(std::int64_t id, std::int64_t retry_in_ms) = 0;
+  /// Drops events older than `max_age_ms`; returns (dropped, still queued).
+  virtual result<std::pair<std::int64_t, std::int64_t>> expire_webhooks(std::int64_t max_age_ms) = 0;
 
   /// Schema version after migrations.
   virtual int schema_version() = 0;

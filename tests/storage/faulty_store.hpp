@@ -99,6 +99,22 @@ public:
   status link_external_user(std::string_view issuer, std::string_view subject, std::int64_t user_id) override {
     return real_->link_external_user(issuer, subject, user_id);
   }
+  status enable_webhooks(bool on) override {
+    return real_->enable_webhooks(on);
+  }
+  result<std::vector<storage::webhook_row>> due_webhooks(std::int64_t debounce_ms, std::int64_t max_wait_ms,
+                                                         std::size_t limit) override {
+    return real_->due_webhooks(debounce_ms, max_wait_ms, limit);
+  }
+  status webhook_delivered(std::int64_t id, std::uint64_t rev) override {
+    return real_->webhook_delivered(id, rev);
+  }
+  status webhook_failed(std::int64_t id, std::int64_t retry_in_ms) override {
+    return real_->webhook_failed(id, retry_in_ms);
+  }
+  result<std::pair<std::int64_t, std::int64_t>> expire_webhooks(std::int64_t max_age_ms) override {
+    return real_->expire_webhooks(max_age_ms);
+  }
   result<std::int64_t> revoke_tokens(std::int64_t user_id, std::optional<std::string> new_password_hash) override {
     return real_->revoke_tokens(user_id, std::move(new_password_hash));
   }

@@ -89,6 +89,17 @@ TEST_CASE("pg_store revokes tokens, changes passwords and deletes accounts") {
   });
 }
 
+TEST_CASE("pg_store writes the webhook outbox in the transactions that cause its events") {
+  if (!postgres_available())
+    return;
+  scratch_database db;
+  test::run_webhook_conformance([&](bool) {
+    auto s = storage::pg_store::open(db.conninfo());
+    REQUIRE_MESSAGE(s, (s ? "" : s.error().message));
+    return std::move(*s);
+  });
+}
+
 TEST_CASE("pg_store migrates once when several nodes start together") {
   if (!postgres_available())
     return;

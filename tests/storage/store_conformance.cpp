@@ -415,4 +415,62 @@ void run_account_conformance(const store_factory& open) {
   CHECK(found_again->id == ada->id);
 }
 
+void run_webhook_conformance(const store_factory& open) {
+  auto s = open(false);
+  REQUIRE(s);
+  auto events = [&](std::int64_t debounce_ms = 0) {
+    auto due = s->due_webhooks(debounce_ms, 3'600'000, 100);
+    REQUIRE(due);
+    return *due;
+  };
+  // Disabled: nothing is written.
+  REQUIRE(s->enable_webhooks(false));
+  document_row quiet;
+  quiet.id = "hook-quiet";
+  REQUIRE(s->create_document(quiet));
+  CHECK(events().empty());
+  REQUIRE(s->enable_webhooks(true));
+  document_row doc;
+  doc.id = "hooked";
+  REQUIRE(s->create_document(doc));
+  auto op = [](std::uint64_t rev) { return op_row{"hooked", rev, "x", "c", rev, rev, 0, 0}; };
+  REQUIRE(s->commit({.ops = {op(1)}, .sessions = {session_event{"s1", "hooked", "n1", "", 5, true}}}));
+  REQUIRE(s->commit({.ops = {op(2), op(3)}}));
+  auto due = events();
+  std::vector<std::string> kinds;
+  for (auto& e : due)
+    kinds.push_back(e.event);
+  CHECK(kinds == std::vector<std::string>{"document.created", "document.changed", "session.joined"});
+  // One row for the document's changes, at its newest revision.
+  auto changed = due[1];
+  CHECK(changed.rev == 3);
+  CHECK(changed.delivery == "changed:hooked");
+  CHECK(due[2].node_id == "n1");
+  CHECK(due[2].session_id == "s1");
+  // Debounced: not due while the last change is younger than the debounce.
+  CHECK(events(3'600'000).size() == 2);
+  // Failed: not due again before its retry time.
+  REQUIRE(s->webhook_failed(due[0].id, 3'600'000));
+  CHECK(events().size() == 2);
+  // Delivered at rev 3 but a change came since: it stays for that one.
+  REQUIRE(s->commit({.ops = {op(4)}}));
+  REQUIRE(s->webhook_delivered(changed.id, 3));
+  auto after = events();
+  REQUIRE(after.size() == 2);
+  CHECK(after[0].rev == 4);
+  REQUIRE(s->webhook_delivered(after[0].id, 4));
+  REQUIRE(s->webhook_delivered(after[1].id, 0));
+  CHECK(events().empty());
+  // A delete is an event, and takes the document's pending change along.
+  REQUIRE(s->commit({.ops = {op(5)}}));
+  REQUIRE(s->delete_document("hooked"));
+  auto gone = events();
+  REQUIRE(gone.size() == 1);
+  CHECK(gone[0].event == "document.deleted");
+  auto counts = s->expire_webhooks(0);
+  REQUIRE(counts);
+  CHECK(counts->second >= 0);
+  REQUIRE(s->enable_webhooks(false));
+}
+
 } // namespace stet::test

@@ -18,5 +18,8 @@ void run_store_conformance(const store_factory& open);
 void run_text_conformance(const store_factory& open);
 /// Accounts: token epochs, password changes and deleting a user.
 void run_account_conformance(const store_factory& open);
+/// The webhook outbox: events written in the transactions that cause
+/// them while enabled, debounced changes, delivery and retry.
+void run_webhook_conformance(const store_factory& open);
 
 } // namespace stet::test
