@@ -177,9 +177,9 @@ using storage_api = caf::typed_actor<
   /// Deletes an account: the documents deleted with it.
   caf::replies_to<erase_atom, std::int64_t>::with<std::vector<std::string>>,
   // -- the webhook outbox (see webhook_sender) --
-  /// (debounce ms, longest wait ms): the events due, after dropping those
-  /// older than 24 hours.
-  caf::replies_to<hook_atom, std::int64_t, std::int64_t>::with<webhook_batch>,
+  /// (debounce ms, longest wait ms, housekeeping): the events due; with
+  /// housekeeping, after dropping those older than 24 hours, and counted.
+  caf::replies_to<hook_atom, std::int64_t, std::int64_t, bool>::with<webhook_batch>,
   /// (event, rev sent): delivered to every receiver.
   caf::replies_to<hook_done_atom, std::int64_t, std::uint64_t>::with<caf::ok_atom>,
   /// (event, ms until the next attempt): a receiver failed.

@@ -356,16 +356,21 @@ storage_actor_api::behavior_type storage_actor(storage_actor_api::pointer self, 
     [=](find_atom, std::int64_t id) -> caf::result<storage::user_row> {
       return answered(*st, user_by_id(*st->store, id));
     },
-    [=](hook_atom, std::int64_t debounce_ms, std::int64_t max_wait_ms) -> caf::result<webhook_batch> {
+    [=](hook_atom, std::int64_t debounce_ms, std::int64_t max_wait_ms,
+        bool housekeeping) -> caf::result<webhook_batch> {
       constexpr std::int64_t k_day_ms = 24 * 3600 * 1000;
-      auto housekeeping = st->store->expire_webhooks(k_day_ms);
-      if (!housekeeping)
-        return answered(*st, result<webhook_batch>{housekeeping.error()});
-      auto due = st->store->due_webhooks(debounce_ms, max_wait_ms, 100);
+      webhook_batch batch;
+      if (housekeeping) {
+        auto counts = st->store->expire_webhooks(k_day_ms);
+        if (!counts)
+          return answered(*st, result<webhook_batch>{counts.error()});
+        std::tie(batch.expired, batch.depth) = *counts;
+      }
+      auto due = st->store->due_webhooks(debounce_ms, max_wait_ms, 500);
       if (!due)
         return answered(*st, result<webhook_batch>{due.error()});
-      return answered(*st, result<webhook_batch>{
-                             webhook_batch{std::move(*due), housekeeping->first, housekeeping->second}});
+      batch.due = std::move(*due);
+      return answered(*st, result<webhook_batch>{std::move(batch)});
     },
     [=](hook_done_atom, std::int64_t id, std::uint64_t rev) -> caf::result<caf::ok_atom> {
       return answered(*st, st->store->webhook_delivered(id, rev));

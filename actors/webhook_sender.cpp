@@ -30,10 +30,19 @@ struct sender_state {
   registry_api registry;
   webhook_config config;
   bool polling = false;
+  std::uint64_t polls = 0;
   std::unordered_map<std::int64_t, in_flight> sending;
-  /// Receivers that answered 2xx, per event, so a retry goes only to the
-  /// others (kept until the event is cleared).
-  std::unordered_map<std::int64_t, std::set<std::string>> reached;
+  /// Events whose outcome storage is recording: a poll answered before
+  /// it did must not start them again.
+  std::set<std::int64_t> clearing;
+  /// Documents with an event in flight or clearing: a document's events
+  /// due together go one at a time, oldest first (a retry waiting out its
+  /// backoff does not hold up the others: receivers may see events out of
+  /// order then, and order them by ts).
+  std::multiset<std::string> busy;
+  /// Per event, the revision each receiver answered 2xx for, so a retry
+  /// goes only to the others (and again to all when a change moved on).
+  std::unordered_map<std::int64_t, std::unordered_map<std::string, std::uint64_t>> reached;
 
   static inline const char* name = "webhook-sender";
 };
@@ -45,18 +54,48 @@ void poll_again(self_ptr self, sender_state& st) {
   self->delayed_send(self, st.config.poll, hook_atom::value);
 }
 
-void give_up_for_now(self_ptr self, sender_state& st, const storage::webhook_row& row) {
-  metrics::get().webhook("failed");
-  self->request(st.store, k_store_timeout, hook_retry_atom::value, row.id, webhook_backoff(row.attempts).count())
-    .then([](caf::ok_atom) {}, [](caf::error&) {}); // read again at the next poll either way
+// Storage records an event's outcome; until it answered, the event is
+// neither started again nor is its document's next one.
+template <class Atom, class Arg>
+void record(self_ptr self, sender_state& st, const storage::webhook_row& row, Atom atom, Arg arg) {
+  st.clearing.insert(row.id);
+  st.busy.insert(row.doc_id);
+  auto done = [self, id = row.id, doc = row.doc_id] {
+    self->state.clearing.erase(id);
+    if (auto it = self->state.busy.find(doc); it != self->state.busy.end())
+      self->state.busy.erase(it);
+  };
+  self->request(st.store, k_store_timeout, atom, row.id, arg)
+    .then([done](caf::ok_atom) { done(); }, [done](caf::error&) { done(); }); // read again at the next poll
+}
+
+void finish(self_ptr self, sender_state& st, std::int64_t id) {
+  auto it = st.sending.find(id);
+  if (it == st.sending.end())
+    return;
+  auto row = it->second.row;
+  auto rev = it->second.rev;
+  bool failed = it->second.failed;
+  st.sending.erase(it);
+  if (auto b = st.busy.find(row.doc_id); b != st.busy.end())
+    st.busy.erase(b);
+  if (failed) {
+    metrics::get().webhook("failed");
+    return record(self, st, row, hook_retry_atom::value, webhook_backoff(row.attempts).count());
+  }
+  metrics::get().webhook("delivered");
+  st.reached.erase(id);
+  record(self, st, row, hook_done_atom::value, rev); // not cleared: sent again, at least once
 }
 
 void send_to_receivers(self_ptr self, sender_state& st, in_flight& f, const std::string& body) {
   auto& reached = st.reached[f.row.id];
-  auto delivery = f.row.event == "document.changed" ? f.row.doc_id + "@" + std::to_string(f.rev) : f.row.delivery;
+  // The delivery id is in the signed body too, so a captured request
+  // cannot be replayed under a fresh id.
+  auto delivery = webhook_delivery_id(f.row, f.rev);
   auto signature = "sha256=" + auth::hmac_sha256_hex(st.config.secret, body);
   for (auto& url : st.config.urls) {
-    if (reached.count(url))
+    if (auto r = reached.find(url); r != reached.end() && r->second >= f.rev)
       continue;
     ++f.waiting;
     webhook_request req{url,
@@ -72,12 +111,15 @@ void send_to_receivers(self_ptr self, sender_state& st, in_flight& f, const std:
       caf::anon_send(me, hook_done_atom::value, id, url, status, std::move(error));
     });
   }
+  if (f.waiting == 0) // every receiver has it already
+    finish(self, st, f.row.id);
 }
 
 void start(self_ptr self, sender_state& st, const storage::webhook_row& row) {
   auto& f = st.sending[row.id];
   f.row = row;
   f.rev = row.rev;
+  st.busy.insert(row.doc_id);
   if (row.event != "document.changed")
     return send_to_receivers(self, st, f, webhook_body(row, row.rev, nullptr));
   // The committed text as it is now (it may be newer than the row's rev:
@@ -94,8 +136,11 @@ void start(self_ptr self, sender_state& st, const storage::webhook_row& row) {
       [=](caf::error&) {
         // Not readable now (storage away, or deleted meanwhile: its delete
         // removed the change already): the next poll sees.
-        self->state.sending.erase(row.id);
-        give_up_for_now(self, self->state, row);
+        auto it = self->state.sending.find(row.id);
+        if (it == self->state.sending.end())
+          return;
+        it->second.failed = true;
+        finish(self, self->state, row.id);
       });
 }
 
@@ -106,16 +151,26 @@ void poll(self_ptr self) {
   st.polling = true;
   auto debounce = static_cast<std::int64_t>(st.config.debounce.count());
   auto max_wait = static_cast<std::int64_t>(st.config.max_wait.count());
-  self->request(st.store, k_store_timeout, hook_atom::value, debounce, max_wait)
+  // Expiring and counting the outbox scan it: every 40 polls (10 s) is enough.
+  bool housekeeping = st.polls++ % 40 == 0;
+  self->request(st.store, k_store_timeout, hook_atom::value, debounce, max_wait, housekeeping)
     .then(
       [=](webhook_batch& batch) {
         auto& st = self->state;
-        metrics::get().webhook_outbox_depth.Set(static_cast<double>(batch.depth));
+        if (housekeeping)
+          metrics::get().webhook_outbox_depth.Set(static_cast<double>(batch.depth));
         if (batch.expired > 0) {
           metrics::get().webhook("expired", static_cast<double>(batch.expired));
           log::warn("webhook events given up after 24 hours", {{"events", std::to_string(batch.expired)}});
         }
-        std::erase_if(batch.due, [&](const storage::webhook_row& r) { return st.sending.count(r.id) > 0; });
+        // Receivers reached stay known while their events wait for retries;
+        // past this many (a long outage of one receiver) they are forgotten
+        // and a retry may reach a receiver twice (at least once).
+        if (st.reached.size() > 100'000)
+          st.reached.clear();
+        std::erase_if(batch.due, [&](const storage::webhook_row& r) {
+          return st.sending.count(r.id) > 0 || st.clearing.count(r.id) > 0 || st.busy.count(r.doc_id) > 0;
+        });
         if (batch.due.empty())
           return poll_again(self, st);
         std::vector<std::string> ids;
@@ -128,8 +183,8 @@ void poll(self_ptr self) {
             [=](std::vector<std::string>& owned) {
               auto& st = self->state;
               std::set<std::string> mine(owned.begin(), owned.end());
-              for (auto& r : batch.due)
-                if (mine.count(r.doc_id) && !st.sending.count(r.id))
+              for (auto& r : batch.due) // oldest first: a document's first only
+                if (mine.count(r.doc_id) && !st.sending.count(r.id) && !st.clearing.count(r.id) && !st.busy.count(r.doc_id))
                   start(self, st, r);
               poll_again(self, st);
             },
@@ -148,7 +203,7 @@ void answered(self_ptr self, std::int64_t id, const std::string& url, int status
     return;
   auto& f = it->second;
   if (status >= 200 && status < 300) {
-    st.reached[id].insert(url);
+    st.reached[id][url] = f.rev;
   } else {
     f.failed = true;
     log::warn("webhook not delivered", {{"event", f.row.event},
@@ -157,18 +212,8 @@ void answered(self_ptr self, std::int64_t id, const std::string& url, int status
                                          {"error", error},
                                          {"attempts", std::to_string(f.row.attempts + 1)}});
   }
-  if (--f.waiting > 0)
-    return;
-  auto row = f.row;
-  auto rev = f.rev;
-  bool failed = f.failed;
-  st.sending.erase(it);
-  if (failed)
-    return give_up_for_now(self, st, row);
-  metrics::get().webhook("delivered");
-  st.reached.erase(id);
-  self->request(st.store, k_store_timeout, hook_done_atom::value, row.id, rev)
-    .then([](caf::ok_atom) {}, [](caf::error&) {}); // not cleared: sent again, at least once
+  if (--f.waiting == 0)
+    finish(self, st, id);
 }
 
 } // namespace
@@ -183,8 +228,13 @@ std::chrono::milliseconds webhook_backoff(int attempts) {
   return capped * jitter(rng) / 100;
 }
 
+std::string webhook_delivery_id(const storage::webhook_row& row, std::uint64_t rev) {
+  return row.event == "document.changed" ? row.doc_id + "@" + std::to_string(rev) : row.delivery;
+}
+
 std::string webhook_body(const storage::webhook_row& row, std::uint64_t rev, const std::string* text) {
-  nlohmann::json body{{"event", row.event}, {"docId", row.doc_id}, {"ts", row.at}};
+  nlohmann::json body{
+    {"event", row.event}, {"deliveryId", webhook_delivery_id(row, rev)}, {"docId", row.doc_id}, {"ts", row.at}};
   if (row.event == "document.changed" || row.event == "document.deleted")
     body["rev"] = rev;
   if (text)

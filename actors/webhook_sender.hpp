@@ -52,6 +52,11 @@ struct webhook_config {
 /// Backoff before attempt `attempts + 1`: 1 s doubling to 10 minutes.
 std::chrono::milliseconds webhook_backoff(int attempts);
 
+/// X-Stet-Delivery (also in the signed body as deliveryId): unique per
+/// event, the same on every retry of the same content; a change's is
+/// "<docId>@<rev>".
+std::string webhook_delivery_id(const storage::webhook_row& row, std::uint64_t rev);
+
 /// The JSON body of `row` (document.changed: with `text` at `rev`).
 std::string webhook_body(const storage::webhook_row& row, std::uint64_t rev, const std::string* text);
 

@@ -9,7 +9,23 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ssl/context.hpp>
 
+#include <optional>
+#include <string>
+
 namespace stet {
+
+/// Where a webhook URL points.
+struct webhook_target {
+  bool tls = false;
+  std::string host; // a name, or an address (IPv6 without brackets)
+  bool is_address = false;
+  std::string port;
+  std::string host_header; // as in the URL, with its port
+  std::string path;
+};
+
+/// nullopt unless `url` is http:// or https:// with a host.
+std::optional<webhook_target> parse_webhook_url(const std::string& url);
 
 class webhook_client final : public webhook_transport {
 public:

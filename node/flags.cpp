@@ -1,7 +1,10 @@
 #include "node/flags.hpp"
 
+#include "gateway/webhook_client.hpp"
+
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
 #include <fstream>
 #include <iostream>
 #include <limits>
@@ -259,8 +262,11 @@ parsed_flags parse_flags(int argc, const char* const* argv, node_options opt) {
   if (!opt.webhook_urls.empty() && opt.webhook_secret.empty())
     return fail("--webhook-url needs --webhook-secret-file: receivers check every body's signature");
   for (auto& url : opt.webhook_urls)
-    if (!url.starts_with("http://") && !url.starts_with("https://"))
-      return fail("--webhook-url must be an http:// or https:// URL, got \"" + url + "\"");
+    if (!parse_webhook_url(url))
+      return fail("--webhook-url must be an http:// or https:// URL with a host, got \"" + url + "\"");
+  // A receiver named twice would be sent everything twice.
+  std::sort(opt.webhook_urls.begin(), opt.webhook_urls.end());
+  opt.webhook_urls.erase(std::unique(opt.webhook_urls.begin(), opt.webhook_urls.end()), opt.webhook_urls.end());
   opt.webhook_debounce = std::chrono::milliseconds{webhook_debounce_ms};
   opt.webhook_max_wait = std::chrono::milliseconds{webhook_max_wait_ms};
   opt.registry.limits.history_age_ms = 1000 * history_seconds;

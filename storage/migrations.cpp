@@ -254,6 +254,9 @@ CREATE TABLE webhook_outbox(
   last_at INTEGER NOT NULL,
   next_attempt_at INTEGER NOT NULL DEFAULT 0,
   attempts INTEGER NOT NULL DEFAULT 0);
+CREATE INDEX webhook_outbox_due ON webhook_outbox(next_attempt_at, id);
+CREATE INDEX webhook_outbox_age ON webhook_outbox(first_at);
+CREATE INDEX webhook_outbox_document ON webhook_outbox(doc_id, id);
 CREATE TRIGGER webhook_document_created AFTER INSERT ON documents WHEN (SELECT enabled FROM webhook_config WHERE id = 1) = 1
 BEGIN
   INSERT INTO webhook_outbox(delivery, event, doc_id, first_at, last_at)
@@ -301,6 +304,9 @@ CREATE TABLE webhook_outbox(
   last_at BIGINT NOT NULL,
   next_attempt_at BIGINT NOT NULL DEFAULT 0,
   attempts INTEGER NOT NULL DEFAULT 0);
+CREATE INDEX webhook_outbox_due ON webhook_outbox(next_attempt_at, id);
+CREATE INDEX webhook_outbox_age ON webhook_outbox(first_at);
+CREATE INDEX webhook_outbox_document ON webhook_outbox(doc_id, id);
 CREATE FUNCTION webhook_document_event() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
   now_ms BIGINT := (extract(epoch FROM clock_timestamp()) * 1000)::bigint;

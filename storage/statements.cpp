@@ -104,9 +104,11 @@ const statement advance_documents{
 const statement session_join{
   "session_join",
   "INSERT INTO sessions(id, doc_id, user_id, node_id, connected_at) VALUES(?1, ?2, ?3, ?4, ?5) "
-  "ON CONFLICT(id, doc_id) DO UPDATE SET connected_at = excluded.connected_at, disconnected_at = NULL",
+  "ON CONFLICT(id, doc_id) DO UPDATE SET connected_at = excluded.connected_at, disconnected_at = NULL, "
+  "node_id = excluded.node_id",
   "INSERT INTO sessions(id, doc_id, user_id, node_id, connected_at) VALUES($1, $2, $3, $4, $5) "
-  "ON CONFLICT (id, doc_id) DO UPDATE SET connected_at = EXCLUDED.connected_at, disconnected_at = NULL"};
+  "ON CONFLICT (id, doc_id) DO UPDATE SET connected_at = EXCLUDED.connected_at, disconnected_at = NULL, "
+  "node_id = EXCLUDED.node_id"};
 
 const statement session_leave{"session_leave",
                               "UPDATE sessions SET disconnected_at = ?1 WHERE id = ?2 AND doc_id = ?3",

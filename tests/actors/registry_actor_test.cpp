@@ -126,7 +126,7 @@ struct fixture {
   join_request join(const std::string& doc, const std::string& client, std::shared_ptr<threaded_sink> sink,
                     const caf::actor& gateway) {
     return join_request{doc,  "lww", 0, false, client, "session-" + client, 0, {},
-                        sink, caf::actor_cast<session_api>(gateway), {}};
+                        sink, caf::actor_cast<session_api>(gateway), {}, "ip:test"};
   }
 
   std::pair<std::uint64_t, std::uint64_t> stats() {
@@ -322,7 +322,8 @@ struct remote_sessions : stet::test::actor_fixture {
 
   void join(const std::string& session) {
     self->send(registry, join_atom::value,
-               join_request{"d", "lww", 0, false, "c-" + session, session, 0, {}, sink, session_api{}, "n2"});
+               join_request{"d", "lww", 0, false, "c-" + session, session, 0, {}, sink, session_api{}, "n2",
+                                            "ip:n2"});
     run();
   }
 
