@@ -108,5 +108,7 @@ private:
 bool looks_like_jwt(std::string_view token);
 
 std::string_view to_string(jwt_algorithm alg);
+/// "HS256" | "RS256" | "ES256"; nullopt for every other name.
+std::optional<jwt_algorithm> parse_algorithm(std::string_view name);
 
 } // namespace stet::auth
