@@ -46,7 +46,7 @@ struct webhook_config {
   std::chrono::milliseconds debounce{2000};
   std::chrono::milliseconds max_wait{10000};
   std::chrono::milliseconds poll{250};
-  std::shared_ptr<webhook_transport> transport;
+  std::shared_ptr<webhook_transport> transport{};
 };
 
 /// Backoff before attempt `attempts + 1`: 1 s doubling to 10 minutes.

@@ -42,14 +42,14 @@ private:
 struct edit_plan {
   std::string doc_id;
   std::string scoped_role;
-  std::string client_id;
+  std::string client_id{};
   std::uint64_t client_seq = 1;
   /// POST .../edits: these ops at base_rev.
-  std::optional<operation> ops;
+  std::optional<operation> ops{};
   /// PUT .../text: the difference from the text at base_rev (or the
   /// current text when there is none) to this one.
-  std::optional<std::string> text;
-  std::optional<std::uint64_t> base_rev;
+  std::optional<std::string> text{};
+  std::optional<std::uint64_t> base_rev{};
 };
 
 struct editor_state {
