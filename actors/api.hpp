@@ -73,7 +73,9 @@ using remote_document_api = document_api::extend<
   /// parsed by the router.
   caf::reacts_to<bus_atom, wire::BusEnvelope>,
   /// Redis confirmed the subscription to the document's channel.
-  caf::reacts_to<subscribed_atom>>;
+  caf::reacts_to<subscribed_atom>,
+  /// Its own timer: does the owner still answer?
+  caf::reacts_to<relay_watch_atom>>;
 
 /// The directory of a node's documents, and its router in a cluster.
 using registry_api = caf::typed_actor<

@@ -22,8 +22,8 @@ void refuse(cluster_router_self self, const std::string& node, const std::string
 constexpr auto k_join_timeout = 2 * k_store_timeout + std::chrono::seconds(10);
 
 // A session of another node joins: the same request as a session of this
-// node, with a sink that publishes to its node. A join that fails is
-// withdrawn (a session told it failed is never left subscribed) and the
+// node, with a sink that publishes to its node; an empty message follows
+// the join's frames once it is admitted. A join that fails is withdrawn (a session told it failed is never left subscribed) and the
 // session is told why.
 void relay_join(cluster_router_self self, const std::string& from, const std::string& doc_id,
                 const wire::RemoteJoin& j) {
@@ -39,10 +39,17 @@ void relay_join(cluster_router_self self, const std::string& from, const std::st
                    session_api{}, // a session of another node: its node's departure drops it
                    from,
                    j.creator(),
-                   j.scoped_role()};
+                   j.scoped_role(),
+                   j.quiet()};
   auto session = j.session_id();
   self->request(self->state.registry, k_join_timeout, join_atom::value, std::move(req))
-    .then([](joined&) {},
+    .then(
+          [=](joined&) {
+            // After the join's snapshot or catch-up: tells the session's
+            // node that the owner serves it (a resume that missed nothing
+            // has no other frame; remote_document waits for one).
+            remote_sink{self->state.config.bus, from, doc_id, session}.send(wire::ServerMessage{});
+          },
           [=](caf::error& err) {
             auto e = from_caf(err);
             // The session left while its join waited: nothing to withdraw,

@@ -44,14 +44,36 @@ void close_with(document_self self, const error& why) {
   self->quit();
 }
 
-// Hands the document over: every session is told to join again (the
-// registry routes that to the new owner, which resumes it from its known
-// revision) and this actor stops; its commits are fenced from now on anyway.
+// The document cannot go on here: it moved, its lease was taken, or storage
+// could not confirm its edits. Every session's node re-attaches the session
+// wherever the document is now, from the last revision it was sent, and
+// sends again what was not answered (a gateway here hears moved_atom; a
+// stand-in on another node an error without an edit, which it takes the
+// same way). Joins still waiting fail with `why`; their gateways retry.
+void close_for_reattach(document_self self, const error& why) {
+  auto& st = self->state;
+  for (auto& w : st.joins_waiting)
+    w.promise.deliver(to_caf(why));
+  st.joins_waiting.clear();
+  auto rev = st.commits.committed_rev();
+  auto msg = wire::make_error(why, st.doc->id());
+  for (auto& sub : st.sessions.subscribers()) {
+    if (sub.remote_node.empty())
+      self->send(sub.gateway, moved_atom::value, st.doc->id(), rev);
+    else
+      sub.sink->send(msg);
+  }
+  st.sessions.subscribers().clear();
+  self->quit();
+}
+
+// Hands the document over once its commits are answered: the new owner
+// loads what they stored (its lease fences anything later).
 void close_moved(document_self self) {
   auto& st = self->state;
   metrics::get().document_moves.Increment();
   log::info("document moved", {{"doc", st.doc->id()}, {"rev", std::to_string(st.commits.committed_rev())}});
-  close_with(self, make_error(errc::fenced, "document " + st.doc->id() + " moved to another node; join it again"));
+  close_for_reattach(self, make_error(errc::fenced, "document " + st.doc->id() + " moved to another node"));
 }
 
 // -- snapshots and idling --
@@ -142,8 +164,8 @@ void on_commit_watch(document_self self) {
   log::error("commit did not answer in time; closing",
              {{"doc", st.doc->id()},
               {"waited_ms", std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(waited).count())}});
-  close_with(self, make_error(errc::storage_unavailable,
-                              "document " + st.doc->id() + " could not confirm its latest edits; join again"));
+  close_for_reattach(self, make_error(errc::storage_unavailable,
+                                      "document " + st.doc->id() + " could not confirm its latest edits"));
 }
 
 void flush(document_self self);
@@ -168,15 +190,14 @@ void on_commit_failed(document_self self, const error& e) {
   auto& id = self->state.doc->id();
   if (e.code == errc::fenced) {
     log::warn("lease lost; closing document", {{"doc", id}, {"error", describe(e)}});
-    return close_with(self, make_error(errc::fenced, "document " + id + " moved to another node; join it again"));
+    return close_for_reattach(self, make_error(errc::fenced, "document " + id + " moved to another node"));
   }
   if (e.code == errc::unknown_document) {
     log::warn("document deleted; closing", {{"doc", id}});
     return close_with(self, make_error(errc::unknown_document, "document " + id + " was deleted"));
   }
   log::error("commit failed; closing", {{"doc", id}, {"error", describe(e)}});
-  close_with(self,
-             make_error(errc::storage_unavailable, "document " + id + " could not store its latest edits; join again"));
+  close_for_reattach(self, make_error(errc::storage_unavailable, "document " + id + " could not store its latest edits"));
 }
 
 // Sends what is staged as one write. No per-request timeout: each would
@@ -229,8 +250,10 @@ void on_edit(document_self self, edit_request& req) {
   req.user_id = author->user_id;
   if (!auth::can_edit(author->role))
     return reject(make_error(errc::forbidden, "you may view but not edit document " + doc.id()));
+  // Moving: the edit stays unanswered with the session's node, which sends
+  // it again to the new owner once it re-attached the session.
   if (st.moving)
-    return reject(make_error(errc::fenced, "document " + doc.id() + " is moving to another node; join it again"));
+    return;
   if (st.commits.edits_waiting() >= st.config.max_pending_edits) {
     doc.hold_back(req.user_id, req.client_id, req.client_seq);
     return reject(make_error(errc::storage_unavailable,

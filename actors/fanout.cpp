@@ -39,7 +39,9 @@ void fanout::welcome(const join_request& req, const document& doc, std::uint64_t
   for (auto& s : subscribers_)
     set_identity(snap->add_participants(), s.client_id, s.user_id, s.username);
   set_identity(snap->add_participants(), req.client_id, req.user_id, req.username);
-  bool resume = req.known_rev > 0 && req.known_rev <= committed_rev && req.known_rev >= doc.oldest_base();
+  // A re-attached session may resume from revision 0 (an empty document).
+  bool resume = (req.known_rev > 0 || req.quiet) && req.known_rev <= committed_rev
+                && req.known_rev >= doc.oldest_base();
   if (!resume) {
     // Only committed revisions: later ones reach the client as `applied`
     // once their write commits.
@@ -52,7 +54,10 @@ void fanout::welcome(const join_request& req, const document& doc, std::uint64_t
   // as acks, exactly as if it had stayed connected.
   snap->set_rev(req.known_rev);
   snap->set_resumed(true);
-  req.sink->send(m);
+  // A stand-in needs it to know where the session resumes; it keeps it
+  // from the client of a quiet join.
+  if (!req.quiet || !req.remote_node.empty())
+    req.sink->send(m);
   for (auto r = req.known_rev + 1; r <= committed_rev; ++r) {
     auto& e = *doc.entry(r);
     bool own = e.client_id == req.client_id && e.user_id == req.user_id;
@@ -84,6 +89,8 @@ void fanout::deliver(const std::vector<pending_notice>& notices) {
                                     {"rev", std::to_string(n.rev)},
                                     {"latency_us", std::to_string(static_cast<long>(latency * 1e6))}});
     auto* author = find(n.author_node, n.author_session);
+    if (author)
+      author->sink->answered(doc_id_, n.client_seq);
     if (author)
       out[index_of(author)].push_back(std::make_shared<const std::string>(
         wire::encode(ack_message(doc_id_, n.client_seq, n.rev, n.ts), author->sink->format())));

@@ -73,6 +73,10 @@ using hook_atom = caf::atom_constant<caf::atom("hook")>;
 using hook_done_atom = caf::atom_constant<caf::atom("hookdone")>;
 using hook_retry_atom = caf::atom_constant<caf::atom("hookretry")>;
 using owner_atom = caf::atom_constant<caf::atom("owner")>;
+using moved_atom = caf::atom_constant<caf::atom("moved")>;
+using rejoin_atom = caf::atom_constant<caf::atom("rejoin")>;
+using relay_watch_atom = caf::atom_constant<caf::atom("relaywatch")>;
+using leaving_atom = caf::atom_constant<caf::atom("leaving")>;
 
 /// Which of `n` storage actors serves `doc_id`: the registry and the REST API
 /// pick the same one, so a document's writes keep their order.
@@ -98,7 +102,12 @@ constexpr std::uint64_t k_current_rev = ~std::uint64_t{0};
 using session_api = caf::typed_actor<
   /// The document was deleted, or the session's access to it revoked, or
   /// it closed: the session is not joined to it any more.
-  caf::reacts_to<drop_atom, std::string>>;
+  caf::reacts_to<drop_atom, std::string>,
+  /// The document moved, or whoever served it could not go on: (document,
+  /// the last revision the session was sent). The session's node joins it
+  /// again where it is now, from that revision, and sends again what the
+  /// session had not had answered; the client notices a pause at most.
+  caf::reacts_to<moved_atom, std::string, std::uint64_t>>;
 
 /// A session asking to join a document.
 struct join_request {
@@ -123,6 +132,9 @@ struct join_request {
   /// "viewer"), instead of the stored access list; empty when the token
   /// has no document scope.
   std::string scoped_role{};
+  /// A session its node re-attaches after a move: when it resumes, the
+  /// client hears only what it missed, no snapshot.
+  bool quiet = false;
 };
 
 /// A validated edit from a session that has joined the document. Its

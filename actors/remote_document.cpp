@@ -1,6 +1,7 @@
 #include "actors/remote_document.hpp"
 
 #include "metrics/log.hpp"
+#include "metrics/metrics.hpp"
 
 #include <caf/event_based_actor.hpp>
 #include <caf/system_messages.hpp>
@@ -20,22 +21,43 @@ void publish_to_owner(remote_document_self self, wire::BusEnvelope& env) {
   st.bus->publish(cluster_bus::node_channel(st.owner), env.SerializeAsString());
 }
 
-// Everyone joins again (through the registry, which knows the owner now);
-// clients resume from their known revision and resend what is unacked.
-void resync_all(remote_document_self self, const std::string& why) {
+// Every session is re-attached by its node (through the registry, which
+// knows the owner now), from the last revision it was sent; its unanswered
+// edits go again to whoever owns the document then. Joins still waiting for
+// the subscription fail; their gateways retry. The stand-in stops.
+void reattach_all(remote_document_self self, const std::string& why) {
   auto& st = self->state;
-  auto msg = wire::make_error(make_error(errc::fenced, "document " + st.doc_id + " " + why + "; join it again"),
-                              st.doc_id);
-  for (auto& [id, s] : st.sessions) {
-    s.sink->send(msg);
-    self->send(s.gateway, drop_atom::value, st.doc_id);
-  }
+  log::info("re-attaching sessions", {{"doc", st.doc_id}, {"owner", st.owner}, {"why", why},
+                                      {"sessions", std::to_string(st.sessions.size())}});
+  for (auto& [id, s] : st.sessions)
+    self->send(s.gateway, moved_atom::value, st.doc_id, s.rev);
   st.sessions.clear();
   for (auto& [rp, req] : st.waiting)
-    rp.deliver(to_caf(make_error(errc::fenced, "document " + st.doc_id + " " + why + "; join it again")));
+    rp.deliver(to_caf(make_error(errc::fenced, "document " + st.doc_id + " " + why)));
   st.waiting.clear();
   st.bus->unsubscribe(cluster_bus::doc_channel(st.doc_id));
   self->quit();
+}
+
+// Checks that the owner answers: a join without its first frame, or an
+// edit without its answer, after k_relay_timeout means the owner is gone
+// or no longer serves the document (its node died before the membership
+// noticed, or it was fenced): the sessions are re-attached, which routes
+// them to whoever the membership names now.
+void watch_owner(remote_document_self self) {
+  auto& st = self->state;
+  auto now = self->clock().now();
+  bool late = false;
+  for (auto& [id, s] : st.sessions) {
+    late = late || (!s.answered_once && now - s.joined_at >= k_relay_timeout);
+    late = late || (!s.unanswered.empty() && now - s.unanswered.begin()->second.sent >= k_relay_timeout);
+  }
+  late = late || (!st.waiting.empty() && now - st.created_at >= k_relay_timeout);
+  if (late) {
+    metrics::get().relay_timeouts.Increment();
+    return reattach_all(self, "got no answer from node " + st.owner);
+  }
+  self->delayed_send(self, std::chrono::seconds(1), relay_watch_atom::value);
 }
 
 void send_join(remote_document_self self, const join_request& req) {
@@ -52,13 +74,18 @@ void send_join(remote_document_self self, const join_request& req) {
   j->set_policy(req.policy);
   if (!req.scoped_role.empty())
     j->set_scoped_role(req.scoped_role);
+  if (req.quiet)
+    j->set_quiet(true);
   publish_to_owner(self, env);
 }
 
 void add_session(remote_document_self self, join_request& req) {
   auto& st = self->state;
   self->monitor(req.gateway);
-  st.sessions[req.session_id] = {req.client_id, req.echo, req.sink, req.gateway};
+  auto& s = st.sessions[req.session_id];
+  s = {req.client_id, req.echo, req.quiet, req.sink, req.gateway};
+  s.rev = req.known_rev; // what the client has, should it move again before its snapshot
+  s.joined_at = self->clock().now();
   send_join(self, req);
 }
 
@@ -85,36 +112,61 @@ void on_frames(remote_document_self self, const std::string& session_id,
   auto& s = it->second;
   std::vector<std::shared_ptr<const std::string>> out;
   bool dropped = false;
+  bool moved = false;
+  s.answered_once = true;
   for (auto* bytes : messages) {
     wire::ServerMessage m;
     if (!m.ParseFromString(*bytes))
+      continue;
+    // An empty message says the owner admitted the join (cluster_router).
+    if (m.body_case() == wire::ServerMessage::BODY_NOT_SET)
       continue;
     // An ack does not count: an echo session still wants its own edit's
     // broadcast, and a non-echo author's is skipped by author below.
     if (m.has_snapshot()) {
       s.synced = true;
       s.rev = m.snapshot().rev();
+      bool keep = s.quiet && m.snapshot().resumed();
+      s.quiet = false;
+      if (keep)
+        continue;
     } else if (m.has_applied()) {
       s.rev = std::max(s.rev, m.applied().rev());
     }
     // Acks come in the session's order: one answers every edit before it.
-    if (m.has_ack())
+    if (m.has_ack()) {
       s.unanswered.erase(s.unanswered.begin(), s.unanswered.upper_bound(m.ack().client_seq()));
-    else if (m.has_error() && m.error().client_seq() != 0)
+      s.sink->answered(st.doc_id, m.ack().client_seq());
+    } else if (m.has_error() && m.error().client_seq() != 0) {
       s.unanswered.erase(m.error().client_seq());
+      s.sink->answered(st.doc_id, m.error().client_seq());
+    }
+    // The owner cannot serve the session any more (the document moved, its
+    // lease was taken, its storage failed): its node re-attaches it, and
+    // the client hears nothing of it.
+    if (m.has_error() && m.error().client_seq() == 0
+        && (m.error().code() == "fenced" || m.error().code() == "storage_unavailable")) {
+      moved = true;
+      break;
+    }
     out.push_back(std::make_shared<const std::string>(wire::encode(m, s.sink->format())));
     // The owner refused or dropped this session: it is not joined any more.
     dropped = dropped
-              || (m.has_error()
-                  && (m.error().code() == "fenced" || m.error().code() == "unknown_document"
-                      || m.error().code() == "forbidden")
+              || (m.has_error() && (m.error().code() == "unknown_document" || m.error().code() == "forbidden")
                   && m.error().client_seq() == 0);
   }
   if (!out.empty())
     s.sink->send(std::move(out));
-  if (dropped) {
+  if (moved) {
+    self->send(s.gateway, moved_atom::value, st.doc_id, s.rev);
+    st.sessions.erase(it);
+  } else if (dropped) {
     self->send(s.gateway, drop_atom::value, st.doc_id);
     st.sessions.erase(it);
+  }
+  if (st.sessions.empty() && st.waiting.empty()) {
+    st.bus->unsubscribe(cluster_bus::doc_channel(st.doc_id));
+    self->quit();
   }
 }
 
@@ -128,7 +180,7 @@ void on_broadcasts(remote_document_self self, const std::vector<const wire::DocB
       log::warn("revision gap on the bus; resyncing", {{"doc", st.doc_id},
                                                        {"have", std::to_string(st.last_broadcast)},
                                                        {"got", std::to_string(b->rev())}});
-      return resync_all(self, "missed revisions");
+      return reattach_all(self, "missed revisions");
     }
     st.last_broadcast = std::max(st.last_broadcast, b->rev());
     if (log::enabled(log::level::debug))
@@ -161,6 +213,8 @@ remote_document_api::behavior_type remote_document(remote_document_self self, st
   st.doc_id = std::move(doc_id);
   st.owner = std::move(owner);
   st.bus = std::move(bus);
+  st.created_at = self->clock().now();
+  self->delayed_send(self, std::chrono::seconds(1), relay_watch_atom::value);
   // Subscribe before the first join goes out: no applied edit can slip by.
   st.bus->subscribe(cluster_bus::doc_channel(st.doc_id),
                     [self = caf::actor_cast<remote_document_api>(self)] { caf::anon_send(self, subscribed_atom::value); });
@@ -208,8 +262,8 @@ remote_document_api::behavior_type remote_document(remote_document_self self, st
                                       {"session", req.session_id},
                                       {"owner", self->state.owner}});
       publish_to_owner(self, env);
-      if (auto it = self->state.sessions.find(req.session_id); it != self->state.sessions.end() && req.credit)
-        it->second.unanswered[req.client_seq] = std::move(req.credit);
+      if (auto it = self->state.sessions.find(req.session_id); it != self->state.sessions.end())
+        it->second.unanswered[req.client_seq] = {std::move(req.credit), self->clock().now()};
     },
     [=](presence_atom, const std::string&, const std::string& session_id, std::uint32_t cursor,
         std::uint32_t anchor) {
@@ -243,7 +297,8 @@ remote_document_api::behavior_type remote_document(remote_document_self self, st
         on_broadcasts(self, edits);
       }
     },
-    [=](move_atom) { resync_all(self, "moved to another node"); },
+    [=](move_atom) { reattach_all(self, "moved to another node"); },
+    [=](relay_watch_atom) { watch_owner(self); },
   };
 }
 

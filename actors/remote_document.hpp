@@ -4,21 +4,32 @@
 // and hands them what the owner sends back (per session on this node's
 // channel, applied edits once per edit on the document's channel), and
 // holds each relayed edit's read credit until the owner answers it. It checks
-// that revisions arrive without gaps; on a gap, a move or a Redis outage it
-// tells its sessions to join again (they resume from their known revision).
+// that revisions arrive without gaps and that the owner answers; on a gap, a
+// move, an owner that went quiet or a Redis outage its sessions' nodes
+// re-attach them wherever the document is then, from the revision each was
+// sent, and send again what was not answered.
 #pragma once
 
 #include "actors/api.hpp"
 #include "actors/cluster_bus.hpp"
 
+#include <chrono>
 #include <map>
 
 namespace stet {
+
+/// How long a relayed join may go without a first frame, or a relayed edit
+/// without its answer, before the stand-in takes its owner for gone (the
+/// membership's expiry, so a dead owner is noticed either way by then).
+constexpr std::chrono::seconds k_relay_timeout{3};
 
 struct remote_document_state {
   struct local_session {
     std::string client_id;
     bool echo = false;
+    /// Re-attached after a move: the client keeps its text; the owner's
+    /// resumed snapshot is for this stand-in only.
+    bool quiet = false;
     session_sink_ptr sink;
     session_api gateway;
     /// Broadcasts reach a session only after its snapshot, and only
@@ -29,7 +40,14 @@ struct remote_document_state {
     /// (acked or refused), by client_seq: while the owner is behind, this
     /// node stops reading, as it does for the documents it owns (see
     /// read_throttle). Released with the session however it ends.
-    std::map<std::uint64_t, read_credit> unanswered{};
+    struct relayed_edit {
+      read_credit credit;
+      std::chrono::steady_clock::time_point sent;
+    };
+    std::map<std::uint64_t, relayed_edit> unanswered{};
+    /// The owner has sent this session something since its join went out.
+    bool answered_once = false;
+    std::chrono::steady_clock::time_point joined_at{};
   };
   std::string doc_id;
   std::string owner;
@@ -37,6 +55,7 @@ struct remote_document_state {
   std::map<std::string, local_session> sessions;
   std::vector<std::pair<caf::typed_response_promise<joined>, join_request>> waiting; // until subscribed
   bool subscribed = false;
+  std::chrono::steady_clock::time_point created_at{};
   /// Last broadcast revision seen, for gap detection (0: none yet).
   std::uint64_t last_broadcast = 0;
 

@@ -33,8 +33,21 @@ public:
   /// that cannot batch ignore it.
   virtual void allow_batching() {}
 
-  /// Encodes `msg` in this session's format and queues it.
+  /// The session's edit `client_seq` of `doc_id` was answered: acked, or
+  /// refused by an error naming it. Its node stops holding it for a resend
+  /// after a move. Thread-safe; sinks that hold nothing ignore it.
+  virtual void answered(const std::string& doc_id, std::uint64_t client_seq) {
+    (void)doc_id;
+    (void)client_seq;
+  }
+
+  /// Encodes `msg` in this session's format and queues it (an ack or an
+  /// error naming an edit answers that edit).
   void send(const wire::ServerMessage& msg) {
+    if (msg.has_ack())
+      answered(msg.ack().doc_id(), msg.ack().client_seq());
+    else if (msg.has_error() && msg.error().client_seq() != 0)
+      answered(msg.error().doc_id(), msg.error().client_seq());
     send(std::make_shared<const std::string>(wire::encode(msg, format())));
   }
   void send(const wire::encoded_message& msg) {

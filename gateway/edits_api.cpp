@@ -179,6 +179,11 @@ caf::behavior edit_through_owner(editor* self, call_ptr c, edit_plan plan) {
     [=](drop_atom, const std::string& doc) {
       finish(self, error{errc::forbidden, "document " + doc + " was deleted or your access to it revoked"});
     },
+    [=](moved_atom, const std::string& doc, std::uint64_t) {
+      // A call is short: its caller retries rather than this node re-attaching it.
+      finish(self, error{errc::storage_unavailable, "document " + doc + " moved to another node during the call; it may "
+                                                    "still apply: resend with the same clientId and clientSeq"});
+    },
     [=](expiry_atom, std::uint64_t) {
       finish(self, error{errc::storage_unavailable, "the edit was not committed in time; it may still apply: "
                                                     "GET the text, or resend with the same clientId and clientSeq"});

@@ -112,35 +112,11 @@ void on_join(gateway_actor_type* self, const wire::Join& join) {
   std::string creator = st.user_id ? "user:" + std::to_string(st.user_id) : "ip:" + st.settings.client_ip;
   if (st.scope && !auth::can_edit(auth::parse_role(scoped_role)))
     creator.clear();
-  join_request req{id,          policy,      join.known_rev(), join.echo(),
-                   st.client_id, st.settings.session_id, st.user_id, st.username,
-                   st.sink,      caf::actor_cast<session_api>(self), {},
-                   std::move(creator), std::move(scoped_role)};
+  // The client resends what it has unanswered after a join of its own.
+  st.ledger->forget(id);
+  st.terms[id] = {std::move(policy), join.echo(), std::move(creator), std::move(scoped_role)};
   st.joining[id];
-  self->request(st.registry, std::chrono::seconds(30), join_atom::value, std::move(req))
-    .then(
-      [=](joined& j) {
-        auto& doc = j.document;
-        auto& s = self->state;
-        auto queued = std::move(s.joining[id]);
-        s.joining.erase(id);
-        if (s.token_expired) { // expired while joining: the join does not stand
-          self->send(doc, leave_atom::value, s.settings.session_id);
-          s.held_back.erase(id);
-          return;
-        }
-        s.joined[id] = doc;
-        for (auto& m : queued)
-          on_message(self, m);
-      },
-      [=](caf::error& err) {
-        self->state.joining.erase(id);
-        self->state.held_back.erase(id);
-        auto e = from_caf(err);
-        log::warn("join failed", {{"session", self->state.settings.session_id}, {"doc", id}, {"error", describe(e)}});
-        send_error(self, e.code == errc::internal ? errc::storage_unavailable : e.code,
-                   "cannot open " + id + ": " + e.message, id);
-      });
+  request_join(self, id, join.known_rev(), false, std::chrono::steady_clock::now() + k_join_window);
 }
 
 void on_edit(gateway_actor_type* self, const wire::Edit& edit, const document_api& doc, read_credit credit) {
@@ -173,6 +149,7 @@ void on_edit(gateway_actor_type* self, const wire::Edit& edit, const document_ap
                                  {"doc", edit.doc_id()},
                                  {"edit", req.id()},
                                  {"base_rev", std::to_string(edit.base_rev())}});
+  st.ledger->hold(edit.doc_id(), req);
   self->send(doc, edit_atom::value, std::move(req));
 }
 
@@ -244,7 +221,7 @@ void on_message(gateway_actor_type* self, ClientMessage& m, read_credit credit) 
     case ClientMessage::kLeave:
       self->send(it->second, leave_atom::value, st.settings.session_id);
       st.joined.erase(it);
-      st.held_back.erase(id);
+      forget_document(self, id);
       return;
     default: return;
   }
@@ -259,7 +236,7 @@ using namespace gateway_session;
 caf::behavior gateway_actor(gateway_actor_type* self, session_sink_ptr sink, registry_api registry,
                             gateway_settings settings) {
   auto& st = self->state;
-  st.sink = std::move(sink);
+  st.sink = std::make_shared<tracked_sink>(std::move(sink), st.ledger);
   st.registry = std::move(registry);
   st.settings = std::move(settings);
   // Until hello names one: random, since session ids are counters anyone
@@ -279,7 +256,13 @@ caf::behavior gateway_actor(gateway_actor_type* self, session_sink_ptr sink, reg
     [=](drop_atom, const std::string& doc_id) {
       // The document was deleted or our access revoked: it is not joined any more.
       self->state.joined.erase(doc_id);
-      self->state.held_back.erase(doc_id);
+      forget_document(self, doc_id);
+    },
+    [=](moved_atom, const std::string& doc_id, std::uint64_t rev) { on_moved(self, doc_id, rev); },
+    [=](rejoin_atom, const std::string& doc_id, std::uint64_t rev, bool quiet, std::int64_t deadline,
+        std::uint32_t attempt) {
+      using clock = std::chrono::steady_clock;
+      request_join(self, doc_id, rev, quiet, clock::time_point{clock::duration{deadline}}, attempt);
     },
     [=](token_atom, std::int64_t epoch) {
       auto& s = self->state;

@@ -9,6 +9,7 @@
 #include "auth/token.hpp"
 #include "auth/token_bucket.hpp"
 #include "core/resend_gate.hpp"
+#include "gateway/edit_ledger.hpp"
 #include "gateway/gateway_context.hpp"
 #include "gateway/identity.hpp"
 #include "gateway/token_epochs.hpp"
@@ -41,7 +42,15 @@ struct gateway_settings {
 };
 
 struct gateway_state {
-  session_sink_ptr sink;
+  /// What a document was joined with, to join it again after a move.
+  struct join_terms {
+    std::string policy;
+    bool echo = false;
+    std::string creator;
+    std::string scoped_role;
+  };
+  session_sink_ptr sink; // the socket's, wrapped in a tracked_sink
+  std::shared_ptr<edit_ledger> ledger = std::make_shared<edit_ledger>();
   registry_api registry;
   gateway_settings settings;
   std::string client_id;
@@ -63,6 +72,8 @@ struct gateway_state {
   std::optional<auth::token_bucket> session_edits;
   std::optional<auth::token_bucket> session_joins;
   std::unordered_map<std::string, document_api> joined;
+  /// Per document joined or joining.
+  std::unordered_map<std::string, join_terms> terms;
   /// Messages for documents whose join is still under way, replayed in order
   /// once it completes (the snapshot may reach the client first).
   std::unordered_map<std::string, std::vector<wire::ClientMessage>> joining;
@@ -78,8 +89,9 @@ using gateway_actor_type = caf::stateful_actor<gateway_state>;
 /// Messages: (frame_atom, payload, is_binary) from the socket, in order;
 /// (token_atom, epoch) when the user's tokens up to `epoch` were revoked;
 /// (drop_atom, doc_id) when a document it joined was deleted or access to it
-/// revoked; (closed_atom) when the socket closed: leaves every document and
-/// quits.
+/// revoked; (moved_atom, doc_id, rev) when it moved: joins it again where
+/// it is now and sends again what was not answered; (closed_atom) when the
+/// socket closed: leaves every document and quits.
 caf::behavior gateway_actor(gateway_actor_type* self, session_sink_ptr sink, registry_api registry,
                             gateway_settings settings);
 

@@ -21,6 +21,8 @@ void expire_token(gateway_actor_type* self, std::string why) {
   for (auto& [id, doc] : st.joined) {
     self->send(doc, leave_atom::value, st.settings.session_id);
     st.held_back.erase(id);
+    st.ledger->forget(id);
+    st.terms.erase(id);
   }
   st.joined.clear();
   send_error(self, errc::token_expired, std::move(why) + "; send hello with a fresh token and join again");

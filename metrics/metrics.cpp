@@ -139,6 +139,21 @@ node_metrics::node_metrics()
                      .Help("Documents this node handed to another owner after a membership change")
                      .Register(*registry)
                      .Add({})),
+    relay_timeouts(prometheus::BuildCounter()
+                     .Name("stet_relay_timeouts_total")
+                     .Help("Documents whose owner on another node did not answer a relayed join or edit in time")
+                     .Register(*registry)
+                     .Add({})),
+    sessions_reattached(prometheus::BuildCounter()
+                          .Name("stet_sessions_reattached_total")
+                          .Help("Sessions this node re-attached to a document's new owner, unnoticed by the client")
+                          .Register(*registry)
+                          .Add({})),
+    reattach_failures(prometheus::BuildCounter()
+                        .Name("stet_reattach_failures_total")
+                        .Help("Sessions this node could not re-attach in time (the client was told to join again)")
+                        .Register(*registry)
+                        .Add({})),
     remote_documents(prometheus::BuildGauge()
                        .Name("stet_remote_documents")
                        .Help("Documents other nodes own that this node's sessions have joined")

@@ -47,6 +47,11 @@ struct node_metrics {
   prometheus::Family<prometheus::Gauge>& redis_family;
   prometheus::Family<prometheus::Gauge>& ring_family;
   prometheus::Counter& document_moves;
+  /// Stand-ins whose owner did not answer in time (re-attached elsewhere).
+  prometheus::Counter& relay_timeouts;
+  /// Sessions re-attached after a move, and those that could not be.
+  prometheus::Counter& sessions_reattached;
+  prometheus::Counter& reattach_failures;
   prometheus::Gauge& remote_documents;
   prometheus::Counter& document_loads;
   prometheus::Gauge& tcp_connections;

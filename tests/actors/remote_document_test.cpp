@@ -121,24 +121,78 @@ TEST_CASE_FIXTURE(stand_in_fixture, "an edit is relayed to the owner under the s
   CHECK(sent[1].edit().base_rev() == 2);
 }
 
-TEST_CASE_FIXTURE(stand_in_fixture, "a revision gap sends every session to join again and the stand-in stops") {
+TEST_CASE_FIXTURE(stand_in_fixture, "a revision gap has every session re-attached from what it was sent; the stand-in stops") {
+  using move = std::pair<std::string, std::uint64_t>;
   bus->confirm();
   run();
   auto s1 = join("s1");
   auto s2 = join("s2");
-  for (auto* s : {"s1", "s2"})
-    from_owner(frame_for(s, snapshot(3)));
+  from_owner(frame_for("s1", snapshot(3)));
+  from_owner(frame_for("s2", snapshot(2)));
   from_owner(broadcast(4));
   self->monitor(stand_in);
   from_owner(broadcast(6)); // 5 was lost
-  CHECK(s1->errors() == std::vector<std::string>{"fenced"});
-  CHECK(s2->errors() == std::vector<std::string>{"fenced"});
+  CHECK(s1->errors().empty()); // the client notices nothing
+  CHECK(s2->errors().empty());
   CHECK(s1->applied() == std::vector<std::uint64_t>{4});
-  CHECK(drops->documents == std::vector<std::string>({"d", "d"}));
+  CHECK(drops->moves == std::vector<move>({{"d", 4}, {"d", 4}}));
+  CHECK(drops->documents.empty());
   CHECK(bus->unsubscribed == std::vector<std::string>{cluster_bus::doc_channel("d")});
   bool stopped = false;
   self->receive([&](caf::down_msg&) { stopped = true; }, caf::after(0s) >> [] {});
   CHECK(stopped);
+}
+
+TEST_CASE_FIXTURE(stand_in_fixture, "an owner that stops serving a session has it re-attached; the client hears nothing of it") {
+  using move = std::pair<std::string, std::uint64_t>;
+  bus->confirm();
+  run();
+  auto s1 = join("s1");
+  auto s2 = join("s2");
+  from_owner(frame_for("s1", snapshot(3)));
+  from_owner(frame_for("s2", snapshot(3)));
+  from_owner(frame_for("s1", wire::make_error(make_error(errc::fenced, "moved"), "d")));
+  CHECK(s1->errors().empty());
+  CHECK(drops->moves == std::vector<move>{{"d", 3}});
+  // Refusals of an edit are the client's to see.
+  from_owner(frame_for("s2", wire::make_error(make_error(errc::rate_limited, "slow down"), "d", 9)));
+  CHECK(s2->errors() == std::vector<std::string>{"rate_limited"});
+  CHECK(drops->moves.size() == 1);
+}
+
+TEST_CASE_FIXTURE(stand_in_fixture, "an owner that does not answer a join or an edit in time has the sessions re-attached") {
+  using move = std::pair<std::string, std::uint64_t>;
+  bus->confirm();
+  run();
+  auto s1 = join("s1");
+  from_owner(frame_for("s1", wire::ServerMessage{})); // admitted, nothing missed
+  CHECK(s1->messages.empty());                           // the marker is not the client's
+  advance(k_relay_timeout + 2s);
+  CHECK(drops->moves.empty()); // nothing asked, nothing late
+  edit_request e;
+  e.client_id = "c-s1";
+  e.session_id = "s1";
+  e.client_seq = 1;
+  e.op.insert("x");
+  self->send(stand_in, edit_atom::value, std::move(e));
+  run();
+  self->monitor(stand_in);
+  advance(k_relay_timeout + 1s);
+  CHECK(drops->moves == std::vector<move>{{"d", 0}});
+  bool stopped = false;
+  self->receive([&](caf::down_msg&) { stopped = true; }, caf::after(0s) >> [] {});
+  CHECK(stopped);
+}
+
+TEST_CASE_FIXTURE(stand_in_fixture, "a join the owner never answers is re-attached after the relay timeout") {
+  using move = std::pair<std::string, std::uint64_t>;
+  bus->confirm();
+  run();
+  join("s1");
+  advance(k_relay_timeout - 1s);
+  CHECK(drops->moves.empty());
+  advance(2s);
+  CHECK(drops->moves == std::vector<move>{{"d", 0}});
 }
 
 TEST_CASE_FIXTURE(stand_in_fixture, "the last session leaving tells the owner, unsubscribes and stops") {

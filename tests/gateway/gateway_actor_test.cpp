@@ -4,6 +4,7 @@
 // bad input gets an error the session survives, tokens expire.
 #include "gateway/gateway_actor.hpp"
 
+#include "actors/fanout.hpp"
 #include "auth/token.hpp"
 #include "tests/support/actor_fixture.hpp"
 
@@ -26,8 +27,12 @@ struct routed {
   std::vector<std::string> leaves;
 };
 
-caf::behavior scripted_document(caf::event_based_actor*, std::shared_ptr<routed> log) {
+caf::behavior scripted_document(caf::event_based_actor* self, std::shared_ptr<routed> log) {
   return {
+    // Tells `session` the document moved, as a document it joined would.
+    [=](answer_atom, moved_atom, caf::actor& session, std::string& doc, std::uint64_t rev) {
+      self->send(session, moved_atom::value, std::move(doc), rev);
+    },
     [=](edit_atom, edit_request& e) { log->edits.push_back(std::move(e)); },
     [=](leave_atom, const std::string& session) { log->leaves.push_back(session); },
     [=](presence_atom, const std::string&, const std::string&, std::uint32_t, std::uint32_t) {},
@@ -216,4 +221,50 @@ TEST_CASE_FIXTURE(gateway_fixture, "a rate-limited edit holds back the session's
   say(edit_of("notes", 5, 0, "e"));
   CHECK(sink->errors().back() == "rate_limited"); // not out_of_order
   CHECK(log->edits.size() == 2);
+}
+
+TEST_CASE_FIXTURE(gateway_fixture, "a moved document is joined again quietly from the session's revision, with its unanswered edits") {
+  start();
+  say({{"join", {{"docId", "notes"}}}});
+  admit_join();
+  say(edit_of("notes", 1, 0, "a"));
+  say(edit_of("notes", 2, 0, "b"));
+  REQUIRE(log->edits.size() == 2);
+  log->joins[0].sink->send(ack_message("notes", 1, 1, 0)); // answered, as a document acks
+  // Only what the session is joined to speaks for the document.
+  self->send(session, moved_atom::value, std::string{"notes"}, std::uint64_t{7});
+  run();
+  CHECK(log->joins.size() == 1);
+  self->send(document, answer_atom::value, moved_atom::value, session, std::string{"notes"}, std::uint64_t{1});
+  run();
+  REQUIRE(log->joins.size() == 2);
+  CHECK(log->joins[1].quiet);
+  CHECK(log->joins[1].known_rev == 1);
+  say(edit_of("notes", 3, 1, "c")); // waits for the re-attach
+  CHECK(log->edits.size() == 2);
+  // The owner is still moving: a moment later, the join is tried again.
+  self->send(registry, answer_atom::value, to_caf(make_error(errc::fenced, "moving")));
+  run();
+  advance(100ms);
+  REQUIRE(log->joins.size() == 3);
+  admit_join();
+  REQUIRE(log->edits.size() == 4);
+  CHECK(log->edits[2].client_seq == 2); // unanswered: sent again
+  CHECK(log->edits[3].client_seq == 3);
+  CHECK(sink->errors().empty()); // the client noticed nothing
+}
+
+TEST_CASE_FIXTURE(gateway_fixture, "a re-attach that cannot succeed tells the client to join again, as older servers did") {
+  start();
+  say({{"join", {{"docId", "notes"}}}});
+  admit_join();
+  say(edit_of("notes", 1, 0, "a"));
+  self->send(document, answer_atom::value, moved_atom::value, session, std::string{"notes"}, std::uint64_t{0});
+  run();
+  REQUIRE(log->joins.size() == 2);
+  self->send(registry, answer_atom::value, to_caf(make_error(errc::forbidden, "access revoked meanwhile")));
+  run();
+  CHECK(sink->errors() == std::vector<std::string>{"fenced"});
+  say(edit_of("notes", 2, 0, "b"));
+  CHECK(sink->errors() == std::vector<std::string>({"fenced", "not_joined"}));
 }

@@ -119,7 +119,8 @@ caf::behavior permissive_registry(caf::event_based_actor* self) {
 }
 
 caf::behavior recording_session(caf::event_based_actor*, std::shared_ptr<dropped_log> log) {
-  return {[=](drop_atom, const std::string& doc) { log->documents.push_back(doc); }};
+  return {[=](drop_atom, const std::string& doc) { log->documents.push_back(doc); },
+          [=](moved_atom, const std::string& doc, std::uint64_t rev) { log->moves.emplace_back(doc, rev); }};
 }
 
 } // namespace stet::test

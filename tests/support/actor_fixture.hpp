@@ -86,6 +86,8 @@ caf::behavior permissive_registry(caf::event_based_actor* self);
 /// A session actor that records the documents it was dropped from.
 struct dropped_log {
   std::vector<std::string> documents;
+  /// (document, revision) of each move the session was told of.
+  std::vector<std::pair<std::string, std::uint64_t>> moves;
 };
 caf::behavior recording_session(caf::event_based_actor* self, std::shared_ptr<dropped_log> log);
 
