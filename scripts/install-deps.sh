@@ -15,7 +15,7 @@ build_pkgs=(
 )
 test_pkgs=(
   python3 python3-websockets python3-pytest python3-yaml python3-jwt python3-cryptography
-  redis-server postgresql
+  redis-server redis-sentinel postgresql libfaketime
   chromium
   prometheus
 )

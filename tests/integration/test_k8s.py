@@ -154,6 +154,9 @@ def test_overlay_renders_and_agrees_with_the_binary(overlay):
     assert endpoint["path"] == "/metrics"
     assert endpoint["port"] in {p["name"] for p in headless["spec"]["ports"]}
     assert {p["name"]: p["targetPort"] for p in headless["spec"]["ports"]}[endpoint["port"]] == "metrics"
+    # The operator takes the job label from the Service (its name without
+    # jobLabel); the alert rules select job="stet".
+    assert headless["metadata"]["labels"].get(monitor["spec"].get("jobLabel"), headless["metadata"]["name"]) == "stet"
 
     # Long enough to leave the membership and finish in-flight commits.
     assert pod["spec"]["terminationGracePeriodSeconds"] >= 10
