@@ -107,7 +107,7 @@ using registry_api = caf::typed_actor<
   caf::reacts_to<revoke_atom, std::int64_t, std::int64_t>,
   /// An idle document asks to stop: (document, joins it has seen).
   caf::replies_to<idle_atom, std::string, std::uint64_t>::with<bool>,
-  /// (open documents, storage loads so far).
+  /// (open documents, those still handing over included; storage loads so far).
   caf::replies_to<stats_atom>::with<std::uint64_t, std::uint64_t>,
   /// Which of these documents this node owns now (the webhook sender
   /// sends only its own documents' events).
@@ -115,7 +115,8 @@ using registry_api = caf::typed_actor<
   // -- from the router --
   /// The live nodes, sorted.
   caf::reacts_to<ring_atom, std::vector<std::string>>,
-  /// The subscriptions are back after they dropped.
+  /// The bus is up (after it dropped: what was lost is repaired) or down
+  /// (no new document opens here until it is back).
   caf::reacts_to<redis_atom, bool>>;
 
 /// What the Redis bridge hands over (the registry is it).

@@ -23,6 +23,11 @@ public:
   /// thread) once every later publication on it will be heard.
   virtual void subscribe(std::string channel, std::function<void()> confirmed) = 0;
   virtual void unsubscribe(std::string channel) = 0;
+  /// Thread-safe: `node` announced that it leaves; it is out of the live
+  /// set now, not when its heartbeat expires.
+  virtual void forget_node(const std::string& node) {
+    (void)node;
+  }
 
   // -- channels --
 

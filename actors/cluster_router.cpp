@@ -84,6 +84,8 @@ void on_envelope(cluster_router_self self, wire::BusEnvelope& env) {
     self->send(st.registry, heard_atom::value, doc_id, a.user_id(), a.role(), a.version());
   } else if (env.has_deleted()) {
     self->send(st.registry, heard_atom::value, doc_id);
+  } else if (env.has_leaving()) {
+    st.config.bus->forget_node(from);
   } else if (env.has_tokens()) {
     if (st.config.on_tokens_revoked)
       st.config.on_tokens_revoked(env.tokens().user_id(), env.tokens().epoch());

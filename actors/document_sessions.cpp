@@ -66,6 +66,15 @@ caf::error on_join(document_self self, join_request& req) {
     maybe_idle(self);
     return to_caf(make_error(errc::forbidden, "you may not open document " + doc.id()));
   }
+  // The session has seen revisions this node has not: it is not the owner
+  // any more (another node took the lease and committed since), or the
+  // client is wrong. Serving it would take its text back; its node tries
+  // again, and finds the current owner once the membership settles.
+  if (st.config.bus && req.known_rev > st.commits.committed_rev()) {
+    maybe_idle(self);
+    return to_caf(make_error(errc::fenced, "document " + doc.id() + " is behind revision "
+                                             + std::to_string(req.known_rev) + " here; join it again"));
+  }
   remove_subscribers(self, [&](const subscriber& s) {
     return s.session_id == req.session_id && s.remote_node == req.remote_node;
   });

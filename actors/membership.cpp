@@ -28,7 +28,7 @@ std::string membership::entry(const auth::bus_seal& seal, const std::string& nod
 }
 
 std::string membership::verify(const auth::bus_seal& seal, const std::string& entry, std::int64_t now_ms,
-                               std::int64_t ttl_ms) {
+                               std::int64_t ttl_ms, std::int64_t* written_ms) {
   auto tag_at = entry.rfind('#');
   if (tag_at == std::string::npos || tag_at == 0)
     return {};
@@ -44,6 +44,8 @@ std::string membership::verify(const auth::bus_seal& seal, const std::string& en
   auto ms = std::stoll(ms_text);
   if (ms < now_ms - ttl_ms || ms > now_ms + auth::bus_seal::k_max_skew_ms)
     return {};
+  if (written_ms)
+    *written_ms = ms;
   return entry.substr(0, ms_at);
 }
 
@@ -53,10 +55,25 @@ void membership::start() {
 }
 
 void membership::leave() {
+  if (stopped_)
+    return;
   stopped_ = true;
   timer_.cancel();
   if (!entry_.empty())
     redis_->command({"ZREM", key_, entry_});
+  std::erase(live_, node_id_);
+  if (on_change_)
+    on_change_(live_);
+}
+
+void membership::forget(const std::string& node) {
+  if (node == node_id_)
+    return;
+  departed_[node] = now_ms();
+  auto before = live_.size();
+  std::erase(live_, node);
+  if (live_.size() != before && on_change_)
+    on_change_(live_);
 }
 
 void membership::beat() {
@@ -77,13 +94,23 @@ void membership::beat() {
     if (!self || !r.ok || std::chrono::steady_clock::now() < self->settled_at_)
       return;
     std::vector<std::string> live;
+    auto now = now_ms();
     for (auto& e : r.elements) {
-      auto node = verify(*self->seal_, e, now_ms(), self->ttl_.count());
-      if (node.empty())
+      std::int64_t written = 0;
+      auto node = verify(*self->seal_, e, now, self->ttl_.count(), &written);
+      if (node.empty()) {
         metrics::get().bus_rejected("foreign_member");
-      else
-        live.push_back(std::move(node));
+        continue;
+      }
+      // Heartbeats of a node that said it left, written before it did.
+      if (auto d = self->departed_.find(node); d != self->departed_.end()) {
+        if (written <= d->second)
+          continue;
+        self->departed_.erase(d);
+      }
+      live.push_back(std::move(node));
     }
+    std::erase_if(self->departed_, [&](auto& d) { return d.second < now - 2 * self->ttl_.count(); });
     std::sort(live.begin(), live.end()); // ZRANGE sorts by score: sort by name instead
     live.erase(std::unique(live.begin(), live.end()), live.end());
     if (live != self->live_) {

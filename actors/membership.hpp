@@ -14,6 +14,7 @@
 
 #include <chrono>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -34,8 +35,13 @@ public:
     on_change_ = std::move(h);
   }
   void start();
-  /// Leaves the set at once (graceful shutdown), then stops heartbeating.
+  /// Leaves the set at once (graceful shutdown), then stops heartbeating;
+  /// the change handler hears the live set without this node.
   void leave();
+  /// `node` said it leaves: out of the live set now, and its entries
+  /// written before this moment do not count any more (a node of the same
+  /// name that starts again later does).
+  void forget(const std::string& node);
   /// Ignores the live sets read during `d` (after Redis lost its data, the
   /// set refills over one heartbeat round; partial sets would move documents
   /// back and forth).
@@ -51,7 +57,7 @@ public:
   /// The node of a signed entry still fresh at `now_ms`, or "" when it is
   /// forged, malformed or older than `ttl_ms`.
   static std::string verify(const auth::bus_seal& seal, const std::string& entry, std::int64_t now_ms,
-                            std::int64_t ttl_ms);
+                            std::int64_t ttl_ms, std::int64_t* written_ms = nullptr);
 
 private:
   void beat();
@@ -68,6 +74,7 @@ private:
   change_handler on_change_;
   bool stopped_ = false;
   std::chrono::steady_clock::time_point settled_at_{};
+  std::map<std::string, std::int64_t> departed_; // node -> when it said it left (ms)
 };
 
 } // namespace stet

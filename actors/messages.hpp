@@ -96,6 +96,8 @@ constexpr std::chrono::seconds k_actor_timeout{5};
 
 /// "The current revision" where a revision is asked for.
 constexpr std::uint64_t k_current_rev = ~std::uint64_t{0};
+/// In moved_atom: the session had not had its snapshot yet.
+constexpr std::uint64_t k_unsynced = ~std::uint64_t{0} - 1;
 
 /// A client session's actor, on the node it is connected to, as the
 /// documents it joined see it.
@@ -104,7 +106,8 @@ using session_api = caf::typed_actor<
   /// it closed: the session is not joined to it any more.
   caf::reacts_to<drop_atom, std::string>,
   /// The document moved, or whoever served it could not go on: (document,
-  /// the last revision the session was sent). The session's node joins it
+  /// the last revision the session was sent, or k_unsynced before its
+  /// snapshot). The session's node joins it
   /// again where it is now, from that revision, and sends again what the
   /// session had not had answered; the client notices a pause at most.
   caf::reacts_to<moved_atom, std::string, std::uint64_t>>;

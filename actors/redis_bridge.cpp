@@ -24,8 +24,8 @@ std::int64_t wall_ms() {
 } // namespace
 
 redis_bridge::redis_bridge(std::string node_id, const std::string& url, std::shared_ptr<node_health> health,
-                           std::string cluster_key)
-  : node_id_(std::move(node_id)), health_(std::move(health)) {
+                           std::string cluster_key, sentinel_config sentinel)
+  : node_id_(std::move(node_id)), health_(std::move(health)), sentinel_config_(std::move(sentinel)) {
   auto endpoint = parse_redis_url(url);
   if (!endpoint)
     throw std::invalid_argument(endpoint.error().message);
@@ -47,6 +47,11 @@ void redis_bridge::start(bus_listener_api registry) {
   work_.emplace(boost::asio::make_work_guard(io_));
   cmd_ = std::make_shared<redis_connection>(io_, endpoint_);
   sub_ = std::make_shared<redis_connection>(io_, endpoint_);
+  if (!sentinel_config_.sentinels.empty()) {
+    sentinel_ = std::make_shared<redis_sentinel>(io_, sentinel_config_);
+    cmd_->follow(sentinel_);
+    sub_->follow(sentinel_);
+  }
   members_ = std::make_shared<membership>(io_, cmd_, node_id_, seal_);
   boost::asio::post(io_, [this, registry] {
     cmd_->on_state([this, registry](bool up, const std::string& why) {
@@ -55,18 +60,25 @@ void redis_bridge::start(bus_listener_api registry) {
       if (!up) {
         log::warn(connected_once_ ? "redis connection lost" : "cannot reach redis; retrying", {{"error", why}});
         was_down_ = true;
+        // Until it is back this node takes no new document leases: others
+        // may own them now, and it would not hear of it.
+        caf::anon_send(registry, redis_atom::value, false);
       } else if (!connected_once_) {
         connected_once_ = true;
         if (was_down_)
           log::info("redis reached");
         was_down_ = false;
       } else if (was_down_) {
+        caf::anon_send(registry, redis_atom::value, true);
         log::info("redis connection back");
         metrics::get().redis_reconnects.Increment();
         members_->settle_for(std::chrono::milliseconds{2500});
       }
     });
     sub_->on_message([this, registry](const std::string& channel, const std::string& payload) {
+      last_heard_ = std::chrono::steady_clock::now();
+      if (channel == liveness_channel())
+        return;
       auto now = wall_ms();
       auto opened = seal_->open(channel, payload, now);
       if (opened.ok) {
@@ -89,8 +101,10 @@ void redis_bridge::start(bus_listener_api registry) {
       // Listening to every node again after the subscriptions dropped
       // (Redis restarted, or dropped this connection alone): what was
       // published meanwhile is lost, and the registry repairs it.
-      if (channel == cluster_channel() && std::exchange(heard_cluster_, true))
+      if (channel == cluster_channel()) {
+        heard_cluster_ = true;
         caf::anon_send(registry, redis_atom::value, true);
+      }
       auto [first, last] = confirmations_.equal_range(channel);
       std::vector<std::function<void()>> ready;
       for (auto it = first; it != last; ++it)
@@ -104,13 +118,55 @@ void redis_bridge::start(bus_listener_api registry) {
       metrics::get().cluster_nodes->Set(static_cast<double>(live.size()));
       caf::anon_send(registry, ring_atom::value, live);
     });
+    if (sentinel_)
+      sentinel_->start();
     cmd_->start();
     sub_->start();
     sub_->subscribe(node_channel(node_id_));
     sub_->subscribe(cluster_channel());
+    sub_->subscribe(liveness_channel());
     members_->start();
+    last_heard_ = std::chrono::steady_clock::now();
+    liveness_timer_ = std::make_unique<boost::asio::steady_timer>(io_);
+    check_liveness();
   });
   thread_ = std::thread{[this] { io_.run(); }};
+}
+
+void redis_bridge::check_liveness() {
+  auto now = std::chrono::steady_clock::now();
+  if (!cmd_->up() || !sub_->up()) {
+    last_heard_ = now; // reconnecting already; the clock starts when both are up
+  } else if (now - last_heard_ > k_quiet_limit) {
+    log::warn("redis went quiet; reconnecting", {{"silent_ms", std::to_string(std::chrono::duration_cast<
+                                                                  std::chrono::milliseconds>(now - last_heard_)
+                                                                  .count())}});
+    last_heard_ = now;
+    cmd_->reset("no answer from redis");
+    sub_->reset("no answer from redis");
+  } else {
+    // Unsealed and ignored by everyone: only its arrival counts.
+    cmd_->command({"PUBLISH", liveness_channel(), "1"});
+  }
+  liveness_timer_->expires_after(std::chrono::seconds(1));
+  liveness_timer_->async_wait([this](const boost::system::error_code& ec) {
+    if (!ec)
+      check_liveness();
+  });
+}
+
+void redis_bridge::leave() {
+  if (!thread_.joinable() || left_.exchange(true))
+    return;
+  wire::BusEnvelope env;
+  env.set_from_node(node_id_);
+  env.mutable_leaving();
+  publish(cluster_channel(), env.SerializeAsString());
+  boost::asio::post(io_, [this] { members_->leave(); });
+}
+
+void redis_bridge::forget_node(const std::string& node) {
+  boost::asio::post(io_, [this, node] { members_->forget(node); });
 }
 
 void redis_bridge::stop() {
@@ -121,8 +177,12 @@ void redis_bridge::stop() {
     // Let the ZREM go out before closing.
     auto t = std::make_shared<boost::asio::steady_timer>(io_, std::chrono::milliseconds(100));
     t->async_wait([this, t](const boost::system::error_code&) {
+      if (liveness_timer_)
+        liveness_timer_->cancel();
       cmd_->stop();
       sub_->stop();
+      if (sentinel_)
+        sentinel_->stop();
       work_.reset();
       io_.stop();
     });

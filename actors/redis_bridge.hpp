@@ -10,6 +10,7 @@
 #include "actors/api.hpp"
 #include "actors/cluster_bus.hpp"
 #include "actors/membership.hpp"
+#include "actors/redis_sentinel.hpp"
 #include "actors/node_health.hpp"
 #include "actors/redis_connection.hpp"
 #include "auth/bus_seal.hpp"
@@ -17,6 +18,7 @@
 #include <caf/actor.hpp>
 
 #include <chrono>
+#include <atomic>
 #include <functional>
 #include <map>
 #include <memory>
@@ -35,21 +37,32 @@ public:
   /// `cluster_key`: the key every node of the cluster shares, at least
   /// auth::bus_seal::k_min_key_bytes. Throws std::invalid_argument for a bad
   /// URL or a short key (start-up only).
+  /// With `sentinel` (sentinels named), the master is found through them
+  /// and `url` gives only the login.
   redis_bridge(std::string node_id, const std::string& url, std::shared_ptr<node_health> health,
-               std::string cluster_key);
+               std::string cluster_key, sentinel_config sentinel = {});
   ~redis_bridge();
   redis_bridge(const redis_bridge&) = delete;
   redis_bridge& operator=(const redis_bridge&) = delete;
 
   /// Starts the Redis thread. Incoming bus messages go to `registry` as
   /// (bus_atom, payload); live-set changes as (ring_atom, nodes); the
-  /// subscriptions back after they dropped as (redis_atom, true).
+  /// the bus up (subscribed, commands answered) as (redis_atom, true) and
+  /// down as (redis_atom, false).
   void start(bus_listener_api registry);
-  /// Leaves the membership at once (graceful shutdown) and stops.
+  /// Announces that this node leaves (the others take its documents over at
+  /// once) and leaves the membership; this node's registry hears a live set
+  /// without it, so its documents move. stop() follows.
+  void leave();
   void stop();
+  void forget_node(const std::string& node) override;
 
   const std::string& node_id() const noexcept override {
     return node_id_;
+  }
+  /// This node's liveness channel (it alone publishes and listens there).
+  std::string liveness_channel() const {
+    return "stet:alive:" + node_id_;
   }
 
   // -- thread-safe --
@@ -81,6 +94,8 @@ private:
   std::shared_ptr<redis_connection> cmd_;
   std::shared_ptr<redis_connection> sub_;
   std::shared_ptr<membership> members_;
+  sentinel_config sentinel_config_;
+  std::shared_ptr<redis_sentinel> sentinel_;
   std::multimap<std::string, std::function<void()>> confirmations_; // io thread only
   std::unordered_map<std::string, int> listeners_;                   // subscribe() calls not undone, per channel
   // Publications waiting for the io thread: whatever queues while it is
@@ -99,6 +114,14 @@ private:
   bool heard_cluster_ = false; // stet:cluster confirmed once (io thread only)
   bool was_down_ = false;
   bool connected_once_ = false;
+  std::atomic<bool> left_{false};
+  /// Liveness: this node publishes to itself every second; hearing nothing
+  /// back for k_quiet_limit means a connection went quiet without closing
+  /// (a half-open socket), and both are dropped and reconnected.
+  void check_liveness();
+  std::unique_ptr<boost::asio::steady_timer> liveness_timer_;
+  std::chrono::steady_clock::time_point last_heard_{};
+  static constexpr std::chrono::seconds k_quiet_limit{3};
 };
 
 } // namespace stet

@@ -1,4 +1,5 @@
 #include "actors/redis_connection.hpp"
+#include "actors/redis_sentinel.hpp"
 
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <cctype>
@@ -227,9 +228,49 @@ void redis_connection::stop() {
   up_ = false;
 }
 
+void redis_connection::reset(const std::string& why) {
+  if (stopped_ || !ac_)
+    return;
+  auto* ac = ac_;
+  ac->data = nullptr; // no disconnect callback: we reconnect here
+  ac_ = nullptr;
+  redisAsyncFree(ac); // pending replies are answered "connection lost"
+  backoff_ = std::chrono::milliseconds{100};
+  schedule_reconnect(why);
+}
+
+void redis_connection::follow(std::shared_ptr<redis_sentinel> sentinel) {
+  sentinel_ = std::move(sentinel);
+  sentinel_->on_switch([w = weak_from_this()](const redis_endpoint& master) {
+    auto self = w.lock();
+    if (!self || self->stopped_)
+      return;
+    self->backoff_ = std::chrono::milliseconds{100};
+    // Still on the old master (demoted, or cut off from the sentinels):
+    // drop it; the reconnect asks the sentinels again.
+    if (self->ac_ && (self->at_.host != master.host || self->at_.port != master.port))
+      self->reset("the sentinels named another master");
+  });
+}
+
 void redis_connection::connect() {
   if (stopped_)
     return;
+  if (!sentinel_)
+    return dial();
+  sentinel_->resolve([w = weak_from_this()](std::optional<redis_endpoint> master) {
+    auto self = w.lock();
+    if (!self || self->stopped_ || self->ac_)
+      return;
+    if (!master)
+      return self->schedule_reconnect("no sentinel could name the redis master");
+    self->at_.host = master->host;
+    self->at_.port = master->port;
+    self->dial();
+  });
+}
+
+void redis_connection::dial() {
   ac_ = redisAsyncConnect(at_.host.c_str(), at_.port);
   if (!ac_ || ac_->err) {
     std::string why = ac_ ? ac_->errstr : "out of memory";

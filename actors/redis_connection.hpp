@@ -20,6 +20,8 @@ struct redisAsyncContext;
 
 namespace stet {
 
+class redis_sentinel;
+
 /// A Redis reply, copied out of hiredis (which frees its own after the callback).
 struct redis_reply {
   bool ok = false;    // false: no reply (disconnected) or a Redis error
@@ -67,8 +69,15 @@ public:
     on_subscribed_ = std::move(h);
   }
 
+  /// Connects to the master `sentinel` names, asked before every connect,
+  /// and reconnects at once when it announces another. Before start().
+  void follow(std::shared_ptr<redis_sentinel> sentinel);
+
   void start();
   void stop();
+  /// Drops the connection now, whatever it is waiting for (pending replies
+  /// fail), and reconnects: for one that went quiet without closing.
+  void reset(const std::string& why);
   bool up() const noexcept {
     return up_;
   }
@@ -92,6 +101,7 @@ public:
 
 private:
   void connect();
+  void dial();
   void schedule_reconnect(const std::string& why);
   void set_up(bool up, const std::string& why);
   void on_ready();
@@ -108,6 +118,7 @@ private:
   state_handler on_state_;
   message_handler on_message_;
   std::function<void(const std::string&)> on_subscribed_;
+  std::shared_ptr<redis_sentinel> sentinel_;
 };
 
 } // namespace stet

@@ -158,6 +158,7 @@ void on_ring(registry_self self, std::vector<std::string> live) {
   for (auto& [id, doc] : st.open)
     if (!owned_here(st, id)) {
       self->send(doc.actor, move_atom::value);
+      st.handing_over.insert(doc.actor.address());
       moved.push_back(id);
     }
   // The actor stops once drained; new joins already go to the new owner.
@@ -211,6 +212,7 @@ registry_actor_api::behavior_type registry_actor(registry_self self, std::vector
   self->state.stores = std::move(stores);
   self->state.config = config;
   self->set_down_handler([self](caf::down_msg& dm) {
+    self->state.handing_over.erase(dm.source);
     auto& proxies = self->state.proxies;
     for (auto it = proxies.begin(); it != proxies.end(); ++it)
       if (it->second.address() == dm.source) {
@@ -258,6 +260,11 @@ registry_actor_api::behavior_type registry_actor(registry_self self, std::vector
       if (auto it = st.open.find(req.doc_id); it != st.open.end()) {
         ++it->second.joins_forwarded;
         rp.delegate(it->second.actor, join_atom::value, std::move(req));
+        return rp;
+      }
+      if (st.config.bus && st.bus_down) {
+        rp.deliver(to_caf(make_error(errc::storage_unavailable,
+                                     "this node lost its link to the cluster; it opens no document until it is back")));
         return rp;
       }
       auto id = req.doc_id;
@@ -342,7 +349,12 @@ registry_actor_api::behavior_type registry_actor(registry_self self, std::vector
     },
     [=](heard_atom, const std::string& id) { deliver_delete(self, id); },
     [=](ring_atom, std::vector<std::string>& live) { on_ring(self, std::move(live)); },
-    [=](redis_atom, bool) { on_bus_back(self); },
+    [=](redis_atom, bool back) {
+      auto& s = self->state;
+      s.bus_down = !back;
+      if (back && std::exchange(s.bus_heard, true))
+        on_bus_back(self);
+    },
     [=](repair_atom) { repair(self); },
     [=](acl_atom, const std::string& id, std::int64_t user_id, const std::string& role, std::uint64_t version) {
       on_access_stored(self, id, user_id, role, version);
@@ -350,7 +362,8 @@ registry_actor_api::behavior_type registry_actor(registry_self self, std::vector
     [=](drop_atom, const std::string& id) { on_delete_stored(self, id); },
     [=](revoke_atom, std::int64_t user_id, std::int64_t epoch) { on_token_revoked(self, user_id, epoch); },
     [=](stats_atom) -> caf::result<std::uint64_t, std::uint64_t> {
-      return {static_cast<std::uint64_t>(self->state.open.size()), self->state.loads};
+      auto& s = self->state;
+      return {static_cast<std::uint64_t>(s.open.size() + s.handing_over.size()), s.loads};
     },
     [=](owner_atom, std::vector<std::string>& ids) -> std::vector<std::string> {
       std::erase_if(ids, [&](const std::string& id) { return !owned_here(self->state, id); });

@@ -12,6 +12,7 @@
 #include <tuple>
 #include <map>
 #include <random>
+#include <set>
 #include <unordered_map>
 
 namespace stet {
@@ -62,10 +63,17 @@ struct registry_state {
   /// other nodes own.
   std::vector<std::string> ring;
   std::unordered_map<std::string, remote_document_api> proxies;
+  /// Documents told to move and not stopped yet (their last commits are
+  /// still answering): a stopping node waits for them.
+  std::set<caf::actor_addr> handing_over;
   /// Where stand-ins are announced (cluster nodes).
   cluster_router_api router;
   /// Repairs after the bus dropped messages (see redis_atom): one at a time.
   bool repair_pending = false;
+  /// The bus (Redis) is down: no new document is opened here, since
+  /// another node may own it now without this one hearing of it.
+  bool bus_down = false;
+  bool bus_heard = false; // the first "up" is the start, not a return
   std::size_t epochs_unanswered = 0;
   std::minstd_rand random{std::random_device{}()};
 

@@ -14,6 +14,12 @@ namespace stet {
 
 namespace {
 
+// Where a re-attached session resumes: what it was sent, or nowhere yet
+// (a client still waiting for its snapshot gets one).
+std::uint64_t resume_from(const remote_document_state::local_session& s) {
+  return s.synced || s.quiet ? s.rev : k_unsynced;
+}
+
 void publish_to_owner(remote_document_self self, wire::BusEnvelope& env) {
   auto& st = self->state;
   env.set_from_node(st.bus->node_id());
@@ -30,7 +36,7 @@ void reattach_all(remote_document_self self, const std::string& why) {
   log::info("re-attaching sessions", {{"doc", st.doc_id}, {"owner", st.owner}, {"why", why},
                                       {"sessions", std::to_string(st.sessions.size())}});
   for (auto& [id, s] : st.sessions)
-    self->send(s.gateway, moved_atom::value, st.doc_id, s.rev);
+    self->send(s.gateway, moved_atom::value, st.doc_id, resume_from(s));
   st.sessions.clear();
   for (auto& [rp, req] : st.waiting)
     rp.deliver(to_caf(make_error(errc::fenced, "document " + st.doc_id + " " + why)));
@@ -158,7 +164,7 @@ void on_frames(remote_document_self self, const std::string& session_id,
   if (!out.empty())
     s.sink->send(std::move(out));
   if (moved) {
-    self->send(s.gateway, moved_atom::value, st.doc_id, s.rev);
+    self->send(s.gateway, moved_atom::value, st.doc_id, resume_from(s));
     st.sessions.erase(it);
   } else if (dropped) {
     self->send(s.gateway, drop_atom::value, st.doc_id);

@@ -59,9 +59,12 @@ constexpr std::chrono::seconds k_retry_for{45};
 constexpr std::chrono::milliseconds k_snapshot_spacing{20};
 constexpr std::size_t k_edits_per_snapshot = 250;
 
+// A fenced write is a document that moved, not a database failing: it
+// neither pages nor makes the node unready.
 void report(storage_state& st, const status& r) {
-  st.health->storage_result(r ? std::string{} : r.error().message);
-  if (!r)
+  bool failed = !r && r.error().code != errc::fenced;
+  st.health->storage_result(failed ? r.error().message : std::string{});
+  if (failed)
     metrics::get().storage_errors.Increment();
 }
 

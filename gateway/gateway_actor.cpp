@@ -114,9 +114,9 @@ void on_join(gateway_actor_type* self, const wire::Join& join) {
     creator.clear();
   // The client resends what it has unanswered after a join of its own.
   st.ledger->forget(id);
-  st.terms[id] = {std::move(policy), join.echo(), std::move(creator), std::move(scoped_role)};
+  st.terms[id] = {std::move(policy), join.echo(), std::move(creator), std::move(scoped_role), join.known_rev()};
   st.joining[id];
-  request_join(self, id, join.known_rev(), false, std::chrono::steady_clock::now() + k_join_window);
+  request_join(self, id, join.known_rev(), join_kind::client, std::chrono::steady_clock::now() + k_join_window);
 }
 
 void on_edit(gateway_actor_type* self, const wire::Edit& edit, const document_api& doc, read_credit credit) {
@@ -259,10 +259,11 @@ caf::behavior gateway_actor(gateway_actor_type* self, session_sink_ptr sink, reg
       forget_document(self, doc_id);
     },
     [=](moved_atom, const std::string& doc_id, std::uint64_t rev) { on_moved(self, doc_id, rev); },
-    [=](rejoin_atom, const std::string& doc_id, std::uint64_t rev, bool quiet, std::int64_t deadline,
+    [=](rejoin_atom, const std::string& doc_id, std::uint64_t rev, std::uint8_t kind, std::int64_t deadline,
         std::uint32_t attempt) {
       using clock = std::chrono::steady_clock;
-      request_join(self, doc_id, rev, quiet, clock::time_point{clock::duration{deadline}}, attempt);
+      request_join(self, doc_id, rev, static_cast<join_kind>(kind), clock::time_point{clock::duration{deadline}},
+                   attempt);
     },
     [=](token_atom, std::int64_t epoch) {
       auto& s = self->state;

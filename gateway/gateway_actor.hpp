@@ -48,6 +48,12 @@ struct gateway_state {
     bool echo = false;
     std::string creator;
     std::string scoped_role;
+    /// The client's own known revision (a re-attach before the client had
+    /// its snapshot joins as the client asked).
+    std::uint64_t known_rev = 0;
+    /// Moves in a row, for the back-off when views of the owner disagree.
+    std::uint32_t moves = 0;
+    std::chrono::steady_clock::time_point last_move{};
   };
   session_sink_ptr sink; // the socket's, wrapped in a tracked_sink
   std::shared_ptr<edit_ledger> ledger = std::make_shared<edit_ledger>();

@@ -9,6 +9,7 @@
 #include "auth/token_bucket.hpp"
 #include "gateway/client_address.hpp"
 #include "gateway/identity.hpp"
+#include "gateway/session_list.hpp"
 #include "gateway/static_files.hpp"
 #include "gateway/token_epochs.hpp"
 
@@ -130,6 +131,8 @@ struct gateway_context {
   std::shared_ptr<token_epochs> epochs = std::make_shared<token_epochs>();
   /// User ids of an identity provider's users seen here.
   std::shared_ptr<external_ids> external = std::make_shared<external_ids>();
+  /// Every WebSocket session, closed together when the node stops.
+  session_list sessions;
   /// Documents created per user or address, by joins and the REST API alike.
   std::shared_ptr<auth::creation_quota> creations;
   /// Peers whose X-Forwarded-For names the client (see client_address).

@@ -29,9 +29,14 @@ constexpr std::chrono::seconds k_reattach_window{20};
 /// Joins `doc_id` with the session's terms for it (state.terms; it must be
 /// in state.joining, whose messages follow the join). Refusals a moment
 /// cures (the document is moving, storage or the owner did not answer) are
-/// retried until `deadline`; then the client is told. `quiet`: a re-attach
-/// after a move, from `known_rev`, sending again what was not answered.
-void request_join(gateway_actor_type* self, const std::string& doc_id, std::uint64_t known_rev, bool quiet,
+/// retried until `deadline`; then the client is told.
+enum class join_kind : std::uint8_t {
+  client, // the client's own join: it resends what it has unanswered
+  resume, // a re-attach after a move, quiet (no snapshot), from `known_rev`
+  rejoin, // a re-attach before the client had its snapshot: it gets one
+};
+/// A re-attach (resume, rejoin) sends again the edits nobody answered.
+void request_join(gateway_actor_type* self, const std::string& doc_id, std::uint64_t known_rev, join_kind kind,
                   std::chrono::steady_clock::time_point deadline, std::uint32_t attempt = 0);
 /// The document moved (moved_atom from what the session was joined to).
 void on_moved(gateway_actor_type* self, const std::string& doc_id, std::uint64_t rev);

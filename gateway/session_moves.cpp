@@ -26,7 +26,7 @@ bool curable(errc code) {
          || code == errc::internal;
 }
 
-void on_joined(gateway_actor_type* self, const std::string& id, const document_api& doc, bool quiet) {
+void on_joined(gateway_actor_type* self, const std::string& id, const document_api& doc, join_kind kind) {
   auto& s = self->state;
   auto queued = std::move(s.joining[id]);
   s.joining.erase(id);
@@ -36,7 +36,7 @@ void on_joined(gateway_actor_type* self, const std::string& id, const document_a
     return;
   }
   s.joined[id] = doc;
-  if (quiet) {
+  if (kind != join_kind::client) {
     // In order, before anything the client sent meanwhile; what the new
     // owner already has is answered as a duplicate.
     for (auto& e : s.ledger->unanswered(id))
@@ -47,8 +47,9 @@ void on_joined(gateway_actor_type* self, const std::string& id, const document_a
     on_message(self, m);
 }
 
-void give_up(gateway_actor_type* self, const std::string& id, const error& e, bool quiet) {
+void give_up(gateway_actor_type* self, const std::string& id, const error& e, join_kind kind) {
   auto& s = self->state;
+  bool quiet = kind != join_kind::client;
   forget_document(self, id);
   log::warn(quiet ? "re-attach failed" : "join failed",
             {{"session", s.settings.session_id}, {"doc", id}, {"error", describe(e)}});
@@ -73,7 +74,7 @@ void forget_document(gateway_actor_type* self, const std::string& doc_id) {
   s.ledger->forget(doc_id);
 }
 
-void request_join(gateway_actor_type* self, const std::string& id, std::uint64_t known_rev, bool quiet,
+void request_join(gateway_actor_type* self, const std::string& id, std::uint64_t known_rev, join_kind kind,
                   clock::time_point deadline, std::uint32_t attempt) {
   auto& st = self->state;
   auto t = st.terms.find(id);
@@ -92,11 +93,11 @@ void request_join(gateway_actor_type* self, const std::string& id, std::uint64_t
                    {},
                    t->second.creator,
                    t->second.scoped_role,
-                   quiet};
+                   kind == join_kind::resume};
   auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock::now());
   auto timeout = std::clamp<std::chrono::milliseconds>(left, std::chrono::milliseconds(500), k_join_attempt);
   self->request(st.registry, timeout, join_atom::value, std::move(req))
-    .then([=](joined& j) { on_joined(self, id, j.document, quiet); },
+    .then([=](joined& j) { on_joined(self, id, j.document, kind); },
           [=](caf::error& err) {
             auto e = from_caf(err);
             if (!self->state.joining.count(id))
@@ -105,11 +106,11 @@ void request_join(gateway_actor_type* self, const std::string& id, std::uint64_t
               // 50 ms doubling to 1 s: a move settles within the membership's expiry.
               auto delay = std::chrono::milliseconds(50) * (1u << std::min<std::uint32_t>(attempt, 4));
               self->delayed_send(self, std::min<std::chrono::milliseconds>(delay, std::chrono::seconds(1)),
-                                 rejoin_atom::value, id, known_rev, quiet,
+                                 rejoin_atom::value, id, known_rev, static_cast<std::uint8_t>(kind),
                                  static_cast<std::int64_t>(deadline.time_since_epoch().count()), attempt + 1);
               return;
             }
-            give_up(self, id, e, quiet);
+            give_up(self, id, e, kind);
           });
 }
 
@@ -121,10 +122,29 @@ void on_moved(gateway_actor_type* self, const std::string& doc_id, std::uint64_t
     return;
   st.joined.erase(it);
   st.joining[doc_id];
+  auto& terms = st.terms[doc_id];
+  // Nodes that disagree for a moment about the owner bounce the session
+  // between them: each move in a row waits longer (50 ms doubling to 1 s).
+  auto now = clock::now();
+  terms.moves = now - terms.last_move < std::chrono::seconds(2) ? terms.moves + 1 : 0;
+  terms.last_move = now;
+  auto delay = terms.moves == 0 ? std::chrono::milliseconds(0)
+                                : std::min<std::chrono::milliseconds>(
+                                  std::chrono::milliseconds(25) * (1u << std::min<std::uint32_t>(terms.moves, 6)),
+                                  std::chrono::seconds(1));
+  // Before its snapshot the client has nothing to resume: it joins as it asked.
+  bool quiet = rev != k_unsynced;
+  auto known = quiet ? rev : terms.known_rev;
+  auto kind = quiet ? join_kind::resume : join_kind::rejoin;
   if (log::enabled(log::level::debug))
     log::debug("re-attaching session", {{"session", st.settings.session_id}, {"doc", doc_id},
-                                        {"rev", std::to_string(rev)}});
-  request_join(self, doc_id, rev, true, clock::now() + k_reattach_window);
+                                        {"rev", quiet ? std::to_string(rev) : "none yet"},
+                                        {"delay_ms", std::to_string(delay.count())}});
+  auto deadline = now + k_reattach_window;
+  if (delay.count() == 0)
+    return request_join(self, doc_id, known, kind, deadline);
+  self->delayed_send(self, delay, rejoin_atom::value, doc_id, known, static_cast<std::uint8_t>(kind),
+                     static_cast<std::int64_t>(deadline.time_since_epoch().count()), std::uint32_t{0});
 }
 
 } // namespace stet::gateway_session

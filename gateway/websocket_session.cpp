@@ -40,6 +40,7 @@ websocket_session::websocket_session(connection_stream&& stream, gateway_context
 }
 
 websocket_session::~websocket_session() {
+  ctx_.sessions.remove(this);
   discard_queue(0);
   --ctx_.open_sessions;
   metrics::get().websocket_sessions.Decrement();
@@ -67,6 +68,14 @@ void websocket_session::on_accept(beast::error_code ec) {
                                               ctx_.auth.allow_anonymous, ctx_.user_edits,
                                               client_slot_ ? client_slot_->ip() : slot_.ip(), ctx_.epochs,
                                               ctx_.store_list});
+  ctx_.sessions.add(this, actor_, [w = weak_from_this()] {
+    if (auto self = w.lock())
+      net::post(self->ws_.get_executor(), [self] {
+        // The node stops: its clients reconnect to another at once.
+        self->ws_.async_close(websocket::close_reason{websocket::close_code::going_away, "server stopping; reconnect"},
+                              [self](beast::error_code) {});
+      });
+  });
   do_read();
 }
 

@@ -1,5 +1,7 @@
 #include "node/flags.hpp"
 
+#include "actors/redis_sentinel.hpp"
+
 #include "gateway/webhook_client.hpp"
 
 #include <CLI/CLI.hpp>
@@ -75,6 +77,10 @@ parsed_flags parse_flags(int argc, const char* const* argv, node_options opt) {
                     "join a cluster through Redis (redis://[[USER]:PASSWORD@]HOST:PORT); needs --postgres and a "
                     "cluster key")
     ->envname("STET_REDIS_URL");
+  serve->add_option("--redis-sentinel", opt.redis_sentinel,
+                    "find the Redis master through these sentinels (HOST:PORT,...) and follow its failovers; with "
+                    "--redis-master (then --redis gives only the login, if any)");
+  serve->add_option("--redis-master", opt.redis_master, "the master's name the sentinels monitor");
   std::string cluster_secret_file, auth_secret_file;
   serve->add_option("--cluster-secret-file", cluster_secret_file,
                     "file holding the key every node seals its bus messages with, at least 32 bytes (env "
@@ -258,6 +264,15 @@ parsed_flags parse_flags(int argc, const char* const* argv, node_options opt) {
     if (!ops)
       return fail("--metrics-listen needs HOST:PORT, got \"" + metrics_listen + "\"");
     opt.metrics_listen = *ops;
+  }
+  if (opt.redis_sentinel.empty() != opt.redis_master.empty())
+    return fail("--redis-sentinel and --redis-master go together: the sentinels, and the master's name they monitor");
+  if (!opt.redis_sentinel.empty()) {
+    if (auto s = parse_sentinels(opt.redis_sentinel); !s)
+      return fail(s.error().message);
+    // Only the login counts; the address is the master the sentinels name.
+    if (opt.redis.empty())
+      opt.redis = "redis://127.0.0.1:6379";
   }
   if (!opt.webhook_urls.empty() && opt.webhook_secret.empty())
     return fail("--webhook-url needs --webhook-secret-file: receivers check every body's signature");

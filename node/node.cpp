@@ -12,8 +12,10 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
+#include <caf/scoped_actor.hpp>
 #include <caf/send.hpp>
 
 #include <algorithm>
@@ -36,6 +38,23 @@ namespace stet {
 namespace net = boost::asio;
 
 namespace {
+
+// Waits (at most `limit`) until the registry has no document open or still
+// handing over: a stopping node's last commits are answered, and the new
+// owners load what they stored.
+void hand_over(caf::actor_system& system, const registry_actor_api& registry, std::chrono::milliseconds limit) {
+  auto deadline = std::chrono::steady_clock::now() + limit;
+  caf::scoped_actor self{system};
+  while (std::chrono::steady_clock::now() < deadline) {
+    std::uint64_t open = 1;
+    self->request(registry, std::chrono::seconds(1), stats_atom::value)
+      .receive([&](std::uint64_t documents, std::uint64_t) { open = documents; }, [&](caf::error&) {});
+    if (open == 0)
+      return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  log::warn("documents still open when the node stopped; their new owners resume from what was committed");
+}
 
 // CPUs this process may run on (taskset, cgroup cpusets), not the machine's:
 // measured on a server pinned to one core, a second actor worker only added
@@ -203,7 +222,12 @@ int run_node(const node_options& opt) {
   registry_opts.session_users = [epochs] { return epochs->users(); };
   std::shared_ptr<redis_bridge> bridge;
   if (!opt.redis.empty()) {
-    bridge = std::make_shared<redis_bridge>(opt.node_id, opt.redis, health, opt.cluster_secret);
+    sentinel_config sentinel;
+    if (!opt.redis_sentinel.empty()) {
+      sentinel.sentinels = *parse_sentinels(opt.redis_sentinel); // checked with the flags
+      sentinel.master = opt.redis_master;
+    }
+    bridge = std::make_shared<redis_bridge>(opt.node_id, opt.redis, health, opt.cluster_secret, std::move(sentinel));
     registry_opts.bus = bridge;
     registry_opts.document.bus = bridge;
   }
@@ -223,7 +247,9 @@ int run_node(const node_options& opt) {
     caf::anon_send(registry, route_atom::value, router);
     bridge->start(router);
     // Host and port only: the URL may hold a password.
-    log::info("cluster member", {{"redis", redis_at->host + ":" + std::to_string(redis_at->port)},
+    log::info("cluster member", {{"redis", opt.redis_sentinel.empty()
+                                             ? redis_at->host + ":" + std::to_string(redis_at->port)
+                                             : "master " + opt.redis_master + " via sentinels " + opt.redis_sentinel},
                                  {"node", opt.node_id},
                                  {"redis_auth", redis_at->password.empty() ? "none" : "password"}});
   }
@@ -284,10 +310,18 @@ int run_node(const node_options& opt) {
                           {"metrics_port", ops ? std::to_string(ops->port()) : ""},
                           {"node", opt.node_id}});
 
+  // Stopping: the others take this node's documents over at once (the
+  // leaving notice), its clients are told "going away" and reconnect to
+  // another node, and the I/O stops once their closes went out.
   net::signal_set signals{ioc, SIGINT, SIGTERM};
+  net::steady_timer stopping{ioc};
   signals.async_wait([&](const boost::system::error_code&, int sig) {
     log::info("shutting down", {{"signal", std::to_string(sig)}});
-    ioc.stop();
+    if (bridge)
+      bridge->leave();
+    ctx.sessions.close_all();
+    stopping.expires_after(std::chrono::milliseconds(300));
+    stopping.async_wait([&](const boost::system::error_code&) { ioc.stop(); });
   });
   // SIGHUP re-reads the identity provider's JWKS (key rotation); a file
   // that does not parse leaves the keys in use.
@@ -314,9 +348,14 @@ int run_node(const node_options& opt) {
   ioc.run();
   for (auto& t : threads)
     t.join();
-  // Leave the membership first, so the others take over at once.
-  if (bridge)
+  // Leave the membership first, so the others take over at once, and let
+  // this node's documents finish their commits and hand over (bounded).
+  ctx.sessions.close_all(); // any that came meanwhile: their actors stop
+  if (bridge) {
+    bridge->leave();
+    hand_over(system, registry, std::chrono::seconds(3));
     bridge->stop();
+  }
   // Acked edits are already durable; unacked ones are resent by clients.
   if (webhooks)
     caf::anon_send_exit(webhooks, caf::exit_reason::user_shutdown);

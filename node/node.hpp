@@ -29,6 +29,10 @@ struct node_options {
   /// cluster member; needs PostgreSQL (documents must be shared storage)
   /// and `cluster_secret`.
   std::string redis;
+  /// Redis Sentinel: HOST:PORT,... and the monitored master's name; the
+  /// master is found (and followed) through them, `redis` gives the login.
+  std::string redis_sentinel;
+  std::string redis_master;
   /// The key every node of the cluster seals its bus messages and
   /// membership entries with (at least 32 bytes; required with `redis`).
   std::string cluster_secret;

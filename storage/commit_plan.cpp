@@ -31,8 +31,9 @@ result<commit_plan> commit_plan::of(const write_batch& batch) {
 }
 
 error commit_plan::rev_taken(const op_row& op) {
-  return make_error(errc::internal, "rev " + std::to_string(op.rev) + " of " + op.doc_id
-                                      + " is already taken by another edit");
+  // Only another owner commits there: this one lost the document.
+  return make_error(errc::fenced, "rev " + std::to_string(op.rev) + " of " + op.doc_id
+                                    + " is already taken by another owner's edit");
 }
 
 error commit_plan::not_advanced(const document_advance& a, const std::optional<document_row>& stored) {

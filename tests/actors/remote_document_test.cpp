@@ -178,7 +178,7 @@ TEST_CASE_FIXTURE(stand_in_fixture, "an owner that does not answer a join or an 
   run();
   self->monitor(stand_in);
   advance(k_relay_timeout + 1s);
-  CHECK(drops->moves == std::vector<move>{{"d", 0}});
+  CHECK(drops->moves == std::vector<move>{{"d", k_unsynced}}); // no snapshot yet: it joins as the client asked
   bool stopped = false;
   self->receive([&](caf::down_msg&) { stopped = true; }, caf::after(0s) >> [] {});
   CHECK(stopped);
@@ -192,7 +192,7 @@ TEST_CASE_FIXTURE(stand_in_fixture, "a join the owner never answers is re-attach
   advance(k_relay_timeout - 1s);
   CHECK(drops->moves.empty());
   advance(2s);
-  CHECK(drops->moves == std::vector<move>{{"d", 0}});
+  CHECK(drops->moves == std::vector<move>{{"d", k_unsynced}});
 }
 
 TEST_CASE_FIXTURE(stand_in_fixture, "the last session leaving tells the owner, unsubscribes and stops") {
@@ -209,4 +209,24 @@ TEST_CASE_FIXTURE(stand_in_fixture, "the last session leaving tells the owner, u
   bool stopped = false;
   self->receive([&](caf::down_msg&) { stopped = true; }, caf::after(0s) >> [] {});
   CHECK(stopped);
+}
+
+TEST_CASE_FIXTURE(stand_in_fixture, "a re-attached session's resumed snapshot is the stand-in's alone; what follows reaches the client") {
+  bus->confirm();
+  run();
+  auto sink = std::make_shared<recording_sink>();
+  join_request req{"d", "lww", 5, false, "c-s1", "s1", 7, "user7", sink, caf::actor_cast<session_api>(gateway), {}};
+  req.quiet = true;
+  self->send(stand_in, join_atom::value, std::move(req));
+  run();
+  auto sent = bus->on(cluster_bus::node_channel("owner"));
+  REQUIRE(sent.size() == 1);
+  CHECK(sent[0].join().quiet());
+  CHECK(sent[0].join().known_rev() == 5);
+  auto resumed = snapshot(5);
+  resumed.mutable_snapshot()->set_resumed(true);
+  from_owner(frame_for("s1", resumed));
+  CHECK(sink->messages.empty()); // the client keeps its text and hears nothing of the move
+  from_owner(broadcast(6));
+  CHECK(sink->applied() == std::vector<std::uint64_t>{6});
 }

@@ -1,0 +1,97 @@
+#include "actors/redis_sentinel.hpp"
+
+#include "metrics/log.hpp"
+
+#include <sstream>
+
+namespace stet {
+
+result<std::vector<redis_endpoint>> parse_sentinels(std::string_view list) {
+  std::vector<redis_endpoint> out;
+  while (!list.empty()) {
+    auto comma = list.find(',');
+    auto one = list.substr(0, comma);
+    list = comma == std::string_view::npos ? std::string_view{} : list.substr(comma + 1);
+    auto at = parse_redis_url(one);
+    if (!at || one.find(':') == std::string_view::npos)
+      return make_error(errc::invalid_argument, "--redis-sentinel needs HOST:PORT[,HOST:PORT...], got \""
+                                                  + std::string{one} + "\"");
+    out.push_back(std::move(*at));
+  }
+  if (out.empty())
+    return make_error(errc::invalid_argument, "--redis-sentinel needs at least one HOST:PORT");
+  return out;
+}
+
+redis_sentinel::redis_sentinel(boost::asio::io_context& io, sentinel_config config)
+  : io_(io), config_(std::move(config)) {
+}
+
+void redis_sentinel::start() {
+  for (auto& at : config_.sentinels) {
+    auto asker = std::make_shared<redis_connection>(io_, at);
+    asker->start();
+    askers_.push_back(asker);
+    auto watcher = std::make_shared<redis_connection>(io_, at);
+    watcher->on_message([w = weak_from_this()](const std::string&, const std::string& payload) {
+      if (auto self = w.lock())
+        self->heard(payload);
+    });
+    watcher->start();
+    watcher->subscribe("+switch-master");
+    watchers_.push_back(watcher);
+  }
+}
+
+void redis_sentinel::stop() {
+  for (auto& c : askers_)
+    c->stop();
+  for (auto& c : watchers_)
+    c->stop();
+}
+
+// "<master-name> <old-ip> <old-port> <new-ip> <new-port>"
+void redis_sentinel::heard(const std::string& payload) {
+  std::istringstream in{payload};
+  std::string name, old_host, old_port, host;
+  int port = 0;
+  if (!(in >> name >> old_host >> old_port >> host >> port) || name != config_.master)
+    return;
+  redis_endpoint master;
+  master.host = host;
+  master.port = port;
+  // Every sentinel announces it: act once per new master.
+  if (last_switch_ && last_switch_->host == host && last_switch_->port == port)
+    return;
+  last_switch_ = master;
+  log::info("redis master switched", {{"master", config_.master}, {"to", host + ":" + std::to_string(port)}});
+  for (auto& h : on_switch_)
+    h(master);
+}
+
+void redis_sentinel::resolve(std::function<void(std::optional<redis_endpoint>)> done) {
+  ask(0, std::make_shared<std::function<void(std::optional<redis_endpoint>)>>(std::move(done)));
+}
+
+void redis_sentinel::ask(std::size_t i, std::shared_ptr<std::function<void(std::optional<redis_endpoint>)>> done) {
+  if (i >= askers_.size())
+    return (*done)(std::nullopt);
+  if (!askers_[i]->up())
+    return ask(i + 1, std::move(done));
+  askers_[i]->command({"SENTINEL", "get-master-addr-by-name", config_.master},
+                      [w = weak_from_this(), i, done](const redis_reply& r) {
+                        auto self = w.lock();
+                        if (!self)
+                          return;
+                        if (!r.ok || r.elements.size() != 2)
+                          return self->ask(i + 1, done);
+                        redis_endpoint master;
+                        master.host = r.elements[0];
+                        master.port = std::atoi(r.elements[1].c_str());
+                        if (master.port <= 0)
+                          return self->ask(i + 1, done);
+                        (*done)(master);
+                      });
+}
+
+} // namespace stet
