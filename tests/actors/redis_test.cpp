@@ -1,6 +1,9 @@
 // The Redis connection and membership against a real redis-server that the
 // test starts, kills and restarts itself.
 #include "actors/membership.hpp"
+#include "actors/redis_sentinel.hpp"
+
+#include <future>
 #include "actors/redis_connection.hpp"
 #include "tests/actors/redis_server.hpp"
 
@@ -153,8 +156,8 @@ TEST_CASE("membership: every node sees the same live set; leavers and the dead d
     });
   };
   CHECK(all_see({"node-0", "node-1", "node-2"}, {0, 1, 2}));
-  t.run([&] { nodes[2]->leave(); }); // graceful: gone at once
-  CHECK(all_see({"node-0", "node-1"}, {0, 1}));
+  t.run([&] { nodes[2]->leave(); }); // graceful: gone at once, for itself too
+  CHECK(all_see({"node-0", "node-1"}, {0, 1, 2}));
   t.run([&] { nodes[1].reset(); });  // crashed: no more heartbeats, expires
   CHECK(all_see({"node-0"}, {0}));
   t.run([&] {
@@ -163,6 +166,65 @@ TEST_CASE("membership: every node sees the same live set; leavers and the dead d
       c->stop();
   });
   std::this_thread::sleep_for(50ms);
+}
+
+TEST_CASE("membership: a node that says it leaves is out at once; only its later heartbeats bring it back") {
+  if (!redis_available())
+    return;
+  redis_server server;
+  io_thread t;
+  std::vector<std::shared_ptr<redis_connection>> conns;
+  std::vector<std::shared_ptr<membership>> nodes;
+  std::mutex m;
+  std::vector<std::vector<std::string>> seen(2);
+  auto seal = std::make_shared<const auth::bus_seal>(k_test_cluster_key);
+  t.run([&] {
+    for (int i = 0; i < 2; ++i) {
+      auto c = std::make_shared<redis_connection>(t.io, redis_endpoint{"127.0.0.1", server.port});
+      c->start();
+      auto n = std::make_shared<membership>(t.io, c, "node-" + std::to_string(i), seal, 100ms, 400ms,
+                                            "stet:test:leavers");
+      n->on_change([&, i](const std::vector<std::string>& live) {
+        std::lock_guard<std::mutex> g{m};
+        seen[i] = live;
+      });
+      n->start();
+      conns.push_back(c);
+      nodes.push_back(n);
+    }
+  });
+  auto sees = [&](int who, std::vector<std::string> expected) {
+    return eventually([&] {
+      std::lock_guard<std::mutex> g{m};
+      return seen[who] == expected;
+    });
+  };
+  REQUIRE(sees(0, {"node-0", "node-1"}));
+  std::promise<std::vector<std::string>> after_notice;
+  t.run([&] {
+    nodes[0]->forget("node-1"); // its leaving notice
+    after_notice.set_value(nodes[0]->live());
+  });
+  auto right_after = after_notice.get_future().get();
+  CHECK(right_after == std::vector<std::string>{"node-0"}); // not after its heartbeat expires
+  // node-1 did not stop after all: heartbeats written after the notice count.
+  CHECK(sees(0, {"node-0", "node-1"}));
+  t.run([&] {
+    nodes.clear();
+    for (auto& c : conns)
+      c->stop();
+  });
+  std::this_thread::sleep_for(50ms);
+}
+
+TEST_CASE("parse_sentinels: HOST:PORT lists, and what is not one is refused") {
+  auto two = parse_sentinels("127.0.0.1:26379,10.0.0.2:26380");
+  REQUIRE(two);
+  REQUIRE(two->size() == 2);
+  CHECK(((*two)[1].host == "10.0.0.2" && (*two)[1].port == 26380));
+  CHECK_FALSE(parse_sentinels(""));
+  CHECK_FALSE(parse_sentinels("nohost"));
+  CHECK_FALSE(parse_sentinels("h:1,h:99999"));
 }
 
 TEST_CASE("parse_redis_url: host, port, password and ACL user, percent-decoded") {
