@@ -12,6 +12,7 @@ import time
 import pytest
 
 import pg_pair
+import prometheus_support
 from fault_proxy import FaultProxy
 from history_checker import check, describe
 from stet_harness import RedisServer, Server, postgres_available
@@ -331,6 +332,9 @@ def test_edits_wait_out_a_partition_from_postgres_and_complete_after(pair):
             seen["readyz"] = server.readyz()
             seen["acked_during"] = sum(len(t.acks) for t in typists) - acked_at_cut
             seen["waiting"] = sum(len(t.unacked) for t in typists)
+            if prometheus:
+                # What an SRE sees: the page fires while the database is away.
+                await asyncio.to_thread(prometheus.wait_for_alert, "StetStorageErrors", "firing", 30)
             await asyncio.sleep(1.0)
             await asyncio.to_thread(proxy.heal)
             return cut, time.monotonic()
@@ -347,9 +351,18 @@ def test_edits_wait_out_a_partition_from_postgres_and_complete_after(pair):
         assert seen["acked_during"] == 0, "edits were acked while PostgreSQL was unreachable"
         assert seen["readyz"][0] == 503, seen["readyz"]
         assert acked_after(typists, healed) > 0
+        if prometheus:
+            # ... and resolves once no storage error is counted any more.
+            await asyncio.to_thread(prometheus.wait_until_resolved, "StetStorageErrors", 60)
         for t in typists:
             await t.close()
 
     proxy, conninfo = proxied(pair)
+    prometheus = None
     with proxy, pg_node(conninfo) as server:
-        asyncio.run(main(server, proxy))
+        if prometheus_support.available():
+            with prometheus_support.Prometheus([server]) as prometheus:
+                prometheus.wait_until_scraped()
+                asyncio.run(main(server, proxy))
+        else:
+            asyncio.run(main(server, proxy))
