@@ -98,9 +98,11 @@ void on_envelope(cluster_router_self self, wire::BusEnvelope& env) {
       return refuse(self, from, doc_id, e.session_id(), op.error(), e.client_seq());
     // The author is looked up by (from, session): whatever client id the
     // envelope names, the document uses the one the session joined with.
-    self->send(st.registry, edit_atom::value, doc_id,
-               edit_request{{e.client_id(), 0, e.client_seq(), e.base_rev(), std::move(*op)}, e.session_id(),
-                            e.client_ts(), from, {}});
+    edit_request req{{e.client_id(), 0, e.client_seq(), e.base_rev(), std::move(*op)}, e.session_id(),
+                     e.client_ts(), from, {}};
+    req.chained = e.has_prev_seq();
+    req.prev_seq = e.prev_seq();
+    self->send(st.registry, edit_atom::value, doc_id, std::move(req));
   } else if (env.has_presence()) {
     auto& p = env.presence();
     self->send(st.registry, presence_atom::value, doc_id, from, p.session_id(), p.cursor(), p.anchor());

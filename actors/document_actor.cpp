@@ -245,6 +245,20 @@ void on_edit(document_self self, edit_request& req) {
         make_error(errc::fenced, "session not joined to document " + doc.id() + "; join it again"), doc.id()));
     return;
   }
+  // An edit of a remote session whose previous one never arrived (the bus
+  // dropped it): applying this one first would make that one look like a
+  // duplicate when it comes again. The session's node re-attaches it and
+  // sends both again, in order.
+  if (req.chained && !req.remote_node.empty() && req.prev_seq != author->last_seq) {
+    log::warn("edit relayed after a lost one; re-attaching its session",
+              {{"doc", doc.id()}, {"edit", req.id()}, {"expected_prev", std::to_string(author->last_seq)},
+               {"prev", std::to_string(req.prev_seq)}});
+    remote_sink{st.config.bus, req.remote_node, doc.id(), req.session_id}.send(
+      wire::make_error(make_error(errc::fenced, "an edit of this session was lost on the way; re-attaching"), doc.id()));
+    return;
+  }
+  if (!req.remote_node.empty())
+    author->last_seq = req.client_seq;
   // The author is who joined, not whoever the sender says.
   req.client_id = author->client_id;
   req.user_id = author->user_id;

@@ -66,11 +66,12 @@ caf::error on_join(document_self self, join_request& req) {
     maybe_idle(self);
     return to_caf(make_error(errc::forbidden, "you may not open document " + doc.id()));
   }
-  // The session has seen revisions this node has not: it is not the owner
-  // any more (another node took the lease and committed since), or the
-  // client is wrong. Serving it would take its text back; its node tries
-  // again, and finds the current owner once the membership settles.
-  if (st.config.bus && req.known_rev > st.commits.committed_rev()) {
+  // A re-attached session has seen revisions this node has not (the
+  // revision is the server's own, not a client's): this node is not the
+  // owner any more, another took the lease and committed since. Serving it
+  // would take its text back; its node tries again, and finds the current
+  // owner once the membership settles.
+  if (st.config.bus && req.quiet && req.known_rev > st.commits.committed_rev()) {
     maybe_idle(self);
     return to_caf(make_error(errc::fenced, "document " + doc.id() + " is behind revision "
                                              + std::to_string(req.known_rev) + " here; join it again"));

@@ -36,6 +36,8 @@ struct subscriber {
   session_sink_ptr sink;
   session_api gateway;     // none for a session of another node
   std::string remote_node; // empty: a session on this node
+  /// The last edit received from this (remote) session, to see one lost on the bus.
+  std::uint64_t last_seq = 0;
 };
 
 class fanout {

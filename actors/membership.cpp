@@ -91,7 +91,7 @@ void membership::beat() {
     auto self = w.lock();
     // Redis down: keep the last live set; the caller knows from the
     // connection state that it is stale.
-    if (!self || !r.ok || std::chrono::steady_clock::now() < self->settled_at_)
+    if (!self || self->stopped_ || !r.ok || std::chrono::steady_clock::now() < self->settled_at_)
       return;
     std::vector<std::string> live;
     auto now = now_ms();

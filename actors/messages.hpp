@@ -151,6 +151,10 @@ struct edit_request : edit {
   /// The read credit of the frame it came in (see read_throttle): held
   /// until the owner has ordered or rejected it.
   read_credit credit;
+  /// The previous edit the session's node forwarded to this document (0:
+  /// none since the join); `chained` when the sender says (see RemoteEdit).
+  std::uint64_t prev_seq = 0;
+  bool chained = false;
 
   /// The edit's name in logs on every node: its deduplication key.
   std::string id() const {

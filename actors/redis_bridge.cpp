@@ -76,9 +76,12 @@ void redis_bridge::start(bus_listener_api registry) {
       }
     });
     sub_->on_message([this, registry](const std::string& channel, const std::string& payload) {
-      last_heard_ = std::chrono::steady_clock::now();
-      if (channel == liveness_channel())
+      // Only our own ping counts: others' traffic on the subscriber says
+      // nothing of the command connection it went out on.
+      if (channel == liveness_channel()) {
+        last_heard_ = std::chrono::steady_clock::now();
         return;
+      }
       auto now = wall_ms();
       auto opened = seal_->open(channel, payload, now);
       if (opened.ok) {

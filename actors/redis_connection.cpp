@@ -283,6 +283,12 @@ void redis_connection::dial() {
   attach(io_, ac_);
   redisAsyncSetConnectCallback(ac_, on_connect);
   redisAsyncSetDisconnectCallback(ac_, on_disconnect);
+  // Connected and answering within 3 s, or dropped and tried again.
+  retry_.expires_after(std::chrono::seconds(3));
+  retry_.async_wait([w = weak_from_this()](const boost::system::error_code& ec) {
+    if (auto self = w.lock(); self && !ec && !self->up_ && self->ac_)
+      self->reset("redis did not answer in time");
+  });
 }
 
 void redis_connection::handle_connected(int status) {
@@ -291,12 +297,15 @@ void redis_connection::handle_connected(int status) {
     ac_ = nullptr; // hiredis frees the context after this callback
     return schedule_reconnect(why);
   }
-  if (at_.password.empty())
-    return on_ready();
-  std::vector<std::string> auth{"AUTH"};
-  if (!at_.username.empty())
-    auth.push_back(at_.username);
-  auth.push_back(at_.password);
+  // Up only once Redis answers: a connection accepted by something that
+  // never answers (a half-open path) is not a bus.
+  std::vector<std::string> auth{"PING"};
+  if (!at_.password.empty()) {
+    auth = {"AUTH"};
+    if (!at_.username.empty())
+      auth.push_back(at_.username);
+    auth.push_back(at_.password);
+  }
   auto* holder = new reply_handler([w = weak_from_this()](const redis_reply& r) {
     auto self = w.lock();
     if (!self || !self->ac_)
@@ -312,6 +321,7 @@ void redis_connection::handle_connected(int status) {
 }
 
 void redis_connection::on_ready() {
+  retry_.cancel();
   backoff_ = std::chrono::milliseconds{100};
   for (auto& ch : channels_)
     send_argv(ac_, on_pubsub, nullptr, {"SUBSCRIBE", ch});

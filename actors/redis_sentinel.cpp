@@ -3,6 +3,7 @@
 #include "metrics/log.hpp"
 
 #include <sstream>
+#include <utility>
 
 namespace stet {
 
@@ -78,11 +79,22 @@ void redis_sentinel::ask(std::size_t i, std::shared_ptr<std::function<void(std::
     return (*done)(std::nullopt);
   if (!askers_[i]->up())
     return ask(i + 1, std::move(done));
+  // A sentinel that does not answer within a second is skipped: one that
+  // hangs must not hold every reconnect.
+  auto answered = std::make_shared<bool>(false);
+  auto timer = std::make_shared<boost::asio::steady_timer>(io_, std::chrono::seconds(1));
+  timer->async_wait([w = weak_from_this(), i, done, answered, timer](const boost::system::error_code& ec) {
+    auto self = w.lock();
+    if (!self || ec || std::exchange(*answered, true))
+      return;
+    self->ask(i + 1, done);
+  });
   askers_[i]->command({"SENTINEL", "get-master-addr-by-name", config_.master},
-                      [w = weak_from_this(), i, done](const redis_reply& r) {
+                      [w = weak_from_this(), i, done, answered, timer](const redis_reply& r) {
                         auto self = w.lock();
-                        if (!self)
+                        if (!self || std::exchange(*answered, true))
                           return;
+                        timer->cancel();
                         if (!r.ok || r.elements.size() != 2)
                           return self->ask(i + 1, done);
                         redis_endpoint master;

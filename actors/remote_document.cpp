@@ -35,8 +35,14 @@ void reattach_all(remote_document_self self, const std::string& why) {
   auto& st = self->state;
   log::info("re-attaching sessions", {{"doc", st.doc_id}, {"owner", st.owner}, {"why", why},
                                       {"sessions", std::to_string(st.sessions.size())}});
-  for (auto& [id, s] : st.sessions)
+  for (auto& [id, s] : st.sessions) {
     self->send(s.gateway, moved_atom::value, st.doc_id, resume_from(s));
+    // The owner may still answer this join late: it must not keep a
+    // second subscriber for the session.
+    wire::BusEnvelope env;
+    env.mutable_leave()->set_session_id(id);
+    publish_to_owner(self, env);
+  }
   st.sessions.clear();
   for (auto& [rp, req] : st.waiting)
     rp.deliver(to_caf(make_error(errc::fenced, "document " + st.doc_id + " " + why)));
@@ -46,7 +52,7 @@ void reattach_all(remote_document_self self, const std::string& why) {
 }
 
 // Checks that the owner answers: a join without its first frame, or an
-// edit without its answer, after k_relay_timeout means the owner is gone
+// edit without its answer, after k_relay_*_timeout means the owner is gone
 // or no longer serves the document (its node died before the membership
 // noticed, or it was fenced): the sessions are re-attached, which routes
 // them to whoever the membership names now.
@@ -55,10 +61,10 @@ void watch_owner(remote_document_self self) {
   auto now = self->clock().now();
   bool late = false;
   for (auto& [id, s] : st.sessions) {
-    late = late || (!s.answered_once && now - s.joined_at >= k_relay_timeout);
-    late = late || (!s.unanswered.empty() && now - s.unanswered.begin()->second.sent >= k_relay_timeout);
+    late = late || (!s.answered_once && now - s.joined_at >= k_relay_join_timeout);
+    late = late || (!s.unanswered.empty() && now - s.unanswered.begin()->second.sent >= k_relay_edit_timeout);
   }
-  late = late || (!st.waiting.empty() && now - st.created_at >= k_relay_timeout);
+  late = late || (!st.waiting.empty() && now - st.created_at >= k_relay_join_timeout);
   if (late) {
     metrics::get().relay_timeouts.Increment();
     return reattach_all(self, "got no answer from node " + st.owner);
@@ -130,12 +136,15 @@ void on_frames(remote_document_self self, const std::string& session_id,
     // An ack does not count: an echo session still wants its own edit's
     // broadcast, and a non-echo author's is skipped by author below.
     if (m.has_snapshot()) {
-      s.synced = true;
-      s.rev = m.snapshot().rev();
-      bool keep = s.quiet && m.snapshot().resumed();
+      // A resumed snapshot for a session that has its text (re-attached,
+      // or answered twice when a join was retried) only says where the
+      // owner resumes: the client keeps going, never back.
+      bool keep = m.snapshot().resumed() && (s.quiet || s.synced);
       s.quiet = false;
+      s.synced = true;
       if (keep)
         continue;
+      s.rev = m.snapshot().rev();
     } else if (m.has_applied()) {
       s.rev = std::max(s.rev, m.applied().rev());
     }
@@ -261,6 +270,8 @@ remote_document_api::behavior_type remote_document(remote_document_self self, st
       e->set_client_seq(req.client_seq);
       e->set_base_rev(req.base_rev);
       e->set_client_ts(req.client_ts);
+      if (req.chained)
+        e->set_prev_seq(req.prev_seq);
       wire::to_wire(req.op, e->mutable_ops(), false);
       if (log::enabled(log::level::debug))
         log::debug("edit forwarded", {{"doc", self->state.doc_id},

@@ -19,9 +19,13 @@
 namespace stet {
 
 /// How long a relayed join may go without a first frame, or a relayed edit
-/// without its answer, before the stand-in takes its owner for gone (the
-/// membership's expiry, so a dead owner is noticed either way by then).
-constexpr std::chrono::seconds k_relay_timeout{3};
+/// without its answer, before the stand-in takes its owner for gone. A dead
+/// owner is noticed sooner, when the membership drops it (3 s), and a fenced
+/// one says so; these catch what is lost on the way, and outlast what a
+/// live owner may take (an access read and a load; a commit that storage
+/// retries).
+constexpr std::chrono::seconds k_relay_join_timeout{25};
+constexpr std::chrono::seconds k_relay_edit_timeout{15};
 
 struct remote_document_state {
   struct local_session {

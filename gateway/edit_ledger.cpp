@@ -2,13 +2,15 @@
 
 namespace stet {
 
-void edit_ledger::hold(const std::string& doc_id, const edit_request& e) {
+bool edit_ledger::hold(const std::string& doc_id, const edit_request& e) {
   edit_request copy = e;
   copy.credit.reset(); // the frame's read credit goes with the original
   std::lock_guard<std::mutex> guard{mutex_};
   auto& held = held_[doc_id];
-  if (held.size() < k_max_held)
-    held.insert_or_assign(e.client_seq, std::move(copy));
+  if (held.size() >= k_max_held && !held.count(e.client_seq))
+    return false;
+  held.insert_or_assign(e.client_seq, std::move(copy));
+  return true;
 }
 
 void edit_ledger::answered(const std::string& doc_id, std::uint64_t client_seq) {

@@ -20,12 +20,13 @@ namespace stet {
 
 class edit_ledger {
 public:
-  /// Edits held per document at most: past it, a document's newest edits
-  /// are not held (the client still resends them itself on a rejoin).
+  /// Edits held per document at most: past it, the session's edits are
+  /// refused for now (the client resends them once answers came).
   static constexpr std::size_t k_max_held = 4096;
 
-  /// Holds a copy of `e` (without its read credit) until it is answered.
-  void hold(const std::string& doc_id, const edit_request& e);
+  /// Holds a copy of `e` (without its read credit) until it is answered;
+  /// false when the document already holds k_max_held (refuse it for now).
+  bool hold(const std::string& doc_id, const edit_request& e);
   /// Thread-safe: `client_seq` of `doc_id` was answered.
   void answered(const std::string& doc_id, std::uint64_t client_seq);
   /// The document's unanswered edits, in sequence order, as sent.

@@ -149,7 +149,13 @@ void on_edit(gateway_actor_type* self, const wire::Edit& edit, const document_ap
                                  {"doc", edit.doc_id()},
                                  {"edit", req.id()},
                                  {"base_rev", std::to_string(edit.base_rev())}});
-  st.ledger->hold(edit.doc_id(), req);
+  auto& terms = st.terms[edit.doc_id()];
+  req.chained = true;
+  req.prev_seq = std::exchange(terms.last_forwarded, req.client_seq);
+  if (!st.ledger->hold(edit.doc_id(), req))
+    return refuse_for_now(self, errc::rate_limited,
+                          "too many edits of " + edit.doc_id() + " wait for an answer; resend this one later",
+                          edit.doc_id(), edit.client_seq());
   self->send(doc, edit_atom::value, std::move(req));
 }
 
@@ -189,6 +195,17 @@ void on_message(gateway_actor_type* self, ClientMessage& m, read_credit credit) 
   }
   // join, edit, presence, leave need a document; all but join a joined one.
   if (m.body_case() == ClientMessage::kJoin) {
+    // A join of a document this node is re-attaching follows the re-attach
+    // (the client asks for its snapshot: it gets it then).
+    if (auto t = st.terms.find(m.join().doc_id());
+        t != st.terms.end() && t->second.reattaching && st.joining.count(m.join().doc_id())) {
+      auto& queue = st.joining[m.join().doc_id()];
+      if (queue.size() < st.settings.limits.max_messages_while_joining)
+        queue.push_back(std::move(m));
+      else
+        send_error(self, errc::rate_limited, "join " + m.join().doc_id() + " again in a moment", m.join().doc_id());
+      return;
+    }
     on_join(self, m.join());
     // A join refused at once leaves no gate behind: they stay bounded by the joins.
     auto& doc = m.join().doc_id();

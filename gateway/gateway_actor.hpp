@@ -54,6 +54,13 @@ struct gateway_state {
     /// Moves in a row, for the back-off when views of the owner disagree.
     std::uint32_t moves = 0;
     std::chrono::steady_clock::time_point last_move{};
+    /// One deadline for a run of moves: a session bounced between owners
+    /// that never settle is told, not re-attached forever.
+    std::chrono::steady_clock::time_point reattach_deadline{};
+    bool reattaching = false;
+    /// The last edit forwarded to the document since the (re)join: each
+    /// edit names the one before it (edit_request::prev_seq).
+    std::uint64_t last_forwarded = 0;
   };
   session_sink_ptr sink; // the socket's, wrapped in a tracked_sink
   std::shared_ptr<edit_ledger> ledger = std::make_shared<edit_ledger>();

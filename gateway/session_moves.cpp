@@ -36,11 +36,17 @@ void on_joined(gateway_actor_type* self, const std::string& id, const document_a
     return;
   }
   s.joined[id] = doc;
+  auto& terms = s.terms[id];
+  terms.reattaching = false;
+  terms.last_forwarded = 0; // a new subscriber at the owner: the chain starts again
   if (kind != join_kind::client) {
     // In order, before anything the client sent meanwhile; what the new
     // owner already has is answered as a duplicate.
-    for (auto& e : s.ledger->unanswered(id))
+    for (auto& e : s.ledger->unanswered(id)) {
+      e.chained = true;
+      e.prev_seq = std::exchange(terms.last_forwarded, e.client_seq);
       self->send(doc, edit_atom::value, std::move(e));
+    }
     metrics::get().sessions_reattached.Increment();
   }
   for (auto& m : queued)
@@ -53,7 +59,7 @@ void give_up(gateway_actor_type* self, const std::string& id, const error& e, jo
   forget_document(self, id);
   log::warn(quiet ? "re-attach failed" : "join failed",
             {{"session", s.settings.session_id}, {"doc", id}, {"error", describe(e)}});
-  if (quiet) {
+  if (quiet && e.code != errc::forbidden && e.code != errc::unknown_document) {
     metrics::get().reattach_failures.Increment();
     // Clients of every version know this one: join again, resend.
     return send_error(self, errc::fenced, "document " + id + " moved and could not be reached (" + e.message
@@ -91,7 +97,8 @@ void request_join(gateway_actor_type* self, const std::string& id, std::uint64_t
                    st.sink,
                    caf::actor_cast<session_api>(self),
                    {},
-                   t->second.creator,
+                   // A re-attach never creates: the document was deleted meanwhile.
+                   kind == join_kind::client ? t->second.creator : std::string{},
                    t->second.scoped_role,
                    kind == join_kind::resume};
   auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock::now());
@@ -127,7 +134,12 @@ void on_moved(gateway_actor_type* self, const std::string& doc_id, std::uint64_t
   // between them: each move in a row waits longer (50 ms doubling to 1 s).
   auto now = clock::now();
   terms.moves = now - terms.last_move < std::chrono::seconds(2) ? terms.moves + 1 : 0;
+  // A new run of moves after a calm spell (longer than any one attempt)
+  // gets a new deadline; a run that goes on keeps the one it had.
+  if (now - terms.last_move >= std::chrono::seconds(30))
+    terms.reattach_deadline = now + k_reattach_window;
   terms.last_move = now;
+  terms.reattaching = true;
   auto delay = terms.moves == 0 ? std::chrono::milliseconds(0)
                                 : std::min<std::chrono::milliseconds>(
                                   std::chrono::milliseconds(25) * (1u << std::min<std::uint32_t>(terms.moves, 6)),
@@ -140,7 +152,7 @@ void on_moved(gateway_actor_type* self, const std::string& doc_id, std::uint64_t
     log::debug("re-attaching session", {{"session", st.settings.session_id}, {"doc", doc_id},
                                         {"rev", quiet ? std::to_string(rev) : "none yet"},
                                         {"delay_ms", std::to_string(delay.count())}});
-  auto deadline = now + k_reattach_window;
+  auto deadline = terms.reattach_deadline;
   if (delay.count() == 0)
     return request_join(self, doc_id, known, kind, deadline);
   self->delayed_send(self, delay, rejoin_atom::value, doc_id, known, static_cast<std::uint8_t>(kind),

@@ -71,6 +71,12 @@ void websocket_session::on_accept(beast::error_code ec) {
   ctx_.sessions.add(this, actor_, [w = weak_from_this()] {
     if (auto self = w.lock())
       net::post(self->ws_.get_executor(), [self] {
+        if (self->closing_)
+          return; // a close is under way already
+        self->closing_ = true;
+        if (self->writing_)
+          return; // on_write closes once the frame in flight is out
+        self->discard_queue(0);
         // The node stops: its clients reconnect to another at once.
         self->ws_.async_close(websocket::close_reason{websocket::close_code::going_away, "server stopping; reconnect"},
                               [self](beast::error_code) {});

@@ -167,7 +167,7 @@ TEST_CASE_FIXTURE(stand_in_fixture, "an owner that does not answer a join or an 
   auto s1 = join("s1");
   from_owner(frame_for("s1", wire::ServerMessage{})); // admitted, nothing missed
   CHECK(s1->messages.empty());                           // the marker is not the client's
-  advance(k_relay_timeout + 2s);
+  advance(k_relay_join_timeout + 2s);
   CHECK(drops->moves.empty()); // nothing asked, nothing late
   edit_request e;
   e.client_id = "c-s1";
@@ -177,7 +177,7 @@ TEST_CASE_FIXTURE(stand_in_fixture, "an owner that does not answer a join or an 
   self->send(stand_in, edit_atom::value, std::move(e));
   run();
   self->monitor(stand_in);
-  advance(k_relay_timeout + 1s);
+  advance(k_relay_edit_timeout + 1s);
   CHECK(drops->moves == std::vector<move>{{"d", k_unsynced}}); // no snapshot yet: it joins as the client asked
   bool stopped = false;
   self->receive([&](caf::down_msg&) { stopped = true; }, caf::after(0s) >> [] {});
@@ -189,7 +189,7 @@ TEST_CASE_FIXTURE(stand_in_fixture, "a join the owner never answers is re-attach
   bus->confirm();
   run();
   join("s1");
-  advance(k_relay_timeout - 1s);
+  advance(k_relay_join_timeout - 1s);
   CHECK(drops->moves.empty());
   advance(2s);
   CHECK(drops->moves == std::vector<move>{{"d", k_unsynced}});

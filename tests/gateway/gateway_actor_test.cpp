@@ -262,7 +262,7 @@ TEST_CASE_FIXTURE(gateway_fixture, "a re-attach that cannot succeed tells the cl
   self->send(document, answer_atom::value, moved_atom::value, session, std::string{"notes"}, std::uint64_t{0});
   run();
   REQUIRE(log->joins.size() == 2);
-  self->send(registry, answer_atom::value, to_caf(make_error(errc::forbidden, "access revoked meanwhile")));
+  self->send(registry, answer_atom::value, to_caf(make_error(errc::rate_limited, "too many documents")));
   run();
   CHECK(sink->errors() == std::vector<std::string>{"fenced"});
   say(edit_of("notes", 2, 0, "b"));
