@@ -160,7 +160,8 @@ void on_frames(remote_document_self self, const std::string& session_id,
     // lease was taken, its storage failed): its node re-attaches it, and
     // the client hears nothing of it.
     if (m.has_error() && m.error().client_seq() == 0
-        && (m.error().code() == "fenced" || m.error().code() == "storage_unavailable")) {
+        && (m.error().code() == "fenced" || m.error().code() == "storage_unavailable"
+            || m.error().code() == "overloaded" || m.error().code() == "internal")) {
       moved = true;
       break;
     }
