@@ -29,6 +29,14 @@ public:
     (void)node;
   }
 
+  /// Where the owner of `doc` sends the frames for `node`'s sessions on it:
+  /// `node`'s channel, unless the bus splits channels over shards (then one
+  /// beside the document's, so they stay in order with its broadcasts).
+  virtual std::string relay_channel(const std::string& node, const std::string& doc) const {
+    (void)doc;
+    return node_channel(node);
+  }
+
   // -- channels --
 
   /// One node's: relayed requests, and frames for its sessions.

@@ -15,7 +15,7 @@ std::int64_t now_ms() {
 
 } // namespace
 
-membership::membership(boost::asio::io_context& io, std::shared_ptr<redis_connection> redis, std::string node_id,
+membership::membership(boost::asio::io_context& io, std::shared_ptr<redis_commands> redis, std::string node_id,
                        std::shared_ptr<const auth::bus_seal> seal, std::chrono::milliseconds interval,
                        std::chrono::milliseconds ttl, std::string key)
   : timer_(io), redis_(std::move(redis)), node_id_(std::move(node_id)), seal_(std::move(seal)), interval_(interval),

@@ -9,8 +9,11 @@
 // stops counting `ttl` after its ms, whatever score it is given.
 #pragma once
 
-#include "actors/redis_connection.hpp"
+#include "actors/redis_commands.hpp"
 #include "auth/bus_seal.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include <chrono>
 #include <functional>
@@ -26,7 +29,7 @@ public:
   using change_handler = std::function<void(const std::vector<std::string>& live)>;
 
   /// `redis` must be a command connection on `io`'s single thread.
-  membership(boost::asio::io_context& io, std::shared_ptr<redis_connection> redis, std::string node_id,
+  membership(boost::asio::io_context& io, std::shared_ptr<redis_commands> redis, std::string node_id,
              std::shared_ptr<const auth::bus_seal> seal, std::chrono::milliseconds interval = std::chrono::milliseconds{1000},
              std::chrono::milliseconds ttl = std::chrono::milliseconds{3000}, std::string key = "stet:nodes");
 
@@ -63,7 +66,7 @@ private:
   void beat();
 
   boost::asio::steady_timer timer_;
-  std::shared_ptr<redis_connection> redis_;
+  std::shared_ptr<redis_commands> redis_;
   std::string node_id_;
   std::shared_ptr<const auth::bus_seal> seal_;
   std::string entry_; // the one in Redis now

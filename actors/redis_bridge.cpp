@@ -1,6 +1,8 @@
 #include "actors/redis_bridge.hpp"
 
 #include "actors/messages.hpp"
+#include "actors/redis_cluster.hpp"
+#include "actors/redis_pair.hpp"
 #include "auth/token.hpp"
 #include "metrics/log.hpp"
 #include "metrics/metrics.hpp"
@@ -24,8 +26,8 @@ std::int64_t wall_ms() {
 } // namespace
 
 redis_bridge::redis_bridge(std::string node_id, const std::string& url, std::shared_ptr<node_health> health,
-                           std::string cluster_key, sentinel_config sentinel)
-  : node_id_(std::move(node_id)), health_(std::move(health)), sentinel_config_(std::move(sentinel)) {
+                           std::string cluster_key, sentinel_config sentinel, std::vector<redis_endpoint> cluster_seeds)
+  : node_id_(std::move(node_id)), health_(std::move(health)) {
   auto endpoint = parse_redis_url(url);
   if (!endpoint)
     throw std::invalid_argument(endpoint.error().message);
@@ -34,7 +36,11 @@ redis_bridge::redis_bridge(std::string node_id, const std::string& url, std::sha
     throw std::invalid_argument("the cluster key must be at least " + std::to_string(auth::bus_seal::k_min_key_bytes)
                                 + " bytes");
   seal_ = std::make_shared<const auth::bus_seal>(std::move(cluster_key));
-  origin_.stream = std::stoull(auth::random_hex(8), nullptr, 16);
+  stream_base_ = std::stoull(auth::random_hex(8), nullptr, 16);
+  if (!cluster_seeds.empty())
+    redis_ = std::make_shared<redis_cluster>(io_, std::move(cluster_seeds), endpoint_);
+  else
+    redis_ = std::make_shared<redis_pair>(io_, endpoint_, liveness_channel(), std::move(sentinel));
   health_->clustered(true);
   metrics::get().enable_cluster_metrics();
 }
@@ -45,16 +51,9 @@ redis_bridge::~redis_bridge() {
 
 void redis_bridge::start(bus_listener_api registry) {
   work_.emplace(boost::asio::make_work_guard(io_));
-  cmd_ = std::make_shared<redis_connection>(io_, endpoint_);
-  sub_ = std::make_shared<redis_connection>(io_, endpoint_);
-  if (!sentinel_config_.sentinels.empty()) {
-    sentinel_ = std::make_shared<redis_sentinel>(io_, sentinel_config_);
-    cmd_->follow(sentinel_);
-    sub_->follow(sentinel_);
-  }
-  members_ = std::make_shared<membership>(io_, cmd_, node_id_, seal_);
+  members_ = std::make_shared<membership>(io_, redis_, node_id_, seal_);
   boost::asio::post(io_, [this, registry] {
-    cmd_->on_state([this, registry](bool up, const std::string& why) {
+    redis_->on_state([this, registry](bool up, const std::string& why) {
       health_->redis_result(up ? std::string{} : why);
       metrics::get().redis_connected->Set(up ? 1 : 0);
       if (!up) {
@@ -75,13 +74,7 @@ void redis_bridge::start(bus_listener_api registry) {
         members_->settle_for(std::chrono::milliseconds{2500});
       }
     });
-    sub_->on_message([this, registry](const std::string& channel, const std::string& payload) {
-      // Only our own ping counts: others' traffic on the subscriber says
-      // nothing of the command connection it went out on.
-      if (channel == liveness_channel()) {
-        last_heard_ = std::chrono::steady_clock::now();
-        return;
-      }
+    redis_->on_message([this, registry](const std::string& channel, const std::string& payload) {
       auto now = wall_ms();
       auto opened = seal_->open(channel, payload, now);
       if (opened.ok) {
@@ -99,14 +92,22 @@ void redis_bridge::start(bus_listener_api registry) {
       }
       caf::anon_send(registry, bus_atom::value, std::string{opened.body});
     });
-    sub_->on_subscribed([this, registry](const std::string& channel) {
+    redis_->on_subscribed([this, registry](const std::string& channel) {
+      bool again = listening_since_.count(channel) > 0;
       listening_since_[channel] = wall_ms(); // again after every reconnect
-      // Listening to every node again after the subscriptions dropped
-      // (Redis restarted, or dropped this connection alone): what was
-      // published meanwhile is lost, and the registry repairs it.
-      if (channel == cluster_channel()) {
-        heard_cluster_ = true;
+      // Listening again after a subscription dropped (Redis restarted, or
+      // dropped this connection alone, or a shard failed over): what was
+      // published meanwhile is lost, and the registry repairs it (access
+      // re-read, relayed sessions re-attached). A shard's channels come
+      // back in a burst of confirmations: one repair after the last.
+      if (channel == cluster_channel() && (!std::exchange(heard_cluster_, true) || !redis_->sharded())) {
         caf::anon_send(registry, redis_atom::value, true);
+      } else if (again && redis_->sharded()) {
+        repair_timer_->expires_after(std::chrono::milliseconds{250});
+        repair_timer_->async_wait([registry](const boost::system::error_code& ec) {
+          if (!ec)
+            caf::anon_send(registry, redis_atom::value, true);
+        });
       }
       auto [first, last] = confirmations_.equal_range(channel);
       std::vector<std::function<void()>> ready;
@@ -121,41 +122,13 @@ void redis_bridge::start(bus_listener_api registry) {
       metrics::get().cluster_nodes->Set(static_cast<double>(live.size()));
       caf::anon_send(registry, ring_atom::value, live);
     });
-    if (sentinel_)
-      sentinel_->start();
-    cmd_->start();
-    sub_->start();
-    sub_->subscribe(node_channel(node_id_));
-    sub_->subscribe(cluster_channel());
-    sub_->subscribe(liveness_channel());
+    repair_timer_ = std::make_unique<boost::asio::steady_timer>(io_);
+    redis_->start();
+    redis_->subscribe(node_channel(node_id_));
+    redis_->subscribe(cluster_channel());
     members_->start();
-    last_heard_ = std::chrono::steady_clock::now();
-    liveness_timer_ = std::make_unique<boost::asio::steady_timer>(io_);
-    check_liveness();
   });
   thread_ = std::thread{[this] { io_.run(); }};
-}
-
-void redis_bridge::check_liveness() {
-  auto now = std::chrono::steady_clock::now();
-  if (!cmd_->up() || !sub_->up()) {
-    last_heard_ = now; // reconnecting already; the clock starts when both are up
-  } else if (now - last_heard_ > k_quiet_limit) {
-    log::warn("redis went quiet; reconnecting", {{"silent_ms", std::to_string(std::chrono::duration_cast<
-                                                                  std::chrono::milliseconds>(now - last_heard_)
-                                                                  .count())}});
-    last_heard_ = now;
-    cmd_->reset("no answer from redis");
-    sub_->reset("no answer from redis");
-  } else {
-    // Unsealed and ignored by everyone: only its arrival counts.
-    cmd_->command({"PUBLISH", liveness_channel(), "1"});
-  }
-  liveness_timer_->expires_after(std::chrono::seconds(1));
-  liveness_timer_->async_wait([this](const boost::system::error_code& ec) {
-    if (!ec)
-      check_liveness();
-  });
 }
 
 void redis_bridge::leave() {
@@ -180,12 +153,8 @@ void redis_bridge::stop() {
     // Let the ZREM go out before closing.
     auto t = std::make_shared<boost::asio::steady_timer>(io_, std::chrono::milliseconds(100));
     t->async_wait([this, t](const boost::system::error_code&) {
-      if (liveness_timer_)
-        liveness_timer_->cancel();
-      cmd_->stop();
-      sub_->stop();
-      if (sentinel_)
-        sentinel_->stop();
+      repair_timer_->cancel();
+      redis_->stop();
       work_.reset();
       io_.stop();
     });
@@ -212,8 +181,9 @@ void redis_bridge::flush_outbox() {
   }
   auto now = wall_ms();
   for (auto& p : coalesce(std::move(queued), node_id_)) {
-    ++origin_.seq;
-    cmd_->command({"PUBLISH", p.channel, seal_->seal(p.channel, p.payload, now, origin_)},
+    auto domain = redis_->order_domain(p.channel);
+    auth::bus_seal::origin origin{stream_base_ + domain, ++published_[domain]};
+    redis_->publish(p.channel, seal_->seal(p.channel, p.payload, now, origin),
                   [handed_over = p.handed_over](const redis_reply& r) {
                     auto& m = metrics::get();
                     if (!r.ok)
@@ -251,14 +221,14 @@ std::vector<redis_bridge::publication> redis_bridge::coalesce(std::vector<public
 void redis_bridge::subscribe(std::string channel, std::function<void()> confirmed) {
   boost::asio::post(io_, [this, c = std::move(channel), f = std::move(confirmed)]() mutable {
     ++listeners_[c];
-    if (sub_->channels().count(c) && sub_->up()) {
+    if (redis_->listening(c)) {
       if (f)
         f();
       return;
     }
     if (f)
       confirmations_.emplace(c, std::move(f));
-    sub_->subscribe(c);
+    redis_->subscribe(c);
   });
 }
 
@@ -270,7 +240,7 @@ void redis_bridge::unsubscribe(std::string channel) {
     if (it != listeners_.end() && --it->second > 0)
       return;
     listeners_.erase(c);
-    sub_->unsubscribe(c);
+    redis_->unsubscribe(c);
     listening_since_.erase(c);
   });
 }

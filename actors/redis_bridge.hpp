@@ -1,8 +1,8 @@
-// The node's link to the cluster: two Redis connections (commands and
-// pub/sub) and membership, on one Asio thread of their own, so no actor or
-// gateway thread ever waits for Redis. Everything published from one node
-// goes through one connection in order, and Redis delivers a node's
-// subscriptions in that order too. Every payload is sealed under the
+// The node's link to the cluster: Redis (one server, the master Sentinel
+// names, or a Redis Cluster; see redis_pubsub) and membership, on one Asio
+// thread of their own, so no actor or gateway thread ever waits for Redis.
+// What one node publishes on a channel arrives in that order (in a Redis
+// Cluster, per shard: see relay_channel). Every payload is sealed under the
 // cluster key (auth::bus_seal); what arrives unsealed, forged, replayed late
 // or for another channel is dropped and counted (stet_bus_rejected_total).
 #pragma once
@@ -10,15 +10,16 @@
 #include "actors/api.hpp"
 #include "actors/cluster_bus.hpp"
 #include "actors/membership.hpp"
-#include "actors/redis_sentinel.hpp"
 #include "actors/node_health.hpp"
-#include "actors/redis_connection.hpp"
+#include "actors/redis_pubsub.hpp"
+#include "actors/redis_sentinel.hpp"
 #include "auth/bus_seal.hpp"
 
+#include <boost/asio/steady_timer.hpp>
 #include <caf/actor.hpp>
 
-#include <chrono>
 #include <atomic>
+#include <chrono>
 #include <functional>
 #include <map>
 #include <memory>
@@ -37,10 +38,11 @@ public:
   /// `cluster_key`: the key every node of the cluster shares, at least
   /// auth::bus_seal::k_min_key_bytes. Throws std::invalid_argument for a bad
   /// URL or a short key (start-up only).
-  /// With `sentinel` (sentinels named), the master is found through them
-  /// and `url` gives only the login.
+  /// With `sentinel` (sentinels named), the master is found through them;
+  /// with `cluster_seeds`, Redis is a Redis Cluster; either way `url` gives
+  /// only the login.
   redis_bridge(std::string node_id, const std::string& url, std::shared_ptr<node_health> health,
-               std::string cluster_key, sentinel_config sentinel = {});
+               std::string cluster_key, sentinel_config sentinel = {}, std::vector<redis_endpoint> cluster_seeds = {});
   ~redis_bridge();
   redis_bridge(const redis_bridge&) = delete;
   redis_bridge& operator=(const redis_bridge&) = delete;
@@ -56,6 +58,9 @@ public:
   void leave();
   void stop();
   void forget_node(const std::string& node) override;
+  std::string relay_channel(const std::string& node, const std::string& doc) const override {
+    return redis_->relay_channel(node_channel(node), doc_channel(doc));
+  }
 
   const std::string& node_id() const noexcept override {
     return node_id_;
@@ -91,11 +96,8 @@ private:
   boost::asio::io_context io_;
   std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_;
   std::thread thread_;
-  std::shared_ptr<redis_connection> cmd_;
-  std::shared_ptr<redis_connection> sub_;
+  std::shared_ptr<redis_pubsub> redis_;
   std::shared_ptr<membership> members_;
-  sentinel_config sentinel_config_;
-  std::shared_ptr<redis_sentinel> sentinel_;
   std::multimap<std::string, std::function<void()>> confirmations_; // io thread only
   std::unordered_map<std::string, int> listeners_;                   // subscribe() calls not undone, per channel
   // Publications waiting for the io thread: whatever queues while it is
@@ -106,22 +108,18 @@ private:
   // This process's stream on the bus (see bus_seal): numbered where the
   // payloads are written, on the io thread, so the numbers follow the
   // order Redis receives them in.
-  auth::bus_seal::origin origin_;
+  // One numbered stream per order domain (redis_pubsub::order_domain).
+  std::uint64_t stream_base_ = 0;
+  std::unordered_map<std::size_t, std::uint64_t> published_; // last number per domain
   auth::replay_guard heard_; // io thread only
   // When Redis last confirmed each subscription (wall ms; io thread only):
   // a sender first heard must have sealed its payload after that.
   std::unordered_map<std::string, std::int64_t> listening_since_;
   bool heard_cluster_ = false; // stet:cluster confirmed once (io thread only)
+  std::unique_ptr<boost::asio::steady_timer> repair_timer_; // sharded: re-subscribed channels, debounced
   bool was_down_ = false;
   bool connected_once_ = false;
   std::atomic<bool> left_{false};
-  /// Liveness: this node publishes to itself every second; hearing nothing
-  /// back for k_quiet_limit means a connection went quiet without closing
-  /// (a half-open socket), and both are dropped and reconnected.
-  void check_liveness();
-  std::unique_ptr<boost::asio::steady_timer> liveness_timer_;
-  std::chrono::steady_clock::time_point last_heard_{};
-  static constexpr std::chrono::seconds k_quiet_limit{3};
 };
 
 } // namespace stet

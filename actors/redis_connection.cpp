@@ -91,7 +91,10 @@ void attach(boost::asio::io_context& io, redisAsyncContext* ac) {
   ac->ev.cleanup = cleanup;
 }
 
-redis_reply copy_reply(const redisReply* r) {
+} // namespace
+
+redis_reply copy_reply(const void* reply) {
+  auto* r = static_cast<const redisReply*>(reply);
   redis_reply out;
   if (!r) {
     out.error = "connection lost";
@@ -116,6 +119,8 @@ redis_reply copy_reply(const redisReply* r) {
   out.ok = true;
   return out;
 }
+
+namespace {
 
 redis_connection* owner_of(const redisAsyncContext* ac) {
   return static_cast<redis_connection*>(ac->data);
@@ -202,6 +207,22 @@ result<redis_endpoint> parse_redis_url(std::string_view url) {
     at.port = port;
   }
   return at;
+}
+
+result<std::vector<redis_endpoint>> parse_redis_hosts(std::string_view list) {
+  std::vector<redis_endpoint> out;
+  while (!list.empty()) {
+    auto comma = list.find(',');
+    auto one = list.substr(0, comma);
+    list = comma == std::string_view::npos ? std::string_view{} : list.substr(comma + 1);
+    auto at = parse_redis_url(one);
+    if (!at || one.find(':') == std::string_view::npos || one.find('@') != std::string_view::npos)
+      return make_error(errc::invalid_argument, "needs HOST:PORT[,HOST:PORT...], got \"" + std::string{one} + "\"");
+    out.push_back(std::move(*at));
+  }
+  if (out.empty())
+    return make_error(errc::invalid_argument, "needs at least one HOST:PORT");
+  return out;
 }
 
 redis_connection::redis_connection(boost::asio::io_context& io, redis_endpoint at)

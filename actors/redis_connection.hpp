@@ -5,7 +5,7 @@
 // callers see a state change and carry on.
 #pragma once
 
-#include "core/error.hpp"
+#include "actors/redis_commands.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -22,34 +22,10 @@ namespace stet {
 
 class redis_sentinel;
 
-/// A Redis reply, copied out of hiredis (which frees its own after the callback).
-struct redis_reply {
-  bool ok = false;    // false: no reply (disconnected) or a Redis error
-  std::string error{}; // why, when !ok
-  long long integer = 0;
-  std::string str{};  // string, status or error text
-  std::vector<std::string> elements{}; // array replies (one level)
-  bool nil = false;
-};
-
-/// Where a Redis server is and who to log in as (Redis 6 ACL user, or only
-/// a password for `requirepass`).
-struct redis_endpoint {
-  std::string host = "127.0.0.1";
-  int port = 6379;
-  std::string username{};
-  std::string password{};
-};
-
-/// Parses redis://[[USER]:PASSWORD@]HOST[:PORT][/DB] (or HOST:PORT);
-/// user and password are percent-decoded. Errors: invalid_argument.
-result<redis_endpoint> parse_redis_url(std::string_view url);
-
-class redis_connection : public std::enable_shared_from_this<redis_connection> {
+class redis_connection final : public redis_commands, public std::enable_shared_from_this<redis_connection> {
 public:
   using state_handler = std::function<void(bool up, const std::string& why)>;
   using message_handler = std::function<void(const std::string& channel, const std::string& payload)>;
-  using reply_handler = std::function<void(const redis_reply&)>;
 
   /// Logs in with AUTH on every (re)connect when `at` has a password; a
   /// refused login counts as down (and is retried with backoff).
@@ -85,7 +61,7 @@ public:
   /// Sends a command; `done` (optional) gets the reply, or !ok when the
   /// connection is down or drops first. Commands sent together are written
   /// together (pipelining comes with hiredis' output buffer).
-  void command(const std::vector<std::string>& args, reply_handler done = {});
+  void command(const std::vector<std::string>& args, reply_handler done = {}) override;
 
   /// Pub/sub (use a connection only for this): kept across reconnects.
   void subscribe(const std::string& channel);

@@ -7,23 +7,6 @@
 
 namespace stet {
 
-result<std::vector<redis_endpoint>> parse_sentinels(std::string_view list) {
-  std::vector<redis_endpoint> out;
-  while (!list.empty()) {
-    auto comma = list.find(',');
-    auto one = list.substr(0, comma);
-    list = comma == std::string_view::npos ? std::string_view{} : list.substr(comma + 1);
-    auto at = parse_redis_url(one);
-    if (!at || one.find(':') == std::string_view::npos)
-      return make_error(errc::invalid_argument, "--redis-sentinel needs HOST:PORT[,HOST:PORT...], got \""
-                                                  + std::string{one} + "\"");
-    out.push_back(std::move(*at));
-  }
-  if (out.empty())
-    return make_error(errc::invalid_argument, "--redis-sentinel needs at least one HOST:PORT");
-  return out;
-}
-
 redis_sentinel::redis_sentinel(boost::asio::io_context& io, sentinel_config config)
   : io_(io), config_(std::move(config)) {
 }

@@ -22,9 +22,6 @@ struct sentinel_config {
   std::string master;
 };
 
-/// Parses "HOST:PORT,HOST:PORT,...". Errors: invalid_argument.
-result<std::vector<redis_endpoint>> parse_sentinels(std::string_view list);
-
 class redis_sentinel : public std::enable_shared_from_this<redis_sentinel> {
 public:
   redis_sentinel(boost::asio::io_context& io, sentinel_config config);

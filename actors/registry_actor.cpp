@@ -178,10 +178,19 @@ void on_ring(registry_self self, std::vector<std::string> live) {
 
 // GET of a document (at `rev`) from its snapshot and stored op log.
 void view_from_storage(registry_self self, const std::string& id, std::uint64_t rev,
-                       caf::typed_response_promise<document_view> rp) {
-  ++self->state.loads;
+                       caf::typed_response_promise<document_view> rp, bool from_primary = false) {
+  auto& st = self->state;
+  bool replica = !from_primary && !st.config.replicas.empty();
+  ++st.loads;
   metrics::get().document_loads.Increment();
-  self->request(store_for(self->state, id), k_store_timeout, load_atom::value, load_request{id})
+  auto& store = replica ? st.config.replicas[storage_index(id, st.config.replicas.size())] : store_for(st, id);
+  // The replica may lack the document or the revision asked for (it
+  // replays the primary's log a little later), or be down: then the primary.
+  auto from_the_primary = [=]() mutable {
+    metrics::get().replica_read("primary");
+    view_from_storage(self, id, rev, rp, true);
+  };
+  self->request(store, k_store_timeout, load_atom::value, load_request{id})
     .then(
       [=](loaded_document& loaded) mutable {
         // Shown once, not kept: every revision the log holds may be asked for.
@@ -189,10 +198,14 @@ void view_from_storage(registry_self self, const std::string& id, std::uint64_t 
         all.history = all.history_bytes = std::numeric_limits<std::size_t>::max();
         auto d = restore(loaded, all);
         if (!d) {
+          if (replica)
+            return from_the_primary();
           rp.deliver(to_caf(d.error()));
           return;
         }
         auto at = rev == k_current_rev ? d->rev() : rev;
+        if (replica && at > d->rev())
+          return from_the_primary();
         if (at > d->rev() || at < d->oldest_base()) {
           rp.deliver(to_caf(make_error(at > d->rev() ? errc::bad_rev : errc::rev_too_old,
                                        "revision " + std::to_string(at) + " is not available (history covers "
@@ -200,9 +213,15 @@ void view_from_storage(registry_self self, const std::string& id, std::uint64_t 
                                          + ")")));
           return;
         }
+        if (replica)
+          metrics::get().replica_read("replica");
         rp.deliver(document_view{id, loaded.row.title, d->text_at(at), at, std::string{to_string(d->policy())}});
       },
-      [=](caf::error& err) mutable { rp.deliver(err); });
+      [=](caf::error& err) mutable {
+        if (replica)
+          return from_the_primary();
+        rp.deliver(err);
+      });
 }
 
 } // namespace

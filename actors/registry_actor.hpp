@@ -32,6 +32,10 @@ struct registry_config {
   /// The users with sessions on this node (thread-safe), whose epochs are
   /// read again after a Redis outage.
   std::function<std::vector<std::int64_t>()> session_users;
+  /// Storage actors on a streaming replica (--postgres-read): a document
+  /// shown over REST is read there first, and from the primary when the
+  /// replica fails or is behind the revision asked for.
+  std::vector<storage_api> replicas;
 };
 
 struct registry_state {

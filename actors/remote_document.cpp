@@ -6,8 +6,10 @@
 #include <caf/event_based_actor.hpp>
 #include <caf/system_messages.hpp>
 
+#include <atomic>
 #include <map>
 #include <optional>
+#include <set>
 #include <vector>
 
 namespace stet {
@@ -25,6 +27,21 @@ void publish_to_owner(remote_document_self self, wire::BusEnvelope& env) {
   env.set_from_node(st.bus->node_id());
   env.set_doc_id(st.doc_id);
   st.bus->publish(cluster_bus::node_channel(st.owner), env.SerializeAsString());
+}
+
+// The channels the owner sends on: the document's broadcasts and, where the
+// bus keeps them apart from this node's channel, the frames for its sessions.
+std::vector<std::string> owner_channels(const remote_document_state& st) {
+  std::vector<std::string> out{cluster_bus::doc_channel(st.doc_id)};
+  auto relay = st.bus->relay_channel(st.bus->node_id(), st.doc_id);
+  if (relay != cluster_bus::node_channel(st.bus->node_id()))
+    out.push_back(std::move(relay));
+  return out;
+}
+
+void stop_listening(remote_document_state& st) {
+  for (auto& c : owner_channels(st))
+    st.bus->unsubscribe(c);
 }
 
 // Every session is re-attached by its node (through the registry, which
@@ -47,8 +64,27 @@ void reattach_all(remote_document_self self, const std::string& why) {
   for (auto& [rp, req] : st.waiting)
     rp.deliver(to_caf(make_error(errc::fenced, "document " + st.doc_id + " " + why)));
   st.waiting.clear();
-  st.bus->unsubscribe(cluster_bus::doc_channel(st.doc_id));
+  stop_listening(st);
   self->quit();
+}
+
+// One session missed what the others did not: its node re-attaches it from
+// the revision it was sent; the owner forgets it here.
+void reattach_one(remote_document_self self, const std::string& session_id, const std::string& why) {
+  auto& st = self->state;
+  auto it = st.sessions.find(session_id);
+  if (it == st.sessions.end())
+    return;
+  log::info("re-attaching a session", {{"doc", st.doc_id}, {"owner", st.owner}, {"why", why}});
+  self->send(it->second.gateway, moved_atom::value, st.doc_id, resume_from(it->second));
+  st.sessions.erase(it);
+  wire::BusEnvelope env;
+  env.mutable_leave()->set_session_id(session_id);
+  publish_to_owner(self, env);
+  if (st.sessions.empty() && st.waiting.empty()) {
+    stop_listening(st);
+    self->quit();
+  }
 }
 
 // Checks that the owner answers: a join without its first frame, or an
@@ -109,7 +145,7 @@ void leave(remote_document_self self, const std::string& session_id) {
   env.mutable_leave()->set_session_id(session_id);
   publish_to_owner(self, env);
   if (st.sessions.empty() && st.waiting.empty()) {
-    st.bus->unsubscribe(cluster_bus::doc_channel(st.doc_id));
+    stop_listening(st);
     self->quit(); // the registry sees it go down
   }
 }
@@ -125,6 +161,7 @@ void on_frames(remote_document_self self, const std::string& session_id,
   std::vector<std::shared_ptr<const std::string>> out;
   bool dropped = false;
   bool moved = false;
+  bool gap = false;
   s.answered_once = true;
   for (auto* bytes : messages) {
     wire::ServerMessage m;
@@ -146,6 +183,14 @@ void on_frames(remote_document_self self, const std::string& session_id,
         continue;
       s.rev = m.snapshot().rev();
     } else if (m.has_applied()) {
+      // Sent for an earlier join of this session and delayed on the way: the
+      // client has it.
+      if ((s.synced || s.quiet) && m.applied().rev() <= s.rev)
+        continue;
+      if (s.synced && m.applied().rev() > s.rev + 1) {
+        gap = true; // frames lost while its channel moved: resync, never a gap to the client
+        break;
+      }
       s.rev = std::max(s.rev, m.applied().rev());
     }
     // Acks come in the session's order: one answers every edit before it.
@@ -173,6 +218,8 @@ void on_frames(remote_document_self self, const std::string& session_id,
   }
   if (!out.empty())
     s.sink->send(std::move(out));
+  if (gap)
+    return reattach_one(self, session_id, "missed revisions");
   if (moved) {
     self->send(s.gateway, moved_atom::value, st.doc_id, resume_from(s));
     st.sessions.erase(it);
@@ -181,7 +228,7 @@ void on_frames(remote_document_self self, const std::string& session_id,
     st.sessions.erase(it);
   }
   if (st.sessions.empty() && st.waiting.empty()) {
-    st.bus->unsubscribe(cluster_bus::doc_channel(st.doc_id));
+    stop_listening(st);
     self->quit();
   }
 }
@@ -191,6 +238,7 @@ void on_frames(remote_document_self self, const std::string& session_id,
 void on_broadcasts(remote_document_self self, const std::vector<const wire::DocBroadcast*>& edits) {
   auto& st = self->state;
   std::map<std::string, std::vector<std::shared_ptr<const std::string>>> out;
+  std::set<std::string> behind;
   for (auto* b : edits) {
     if (st.last_broadcast != 0 && b->rev() > st.last_broadcast + 1) {
       log::warn("revision gap on the bus; resyncing", {{"doc", st.doc_id},
@@ -203,8 +251,15 @@ void on_broadcasts(remote_document_self self, const std::vector<const wire::DocB
       log::debug("edit relayed", {{"doc", st.doc_id}, {"rev", std::to_string(b->rev())}, {"owner", st.owner}});
     std::optional<wire::encoded_message> shared;
     for (auto& [id, s] : st.sessions) {
-      if (!s.synced || b->rev() <= s.rev)
+      if (!s.synced || b->rev() <= s.rev || behind.count(id))
         continue;
+      // This session missed revisions the stand-in did not (frames for it
+      // lost while its channel moved between shards): never a gap to the
+      // client; it resyncs from what it has.
+      if (b->rev() > s.rev + 1) {
+        behind.insert(id);
+        continue;
+      }
       s.rev = b->rev();
       if (id == b->author_session() && b->author_node() == st.bus->node_id() && !s.echo)
         continue;
@@ -219,6 +274,8 @@ void on_broadcasts(remote_document_self self, const std::vector<const wire::DocB
   }
   for (auto& [id, frames] : out)
     st.sessions[id].sink->send(std::move(frames));
+  for (auto& id : behind)
+    reattach_one(self, id, "missed revisions");
 }
 
 } // namespace
@@ -232,8 +289,13 @@ remote_document_api::behavior_type remote_document(remote_document_self self, st
   st.created_at = self->clock().now();
   self->delayed_send(self, std::chrono::seconds(1), relay_watch_atom::value);
   // Subscribe before the first join goes out: no applied edit can slip by.
-  st.bus->subscribe(cluster_bus::doc_channel(st.doc_id),
-                    [self = caf::actor_cast<remote_document_api>(self)] { caf::anon_send(self, subscribed_atom::value); });
+  auto channels = owner_channels(st);
+  auto due = std::make_shared<std::atomic<std::size_t>>(channels.size());
+  for (auto& c : channels)
+    st.bus->subscribe(c, [self = caf::actor_cast<remote_document_api>(self), due] {
+      if (--*due == 0)
+        caf::anon_send(self, subscribed_atom::value);
+    });
   self->set_down_handler([self](caf::down_msg& dm) {
     std::vector<std::string> gone;
     for (auto& [id, s] : self->state.sessions)

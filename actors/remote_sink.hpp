@@ -1,5 +1,6 @@
 // A session on another node, seen from the document's owner: frames for it
-// are published to that node's channel, which hands them to the session.
+// are published on that node's relay channel for the document, and that
+// node hands them to the session.
 #pragma once
 
 #include "actors/cluster_bus.hpp"
@@ -21,7 +22,7 @@ public:
     auto env = envelope();
     env.mutable_frame()->set_session_id(session_id_);
     env.mutable_frame()->set_message(*frame);
-    bus_->publish(cluster_bus::node_channel(node_), env.SerializeAsString());
+    bus_->publish(bus_->relay_channel(node_, doc_id_), env.SerializeAsString());
   }
   /// A commit's messages for this session: one publish.
   void send(std::vector<std::shared_ptr<const std::string>> frames) override {
@@ -32,7 +33,7 @@ public:
     batch->set_session_id(session_id_);
     for (auto& f : frames)
       batch->add_messages(*f);
-    bus_->publish(cluster_bus::node_channel(node_), env.SerializeAsString());
+    bus_->publish(bus_->relay_channel(node_, doc_id_), env.SerializeAsString());
   }
   using session_sink::send;
 

@@ -153,15 +153,22 @@ void history(const call_ptr& c, const std::string& id) {
   auto scoped = scoped_role(c, id);
   if (!scoped)
     return;
+  auto answer = [c, id](document_history& h) {
+    json out = json::array();
+    for (auto& e : h.entries)
+      out.push_back({{"rev", e.rev}, {"author", e.author}, {"clientId", e.client_id}, {"ts", e.ts}});
+    c->respond(http::status::ok, {{"id", id}, {"rev", h.rev}, {"history", out}});
+  };
+  if (!c->ctx.replica_for(id))
+    return ask_store(c, id, answer, history_atom::value, id, c->user.user_id, *scoped);
+  // Who may read is the primary's word (a replica may not have seen an
+  // access change yet); what there is to read may come from the replica.
   ask_store(
     c, id,
-    [c, id](document_history& h) {
-      json out = json::array();
-      for (auto& e : h.entries)
-        out.push_back({{"rev", e.rev}, {"author", e.author}, {"clientId", e.client_id}, {"ts", e.ts}});
-      c->respond(http::status::ok, {{"id", id}, {"rev", h.rev}, {"history", out}});
+    [c, id, answer, scoped = *scoped](visible_document&) {
+      ask_replica<document_history>(c, id, answer, history_atom::value, id, c->user.user_id, scoped);
     },
-    history_atom::value, id, c->user.user_id, *scoped);
+    open_atom::value, id, c->user.user_id, *scoped);
 }
 
 // Splits "/api/documents/{id}/rest..." into id and the rest.

@@ -66,9 +66,10 @@ using call_ptr = std::shared_ptr<call>;
 /// otherwise) did. Every
 /// request times out (k_store_timeout), and a handler that throws answers
 /// 500: nothing here can leave a call unanswered.
-template <class Handle, class OnAnswer, class... Ts>
-void ask(const call_ptr& c, Handle to, OnAnswer on_answer, std::function<void(const error&)> on_error,
-         Ts... request) {
+namespace detail {
+
+template <class Handle, class OnAnswer, class OnError, class... Ts>
+void ask_then(const call_ptr& c, Handle to, OnAnswer on_answer, OnError on_error, Ts... request) {
   c->ctx.system.spawn([c, to = std::move(to), on_answer = std::move(on_answer), on_error = std::move(on_error),
                        request...](caf::event_based_actor* self) mutable {
     self->set_exception_handler([c](caf::scheduled_actor*, std::exception_ptr& eptr) -> caf::error {
@@ -81,14 +82,43 @@ void ask(const call_ptr& c, Handle to, OnAnswer on_answer, std::function<void(co
       }
       return caf::exit_reason::unhandled_exception;
     });
-    self->request(to, k_store_timeout, std::move(request)...)
-      .then(std::move(on_answer), [c, on_error = std::move(on_error)](caf::error& err) {
-        auto e = from_caf(err);
-        if (on_error)
-          on_error(e);
-        c->fail(e);
-      });
+    self->request(to, k_store_timeout, std::move(request)...).then(std::move(on_answer), std::move(on_error));
   });
+}
+
+} // namespace detail
+
+template <class Handle, class OnAnswer, class... Ts>
+void ask(const call_ptr& c, Handle to, OnAnswer on_answer, std::function<void(const error&)> on_error,
+         Ts... request) {
+  detail::ask_then(c, std::move(to), std::move(on_answer),
+                   [c, on_error = std::move(on_error)](caf::error& err) {
+                     auto e = from_caf(err);
+                     if (on_error)
+                       on_error(e);
+                     c->fail(e);
+                   },
+                   std::move(request)...);
+}
+
+/// ask() of the replica's storage actor for `key` when there is one; when
+/// it fails (down, behind, without the document) the primary's answers.
+template <class Answer, class OnAnswer, class... Ts>
+void ask_replica(const call_ptr& c, const std::string& key, OnAnswer on_answer, Ts... request) {
+  auto* replica = c->ctx.replica_for(key);
+  if (!replica)
+    return ask(c, c->ctx.store_for(key), std::move(on_answer), {}, request...);
+  detail::ask_then(
+    c, *replica,
+    [on_answer](Answer& answer) mutable {
+      metrics::get().replica_read("replica");
+      on_answer(answer);
+    },
+    [c, key, on_answer, request...](caf::error&) {
+      metrics::get().replica_read("primary");
+      ask(c, c->ctx.store_for(key), on_answer, {}, request...);
+    },
+    request...);
 }
 
 /// ask() of the storage actor that serves `key`.

@@ -119,6 +119,9 @@ struct gateway_context {
   std::vector<storage_api> stores;
   /// The same, shared with the sessions' gateway actors.
   std::shared_ptr<const std::vector<storage_api>> store_list = std::make_shared<const std::vector<storage_api>>(stores);
+  /// Storage actors on a streaming replica (--postgres-read; may be empty):
+  /// REST reads of history go there first.
+  std::vector<storage_api> replicas;
   gateway_limits limits;
   auth_settings auth;
   std::string node_id;
@@ -160,6 +163,10 @@ struct gateway_context {
   void close_connection(const std::string& ip);
 
   const storage_api& store_for(const std::string& key) const;
+  /// The replica's storage actor for `key`, or null without replicas.
+  const storage_api* replica_for(const std::string& key) const {
+    return replicas.empty() ? nullptr : &replicas[storage_index(key, replicas.size())];
+  }
 
   /// Bytes queued for the sessions of address `ip` (a limit_key), shared by
   /// them; the entry goes when the last of them does.

@@ -196,6 +196,19 @@ node_metrics::node_metrics()
                           .Name("stet_bus_rejected_total")
                           .Help("Bus payloads and membership entries dropped unread (forged, replayed or malformed), by reason")
                           .Register(*registry)),
+    shard_publishes_family(prometheus::BuildCounter()
+                             .Name("stet_redis_shard_publishes_total")
+                             .Help("Publications a Redis Cluster shard accepted, by shard (its master, host:port)")
+                             .Register(*registry)),
+    shard_reconnects_family(prometheus::BuildCounter()
+                              .Name("stet_redis_shard_reconnects_total")
+                              .Help("Times the links to a Redis Cluster shard were made again after being lost")
+                              .Register(*registry)),
+    replica_reads_family(prometheus::BuildCounter()
+                           .Name("stet_replica_reads_total")
+                           .Help("REST reads of documents and history with a read replica, by who served them: "
+                                 "replica, or primary (the replica failed or was behind)")
+                           .Register(*registry)),
     webhook_family(prometheus::BuildCounter()
                      .Name("stet_webhook_deliveries_total")
                      .Help("Webhook deliveries by outcome: delivered (2xx from a receiver), failed (will be "
@@ -231,6 +244,18 @@ void node_metrics::enable_cluster_metrics() {
 
 void node_metrics::bus_rejected(std::string_view reason) {
   bus_rejected_family.Add({{"reason", std::string{reason}}}).Increment();
+}
+
+void node_metrics::shard_published(const std::string& shard) {
+  shard_publishes_family.Add({{"shard", shard}}).Increment();
+}
+
+void node_metrics::shard_reconnected(const std::string& shard) {
+  shard_reconnects_family.Add({{"shard", shard}}).Increment();
+}
+
+void node_metrics::replica_read(std::string_view served_by) {
+  replica_reads_family.Add({{"served_by", std::string{served_by}}}).Increment();
 }
 
 void node_metrics::webhook(std::string_view outcome, double n) {

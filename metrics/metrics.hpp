@@ -61,6 +61,11 @@ struct node_metrics {
   prometheus::Counter& redis_reconnects;
   prometheus::Counter& redis_errors;
   prometheus::Family<prometheus::Counter>& bus_rejected_family;
+  /// Redis Cluster: publishes and reconnects per shard (master "host:port").
+  prometheus::Family<prometheus::Counter>& shard_publishes_family;
+  prometheus::Family<prometheus::Counter>& shard_reconnects_family;
+  /// REST reads with --postgres-read, by who served them: replica | primary.
+  prometheus::Family<prometheus::Counter>& replica_reads_family;
   /// Webhook deliveries by outcome: delivered | failed | expired.
   prometheus::Family<prometheus::Counter>& webhook_family;
   prometheus::Gauge& webhook_outbox_depth;
@@ -81,6 +86,9 @@ struct node_metrics {
   /// Counts a bus payload dropped unread: reason is malformed | bad_mac |
   /// stale | nested_batch | undecodable | foreign_member.
   void bus_rejected(std::string_view reason);
+  void shard_published(const std::string& shard);
+  void shard_reconnected(const std::string& shard);
+  void replica_read(std::string_view served_by);
   void webhook(std::string_view outcome, double n = 1);
   /// The registry in Prometheus text exposition format.
   std::string scrape() const;

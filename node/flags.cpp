@@ -69,6 +69,10 @@ parsed_flags parse_flags(int argc, const char* const* argv, node_options opt) {
     ->capture_default_str();
   serve->add_option("--postgres", opt.postgres, "store everything in PostgreSQL (libpq URL or key=value)")
     ->envname("STET_POSTGRES_URL");
+  serve->add_option("--postgres-read", opt.postgres_read,
+                    "read documents and history for the REST API from this streaming replica of --postgres, and "
+                    "from the primary when the replica is down or behind the revision asked for")
+    ->envname("STET_POSTGRES_READ_URL");
   serve->add_option("--storage-connections", opt.storage_connections,
                     "PostgreSQL connections, one storage actor each")
     ->check(CLI::Range(1, 1024))
@@ -81,6 +85,10 @@ parsed_flags parse_flags(int argc, const char* const* argv, node_options opt) {
                     "find the Redis master through these sentinels (HOST:PORT,...) and follow its failovers; with "
                     "--redis-master (then --redis gives only the login, if any)");
   serve->add_option("--redis-master", opt.redis_master, "the master's name the sentinels monitor");
+  serve->add_option("--redis-cluster", opt.redis_cluster,
+                    "Redis is a Redis Cluster reached through these nodes (HOST:PORT,...): each document's channels "
+                    "live on the shard of its slot (sharded pub/sub); --redis then gives only the login, if any")
+    ->envname("STET_REDIS_CLUSTER");
   std::string cluster_secret_file, auth_secret_file;
   serve->add_option("--cluster-secret-file", cluster_secret_file,
                     "file holding the key every node seals its bus messages with, at least 32 bytes (env "
@@ -268,9 +276,19 @@ parsed_flags parse_flags(int argc, const char* const* argv, node_options opt) {
   if (opt.redis_sentinel.empty() != opt.redis_master.empty())
     return fail("--redis-sentinel and --redis-master go together: the sentinels, and the master's name they monitor");
   if (!opt.redis_sentinel.empty()) {
-    if (auto s = parse_sentinels(opt.redis_sentinel); !s)
-      return fail(s.error().message);
+    if (auto s = parse_redis_hosts(opt.redis_sentinel); !s)
+      return fail("--redis-sentinel " + s.error().message);
     // Only the login counts; the address is the master the sentinels name.
+    if (opt.redis.empty())
+      opt.redis = "redis://127.0.0.1:6379";
+  }
+  if (!opt.postgres_read.empty() && opt.postgres.empty())
+    return fail("--postgres-read needs --postgres: it names a replica of that database");
+  if (!opt.redis_cluster.empty()) {
+    if (!opt.redis_sentinel.empty())
+      return fail("--redis-cluster and --redis-sentinel exclude each other: a Redis Cluster fails over by itself");
+    if (auto s = parse_redis_hosts(opt.redis_cluster); !s)
+      return fail("--redis-cluster " + s.error().message);
     if (opt.redis.empty())
       opt.redis = "redis://127.0.0.1:6379";
   }

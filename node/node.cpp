@@ -210,7 +210,19 @@ int run_node(const node_options& opt) {
   for (auto& s : *stores)
     storage_actors.push_back(
       system.spawn<caf::detached>(storage_actor, std::shared_ptr<storage::store>{std::move(s)}, health));
+  // A replica that fails only sends its reads to the primary: its health
+  // is not the node's.
+  std::vector<storage_actor_api> replica_actors;
+  if (!opt.postgres_read.empty()) {
+    auto replica_health = std::make_shared<node_health>();
+    for (int i = 0; i < opt.storage_connections; ++i)
+      replica_actors.push_back(system.spawn<caf::detached>(
+        storage_actor, std::shared_ptr<storage::store>{storage::pg_store::open_replica(opt.postgres_read)},
+        replica_health));
+    log::info("read replica", {{"connections", std::to_string(replica_actors.size())}});
+  }
   auto registry_opts = opt.registry;
+  registry_opts.replicas.assign(replica_actors.begin(), replica_actors.end());
   registry_opts.document.node_id = opt.node_id;
   auto creations = std::make_shared<auth::creation_quota>(opt.limits.documents_per_hour_per_user,
                                                           opt.limits.documents_per_hour_per_ip);
@@ -224,10 +236,14 @@ int run_node(const node_options& opt) {
   if (!opt.redis.empty()) {
     sentinel_config sentinel;
     if (!opt.redis_sentinel.empty()) {
-      sentinel.sentinels = *parse_sentinels(opt.redis_sentinel); // checked with the flags
+      sentinel.sentinels = *parse_redis_hosts(opt.redis_sentinel); // checked with the flags
       sentinel.master = opt.redis_master;
     }
-    bridge = std::make_shared<redis_bridge>(opt.node_id, opt.redis, health, opt.cluster_secret, std::move(sentinel));
+    std::vector<redis_endpoint> cluster_seeds;
+    if (!opt.redis_cluster.empty())
+      cluster_seeds = *parse_redis_hosts(opt.redis_cluster); // checked with the flags
+    bridge = std::make_shared<redis_bridge>(opt.node_id, opt.redis, health, opt.cluster_secret, std::move(sentinel),
+                                            std::move(cluster_seeds));
     registry_opts.bus = bridge;
     registry_opts.document.bus = bridge;
   }
@@ -247,9 +263,10 @@ int run_node(const node_options& opt) {
     caf::anon_send(registry, route_atom::value, router);
     bridge->start(router);
     // Host and port only: the URL may hold a password.
-    log::info("cluster member", {{"redis", opt.redis_sentinel.empty()
-                                             ? redis_at->host + ":" + std::to_string(redis_at->port)
-                                             : "master " + opt.redis_master + " via sentinels " + opt.redis_sentinel},
+    auto redis_where = !opt.redis_cluster.empty()    ? "redis cluster via " + opt.redis_cluster
+                       : !opt.redis_sentinel.empty() ? "master " + opt.redis_master + " via sentinels " + opt.redis_sentinel
+                                                     : redis_at->host + ":" + std::to_string(redis_at->port);
+    log::info("cluster member", {{"redis", redis_where},
                                  {"node", opt.node_id},
                                  {"redis_auth", redis_at->password.empty() ? "none" : "password"}});
   }
@@ -267,6 +284,7 @@ int run_node(const node_options& opt) {
                      opt.allowed_origins};
   gateway_context ctx{system, registry, stores_api, opt.limits, std::move(auth), opt.node_id, health,
                       opt.web_root};
+  ctx.replicas = registry_opts.replicas;
   webhook_sender_api webhooks;
   if (!opt.webhook_urls.empty()) {
     webhook_config wc{opt.webhook_urls, opt.webhook_secret, opt.webhook_debounce, opt.webhook_max_wait};
@@ -300,8 +318,9 @@ int run_node(const node_options& opt) {
     caf::anon_send_exit(registry, caf::exit_reason::user_shutdown);
     if (router)
       caf::anon_send_exit(router, caf::exit_reason::user_shutdown);
-    for (auto& s : storage_actors)
-      caf::anon_send_exit(s, caf::exit_reason::user_shutdown);
+    for (auto* actors : {&storage_actors, &replica_actors})
+      for (auto& s : *actors)
+        caf::anon_send_exit(s, caf::exit_reason::user_shutdown);
     system.await_actors_before_shutdown(false);
     return 1;
   }
@@ -362,8 +381,9 @@ int run_node(const node_options& opt) {
   caf::anon_send_exit(registry, caf::exit_reason::user_shutdown);
   if (router)
     caf::anon_send_exit(router, caf::exit_reason::user_shutdown);
-  for (auto& s : storage_actors)
-    caf::anon_send_exit(s, caf::exit_reason::user_shutdown);
+  for (auto* actors : {&storage_actors, &replica_actors})
+    for (auto& s : *actors)
+      caf::anon_send_exit(s, caf::exit_reason::user_shutdown);
   system.await_actors_before_shutdown(false);
   return 0;
 }

@@ -33,6 +33,10 @@ struct node_options {
   /// master is found (and followed) through them, `redis` gives the login.
   std::string redis_sentinel;
   std::string redis_master;
+  /// A streaming replica of --postgres for REST reads (libpq URL or key=value).
+  std::string postgres_read;
+  /// Redis Cluster seed nodes (HOST:PORT,...): document channels on sharded pub/sub.
+  std::string redis_cluster;
   /// The key every node of the cluster seals its bus messages and
   /// membership entries with (at least 32 bytes; required with `redis`).
   std::string cluster_secret;

@@ -41,6 +41,10 @@ result<std::unique_ptr<store>> pg_store::open(const std::string& conninfo) {
   return std::unique_ptr<store>{std::move(s)};
 }
 
+std::unique_ptr<store> pg_store::open_replica(const std::string& conninfo) {
+  return std::unique_ptr<store>{new pg_store(conninfo)};
+}
+
 int pg_store::schema_version() {
   auto r = db_->exec("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", "read the schema version");
   return r && r->size() == 1 ? static_cast<int>(r->i64(0, 0)) : 0;

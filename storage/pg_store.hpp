@@ -19,6 +19,10 @@ public:
   /// migrations under an advisory lock, so nodes starting together migrate
   /// once. Errors: storage_unavailable with the server's message.
   static result<std::unique_ptr<store>> open(const std::string& conninfo);
+  /// A store that only reads, on a streaming replica (read-only: no
+  /// migrations). It connects when first used, and again after a failure,
+  /// so a replica that is down at start or later only fails its reads.
+  static std::unique_ptr<store> open_replica(const std::string& conninfo);
 
   ~pg_store() override;
   pg_store(const pg_store&) = delete;

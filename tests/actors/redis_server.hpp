@@ -3,6 +3,9 @@
 // unless STET_TEST_REDIS=1 says it must be (scripts/test.sh).
 #pragma once
 
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <doctest/doctest.h>
 
 #include <chrono>
@@ -11,6 +14,8 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <vector>
+#include <cstdio>
 
 #include <netinet/in.h>
 #include <spawn.h>
@@ -52,7 +57,9 @@ struct redis_server {
   int port = free_port();
   pid_t pid = 0;
   std::string password; // requirepass, when set
-  explicit redis_server(std::string requirepass = {}) : password(std::move(requirepass)) {
+  bool cluster = false;  // a one-master Redis Cluster serving every slot
+  explicit redis_server(std::string requirepass = {}, bool cluster_enabled = false)
+    : password(std::move(requirepass)), cluster(cluster_enabled) {
     start();
   }
   ~redis_server() {
@@ -60,11 +67,28 @@ struct redis_server {
   }
   void start() {
     auto p = std::to_string(port);
-    const char* argv[] = {"redis-server", "--port", p.c_str(), "--bind", "127.0.0.1", "--save", "", "--appendonly",
-                          "no", "--loglevel", "warning", password.empty() ? nullptr : "--requirepass",
-                          password.c_str(), nullptr};
-    REQUIRE(posix_spawnp(&pid, "redis-server", nullptr, nullptr, const_cast<char**>(argv), environ) == 0);
+    auto nodes_conf = "/tmp/stet-test-nodes-" + p + ".conf";
+    std::vector<const char*> argv{"redis-server", "--port", p.c_str(), "--bind", "127.0.0.1", "--save", "",
+                                  "--appendonly", "no", "--loglevel", "warning"};
+    if (cluster)
+      for (auto* a : {"--cluster-enabled", "yes", "--cluster-config-file", nodes_conf.c_str()})
+        argv.push_back(a);
+    if (!password.empty())
+      for (auto* a : {"--requirepass", password.c_str()})
+        argv.push_back(a);
+    argv.push_back(nullptr);
+    if (cluster)
+      std::remove(nodes_conf.c_str());
+    REQUIRE(posix_spawnp(&pid, "redis-server", nullptr, nullptr, const_cast<char**>(argv.data()), environ) == 0);
     std::this_thread::sleep_for(200ms);
+    if (cluster) {
+      auto add = "redis-cli -p " + p + " CLUSTER ADDSLOTSRANGE 0 16383 >/dev/null";
+      REQUIRE(std::system(add.c_str()) == 0);
+      // A cluster answers CLUSTERDOWN until it has seen its slots served.
+      auto ok = "redis-cli -p " + p + " CLUSTER INFO | grep -q cluster_state:ok";
+      for (int i = 0; i < 100 && std::system(ok.c_str()) != 0; ++i)
+        std::this_thread::sleep_for(100ms);
+    }
   }
   void kill() {
     if (pid > 0) {
@@ -74,5 +98,34 @@ struct redis_server {
     }
   }
 };
+
+/// Polls `p` until it holds or `limit` passes.
+template <class Predicate>
+bool eventually(Predicate p, std::chrono::milliseconds limit = 10s) {
+  auto end = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < end) {
+    if (p())
+      return true;
+    std::this_thread::sleep_for(10ms);
+  }
+  return false;
+}
+
+// An io_context run by one thread, as redis_connection requires.
+struct io_thread {
+  boost::asio::io_context io;
+  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work = boost::asio::make_work_guard(io);
+  std::thread thread{[this] { io.run(); }};
+  ~io_thread() {
+    work.reset();
+    io.stop();
+    thread.join();
+  }
+  template <class F>
+  void run(F f) {
+    boost::asio::post(io, std::move(f));
+  }
+};
+
 
 } // namespace stet::test

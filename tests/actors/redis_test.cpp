@@ -29,36 +29,6 @@ using namespace stet;
 using namespace stet::test;
 using namespace std::chrono_literals;
 
-namespace {
-
-template <class Predicate>
-bool eventually(Predicate p, std::chrono::milliseconds limit = 10s) {
-  auto end = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < end) {
-    if (p())
-      return true;
-    std::this_thread::sleep_for(10ms);
-  }
-  return false;
-}
-
-// An io_context run by one thread, as redis_connection requires.
-struct io_thread {
-  boost::asio::io_context io;
-  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work = boost::asio::make_work_guard(io);
-  std::thread thread{[this] { io.run(); }};
-  ~io_thread() {
-    work.reset();
-    io.stop();
-    thread.join();
-  }
-  template <class F>
-  void run(F f) {
-    boost::asio::post(io, std::move(f));
-  }
-};
-
-} // namespace
 
 TEST_CASE("redis_connection: commands, pub/sub, and recovery after Redis restarts") {
   if (!redis_available())
@@ -217,14 +187,14 @@ TEST_CASE("membership: a node that says it leaves is out at once; only its later
   std::this_thread::sleep_for(50ms);
 }
 
-TEST_CASE("parse_sentinels: HOST:PORT lists, and what is not one is refused") {
-  auto two = parse_sentinels("127.0.0.1:26379,10.0.0.2:26380");
+TEST_CASE("parse_redis_hosts: HOST:PORT lists, and what is not one is refused") {
+  auto two = parse_redis_hosts("127.0.0.1:26379,10.0.0.2:26380");
   REQUIRE(two);
   REQUIRE(two->size() == 2);
   CHECK(((*two)[1].host == "10.0.0.2" && (*two)[1].port == 26380));
-  CHECK_FALSE(parse_sentinels(""));
-  CHECK_FALSE(parse_sentinels("nohost"));
-  CHECK_FALSE(parse_sentinels("h:1,h:99999"));
+  CHECK_FALSE(parse_redis_hosts(""));
+  CHECK_FALSE(parse_redis_hosts("nohost"));
+  CHECK_FALSE(parse_redis_hosts("h:1,h:99999"));
 }
 
 TEST_CASE("parse_redis_url: host, port, password and ACL user, percent-decoded") {

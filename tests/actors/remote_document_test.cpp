@@ -128,7 +128,7 @@ TEST_CASE_FIXTURE(stand_in_fixture, "a revision gap has every session re-attache
   auto s1 = join("s1");
   auto s2 = join("s2");
   from_owner(frame_for("s1", snapshot(3)));
-  from_owner(frame_for("s2", snapshot(2)));
+  from_owner(frame_for("s2", snapshot(3)));
   from_owner(broadcast(4));
   self->monitor(stand_in);
   from_owner(broadcast(6)); // 5 was lost
@@ -229,4 +229,40 @@ TEST_CASE_FIXTURE(stand_in_fixture, "a re-attached session's resumed snapshot is
   CHECK(sink->messages.empty()); // the client keeps its text and hears nothing of the move
   from_owner(broadcast(6));
   CHECK(sink->applied() == std::vector<std::uint64_t>{6});
+}
+
+TEST_CASE_FIXTURE(stand_in_fixture, "a session that missed revisions is re-attached alone; what it has is never repeated") {
+  using move = std::pair<std::string, std::uint64_t>;
+  bus->confirm();
+  run();
+  auto s1 = join("s1");
+  auto s2 = join("s2");
+  from_owner(frame_for("s1", snapshot(3)));
+  from_owner(frame_for("s2", snapshot(3)));
+  auto applied = [](std::uint64_t rev) {
+    wire::ServerMessage m;
+    m.mutable_applied()->set_doc_id("d");
+    m.mutable_applied()->set_rev(rev);
+    return m;
+  };
+  // A frame sent for an earlier join and delayed on the way: the client has it.
+  from_owner(frame_for("s1", applied(4)));
+  from_owner(frame_for("s1", applied(4)));
+  CHECK(s1->applied() == std::vector<std::uint64_t>{4});
+  // Frames for s2 were lost while its channel moved: it resyncs from 3; the
+  // client never sees a gap, and s1 carries on.
+  from_owner(frame_for("s2", applied(6)));
+  CHECK(s2->applied().empty());
+  CHECK(s2->errors().empty());
+  CHECK(drops->moves == std::vector<move>{{"d", 3}});
+  from_owner(broadcast(5));
+  CHECK(s1->applied() == std::vector<std::uint64_t>({4, 5}));
+  // A broadcast past what a session has (it missed one the stand-in heard
+  // as a frame for another) re-attaches that session only.
+  auto s3 = join("s3");
+  from_owner(frame_for("s3", snapshot(4)));
+  from_owner(broadcast(6));
+  CHECK(s1->applied() == std::vector<std::uint64_t>({4, 5, 6}));
+  CHECK(s3->applied().empty());
+  CHECK(drops->moves == std::vector<move>({{"d", 3}, {"d", 4}}));
 }

@@ -13,6 +13,7 @@ and with the name set would wait forever on every commit.
         conninfo = pair.conninfo()   # both hosts, target_session_attrs=read-write
         pair.kill_primary()          # SIGKILL the postmaster
         pair.promote_standby()       # returns once it accepts writes
+        pair.stop_standby()          # the primary alone, no longer waiting for it
         pair.psql("SELECT ...")      # on whichever is primary now
 """
 
@@ -222,6 +223,24 @@ class PgPair:
                 return
             time.sleep(0.05)
         raise TimeoutError("standby still in recovery after promotion")
+
+    def stop_standby(self, relax_sync=True, timeout=30):
+        """Stops the standby (pg_ctl -m fast) and leaves the primary up. With
+        `relax_sync` the primary first stops naming it in
+        synchronous_standby_names: else every commit would wait until a
+        standby came back."""
+        standby = self.second if self.primary is self.first else self.first
+        if relax_sync:
+            self.psql("ALTER SYSTEM RESET synchronous_standby_names", dbname="postgres")
+            self.psql("SELECT pg_reload_conf()", dbname="postgres")
+            # The reload is a signal: wait until a new session sees it.
+            deadline = time.time() + timeout
+            while self.psql("SHOW synchronous_standby_names", dbname="postgres") != []:
+                if time.time() > deadline:
+                    raise TimeoutError("the primary still names a synchronous standby")
+                time.sleep(0.05)
+        self._run([f"{BIN}/pg_ctl", "-D", standby.data, "-m", "fast", "-w", "-t", str(timeout), "stop"],
+                  timeout=timeout + 10)
 
     def logs(self):
         return "\n".join(f"--- {n.name} ---\n{n.log()}" for n in self.nodes)
