@@ -77,18 +77,21 @@ void redis_cluster::ask_for_slots(std::vector<redis_endpoint> candidates, std::s
   auto at = candidates[next];
   auto link = std::make_shared<resp_link>(io_, at);
   auto w = weak_from_this();
-  link->on_closed([w, candidates, next](const std::string&) {
-    if (auto self = w.lock())
+  // One outcome per candidate: a link that drops with CLUSTER NODES in
+  // flight answers the command and closes; only the first goes on.
+  auto done = std::make_shared<bool>(false);
+  link->on_closed([w, candidates, next, done](const std::string&) {
+    if (auto self = w.lock(); self && !std::exchange(*done, true))
       self->ask_for_slots(candidates, next + 1);
   });
-  link->on_ready([w, weak_link = std::weak_ptr<resp_link>(link), candidates, next, host = at.host] {
+  link->on_ready([w, weak_link = std::weak_ptr<resp_link>(link), candidates, next, host = at.host, done] {
     auto link = weak_link.lock();
     if (!link)
       return;
-    link->command({"CLUSTER", "NODES"}, [w, link, candidates, next, host](const redis_reply& r) {
-      link->close(); // no on_closed after this
+    link->command({"CLUSTER", "NODES"}, [w, link, candidates, next, host, done](const redis_reply& r) {
+      link->close();
       auto self = w.lock();
-      if (!self)
+      if (!self || std::exchange(*done, true))
         return;
       auto map = parse_cluster_nodes(r.ok ? r.str : std::string{}, host);
       if (!r.ok || !map) {
@@ -156,8 +159,10 @@ void redis_cluster::reconcile() {
   }
   auto now = std::chrono::steady_clock::now();
   for (auto& address : masters) {
-    auto at = *parse_redis_hosts(address);
-    auto& s = shard_at(at.front());
+    auto known = map_.nodes.find(address);
+    if (known == map_.nodes.end())
+      continue; // cannot happen: the map's masters are among its nodes
+    auto& s = shard_at(known->second);
     if ((!s.cmd || !s.sub) && now >= s.retry_at)
       open_links(s);
   }
@@ -313,9 +318,15 @@ void redis_cluster::ssubscribe(shard& s, const std::string& channel) {
     log::warn("redis cluster refused a subscription", {{"shard", address}, {"channel", channel}, {"error", r.error}});
     if (still)
       self->placed_.erase(p);
-    if (auto redirect = parse_redirect(r.error); redirect && !redirect->ask)
+    // A refusal that is not a move (no permission, a Redis without sharded
+    // pub/sub) would come back at once: ask again after the backoff.
+    auto redirect = parse_redirect(r.error);
+    if (redirect && !redirect->ask && self->map_.nodes.count(redirect->at.address()))
       self->map_.owner[redirect->slot] = redirect->at.address();
-    self->refresh("a subscription was redirected");
+    if (redirect)
+      self->refresh("a subscription was redirected");
+    else
+      self->schedule_refresh(self->backoff_);
   });
 }
 
@@ -323,7 +334,10 @@ void redis_cluster::on_push(const std::string& address, const redis_reply& r) {
   auto& kind = r.elements[0];
   auto& channel = r.elements[1];
   if (kind == "smessage" || kind == "message") {
-    if (on_message_)
+    // Only what this shard serves for us: a shard cannot play us another
+    // channel's traffic.
+    auto p = placed_.find(channel);
+    if (p != placed_.end() && p->second == address && on_message_)
       on_message_(channel, r.elements[2]);
     return;
   }

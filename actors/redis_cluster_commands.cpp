@@ -70,17 +70,23 @@ bool redis_cluster::send_now(int slot, held_command& c, std::optional<redis_endp
         c.done(r);
       return;
     }
-    if (auto redirect = parse_redirect(r.error); redirect && c.hops < k_max_hops) {
+    auto redirect = parse_redirect(r.error);
+    // Followed only to nodes the cluster named: a reply cannot send this
+    // node (and its login) anywhere else.
+    if (redirect && c.hops < k_max_hops && self->map_.nodes.count(redirect->at.address())) {
       ++c.hops;
       if (redirect->ask)
-        return self->route(std::move(c), redirect->at);
-      self->map_.owner[redirect->slot] = redirect->at.address();
-      self->reconcile();
+        return self->route(std::move(c), self->map_.nodes.at(redirect->at.address()));
+      if (std::exchange(self->map_.owner[redirect->slot], redirect->at.address()) != redirect->at.address())
+        self->reconcile();
       self->refresh("a command was redirected");
       return self->route(std::move(c), std::nullopt);
     }
-    if (worth_retrying(r.error) && std::chrono::steady_clock::now() < c.deadline)
-      return self->route(std::move(c), std::nullopt);
+    if (redirect)
+      self->refresh("a command was redirected to a node the cluster did not name");
+    int slot = redis_key_slot(c.args.size() > 1 ? c.args[1] : std::string{});
+    if ((redirect || worth_retrying(r.error)) && std::chrono::steady_clock::now() < c.deadline)
+      return self->hold(slot, std::move(c)); // again after k_hop_delay
     if (c.done)
       c.done(r);
   });

@@ -1,5 +1,6 @@
 #include "actors/redis_slots.hpp"
 
+#include <cctype>
 #include <charconv>
 
 namespace stet {
@@ -39,6 +40,10 @@ std::optional<redis_endpoint> host_port(std::string_view s) {
   redis_endpoint at;
   at.host = std::string{s.substr(0, colon)};
   at.port = *port;
+  // A host name or an address, nothing a URL or a list could hide in.
+  for (unsigned char c : at.host)
+    if (!(std::isalnum(c) || c == '.' || c == '-' || c == ':' || c == '_' || c == '[' || c == ']'))
+      return std::nullopt;
   return at;
 }
 
@@ -80,7 +85,10 @@ std::set<std::string> redis_slot_map::masters() const {
 
 result<redis_slot_map> parse_cluster_nodes(std::string_view text, std::string_view asked_host) {
   redis_slot_map map;
-  for (auto line : split(text, '\n')) {
+  auto lines = split(text, '\n');
+  if (lines.size() > k_max_cluster_nodes)
+    return make_error(errc::invalid_argument, "CLUSTER NODES names " + std::to_string(lines.size()) + " nodes");
+  for (auto line : lines) {
     if (!line.empty() && line.back() == '\r')
       line.remove_suffix(1);
     auto fields = split(line, ' ');
@@ -93,7 +101,7 @@ result<redis_slot_map> parse_cluster_nodes(std::string_view text, std::string_vi
           return true;
       return false;
     };
-    if (!has("master") || has("fail") || has("noaddr") || has("handshake"))
+    if (has("noaddr") || has("handshake"))
       continue;
     // ip:port@cport[,hostname]
     auto address = fields[1].substr(0, fields[1].find('@'));
@@ -103,6 +111,9 @@ result<redis_slot_map> parse_cluster_nodes(std::string_view text, std::string_vi
     if (at->host.empty())
       at->host = std::string{asked_host};
     auto name = at->address();
+    map.nodes[name] = *at;
+    if (!has("master") || has("fail"))
+      continue;
     for (std::size_t i = 8; i < fields.size(); ++i) {
       auto slots = fields[i];
       if (slots.starts_with("["))
@@ -112,8 +123,11 @@ result<redis_slot_map> parse_cluster_nodes(std::string_view text, std::string_vi
       auto last = dash == std::string_view::npos ? first : number(slots.substr(dash + 1));
       if (!first || !last || *first < 0 || *last >= k_redis_slots || *first > *last)
         return make_error(errc::invalid_argument, "CLUSTER NODES names no slot: " + std::string{slots});
-      for (int s = *first; s <= *last; ++s)
+      for (int s = *first; s <= *last; ++s) {
+        if (!map.owner[s].empty() && map.owner[s] != name)
+          return make_error(errc::invalid_argument, "CLUSTER NODES gives slot " + std::to_string(s) + " two masters");
         map.owner[s] = name;
+      }
     }
   }
   return map;

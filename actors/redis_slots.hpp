@@ -7,6 +7,7 @@
 #include "actors/redis_commands.hpp"
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <set>
 #include <string>
@@ -16,6 +17,8 @@
 namespace stet {
 
 constexpr int k_redis_slots = 16384;
+/// Redis Cluster's own ceiling is about 1,000 nodes.
+constexpr std::size_t k_max_cluster_nodes = 2000;
 
 /// CRC16-CCITT (XMODEM), the checksum Redis Cluster hashes keys with.
 std::uint16_t redis_crc16(std::string_view bytes) noexcept;
@@ -26,6 +29,9 @@ int redis_key_slot(std::string_view key) noexcept;
 /// The master ("host:port") serving each slot; "" where none does.
 struct redis_slot_map {
   std::vector<std::string> owner = std::vector<std::string>(k_redis_slots);
+  /// Every node CLUSTER NODES named (replicas too), by "host:port": the
+  /// only places a redirect is followed to.
+  std::map<std::string, redis_endpoint> nodes;
 
   /// Every slot has a master.
   bool complete() const;
@@ -35,7 +41,9 @@ struct redis_slot_map {
 /// Reads CLUSTER NODES: every master not marked failed serves the slots it
 /// lists (ranges and single slots; slots being migrated are skipped). A
 /// node that knows no address of its own is `asked_host`. Errors:
-/// invalid_argument when a line is not a cluster node.
+/// invalid_argument when a line is not a cluster node, a host is not a
+/// plain name or address, two masters claim a slot, or the reply is larger
+/// than any real cluster's (k_max_cluster_nodes lines).
 result<redis_slot_map> parse_cluster_nodes(std::string_view text, std::string_view asked_host);
 
 /// A redirect in an error reply: "MOVED 3999 127.0.0.1:6381" (the slot

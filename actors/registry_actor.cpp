@@ -190,7 +190,8 @@ void view_from_storage(registry_self self, const std::string& id, std::uint64_t 
     metrics::get().replica_read("primary");
     view_from_storage(self, id, rev, rp, true);
   };
-  self->request(store, k_store_timeout, load_atom::value, load_request{id})
+  self->request(store, replica ? caf::duration{k_replica_timeout} : caf::duration{k_store_timeout}, load_atom::value,
+                load_request{id})
     .then(
       [=](loaded_document& loaded) mutable {
         // Shown once, not kept: every revision the log holds may be asked for.

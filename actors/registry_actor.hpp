@@ -17,6 +17,10 @@
 
 namespace stet {
 
+/// How long a read from a replica may take before the primary is asked: a
+/// replica that is down or unreachable must not hold reads for long.
+constexpr std::chrono::seconds k_replica_timeout{3};
+
 struct registry_config {
   document_limits limits;
   document_actor_config document;

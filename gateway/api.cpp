@@ -107,7 +107,11 @@ void get_document(const call_ptr& c, const std::string& id) {
   }
   ask_store(
     c, id,
-    [c, id, rev](visible_document& d) {
+    [c, id, rev](visible_document& d) mutable {
+      // With a replica, "the newest" is what the primary has committed: the
+      // replica serves it once it has replayed that far.
+      if (rev == k_current_rev && c->ctx.replica_for(id))
+        rev = static_cast<std::uint64_t>(d.row.rev);
       ask(
         c, c->ctx.registry,
         [c, role = d.role](document_view& v) {
@@ -165,8 +169,11 @@ void history(const call_ptr& c, const std::string& id) {
   // access change yet); what there is to read may come from the replica.
   ask_store(
     c, id,
-    [c, id, answer, scoped = *scoped](visible_document&) {
-      ask_replica<document_history>(c, id, answer, history_atom::value, id, c->user.user_id, scoped);
+    [c, id, answer, scoped = *scoped](visible_document& d) {
+      auto committed = static_cast<std::uint64_t>(d.row.rev);
+      ask_replica<document_history>(
+        c, id, answer, [committed](const document_history& h) { return h.rev >= committed; }, history_atom::value, id,
+        c->user.user_id, scoped);
     },
     open_atom::value, id, c->user.user_id, *scoped);
 }

@@ -69,8 +69,9 @@ using call_ptr = std::shared_ptr<call>;
 namespace detail {
 
 template <class Handle, class OnAnswer, class OnError, class... Ts>
-void ask_then(const call_ptr& c, Handle to, OnAnswer on_answer, OnError on_error, Ts... request) {
-  c->ctx.system.spawn([c, to = std::move(to), on_answer = std::move(on_answer), on_error = std::move(on_error),
+void ask_then(const call_ptr& c, caf::duration timeout, Handle to, OnAnswer on_answer, OnError on_error,
+              Ts... request) {
+  c->ctx.system.spawn([c, timeout, to = std::move(to), on_answer = std::move(on_answer), on_error = std::move(on_error),
                        request...](caf::event_based_actor* self) mutable {
     self->set_exception_handler([c](caf::scheduled_actor*, std::exception_ptr& eptr) -> caf::error {
       try {
@@ -82,7 +83,7 @@ void ask_then(const call_ptr& c, Handle to, OnAnswer on_answer, OnError on_error
       }
       return caf::exit_reason::unhandled_exception;
     });
-    self->request(to, k_store_timeout, std::move(request)...).then(std::move(on_answer), std::move(on_error));
+    self->request(to, timeout, std::move(request)...).then(std::move(on_answer), std::move(on_error));
   });
 }
 
@@ -91,7 +92,7 @@ void ask_then(const call_ptr& c, Handle to, OnAnswer on_answer, OnError on_error
 template <class Handle, class OnAnswer, class... Ts>
 void ask(const call_ptr& c, Handle to, OnAnswer on_answer, std::function<void(const error&)> on_error,
          Ts... request) {
-  detail::ask_then(c, std::move(to), std::move(on_answer),
+  detail::ask_then(c, caf::duration{k_store_timeout}, std::move(to), std::move(on_answer),
                    [c, on_error = std::move(on_error)](caf::error& err) {
                      auto e = from_caf(err);
                      if (on_error)
@@ -102,23 +103,26 @@ void ask(const call_ptr& c, Handle to, OnAnswer on_answer, std::function<void(co
 }
 
 /// ask() of the replica's storage actor for `key` when there is one; when
-/// it fails (down, behind, without the document) the primary's answers.
-template <class Answer, class OnAnswer, class... Ts>
-void ask_replica(const call_ptr& c, const std::string& key, OnAnswer on_answer, Ts... request) {
+/// it fails (down, slow, without the document) or its answer is not
+/// `fresh_enough`, the primary's answers.
+template <class Answer, class OnAnswer, class Fresh, class... Ts>
+void ask_replica(const call_ptr& c, const std::string& key, OnAnswer on_answer, Fresh fresh_enough, Ts... request) {
   auto* replica = c->ctx.replica_for(key);
   if (!replica)
     return ask(c, c->ctx.store_for(key), std::move(on_answer), {}, request...);
+  auto from_primary = [c, key, on_answer, request...] {
+    metrics::get().replica_read("primary");
+    ask(c, c->ctx.store_for(key), on_answer, {}, request...);
+  };
   detail::ask_then(
-    c, *replica,
-    [on_answer](Answer& answer) mutable {
+    c, caf::duration{k_replica_timeout}, *replica,
+    [on_answer, fresh_enough, from_primary](Answer& answer) mutable {
+      if (!fresh_enough(answer))
+        return from_primary();
       metrics::get().replica_read("replica");
       on_answer(answer);
     },
-    [c, key, on_answer, request...](caf::error&) {
-      metrics::get().replica_read("primary");
-      ask(c, c->ctx.store_for(key), on_answer, {}, request...);
-    },
-    request...);
+    [from_primary](caf::error&) { from_primary(); }, request...);
 }
 
 /// ask() of the storage actor that serves `key`.

@@ -5,6 +5,7 @@
 #include "actors/api.hpp"
 #include "actors/node_health.hpp"
 #include "actors/read_throttle.hpp"
+#include "actors/registry_actor.hpp"
 #include "auth/token.hpp"
 #include "auth/token_bucket.hpp"
 #include "gateway/client_address.hpp"

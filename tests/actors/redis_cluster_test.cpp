@@ -50,6 +50,20 @@ TEST_CASE("parse_cluster_nodes: masters' slots; replicas, failed masters and mig
   CHECK_FALSE(partial->complete());
   CHECK_FALSE(parse_cluster_nodes("garbage\n", "h"));
   CHECK_FALSE(parse_cluster_nodes("a 127.0.0.1:1@2 master - 0 0 1 connected 0-99999\n", "h"));
+  // Every node is known (a redirect may only go to one of them); replicas too.
+  CHECK(map->nodes.count("127.0.0.1:30004"));
+  CHECK(map->nodes.count("127.0.0.1:30005"));
+  // What could not be a host, two masters for one slot, and a reply no real
+  // cluster gives are refused.
+  CHECK_FALSE(parse_cluster_nodes("a x,y:7000@1 master - 0 0 1 connected 0-10\n", "h"));
+  CHECK_FALSE(parse_cluster_nodes("a redis://h:7000@1 master - 0 0 1 connected 0-10\n", "h"));
+  CHECK_FALSE(parse_cluster_nodes("a 10.0.0.1:1@2 master - 0 0 1 connected 0-10\n"
+                                  "b 10.0.0.2:1@2 master - 0 0 1 connected 10-20\n",
+                                  "h"));
+  std::string huge;
+  for (std::size_t i = 0; i <= k_max_cluster_nodes; ++i)
+    huge += "n 10.0.0.1:" + std::to_string(1000 + i % 60000) + "@1 slave x 0 0 1 connected\n";
+  CHECK_FALSE(parse_cluster_nodes(huge, "h"));
 }
 
 TEST_CASE("parse_redirect: MOVED and ASK name a slot and an address; other errors are not redirects") {
