@@ -24,3 +24,4 @@ echo "== web app (node --test: Playwright in chromium on the Monaco and CodeMirr
 
 echo "== benchmarks, smoke profile (checks the harness and peers; asserts nothing about speed)"
 /usr/bin/python3 bench/run.py --profile smoke --out build/bench-smoke
+/usr/bin/python3 bench/cluster_scale.py --profile smoke --out build/bench-smoke

@@ -60,11 +60,11 @@ def start_redis(*prefix):
 class Process:
     """A server under test, pinned to SERVER_CORE, with /proc readings."""
 
-    def __init__(self, argv, ready, cwd=None, env=None, name="server"):
+    def __init__(self, argv, ready, cwd=None, env=None, name="server", cpus=SERVER_CORE):
         self.name = name
         self.log_path = tempfile.mktemp(prefix=f"bench-{name}-", suffix=".log")
         self.log = open(self.log_path, "w")
-        self.proc = subprocess.Popen(["taskset", "-c", SERVER_CORE, *argv], cwd=cwd, env=env, stdout=self.log,
+        self.proc = subprocess.Popen(["taskset", "-c", cpus, *argv], cwd=cwd, env=env, stdout=self.log,
                                      stderr=subprocess.STDOUT)
         deadline = time.time() + 30
         while not ready():
@@ -103,7 +103,7 @@ def tcp_open(port):
 
 
 class Stet(Process):
-    def __init__(self, *args, port=None, data=None, env=None, name="stet"):
+    def __init__(self, *args, port=None, data=None, env=None, name="stet", cpus=SERVER_CORE):
         self.port = port or free_port()
         self.data = data or tempfile.mkdtemp(prefix="bench-stet-")
         argv = [STET, "serve", "--listen", f"127.0.0.1:{self.port}", "--data", self.data, "--allow-anonymous",
@@ -112,7 +112,7 @@ class Stet(Process):
                 "--max-doc-bytes", str(64 << 20), *args]
         # Cluster nodes seal their bus messages under a shared key.
         env = {**os.environ, "STET_CLUSTER_SECRET": "bench-cluster-key-of-at-least-32-bytes", **(env or {})}
-        super().__init__(argv, lambda: http_ok(self.port), env=env, name=name)
+        super().__init__(argv, lambda: http_ok(self.port), env=env, name=name, cpus=cpus)
 
     def metric(self, name):
         with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics") as r:
