@@ -321,12 +321,12 @@ void redis_cluster::ssubscribe(shard& s, const std::string& channel) {
     // A refusal that is not a move (no permission, a Redis without sharded
     // pub/sub) would come back at once: ask again after the backoff.
     auto redirect = parse_redirect(r.error);
-    if (redirect && !redirect->ask && self->map_.nodes.count(redirect->at.address()))
+    if (redirect && !redirect->ask && self->map_.nodes.count(redirect->at.address())) {
       self->map_.owner[redirect->slot] = redirect->at.address();
-    if (redirect)
       self->refresh("a subscription was redirected");
-    else
-      self->schedule_refresh(self->backoff_);
+    } else {
+      self->schedule_refresh(k_max_backoff);
+    }
   });
 }
 

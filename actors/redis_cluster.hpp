@@ -81,6 +81,7 @@ private:
     reply_handler done;
     int hops = 0;
     std::chrono::steady_clock::time_point deadline;
+    std::string last_error{}; // what Redis said, when it was told to wait
   };
 
   void refresh(const std::string& why);

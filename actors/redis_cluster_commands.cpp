@@ -58,7 +58,7 @@ bool redis_cluster::send_now(int slot, held_command& c, std::optional<redis_endp
   auto args = c.args;
   s->cmd->command(args, [w = weak_from_this(), c = std::move(c), address](const redis_reply& r) mutable {
     auto self = w.lock();
-    if (!self) {
+    if (!self || self->stopped_) { // stopping: nothing is held any more
       if (c.done)
         c.done(r);
       return;
@@ -85,8 +85,10 @@ bool redis_cluster::send_now(int slot, held_command& c, std::optional<redis_endp
     if (redirect)
       self->refresh("a command was redirected to a node the cluster did not name");
     int slot = redis_key_slot(c.args.size() > 1 ? c.args[1] : std::string{});
-    if ((redirect || worth_retrying(r.error)) && std::chrono::steady_clock::now() < c.deadline)
+    if ((redirect || worth_retrying(r.error)) && std::chrono::steady_clock::now() < c.deadline) {
+      c.last_error = r.error;
       return self->hold(slot, std::move(c)); // again after k_hop_delay
+    }
     if (c.done)
       c.done(r);
   });
@@ -94,6 +96,11 @@ bool redis_cluster::send_now(int slot, held_command& c, std::optional<redis_endp
 }
 
 void redis_cluster::hold(int slot, held_command c) {
+  if (stopped_) {
+    if (c.done)
+      c.done(redis_reply{.ok = false, .error = "redis cluster stopped"});
+    return;
+  }
   held_[slot].push_back(std::move(c));
   auto& timer = draining_[slot];
   if (timer)
@@ -121,7 +128,9 @@ void redis_cluster::drain(int slot) {
     auto& c = waiting.front();
     if (stopped_ || now >= c.deadline) {
       if (c.done)
-        c.done(redis_reply{.ok = false, .error = "no redis cluster shard serves slot " + std::to_string(slot)});
+        c.done(redis_reply{.ok = false,
+                           .error = c.last_error.empty() ? "no redis cluster shard serves slot " + std::to_string(slot)
+                                                         : c.last_error});
     } else if (!send_now(slot, c, std::nullopt)) {
       break;
     }

@@ -195,6 +195,10 @@ void on_frames(remote_document_self self, const std::string& session_id,
     }
     // Acks come in the session's order: one answers every edit before it.
     if (m.has_ack()) {
+      // A session that does not see its own edits gets only the ack for
+      // them, also when it catches up: that revision is not missing.
+      if (!s.echo && (s.synced || s.quiet) && m.ack().rev() == s.rev + 1)
+        s.rev = m.ack().rev();
       s.unanswered.erase(s.unanswered.begin(), s.unanswered.upper_bound(m.ack().client_seq()));
       s.sink->answered(st.doc_id, m.ack().client_seq());
     } else if (m.has_error() && m.error().client_seq() != 0) {

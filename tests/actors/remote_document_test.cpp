@@ -266,3 +266,17 @@ TEST_CASE_FIXTURE(stand_in_fixture, "a session that missed revisions is re-attac
   CHECK(s3->applied().empty());
   CHECK(drops->moves == std::vector<move>({{"d", 3}, {"d", 4}}));
 }
+
+TEST_CASE_FIXTURE(stand_in_fixture, "a session's own edit, acked but not echoed, is no gap in what it catches up on") {
+  bus->confirm();
+  run();
+  auto s1 = join("s1"); // does not see its own edits
+  from_owner(frame_for("s1", snapshot(3)));
+  wire::ServerMessage ack;
+  ack.mutable_ack()->set_client_seq(1);
+  ack.mutable_ack()->set_rev(4);
+  from_owner(frame_for("s1", ack));
+  from_owner(broadcast(5));
+  CHECK(s1->applied() == std::vector<std::uint64_t>{5});
+  CHECK(drops->moves.empty());
+}

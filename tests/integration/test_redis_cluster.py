@@ -231,6 +231,46 @@ def test_a_redis_master_killed_mid_run(database, secret_file, victim):
     run(database, secret_file, scenario)
 
 
+def test_a_slot_moved_between_masters_mid_run(database, secret_file):
+    """The slot of a document being edited moves from one master to another
+    while two typists edit it (the migration Redis Cluster's resharding
+    does, for a slot holding no keys): while the slot is migrating its
+    publications are answered ASK, after it moved MOVED, and the old master
+    drops the nodes' subscriptions to its channels (sunsubscribe). Nothing
+    acked is lost, typing goes on, and the new master serves the slot's
+    publications."""
+    async def scenario(cluster, rc):
+        by_master = pick_documents(rc, "reshard", per_master=1)
+        docs = [d for ds in by_master.values() for d in ds]
+        source = rc.master_of(docs[0])
+        target = next(p for p in rc.masters() if p != source)
+        slot = int(rc.cli(source, "CLUSTER", "KEYSLOT", f"stet:doc:{docs[0]}")[0])
+        source_id = rc.cli(source, "CLUSTER", "MYID")[0]
+        target_id = rc.cli(target, "CLUSTER", "MYID")[0]
+        typists, stop, trouble, tasks = await start(cluster, docs)
+        await asyncio.sleep(2.0)
+        before = rc.spublish_counts().get(target, 0)
+        t_move = time.monotonic()
+        assert rc.cli(target, "CLUSTER", "SETSLOT", str(slot), "IMPORTING", source_id) == ["OK"]
+        assert rc.cli(source, "CLUSTER", "SETSLOT", str(slot), "MIGRATING", target_id) == ["OK"]
+        await asyncio.sleep(1.5)  # publications now answered ASK
+        for port in rc.masters():
+            rc.cli(port, "CLUSTER", "SETSLOT", str(slot), "NODE", target_id)
+        await asyncio.sleep(4.0)
+        moved = [t for t in typists if t.doc == docs[0]]
+        after = acks_since(moved, t_move + 2.0)
+        p50, p99, n = pause_around(moved, t_move - 0.5, time.monotonic())
+        await check_all(cluster, docs, typists, stop, trouble, tasks)
+        served = rc.spublish_counts().get(target, 0) - before
+        print(f"slot {slot} of {docs[0]} moved {source} -> {target}: longest ack latency per typist around it "
+              f"p50 {p50 * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms ({n}); SPUBLISH on the new master since {served}")
+        assert rc.master_of(docs[0]) == target
+        assert all(after.values()), f"typing stopped on the moved document: {after}"
+        assert served > 0
+
+    run(database, secret_file, scenario)
+
+
 def test_a_redis_cluster_with_a_password(database, secret_file):
     """Every Redis node has requirepass: two stet nodes given the login in
     --redis converge on a document per master; a third given a wrong one is
