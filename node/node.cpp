@@ -201,6 +201,17 @@ int run_node(const node_options& opt) {
   // did not lower latency.
   cfg.set("work-stealing.aggressive-poll-attempts", size_t{0});
   cfg.set("work-stealing.moderate-poll-attempts", size_t{0});
+  // Before any actor runs: a refusal must end the process, and an actor
+  // system with actors still running would wait for them forever.
+  std::shared_ptr<auth::jwt_verifier> jwt;
+  if (opt.jwt.enabled()) {
+    auto opened = auth::jwt_verifier::open(opt.jwt);
+    if (!opened) {
+      log::error("cannot use the identity provider's keys", {{"error", opened.error().message}});
+      return 2;
+    }
+    jwt = *opened;
+  }
   // Before the actor system, so it outlives every actor whose sessions'
   // sinks post to it.
   net::io_context ioc{opt.io_threads};
@@ -271,15 +282,6 @@ int run_node(const node_options& opt) {
                                  {"redis_auth", redis_at->password.empty() ? "none" : "password"}});
   }
 
-  std::shared_ptr<auth::jwt_verifier> jwt;
-  if (opt.jwt.enabled()) {
-    auto opened = auth::jwt_verifier::open(opt.jwt);
-    if (!opened) {
-      log::error("cannot use the identity provider's keys", {{"error", opened.error().message}});
-      return 2;
-    }
-    jwt = *opened;
-  }
   auth_settings auth{std::make_shared<auth::token_signer>(*secret), jwt, opt.allow_anonymous, opt.token_ttl_seconds,
                      opt.allowed_origins};
   gateway_context ctx{system, registry, stores_api, opt.limits, std::move(auth), opt.node_id, health,
