@@ -14,7 +14,7 @@ import subprocess
 import tempfile
 import time
 
-from moves_support import LOG_ARGS, Cluster, pause_after, percentile
+from moves_support import LOG_ARGS, Cluster, assert_clean, finish, pause_after, percentile
 from stet_harness import RedisServer, Server, psql
 from typist import Typist
 
@@ -314,3 +314,22 @@ def explain(cluster, typists, violations, limit=4):
         out.append(f"{doc} op log: {len(rows)} rows, revs {rows[0][0] if rows else '-'}..{rows[-1][0] if rows else '-'}")
         out.append(cluster.doc_log(doc))
     return "\n".join(out)
+
+
+async def check_all(cluster, docs, typists, stop, trouble, tasks):
+    """Stops typing, waits for every answer, checks the histories of `docs`
+    (failing with the servers' view of the edits named); closes the typists
+    whatever happens and returns the checker's summary."""
+    stop.set()
+    await asyncio.gather(*tasks)
+    try:
+        violations, summary, _ = await finish(cluster, typists, docs)
+        try:
+            assert_clean(cluster, typists, violations, trouble)
+        except AssertionError:
+            print(explain(cluster, typists, violations))
+            raise
+    finally:
+        for t in typists:
+            await t.close()
+    return summary

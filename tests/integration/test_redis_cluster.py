@@ -17,9 +17,9 @@ import urllib.request
 import pytest
 
 import redis_cluster_support
-from moves_support import assert_clean, finish, join, keep_typing
+from moves_support import join, keep_typing
 from redis_cluster_support import ShardedRedis
-from redis_support import RedisCluster, explain, pause_around, wait_until
+from redis_support import RedisCluster, check_all, pause_around, wait_until
 from stet_harness import Server, fresh_database, postgres_available
 
 pytestmark = [
@@ -123,24 +123,6 @@ async def start(cluster, docs, names=NAMES, rate=RATE):
         raise AssertionError(f"joins not answered: {late}\n{cluster.move_log(tail=20)}")
     stop, trouble = asyncio.Event(), []
     return typists, stop, trouble, [asyncio.create_task(keep_typing(t, stop, trouble)) for t in typists]
-
-
-async def check_all(cluster, docs, typists, stop, trouble, tasks):
-    """Stops typing, waits for every answer, checks the histories (failing
-    with the servers' view of the edits named); returns the summary."""
-    stop.set()
-    await asyncio.gather(*tasks)
-    try:
-        violations, summary, _ = await finish(cluster, typists, docs)
-        try:
-            assert_clean(cluster, typists, violations, trouble)
-        except AssertionError:
-            print(explain(cluster, typists, violations))
-            raise
-    finally:
-        for t in typists:
-            await t.close()
-    return summary
 
 
 def acks_since(typists, t0):

@@ -16,9 +16,9 @@ import pytest
 
 import prometheus_support
 from fault_proxy import FaultProxy
-from moves_support import assert_clean, finish, join, keep_typing
+from moves_support import join, keep_typing
 from prometheus_support import Prometheus, target_of
-from redis_support import (FAKETIME_LIB, MASTER_NAME, OwnerWatch, RedisCluster, SentinelGroup, explain,
+from redis_support import (FAKETIME_LIB, MASTER_NAME, OwnerWatch, RedisCluster, SentinelGroup, check_all,
                            faketime_available, one_doc_per_node, pause_around, sentinel_available, wait_until)
 from stet_harness import RedisServer, fresh_database, postgres_available
 
@@ -50,23 +50,6 @@ async def start_cluster(cluster, prefix):
     stop, trouble = asyncio.Event(), []
     tasks = [asyncio.create_task(keep_typing(t, stop, trouble)) for t in typists]
     return docs, typists, stop, trouble, tasks
-
-
-async def check_all(cluster, docs, typists, stop, trouble, tasks):
-    """Stops typing, waits for every answer, checks the histories; returns
-    the checker's summary."""
-    stop.set()
-    await asyncio.gather(*tasks)
-    violations, summary, _ = await finish(cluster, typists, list(docs.values()))
-    try:
-        assert_clean(cluster, typists, violations, trouble)
-    except AssertionError:
-        print(explain(cluster, typists, violations))
-        raise
-    finally:
-        for t in typists:
-            await t.close()
-    return summary
 
 
 def local_and_relayed(typists, t0, t1):
@@ -109,7 +92,7 @@ def test_sentinel_failover_of_the_redis_master(database):
               f"{t_whole - t_kill:.1f} s after it; longest ack latency per typist around it p50 {p50 * 1000:.0f} ms, "
               f"p99 {p99 * 1000:.0f} ms ({n} typists; {local_and_relayed(typists, t_kill - 0.5, t_whole)}); "
               f"'redis master switched' logged {switched}; lease changes {owners.moves()}")
-        await check_all(cluster, docs, typists, stop, trouble, tasks)
+        await check_all(cluster, list(docs.values()), typists, stop, trouble, tasks)
         assert all(after.values()), f"typing stopped after the failover: {after}"
         for node in cluster.live():
             assert node.metric("stet_redis_connected") == 1
@@ -160,7 +143,7 @@ def test_slow_and_dropped_redis_links(database):
         reconnected = (n2.metric("stet_redis_reconnects_total") or 0) - reconnects
         print(f"slow link: longest ack latency per typist on n1's document over 4 s of 30 ms: {slow}; drops: n2 "
               f"reconnected {reconnected:.0f} times, whole {back:.1f} s after the second")
-        await check_all(cluster, docs, typists, stop, trouble, tasks)
+        await check_all(cluster, list(docs.values()), typists, stop, trouble, tasks)
         assert reconnected >= 1, "n2 never reconnected to Redis"
 
     proxied(database, scenario)
@@ -203,7 +186,7 @@ def test_a_black_holed_redis_link(database):
               f"after it noticed and before the heal; healed at {heal:.1f} s, whole {whole or -1:.1f} s later; "
               f"longest ack latency per typist over the fault: {local_and_relayed(typists, t0, t_heal)}; "
               f"leases (s, doc, owner, epoch) {owners.changes}")
-        await check_all(cluster, docs, typists, stop, trouble, tasks)
+        await check_all(cluster, list(docs.values()), typists, stop, trouble, tasks)
         assert noticed is not None, f"{victim} never noticed its Redis link went quiet\n{cluster.move_log(tail=20)}"
         assert taken is not None, f"nobody took {doc} from {victim}: {owners.changes}\n{cluster.move_log([doc])}"
         assert whole is not None, f"not whole after the heal: {cluster.views()}"
@@ -260,7 +243,7 @@ def test_a_node_partitioned_from_redis_but_not_postgres(database):
               f"StetRedisDown fired after {fired:.1f} s, resolved {resolved:.1f} s after the heal; whole "
               f"{whole or -1:.1f} s after it; longest ack latency per typist over the fault: "
               f"{local_and_relayed(typists, t0, t_heal)}; leases (s, doc, owner, epoch) {owners.changes}")
-        summary = await check_all(cluster, docs, typists, stop, trouble, tasks)
+        summary = await check_all(cluster, list(docs.values()), typists, stop, trouble, tasks)
         print("longest stall per typist (s):", {k: round(v["longest_stall"], 1) for k, v in summary["clients"].items()})
         assert taken is not None, f"nobody took {doc} from {victim}: {owners.changes}\n{cluster.move_log([doc])}"
         assert retaken == [], f"{victim} took {doc} back while cut off from Redis: {retaken}"
@@ -319,7 +302,7 @@ def test_a_node_whose_wall_clock_jumps(database):
                   f"{whole or -1:.1f} s after the clock came back; longest ack latency per typist over the jump: "
                   f"{local_and_relayed(typists, t0, t_back)}; lease changes {owners.moves()}; leases (s, doc, "
                   f"owner, epoch), first 30: {owners.changes[:30]}")
-            await check_all(cluster, docs, typists, stop, trouble, tasks)
+            await check_all(cluster, list(docs.values()), typists, stop, trouble, tasks)
             assert whole is not None, f"not whole after the clock came back: {cluster.views()}"
 
         with RedisServer() as redis:
