@@ -80,15 +80,26 @@ struct redis_server {
     if (cluster)
       std::remove(nodes_conf.c_str());
     REQUIRE(posix_spawnp(&pid, "redis-server", nullptr, nullptr, const_cast<char**>(argv.data()), environ) == 0);
-    std::this_thread::sleep_for(200ms);
+    // A loaded machine can take seconds to start a server: ask until it answers.
+    auto cli = "redis-cli -p " + p + (password.empty() ? "" : " --no-auth-warning -a " + password);
+    REQUIRE_MESSAGE(retry(cli + " PING 2>/dev/null | grep -q PONG"), "redis-server on port ", p, " never answered");
     if (cluster) {
-      auto add = "redis-cli -p " + p + " CLUSTER ADDSLOTSRANGE 0 16383 >/dev/null";
-      REQUIRE(std::system(add.c_str()) == 0);
+      // Slots already added on an earlier try answer an error: look for the result, not the exit code.
+      auto add = cli + " CLUSTER ADDSLOTSRANGE 0 16383 >/dev/null 2>&1; " + cli +
+                 " CLUSTER INFO | grep -q cluster_slots_assigned:16384";
+      REQUIRE_MESSAGE(retry(add), "redis-server on port ", p, " refused to take the slots");
       // A cluster answers CLUSTERDOWN until it has seen its slots served.
-      auto ok = "redis-cli -p " + p + " CLUSTER INFO | grep -q cluster_state:ok";
-      for (int i = 0; i < 100 && std::system(ok.c_str()) != 0; ++i)
-        std::this_thread::sleep_for(100ms);
+      retry(cli + " CLUSTER INFO | grep -q cluster_state:ok");
     }
+  }
+  /// Runs the shell command `cmd` every 100 ms until it succeeds; false after 10 s.
+  static bool retry(const std::string& cmd) {
+    for (int i = 0; i < 100; ++i) {
+      if (std::system(cmd.c_str()) == 0)
+        return true;
+      std::this_thread::sleep_for(100ms);
+    }
+    return false;
   }
   void kill() {
     if (pid > 0) {
