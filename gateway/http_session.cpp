@@ -90,6 +90,15 @@ void http_session::on_read(beast::error_code ec, std::size_t) {
     res.keep_alive(false);
     return respond(std::move(res));
   }
+  if (ec == http::error::header_limit || (ec && ec.category() == http::make_error_code(http::error::bad_value).category()
+                                           && ec != http::error::partial_message)) {
+    // A request Beast could not parse: say why rather than just hang up.
+    bool headers = ec == http::error::header_limit;
+    auto res = http_util::error(headers ? http::status::request_header_fields_too_large : http::status::bad_request,
+                                errc::bad_message, "malformed HTTP request: " + ec.message(), parser_->get());
+    res.keep_alive(false);
+    return respond(std::move(res));
+  }
   if (ec)
     return;
   if (beast::websocket::is_upgrade(parser_->get()) && !operations_only_)

@@ -182,3 +182,26 @@ def test_out_of_file_descriptors_the_listener_backs_off_and_recovers():
         # Retrying at once failed ~300,000 times a second and logged each.
         assert errors < 200, errors
         assert s.log().count("accept failed") == 1, s.log()[-2000:]
+
+
+@pytest.mark.parametrize("request_bytes, status", [
+    (b"GET / HTTP/1.1\r\nHost: x\r\nNo colon here\r\n\r\n", 400),
+    (b"GET / HTTP/1.1\r\nHost: x\r\nX-Nul: a\x00b\r\n\r\n", 400),
+    (b"GET / HTTP/9.9\r\nHost: x\r\n\r\n", 400),
+    (b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 20000 + b"\r\n\r\n", 431),
+])
+def test_a_malformed_http_request_is_answered_with_why(server, request_bytes, status):
+    import socket
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as s:
+        s.sendall(request_bytes)
+        data = b""
+        while b"\r\n\r\n" not in data or not data.rstrip().endswith(b"}"):
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    assert head.startswith(f"HTTP/1.1 {status}".encode()), head
+    error = json.loads(body)["error"]
+    assert error["code"] == "bad_message" and "malformed HTTP request" in error["message"]
+    assert server.get_document("still-serving")[0] in (200, 404)
