@@ -164,6 +164,14 @@ using storage_api = caf::typed_actor<
   caf::replies_to<delete_atom, std::string, std::int64_t, std::string>::with<caf::ok_atom>,
   caf::replies_to<share_atom, share_request>::with<share_result>,
   caf::replies_to<history_atom, std::string, std::int64_t, std::string>::with<document_history>,
+  /// Names a version (the row's author is the caller; editors only), with
+  /// the caller's token role: the version stored.
+  caf::replies_to<version_atom, storage::version_row, std::string>::with<storage::version_row>,
+  /// (document, caller, token role): its versions, without their text.
+  caf::replies_to<versions_atom, std::string, std::int64_t, std::string>::with<std::vector<storage::version_row>>,
+  /// (document, caller, token role, version id): one version with its
+  /// text; unknown_document when there is no such version.
+  caf::replies_to<version_atom, std::string, std::int64_t, std::string, std::int64_t>::with<storage::version_row>,
   // -- accounts --
   /// invalid_argument when the name is taken.
   caf::replies_to<register_atom, storage::user_row>::with<storage::user_row>,

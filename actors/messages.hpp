@@ -64,6 +64,8 @@ using open_atom = caf::atom_constant<caf::atom("open")>;
 using delete_atom = caf::atom_constant<caf::atom("delete")>;
 using share_atom = caf::atom_constant<caf::atom("share")>;
 using history_atom = caf::atom_constant<caf::atom("history")>;
+using version_atom = caf::atom_constant<caf::atom("version")>;
+using versions_atom = caf::atom_constant<caf::atom("versions")>;
 using register_atom = caf::atom_constant<caf::atom("register")>;
 using find_atom = caf::atom_constant<caf::atom("find")>;
 using erase_atom = caf::atom_constant<caf::atom("erase")>;
@@ -253,6 +255,8 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<stet::visible_document>)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stet::share_request)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stet::share_result)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stet::document_history)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stet::storage::version_row)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<stet::storage::version_row>)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stet::storage::document_row)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stet::storage::user_row)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::optional<stet::storage::user_row>)

@@ -350,6 +350,17 @@ storage_actor_api::behavior_type storage_actor(storage_actor_api::pointer self, 
         const std::string& scoped_role) -> caf::result<document_history> {
       return answered(*st, history_as(*st->store, id, user, scoped_role));
     },
+    [=](version_atom, const storage::version_row& v, const std::string& scoped_role) -> caf::result<storage::version_row> {
+      return answered(*st, name_version_as(*st->store, v, scoped_role));
+    },
+    [=](versions_atom, const std::string& id, std::int64_t user,
+        const std::string& scoped_role) -> caf::result<std::vector<storage::version_row>> {
+      return answered(*st, versions_as(*st->store, id, user, scoped_role));
+    },
+    [=](version_atom, const std::string& id, std::int64_t user, const std::string& scoped_role,
+        std::int64_t version) -> caf::result<storage::version_row> {
+      return answered(*st, version_as(*st->store, id, user, scoped_role, version));
+    },
     [=](register_atom, const storage::user_row& user) -> caf::result<storage::user_row> {
       return answered(*st, st->store->create_user(user));
     },

@@ -140,6 +140,35 @@ result<document_history> history_as(storage::store& s, const std::string& doc_id
   return document_history{doc->row.rev, std::move(*rows)};
 }
 
+result<storage::version_row> name_version_as(storage::store& s, const storage::version_row& v,
+                                             const std::string& scoped_role) {
+  auto doc = open_as(s, v.doc_id, v.author_id, scoped_role);
+  if (!doc)
+    return doc.error();
+  if (!auth::can_edit(doc->role))
+    return make_error(errc::forbidden, "you may not name versions of document " + v.doc_id);
+  return s.create_version(v);
+}
+
+result<std::vector<storage::version_row>> versions_as(storage::store& s, const std::string& doc_id,
+                                                      std::int64_t user, const std::string& scoped_role) {
+  if (auto doc = open_as(s, doc_id, user, scoped_role); !doc)
+    return doc.error();
+  return s.list_versions(doc_id);
+}
+
+result<storage::version_row> version_as(storage::store& s, const std::string& doc_id, std::int64_t user,
+                                        const std::string& scoped_role, std::int64_t id) {
+  if (auto doc = open_as(s, doc_id, user, scoped_role); !doc)
+    return doc.error();
+  auto v = s.find_version(doc_id, id);
+  if (!v)
+    return v.error();
+  if (!*v)
+    return make_error(errc::unknown_document, "document " + doc_id + " has no version " + std::to_string(id));
+  return std::move(**v);
+}
+
 result<storage::user_row> user_by_id(storage::store& s, std::int64_t id) {
   auto user = s.find_user_by_id(id);
   if (!user)

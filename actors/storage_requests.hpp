@@ -45,6 +45,20 @@ result<share_result> share_as(storage::store& s, const share_request& req);
 result<document_history> history_as(storage::store& s, const std::string& doc_id, std::int64_t user,
                                     const std::string& scoped_role = {});
 
+/// Stores a named version of a document the caller (`v.author_id`) may
+/// edit. Errors: as open_as; forbidden for viewers; as create_version.
+result<storage::version_row> name_version_as(storage::store& s, const storage::version_row& v,
+                                             const std::string& scoped_role = {});
+
+/// The versions of a document `user` may see, without their text.
+result<std::vector<storage::version_row>> versions_as(storage::store& s, const std::string& doc_id,
+                                                      std::int64_t user, const std::string& scoped_role = {});
+
+/// One version with its text. Errors: as open_as; unknown_document when
+/// the document has no version `id`.
+result<storage::version_row> version_as(storage::store& s, const std::string& doc_id, std::int64_t user,
+                                        const std::string& scoped_role, std::int64_t id);
+
 /// The user with `id`. Errors: unauthorized when the account is gone.
 result<storage::user_row> user_by_id(storage::store& s, std::int64_t id);
 

@@ -17,6 +17,8 @@
 #include <caf/send.hpp>
 #include <nlohmann/json.hpp>
 
+#include <charconv>
+
 namespace stet::api {
 
 namespace {
@@ -195,6 +197,17 @@ void route_document(const call_ptr& c, std::string_view path) {
     return history(c, id);
   } else if (rest == "edits" && verb == http::verb::post) {
     return post_edits(c, id);
+  } else if (rest == "versions" && (verb == http::verb::post || verb == http::verb::get)) {
+    return verb == http::verb::post ? post_version(c, id) : list_versions(c, id);
+  } else if (rest.starts_with("versions/") && verb == http::verb::get) {
+    auto n = rest.substr(9);
+    std::int64_t version = 0;
+    auto [end, ec] = std::from_chars(n.data(), n.data() + n.size(), version);
+    if (ec != std::errc{} || end != n.data() + n.size() || version <= 0)
+      return c->fail(errc::invalid_argument, "a version is named by its id, a positive whole number");
+    return get_version(c, id, version);
+  } else if (rest == "restore" && verb == http::verb::post) {
+    return post_restore(c, id);
   } else if (rest == "text" && (verb == http::verb::put || verb == http::verb::get)) {
     return verb == http::verb::put ? put_text(c, id) : get_text(c, id);
   } else if (rest == "share" && verb == http::verb::post) {

@@ -192,6 +192,15 @@ inline std::optional<std::string> scoped_role(const call_ptr& c, const std::stri
 void post_edits(const call_ptr& c, const std::string& id);
 void put_text(const call_ptr& c, const std::string& id);
 void get_text(const call_ptr& c, const std::string& id);
+/// POST /api/documents/{id}/restore: the text of a revision or a named
+/// version, applied as a new edit (history is never rewritten).
+void post_restore(const call_ptr& c, const std::string& id);
+
+/// POST and GET /api/documents/{id}/versions, GET .../versions/{n}
+/// (gateway/versions_api.cpp): named versions.
+void post_version(const call_ptr& c, const std::string& id);
+void list_versions(const call_ptr& c, const std::string& id);
+void get_version(const call_ptr& c, const std::string& id, std::int64_t version);
 
 /// POST /api/register and /api/login (gateway/accounts_api.cpp).
 void do_register(const call_ptr& c, const std::string& ip);

@@ -299,6 +299,45 @@ void put_text(const call_ptr& c, const std::string& id) {
   edit_as_caller(c, std::move(plan));
 }
 
+void post_restore(const call_ptr& c, const std::string& id) {
+  auto scoped = scoped_role(c, id);
+  auto body = scoped ? body_json(*c) : std::nullopt;
+  if (!body)
+    return;
+  bool by_rev = body->contains("rev");
+  if (by_rev == body->contains("version"))
+    return c->fail(errc::invalid_argument, "give rev (a revision) or version (a named version's id) to restore");
+  auto which = field<std::uint64_t>(*c, *body, by_rev ? "rev" : "version");
+  if (!which)
+    return;
+  if (!by_rev && *which > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()))
+    return c->fail(errc::unknown_document, "document " + id + " has no version " + std::to_string(*which));
+  edit_plan plan{id, *scoped};
+  if (!identify(c, *body, plan))
+    return;
+  // Editors only, and checked before any old text is read.
+  ask_store(
+    c, id,
+    [c, plan = std::move(plan), by_rev, which = *which](visible_document& d) {
+      if (!auth::can_edit(d.role))
+        return c->fail(errc::forbidden, "you may not edit document " + plan.doc_id);
+      // The old text becomes a new edit: the difference from the current
+      // text, transformed past anything committed meanwhile.
+      auto apply = [c, plan](std::string text) mutable {
+        plan.text = std::move(text);
+        edit_as_caller(c, std::move(plan));
+      };
+      if (by_rev)
+        return ask(
+          c, c->ctx.registry, [apply](document_view& v) mutable { apply(std::move(v.text)); }, {}, get_atom::value,
+          plan.doc_id, which);
+      ask_store(
+        c, plan.doc_id, [apply](storage::version_row& v) mutable { apply(std::move(v.content)); },
+        version_atom::value, plan.doc_id, c->user.user_id, plan.scoped_role, static_cast<std::int64_t>(which));
+    },
+    open_atom::value, id, c->user.user_id, *scoped);
+}
+
 void get_text(const call_ptr& c, const std::string& id) {
   auto scoped = scoped_role(c, id);
   if (!scoped)

@@ -352,6 +352,28 @@ END $$;
 CREATE TRIGGER webhook_session AFTER INSERT OR UPDATE OF disconnected_at ON sessions
   FOR EACH ROW EXECUTE FUNCTION webhook_session_event();
 )sql"},
+    {13, "named versions", R"sql(
+CREATE TABLE document_versions(
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  doc_id TEXT NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+  name TEXT NOT NULL,
+  rev INTEGER NOT NULL,
+  content TEXT NOT NULL,
+  author_id INTEGER REFERENCES users(id) ON DELETE SET NULL,
+  created_at INTEGER NOT NULL);
+CREATE INDEX document_versions_doc ON document_versions(doc_id, id);
+)sql",
+     R"sql(
+CREATE TABLE document_versions(
+  id BIGSERIAL PRIMARY KEY,
+  doc_id TEXT NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+  name TEXT NOT NULL,
+  rev BIGINT NOT NULL,
+  content TEXT NOT NULL,
+  author_id BIGINT REFERENCES users(id) ON DELETE SET NULL,
+  created_at BIGINT NOT NULL);
+CREATE INDEX document_versions_doc ON document_versions(doc_id, id);
+)sql"},
   };
   return all;
 }

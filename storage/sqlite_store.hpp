@@ -52,6 +52,9 @@ public:
   result<std::uint64_t> set_role(std::string_view doc_id, std::int64_t user_id, std::string_view role) override;
   result<acl_snapshot> access_list(std::string_view doc_id) override;
   result<std::vector<history_row>> history(std::string_view doc_id) override;
+  result<version_row> create_version(const version_row& v) override;
+  result<std::vector<version_row>> list_versions(std::string_view doc_id) override;
+  result<std::optional<version_row>> find_version(std::string_view doc_id, std::int64_t id) override;
   int schema_version() override;
 
 private:

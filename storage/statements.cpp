@@ -285,6 +285,30 @@ const statement history{
   "SELECT o.rev, o.client_id, COALESCE(o.author_id, 0), COALESCE(u.username, ''), o.ts "
   "FROM document_ops o LEFT JOIN users u ON u.id = o.author_id WHERE o.doc_id = $1 ORDER BY o.rev"};
 
+const statement create_version{
+  "create_version",
+  "INSERT INTO document_versions(doc_id, name, rev, content, author_id, created_at) VALUES(?1, ?2, ?3, ?4, ?5, ?6) "
+  "RETURNING id",
+  "INSERT INTO document_versions(doc_id, name, rev, content, author_id, created_at) "
+  "VALUES($1, $2, $3, $4, $5, $6) RETURNING id"};
+
+const statement count_versions{"count_versions", "SELECT count(*) FROM document_versions WHERE doc_id = ?1",
+                               "SELECT count(*) FROM document_versions WHERE doc_id = $1"};
+
+const statement list_versions{
+  "list_versions",
+  "SELECT v.id, v.name, v.rev, COALESCE(v.author_id, 0), COALESCE(u.username, ''), v.created_at "
+  "FROM document_versions v LEFT JOIN users u ON u.id = v.author_id WHERE v.doc_id = ?1 ORDER BY v.id",
+  "SELECT v.id, v.name, v.rev, COALESCE(v.author_id, 0), COALESCE(u.username, ''), v.created_at "
+  "FROM document_versions v LEFT JOIN users u ON u.id = v.author_id WHERE v.doc_id = $1 ORDER BY v.id"};
+
+const statement find_version{
+  "find_version",
+  "SELECT v.id, v.name, v.rev, COALESCE(v.author_id, 0), COALESCE(u.username, ''), v.created_at, v.content "
+  "FROM document_versions v LEFT JOIN users u ON u.id = v.author_id WHERE v.doc_id = ?1 AND v.id = ?2",
+  "SELECT v.id, v.name, v.rev, COALESCE(v.author_id, 0), COALESCE(u.username, ''), v.created_at, v.content "
+  "FROM document_versions v LEFT JOIN users u ON u.id = v.author_id WHERE v.doc_id = $1 AND v.id = $2"};
+
 const std::vector<const statement*>& postgres_prepared() {
   static const std::vector<const statement*> all = [] {
     std::vector<const statement*> out{&find_document,    &list_documents,   &is_deleted,         &create_document,
@@ -296,7 +320,8 @@ const std::vector<const statement*>& postgres_prepared() {
                                       &webhooks_enable, &webhooks_due, &webhook_delivered, &webhook_rearm,
                                       &webhook_failed, &webhooks_expire, &webhooks_depth,
                                       &revoke_tokens,    &owned_documents,  &bump_acl_version,   &remove_role,
-                                      &set_role,         &access_list,      &history};
+                                      &set_role,         &access_list,      &history,
+                                      &create_version,   &count_versions,   &list_versions,      &find_version};
     for (auto& s : delete_user_steps)
       out.push_back(&s);
     return out;

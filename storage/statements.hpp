@@ -81,6 +81,17 @@ extern const statement set_role;
 extern const statement access_list;
 extern const statement history;
 
+// -- named versions --
+
+/// Names the text of a revision ($1 doc, $2 name, $3 rev, $4 content,
+/// $5 author or NULL, $6 now), returning the version's id.
+extern const statement create_version;
+extern const statement count_versions;
+/// A document's versions ($1), oldest first, without their text.
+extern const statement list_versions;
+/// One version ($1 doc, $2 id) with its text.
+extern const statement find_version;
+
 // -- webhook outbox (rows written by triggers, see migration 12) --
 
 /// Whether the triggers write events ($1).

@@ -74,6 +74,23 @@ struct history_row {
   std::uint64_t ts = 0;
 };
 
+/// A named version: the document's text at one revision, kept whatever
+/// compaction does to the op log.
+struct version_row {
+  std::int64_t id = 0;
+  std::string doc_id;
+  std::string name;
+  std::uint64_t rev = 0;
+  std::int64_t author_id = 0; // 0: anonymous, or the account was deleted
+  std::string author;         // username, "" when author_id is 0
+  std::int64_t created_at = 0; // unix ms
+  /// The text at `rev`; empty in lists.
+  std::string content{};
+};
+
+/// Versions one document may keep: each holds a whole copy of the text.
+constexpr std::size_t k_max_versions_per_document = 500;
+
 struct op_row {
   std::string doc_id;
   std::uint64_t rev = 0;
@@ -227,6 +244,17 @@ public:
   /// A document that does not exist has version 0 and no entries.
   virtual result<acl_snapshot> access_list(std::string_view doc_id) = 0;
   virtual result<std::vector<history_row>> history(std::string_view doc_id) = 0;
+
+  // -- named versions --
+
+  /// Stores `v` (its id is ignored) and returns it with its id. Errors:
+  /// unknown_document when the document is gone; invalid_argument when it
+  /// has k_max_versions_per_document already.
+  virtual result<version_row> create_version(const version_row& v) = 0;
+  /// The document's versions, oldest first, without their text.
+  virtual result<std::vector<version_row>> list_versions(std::string_view doc_id) = 0;
+  /// One version with its text, or nullopt.
+  virtual result<std::optional<version_row>> find_version(std::string_view doc_id, std::int64_t id) = 0;
 
   // -- webhook outbox: written by the database in the transactions that
   // cause the events (migration 12), read and cleared by the sender --

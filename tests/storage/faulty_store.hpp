@@ -136,6 +136,15 @@ public:
   result<std::vector<storage::history_row>> history(std::string_view doc_id) override {
     return real_->history(doc_id);
   }
+  result<storage::version_row> create_version(const storage::version_row& v) override {
+    return real_->create_version(v);
+  }
+  result<std::vector<storage::version_row>> list_versions(std::string_view doc_id) override {
+    return real_->list_versions(doc_id);
+  }
+  result<std::optional<storage::version_row>> find_version(std::string_view doc_id, std::int64_t id) override {
+    return real_->find_version(doc_id, id);
+  }
   int schema_version() override {
     return real_->schema_version();
   }

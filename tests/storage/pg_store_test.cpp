@@ -100,6 +100,17 @@ TEST_CASE("pg_store writes the webhook outbox in the transactions that cause its
   });
 }
 
+TEST_CASE("pg_store keeps named versions") {
+  if (!postgres_available())
+    return;
+  scratch_database db;
+  test::run_version_conformance([&](bool) {
+    auto s = storage::pg_store::open(db.conninfo());
+    REQUIRE_MESSAGE(s, (s ? "" : s.error().message));
+    return std::move(*s);
+  });
+}
+
 TEST_CASE("pg_store migrates once when several nodes start together") {
   if (!postgres_available())
     return;

@@ -36,6 +36,11 @@ TEST_CASE("sqlite_store passes the storage conformance suite") {
     REQUIRE(s);
     return std::move(*s);
   });
+  test::run_version_conformance([&](bool) {
+    auto s = storage::sqlite_store::open(path);
+    REQUIRE(s);
+    return std::move(*s);
+  });
   // Migrations are idempotent: opening twice keeps version and data.
   auto s = storage::sqlite_store::open(path);
   REQUIRE(s);

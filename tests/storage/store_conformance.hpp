@@ -21,5 +21,8 @@ void run_account_conformance(const store_factory& open);
 /// The webhook outbox: events written in the transactions that cause
 /// them while enabled, debounced changes, delivery and retry.
 void run_webhook_conformance(const store_factory& open);
+/// Named versions: stored byte-exact, listed without their text, found
+/// only under their document, bounded, deleted with the document.
+void run_version_conformance(const store_factory& open);
 
 } // namespace stet::test
