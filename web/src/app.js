@@ -33,9 +33,22 @@ startApp({
     const diff = monaco.editor.createDiffEditor(element, { readOnly: true, automaticLayout: true });
     const original = monaco.editor.createModel(oldText, languageOf(title));
     diff.setModel({ original, modified: view.editor.getModel() });
+    // Monaco reports a diff computed after its editor went ("no diff result
+    // available"): a modal closed at once lets the computation finish first.
+    let computed = false;
+    const watch = diff.onDidUpdateDiff(() => { computed = true; });
     return () => {
-      diff.dispose();
-      original.dispose();
+      let done = false;
+      const dispose = () => {
+        if (done) return;
+        done = true;
+        watch.dispose();
+        diff.dispose();
+        original.dispose();
+      };
+      if (computed) return dispose();
+      diff.onDidUpdateDiff(dispose);
+      setTimeout(dispose, 5000);
     };
   },
 });

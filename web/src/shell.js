@@ -149,6 +149,7 @@ async function renderDocument(id) {
         <h3>Share</h3>
         <form id="share"><input name="user" placeholder="username" required>
           <select name="role"><option>editor</option><option>viewer</option></select><button>Share</button></form>
+        <h3>Versions <button id="version-save" title="Name the current revision"${info.role === 'viewer' ? ' hidden' : ''}>＋</button></h3><ul class="history" id="versions"></ul>
         <h3>History <button id="history-refresh" title="Reload the history">↻</button></h3><ul class="history" id="history"></ul>
       </aside>
     </div>`;
@@ -176,9 +177,19 @@ async function renderDocument(id) {
       toast(`Shared with ${f.get('user')} as ${f.get('role')}`);
     } catch (err) { toast(err.message); }
   });
-  const history = () => loadHistory(id, info.title || '', view);
+  const canEdit = info.role !== 'viewer';
+  const history = () => loadHistory(id, info.title || '', view, canEdit);
   history();
   $('#history-refresh').onclick = history;
+  $('#version-save').onclick = async () => {
+    const name = prompt('Name this version', `rev ${doc.rev}`);
+    if (!name) return;
+    try {
+      const v = await api('POST', `/api/documents/${id}/versions`, { name, rev: doc.rev });
+      toast(`Saved “${v.name}” (rev ${v.rev})`);
+      history();
+    } catch (err) { toast(err.message); }
+  };
   showState();
   current = { doc, view };
   window.stetDocument = doc;
@@ -186,23 +197,51 @@ async function renderDocument(id) {
   window.stetView = view;
 }
 
-async function loadHistory(id, title, view) {
+async function loadHistory(id, title, view, canEdit) {
   try {
-    const { history } = await api('GET', `/api/documents/${id}/history`);
+    const [{ history }, { versions }] = await Promise.all([api('GET', `/api/documents/${id}/history`),
+      api('GET', `/api/documents/${id}/versions`)]);
     $('#history').innerHTML = history.slice(-50).reverse().map((h) =>
       `<li data-rev="${h.rev}">rev ${h.rev} · ${esc(h.author || h.clientId)} · ${new Date(Number(BigInt(h.ts) >> 16n)).toLocaleTimeString()}</li>`).join('');
+    $('#versions').innerHTML = versions.slice().reverse().map((v) =>
+      `<li data-version="${v.id}">${esc(v.name)} · rev ${v.rev}${v.author ? ` · ${esc(v.author)}` : ''}</li>`).join('') || '<em>none named</em>';
+    const restore = (what) => async () => {
+      try {
+        const r = await api('POST', `/api/documents/${id}/restore`, what);
+        toast(`Restored as rev ${r.rev}`);
+        loadHistory(id, title, view, canEdit);
+      } catch (err) { toast(err.message); }
+    };
     $('#history').onclick = async (e) => {
       const rev = e.target.closest('li')?.dataset.rev;
       if (!rev) return;
-      const old = await api('GET', `/api/documents/${id}?rev=${rev}`);
-      const modal = document.createElement('div');
-      modal.className = 'modal';
-      modal.innerHTML = `<div class="bar"><strong>rev ${old.rev}</strong>${esc(editorKind.revisionCaption)}<span class="spacer"></span><button>Close</button></div><div class="body"></div>`;
-      document.body.append(modal);
-      const dispose = editorKind.showRevision(modal.querySelector('.body'), old.text, title, view);
-      modal.querySelector('button').onclick = () => { dispose(); modal.remove(); };
+      try {
+        const old = await api('GET', `/api/documents/${id}?rev=${rev}`);
+        showOld(`rev ${old.rev}`, old.text, title, view, canEdit && restore({ rev: Number(rev) }));
+      } catch (err) { toast(err.message); }
+    };
+    $('#versions').onclick = async (e) => {
+      const vid = e.target.closest('li')?.dataset.version;
+      if (!vid) return;
+      try {
+        const v = await api('GET', `/api/documents/${id}/versions/${vid}`);
+        showOld(`${v.name} (rev ${v.rev})`, v.text, title, view, canEdit && restore({ version: Number(vid) }));
+      } catch (err) { toast(err.message); }
     };
   } catch (err) { toast(err.message); }
+}
+
+// An older text beside the current one, with a Restore button for editors.
+function showOld(caption, text, title, view, onRestore) {
+  const modal = document.createElement('div');
+  modal.className = 'modal';
+  modal.innerHTML = `<div class="bar"><strong>${esc(caption)}</strong>${esc(editorKind.revisionCaption)}<span class="spacer"></span>` +
+    `${onRestore ? '<button class="restore">Restore</button>' : ''}<button class="close">Close</button></div><div class="body"></div>`;
+  document.body.append(modal);
+  const dispose = editorKind.showRevision(modal.querySelector('.body'), text, title, view);
+  const close = () => { dispose(); modal.remove(); };
+  modal.querySelector('.close').onclick = close;
+  if (onRestore) modal.querySelector('.restore').onclick = () => { close(); onRestore(); };
 }
 
 function closeDocument() {
