@@ -63,6 +63,8 @@ export interface ConnectionEvents {
 export interface OpenOptions {
   /** Conflict policy of the document if this join creates it. */
   policy?: Policy;
+  /** Local edits closer together than this (ms) undo as one step; 500. */
+  undoGroupMs?: number;
 }
 
 /** The on/off/once emitter of connections and documents. */
@@ -110,8 +112,14 @@ export interface Participant {
 }
 
 export interface ChangeEvent {
-  /** True for `edit()` calls on this handle; false for others' edits and undone refusals. */
+  /** True for `edit()`, `undo()` and `redo()` on this handle; false for others' edits and undone refusals. */
   local: boolean;
+  /**
+   * `edit`: made through `edit()` (an editor binding has it already);
+   * `undo`/`redo`: made by `undo()`/`redo()`; `remote`: others' edits and
+   * undone refusals. Bindings show every change whose origin is not `edit`.
+   */
+  origin: 'edit' | 'undo' | 'redo' | 'remote';
   /** The change, over the text before it (deletes carry the removed text). */
   ops: Component[];
   op: Op;
@@ -160,6 +168,16 @@ export declare class StetDocument extends Emitter<DocumentEvents> {
   delete(position: number, count: number): void;
   /** Replaces the text, as one edit of the part that differs. */
   setText(text: string): void;
+  /**
+   * Undoes this client's last step (its edits within `undoGroupMs` of each
+   * other), transformed past everyone else's edits since: never anyone
+   * else's text. False when there is nothing to undo.
+   */
+  undo(): boolean;
+  /** Redoes the last undone step; false when there is none. Typing clears it. */
+  redo(): boolean;
+  readonly canUndo: boolean;
+  readonly canRedo: boolean;
   setPresence(cursor: number, anchor?: number): void;
   /** Leaves the document; unsynced edits are given up. */
   close(): void;

@@ -7,6 +7,7 @@ import { Op, apply, compose, invert, transform, transformPosition, withRemovedTe
 import { diffOp } from './diff.js';
 import { peerName } from './presence.js';
 import { cpLength } from './unicode.js';
+import { UndoHistory } from './undo.js';
 
 // Refusals that resending the same edit cannot get past: the edit is
 // dropped and undone locally, and the application hears why.
@@ -15,7 +16,7 @@ const FINAL = new Set(['forbidden', 'out_of_range', 'invalid_argument', 'invalid
 
 export class StetDocument extends Emitter {
   /** Made by StetConnection.open; not constructed directly. */
-  constructor(connection, id, { policy } = {}) {
+  constructor(connection, id, { policy, undoGroupMs } = {}) {
     super();
     this.connection = connection;
     this.id = id;
@@ -32,6 +33,7 @@ export class StetDocument extends Emitter {
     this._presence = null; // our {cursor, anchor, sent}, sent again after a rejoin
     this._timer = null; // a rejoin or resend waiting out a refusal
     this._delay = 0;
+    this._history = new UndoHistory({ groupMs: undoGroupMs });
   }
 
   get hasUnsyncedChanges() {
@@ -55,6 +57,42 @@ export class StetDocument extends Emitter {
    * in code points. Throws a RangeError when it spans more than `text`.
    */
   edit(ops) {
+    this._local(ops, 'edit');
+  }
+
+  /**
+   * Undoes this client's last edit (edits typed within `undoGroupMs` of
+   * each other are one step), wherever others' edits have moved its text
+   * since; never anyone else's. False when there is nothing to undo.
+   */
+  undo() {
+    return this._step('undo');
+  }
+
+  /** Redoes the last undo; false when there is nothing to redo. */
+  redo() {
+    return this._step('redo');
+  }
+
+  get canUndo() {
+    return this._history.canUndo;
+  }
+
+  get canRedo() {
+    return this._history.canRedo;
+  }
+
+  _step(origin) {
+    if (this.closed) throw new Error(`document ${this.id} is closed`);
+    for (let op = this._history.take(origin); op; op = this._history.take(origin)) {
+      if (op.isNoop()) continue;
+      this._local(op, origin);
+      return true;
+    }
+    return false;
+  }
+
+  _local(ops, origin) {
     if (this.closed) throw new Error(`document ${this.id} is closed`);
     const given = ops instanceof Op ? ops : Op.fromWire(ops);
     if (given.inputLength() > cpLength(this.text))
@@ -71,7 +109,8 @@ export class StetDocument extends Emitter {
       this._inflight = { op, seq: this.connection._nextSeq(), count: 1 };
       this._sendInflight();
     }
-    this.emit('change', { local: true, op, ops: op.toWire(true), rev: this.rev });
+    this._history.record(op, origin);
+    this.emit('change', { local: true, origin, op, ops: op.toWire(true), rev: this.rev });
     this._unsynced();
   }
 
@@ -310,9 +349,10 @@ export class StetDocument extends Emitter {
   _showRemote(op) {
     if (op.isNoop()) return;
     this.text = apply(this.text, op);
+    this._history.rebase(op);
     for (const p of this._participants.values()) movePeer(p, op);
     if (this._presence) movePeer(this._presence, op);
-    this.emit('change', { local: false, op, ops: op.toWire(true), rev: this.rev });
+    this.emit('change', { local: false, origin: 'remote', op, ops: op.toWire(true), rev: this.rev });
     if (this._participants.size) this.emit('presence', { participants: this.participants });
   }
 

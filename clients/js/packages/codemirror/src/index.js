@@ -1,8 +1,8 @@
 // @stet/codemirror: an extension that keeps a CodeMirror 6 view and a
 // @stet/client document equal, sends the selection as presence, and shows
 // the other participants' cursors with their names.
-import { Annotation, EditorState, Transaction } from '@codemirror/state';
-import { ViewPlugin } from '@codemirror/view';
+import { Annotation, EditorSelection, EditorState, Prec, Transaction } from '@codemirror/state';
+import { ViewPlugin, keymap } from '@codemirror/view';
 import { PALETTE, cpOffset, participantColor, utf16Offset } from '@stet/client';
 import { changesFromOps, opFromChangeSet } from './convert.js';
 import { cursorTheme, remoteCursorsField, setRemoteCursors } from './cursors.js';
@@ -22,7 +22,14 @@ class Sync {
     this.renderQueued = false;
     this.destroyed = false;
     this.onChange = (c) => {
-      if (!c.local) this.dispatchRemote(changesFromOps(this.view.state.doc.toString(), c.ops));
+      if (c.origin === 'edit') return; // typed here: the view has it
+      const changes = changesFromOps(this.view.state.doc.toString(), c.ops);
+      if (c.origin === 'remote') return this.dispatchRemote(changes);
+      // An undo or redo: the cursor goes where the text changed.
+      const set = this.view.state.changes(changes);
+      let head = null;
+      set.iterChanges((fromA, toA, fromB, toB) => { head = toB; });
+      this.dispatchRemote(changes, head === null ? undefined : EditorSelection.cursor(head));
     };
     this.onPresence = () => this.queueRender();
     doc.on('change', this.onChange);
@@ -61,9 +68,10 @@ class Sync {
     clearTimeout(this.presenceTimer);
   }
 
-  dispatchRemote(changes) {
-    // Others' edits are not the local user's to undo.
-    this.view.dispatch({ changes, annotations: [remoteEdit.of(true), Transaction.addToHistory.of(false)] });
+  dispatchRemote(changes, selection) {
+    // Nothing reaches CodeMirror's own history: undo is the document's.
+    this.view.dispatch({ changes, selection, scrollIntoView: selection !== undefined,
+      annotations: [remoteEdit.of(true), Transaction.addToHistory.of(false)] });
   }
 
   reset() {
@@ -111,7 +119,18 @@ class Sync {
  * every other participant's copy.
  */
 export function stetCollab(doc, { palette = PALETTE, presenceDelay = 30 } = {}) {
+  // Mod-z and redo undo this user's own edits (doc.undo()), ahead of any
+  // history() in the page's setup, which would know only this view's.
+  const own = (step) => (view) => {
+    if (!view.state.readOnly) step();
+    return true;
+  };
   return [
+    Prec.highest(keymap.of([
+      { key: 'Mod-z', run: own(() => doc.undo()), preventDefault: true },
+      { key: 'Mod-y', run: own(() => doc.redo()), preventDefault: true },
+      { key: 'Mod-Shift-z', run: own(() => doc.redo()), preventDefault: true },
+    ])),
     EditorState.lineSeparator.of('\n'),
     remoteCursorsField,
     cursorTheme,

@@ -2,7 +2,7 @@
 // equal, sends the editor's cursor and selection as presence, and shows the
 // other participants' cursors with their names. It needs no import of
 // monaco-editor: everything goes through the editor passed in.
-import { cpOffset } from '@stet/client';
+import { cpOffset, utf16Offset } from '@stet/client';
 import { monacoEditsFromOps, opFromMonacoChanges } from './convert.js';
 import { RemoteCursors, cursorStyles } from './cursors.js';
 
@@ -30,7 +30,9 @@ export class MonacoBinding {
     this._before = this.model.getValue(); // the model's text, kept equal to doc.text
     if (this._before !== doc.text) this._reset();
     this._onChange = (c) => {
-      if (!c.local) this._applyRemote(c.ops);
+      if (c.origin === 'edit') return; // typed here: the model has it
+      this._applyRemote(c.ops);
+      if (c.origin !== 'remote') this._placeCursor(c.ops);
     };
     this._onPresence = () => this._queueRender();
     doc.on('change', this._onChange);
@@ -38,6 +40,18 @@ export class MonacoBinding {
     this._subscriptions = [
       this.model.onDidChangeContent((e) => this._onLocal(e)),
       editor.onDidChangeCursorSelection(() => this._queuePresence()),
+      // Ctrl/Cmd+Z, Ctrl/Cmd+Shift+Z and Ctrl+Y undo and redo this user's
+      // own edits (doc.undo()), not Monaco's stack, which would take back
+      // text at positions others' edits have moved.
+      editor.onKeyDown((e) => {
+        const key = e.browserEvent.key?.toLowerCase();
+        if (!(e.ctrlKey || e.metaKey) || e.altKey || (key !== 'z' && key !== 'y')) return;
+        e.preventDefault();
+        e.stopPropagation();
+        if (this.editor.getRawOptions?.().readOnly || this._diverged) return;
+        if (key === 'z' && !e.shiftKey) this.doc.undo();
+        else this.doc.redo();
+      }),
     ];
     this._queueRender();
   }
@@ -70,6 +84,21 @@ export class MonacoBinding {
   _applyRemote(ops) {
     const edits = monacoEditsFromOps(this._before, ops, (u) => this.model.getPositionAt(u));
     this._apply(() => this.model.applyEdits(edits)); // applyEdits: not on the local undo stack
+  }
+
+  // After an undo or redo: the cursor goes where the text changed.
+  _placeCursor(ops) {
+    let at = 0;
+    let end = null;
+    for (const c of ops) {
+      if ('retain' in c) at += Number(c.retain);
+      else if ('insert' in c) end = at += [...c.insert].length;
+      else end = at;
+    }
+    if (end === null) return;
+    const position = this.model.getPositionAt(utf16Offset(this._before, end));
+    this.editor.setPosition(position);
+    this.editor.revealPositionInCenterIfOutsideViewport(position);
   }
 
   _reset() {
