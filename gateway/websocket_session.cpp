@@ -50,7 +50,21 @@ void websocket_session::run(beast::http::request<beast::http::string_body> upgra
   ws_.set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));
   ws_.set_option(websocket::stream_base::decorator(
     [](websocket::response_type& res) { res.set(beast::http::field::server, "stet"); }));
+  // With compression this counts inflated bytes: Beast stops inflating a
+  // message once it passes the limit, so a small bomb cannot grow large.
   ws_.read_message_max(ctx_.limits.max_frame_bytes);
+  if (auto bits = ctx_.limits.compression_window_bits; bits > 0) {
+    websocket::permessage_deflate pmd;
+    pmd.server_enable = true;
+    // Small windows keep each session's zlib state small; a client that
+    // cannot shrink its own window (it does not offer
+    // client_max_window_bits) gets no compression rather than a 32 KB one.
+    pmd.server_max_window_bits = bits;
+    pmd.client_max_window_bits = bits;
+    pmd.memLevel = 4;
+    pmd.compLevel = 6;
+    ws_.set_option(pmd);
+  }
   // One frame per message (Beast would cut anything over 4 KB into 4 KB
   // frames, each its own write: a 1 MB snapshot became 256 of them).
   ws_.auto_fragment(false);

@@ -103,7 +103,15 @@ parsed_flags parse_flags(int argc, const char* const* argv, node_options opt) {
 
   auto& limits = opt.limits;
   auto& doc = opt.registry.document;
-  serve->add_option("--max-frame-bytes", limits.max_frame_bytes, "largest WebSocket frame")->capture_default_str();
+  serve->add_option("--max-frame-bytes", limits.max_frame_bytes,
+                    "largest WebSocket message, counted after decompression")
+    ->capture_default_str();
+  serve->add_option("--ws-compression", limits.compression_window_bits,
+                    "offer permessage-deflate with windows of 2^BITS bytes (9-15) to clients that ask for it; 0: off "
+                    "(each compressing connection keeps its zlib state: 27 KiB at 10 bits)")
+    ->envname("STET_WS_COMPRESSION")
+    ->check(CLI::IsMember({0, 9, 10, 11, 12, 13, 14, 15}))
+    ->capture_default_str();
   serve->add_option("--max-doc-bytes", opt.registry.limits.max_bytes, "largest document in bytes")
     ->capture_default_str();
   serve->add_option("--history-bytes", opt.registry.limits.history_bytes,

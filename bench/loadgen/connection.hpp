@@ -129,6 +129,13 @@ private:
     if (ec)
       return fail("connect: " + ec.message());
     beast::get_lowest_layer(*ws_).socket().set_option(tcp::no_delay(true));
+    if (run_.opt.compress > 0) {
+      websocket::permessage_deflate pmd;
+      pmd.client_enable = true;
+      pmd.client_max_window_bits = run_.opt.compress;
+      pmd.server_max_window_bits = run_.opt.compress;
+      ws_->set_option(pmd);
+    }
     ws_->async_handshake(run_.opt.host + ":" + std::to_string(run_.opt.port), "/ws",
                          [self = shared_from_this(), g = gen_](beast::error_code ec) {
                            if (g == self->gen_)
@@ -270,8 +277,11 @@ private:
     // what tells a reader whose edit arrived (and when it was due).
     auto tag = "w" + std::to_string(writer_) + ".";
     auto bytes = static_cast<std::size_t>(run_.opt.edit_bytes);
-    std::string text = bytes > tag.size() ? tag + std::string(bytes - tag.size(), 'a' + static_cast<char>(seq % 26))
-                                          : std::string(bytes, 'a' + static_cast<char>(seq % 26));
+    auto fill = [&](std::size_t n) {
+      return run_.opt.text == "prose" ? prose(n, seq * 1000003 + static_cast<std::uint64_t>(writer_))
+                                      : std::string(n, 'a' + static_cast<char>(seq % 26));
+    };
+    std::string text = bytes > tag.size() ? tag + fill(bytes - tag.size()) : fill(bytes);
     if (run_.opt.storm) // unique, countable markers
       text = "<" + client_id_ + "." + std::to_string(seq) + ">";
     // Inserts only until the first edit is acked: before that the document

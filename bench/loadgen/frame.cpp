@@ -59,4 +59,25 @@ std::optional<frame> read_frame(std::string_view text) {
   return out;
 }
 
+std::string prose(std::size_t bytes, std::uint64_t seed) {
+  static constexpr const char* k_words[] = {
+    "the",   "of",    "and",    "to",     "in",    "is",     "that",   "for",    "it",    "as",    "was",
+    "with",  "be",    "by",     "on",     "not",   "he",     "this",   "are",    "or",    "his",   "from",
+    "at",    "which", "but",    "have",   "an",    "had",    "they",   "you",    "were",  "their", "one",
+    "all",   "we",    "can",    "her",    "has",   "there",  "been",   "if",     "more",  "when",  "will",
+    "would", "who",   "so",     "no",     "document", "edit", "server", "client", "order", "text", "change",
+    "merge", "write", "commit", "network", "shared", "cursor", "revision", "history", "typing"};
+  constexpr std::uint64_t n = sizeof k_words / sizeof *k_words;
+  std::string out;
+  out.reserve(bytes + 16);
+  auto x = seed * 0x9E3779B97F4A7C15ull + 1;
+  while (out.size() < bytes) {
+    x ^= x << 13, x ^= x >> 7, x ^= x << 17; // xorshift64
+    out += k_words[x % n];
+    out += ' ';
+  }
+  out.resize(bytes);
+  return out;
+}
+
 } // namespace stet::loadgen

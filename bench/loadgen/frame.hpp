@@ -25,4 +25,9 @@ struct frame {
 /// The fields of one message, or nullopt when it is not JSON.
 std::optional<frame> read_frame(std::string_view text);
 
+/// `bytes` bytes of English-like words (lower-case ASCII and spaces, no
+/// character JSON must escape), different for every `seed`: text that
+/// compresses like typing does, not like a run of one letter.
+std::string prose(std::size_t bytes, std::uint64_t seed);
+
 } // namespace stet::loadgen

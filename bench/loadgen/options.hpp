@@ -29,6 +29,10 @@ struct options {
   int stampede = 100;
   bool storm = false;
   double hold = 0; // seconds to keep idle connections open
+  /// Offer permessage-deflate (window bits 9-15; 0: do not).
+  int compress = 0;
+  /// What edits insert: "letters" (one letter repeated) or "prose".
+  std::string text = "letters";
 };
 
 /// The options on the command line, or nullopt after printing help or what

@@ -141,7 +141,7 @@ def loadgen(server, *args, on_mark=None, timeout=900):
     stdout = []
     reader = threading.Thread(target=lambda: stdout.append(p.stdout.read()))
     reader.start()
-    marks, cpu = {}, {}
+    marks, cpu, wire = {}, {}, {}
     for line in p.stderr:
         m = re.match(r"^(measure start|measure end|joined|all resynced|resynced \d+%|stampede start|stampede end) (\d+)$", line)
         if not m:
@@ -150,6 +150,7 @@ def loadgen(server, *args, on_mark=None, timeout=900):
         marks[m.group(1)] = int(m.group(2))
         if m.group(1) in ("measure start", "measure end"):
             cpu[m.group(1)] = server.cpu_seconds()
+            wire[m.group(1)] = loopback_bytes()
         if on_mark:
             on_mark(m.group(1))
     p.wait(timeout=timeout)
@@ -168,8 +169,24 @@ def loadgen(server, *args, on_mark=None, timeout=900):
         result["server_cpu_seconds"] = cpu["measure end"] - cpu["measure start"]
         if result.get("deliveries"):
             result["server_cpu_s_per_million_deliveries"] = result["server_cpu_seconds"] / result["deliveries"] * 1e6
+    if "measure start" in wire and "measure end" in wire:
+        result["loopback_bytes"] = wire["measure end"] - wire["measure start"]
+        if result.get("deliveries"):
+            result["loopback_bytes_per_delivery"] = result["loopback_bytes"] / result["deliveries"]
     result["marks"] = marks
     return result
+
+
+def loopback_bytes():
+    """Bytes the loopback interface carried so far (both directions, since
+    every byte sent on it is also received; TCP/IP headers included): the
+    wire cost of a run whose traffic is all between local processes."""
+    with open("/proc/net/dev") as f:
+        for line in f:
+            name, _, counters = line.partition(":")
+            if name.strip() == "lo":
+                return int(counters.split()[0])
+    return 0
 
 
 def node_driver(peer_kind, port, *args):
