@@ -58,7 +58,10 @@ void redis_bridge::start(bus_listener_api registry) {
       metrics::get().redis_connected->Set(up ? 1 : 0);
       if (!up) {
         log::warn(connected_once_ ? "redis connection lost" : "cannot reach redis; retrying", {{"error", why}});
-        was_down_ = true;
+        if (!std::exchange(was_down_, true))
+          down_since_ = wall_ms();
+        back_due_ = false; // a "back" still settling is not true any more
+        back_timer_->cancel();
         // Until it is back this node takes no new document leases: others
         // may own them now, and it would not hear of it.
         caf::anon_send(registry, redis_atom::value, false);
@@ -68,10 +71,29 @@ void redis_bridge::start(bus_listener_api registry) {
           log::info("redis reached");
         was_down_ = false;
       } else if (was_down_) {
-        caf::anon_send(registry, redis_atom::value, true);
+        was_down_ = false;
         log::info("redis connection back");
         metrics::get().redis_reconnects.Increment();
         members_->settle_for(std::chrono::milliseconds{2500});
+        // Back for the registry (re-attaching relayed sessions) once every
+        // channel is subscribed again: a join answered on this node's
+        // channel before Redis confirmed it would be lost, and the session
+        // would wait for its relay timeout.
+        awaiting_back_.clear();
+        for (auto& [channel, since] : listening_since_)
+          if (since <= down_since_) // not confirmed since the connection dropped
+            awaiting_back_.insert(channel);
+        back_due_ = true;
+        back_timer_->expires_after(k_back_limit);
+        back_timer_->async_wait([this, registry](const boost::system::error_code& ec) {
+          if (!ec && std::exchange(back_due_, false)) {
+            log::warn("redis subscriptions not all confirmed in time; repairing anyway",
+                      {{"waiting", std::to_string(awaiting_back_.size())}});
+            caf::anon_send(registry, redis_atom::value, true);
+          }
+        });
+        if (awaiting_back_.empty())
+          tell_back(registry);
       }
     });
     redis_->on_message([this, registry](const std::string& channel, const std::string& payload) {
@@ -100,8 +122,16 @@ void redis_bridge::start(bus_listener_api registry) {
       // published meanwhile is lost, and the registry repairs it (access
       // re-read, relayed sessions re-attached). A shard's channels come
       // back in a burst of confirmations: one repair after the last.
-      if (channel == cluster_channel() && (!std::exchange(heard_cluster_, true) || !redis_->sharded())) {
+      bool last_awaited = awaiting_back_.erase(channel) > 0 && awaiting_back_.empty();
+      if (channel == cluster_channel() && !std::exchange(heard_cluster_, true)) {
         caf::anon_send(registry, redis_atom::value, true);
+      } else if (back_due_ && last_awaited) {
+        tell_back(registry);
+      } else if (again && !redis_->sharded() && channel == cluster_channel() && !back_due_) {
+        // The subscriber alone reconnected (the server dropped it): its
+        // channels come back in one burst, this one among them.
+        back_due_ = true;
+        tell_back(registry);
       } else if (again && redis_->sharded()) {
         repair_timer_->expires_after(std::chrono::milliseconds{250});
         repair_timer_->async_wait([registry](const boost::system::error_code& ec) {
@@ -123,6 +153,7 @@ void redis_bridge::start(bus_listener_api registry) {
       caf::anon_send(registry, ring_atom::value, live);
     });
     repair_timer_ = std::make_unique<boost::asio::steady_timer>(io_);
+    back_timer_ = std::make_unique<boost::asio::steady_timer>(io_);
     redis_->start();
     redis_->subscribe(node_channel(node_id_));
     redis_->subscribe(cluster_channel());
@@ -154,6 +185,7 @@ void redis_bridge::stop() {
     auto t = std::make_shared<boost::asio::steady_timer>(io_, std::chrono::milliseconds(100));
     t->async_wait([this, t](const boost::system::error_code&) {
       repair_timer_->cancel();
+      back_timer_->cancel();
       redis_->stop();
       work_.reset();
       io_.stop();
@@ -232,6 +264,18 @@ void redis_bridge::subscribe(std::string channel, std::function<void()> confirme
   });
 }
 
+void redis_bridge::tell_back(const bus_listener_api& registry) {
+  // Every node follows a failover within milliseconds of the others, but
+  // not at once: a join published to an owner that has not subscribed
+  // again yet is lost (and waits for the relay timeout). A second's grace
+  // lets the others come back first.
+  back_timer_->expires_after(k_back_settle);
+  back_timer_->async_wait([this, registry](const boost::system::error_code& ec) {
+    if (!ec && std::exchange(back_due_, false))
+      caf::anon_send(registry, redis_atom::value, true);
+  });
+}
+
 void redis_bridge::unsubscribe(std::string channel) {
   boost::asio::post(io_, [this, c = std::move(channel)] {
     // A channel two stand-ins listen to (one leaving, its successor come)
@@ -242,6 +286,7 @@ void redis_bridge::unsubscribe(std::string channel) {
     listeners_.erase(c);
     redis_->unsubscribe(c);
     listening_since_.erase(c);
+    awaiting_back_.erase(c);
   });
 }
 

@@ -26,6 +26,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <set>
 #include <thread>
 #include <unordered_map>
 #include <vector>
@@ -117,6 +118,16 @@ private:
   std::unordered_map<std::string, std::int64_t> listening_since_;
   bool heard_cluster_ = false; // stet:cluster confirmed once (io thread only)
   std::unique_ptr<boost::asio::steady_timer> repair_timer_; // sharded: re-subscribed channels, debounced
+  // After a reconnect, the channels not confirmed again yet; the registry
+  // hears "back" k_back_settle after none is left (or after k_back_limit).
+  // io thread only.
+  static constexpr std::chrono::seconds k_back_limit{3};
+  static constexpr std::chrono::seconds k_back_settle{1};
+  std::set<std::string> awaiting_back_;
+  bool back_due_ = false;
+  std::int64_t down_since_ = 0; // wall ms the connection dropped
+  std::unique_ptr<boost::asio::steady_timer> back_timer_;
+  void tell_back(const bus_listener_api& registry);
   bool was_down_ = false;
   bool connected_once_ = false;
   std::atomic<bool> left_{false};
