@@ -361,6 +361,10 @@ storage_actor_api::behavior_type storage_actor(storage_actor_api::pointer self, 
         std::int64_t version) -> caf::result<storage::version_row> {
       return answered(*st, version_as(*st->store, id, user, scoped_role, version));
     },
+    [=](delete_atom, const std::string& id, std::int64_t user, const std::string& scoped_role,
+        std::int64_t version) -> caf::result<caf::ok_atom> {
+      return answered(*st, delete_version_as(*st->store, id, user, scoped_role, version));
+    },
     [=](register_atom, const storage::user_row& user) -> caf::result<storage::user_row> {
       return answered(*st, st->store->create_user(user));
     },

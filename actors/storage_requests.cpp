@@ -169,6 +169,26 @@ result<storage::version_row> version_as(storage::store& s, const std::string& do
   return std::move(**v);
 }
 
+status delete_version_as(storage::store& s, const std::string& doc_id, std::int64_t user,
+                         const std::string& scoped_role, std::int64_t id) {
+  auto doc = open_as(s, doc_id, user, scoped_role);
+  if (!doc)
+    return doc.error();
+  auto v = version_as(s, doc_id, user, scoped_role, id);
+  if (!v)
+    return v.error();
+  bool author = user != 0 && v->author_id == user;
+  bool allowed = doc->role == auth::role::owner || (auth::can_edit(doc->role) && (author || doc->row.owner_id == 0));
+  if (!allowed)
+    return make_error(errc::forbidden, "only the owner of document " + doc_id + " or the version's author may delete it");
+  auto gone = s.delete_version(doc_id, id);
+  if (!gone)
+    return gone.error();
+  if (!*gone)
+    return make_error(errc::unknown_document, "document " + doc_id + " has no version " + std::to_string(id));
+  return ok();
+}
+
 result<storage::user_row> user_by_id(storage::store& s, std::int64_t id) {
   auto user = s.find_user_by_id(id);
   if (!user)

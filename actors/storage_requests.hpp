@@ -59,6 +59,11 @@ result<std::vector<storage::version_row>> versions_as(storage::store& s, const s
 result<storage::version_row> version_as(storage::store& s, const std::string& doc_id, std::int64_t user,
                                         const std::string& scoped_role, std::int64_t id);
 
+/// Deletes a version. Errors: as version_as; forbidden unless the caller
+/// owns the document, wrote the version, or may edit an ownerless document.
+status delete_version_as(storage::store& s, const std::string& doc_id, std::int64_t user,
+                         const std::string& scoped_role, std::int64_t id);
+
 /// The user with `id`. Errors: unauthorized when the account is gone.
 result<storage::user_row> user_by_id(storage::store& s, std::int64_t id);
 

@@ -199,13 +199,13 @@ void route_document(const call_ptr& c, std::string_view path) {
     return post_edits(c, id);
   } else if (rest == "versions" && (verb == http::verb::post || verb == http::verb::get)) {
     return verb == http::verb::post ? post_version(c, id) : list_versions(c, id);
-  } else if (rest.starts_with("versions/") && verb == http::verb::get) {
+  } else if (rest.starts_with("versions/") && (verb == http::verb::get || verb == http::verb::delete_)) {
     auto n = rest.substr(9);
     std::int64_t version = 0;
     auto [end, ec] = std::from_chars(n.data(), n.data() + n.size(), version);
     if (ec != std::errc{} || end != n.data() + n.size() || version <= 0)
       return c->fail(errc::invalid_argument, "a version is named by its id, a positive whole number");
-    return get_version(c, id, version);
+    return verb == http::verb::get ? get_version(c, id, version) : delete_version(c, id, version);
   } else if (rest == "restore" && verb == http::verb::post) {
     return post_restore(c, id);
   } else if (rest == "text" && (verb == http::verb::put || verb == http::verb::get)) {
@@ -333,6 +333,7 @@ void authenticate_and_route(const call_ptr& c, const std::string& client_ip) {
 
 void handle(gateway_context& ctx, request req, const std::string& client_ip, reply done) {
   auto c = std::make_shared<call>(ctx, std::make_shared<const request>(std::move(req)), std::move(done));
+  c->client_ip = client_ip;
   // A handler that throws (a bug) answers 500; it must never unwind into
   // the I/O thread, which would end the process.
   try {

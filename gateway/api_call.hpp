@@ -34,6 +34,7 @@ struct call {
   std::shared_ptr<const request> req;
   reply done;
   auth::claims user{}; // user_id 0: anonymous
+  std::string client_ip{};
   mutable std::atomic<bool> answered{false};
 
   void answer(http_util::response r) const {
@@ -201,6 +202,7 @@ void post_restore(const call_ptr& c, const std::string& id);
 void post_version(const call_ptr& c, const std::string& id);
 void list_versions(const call_ptr& c, const std::string& id);
 void get_version(const call_ptr& c, const std::string& id, std::int64_t version);
+void delete_version(const call_ptr& c, const std::string& id, std::int64_t version);
 
 /// POST /api/register and /api/login (gateway/accounts_api.cpp).
 void do_register(const call_ptr& c, const std::string& ip);

@@ -307,9 +307,10 @@ void post_restore(const call_ptr& c, const std::string& id) {
   bool by_rev = body->contains("rev");
   if (by_rev == body->contains("version"))
     return c->fail(errc::invalid_argument, "give rev (a revision) or version (a named version's id) to restore");
-  auto which = field<std::uint64_t>(*c, *body, by_rev ? "rev" : "version");
-  if (!which)
-    return;
+  auto& given = (*body)[by_rev ? "rev" : "version"];
+  if (!given.is_number_unsigned()) // null too: never "revision 0" by accident
+    return c->fail(errc::invalid_argument, std::string{by_rev ? "rev" : "version"} + " must be a whole number");
+  auto which = std::optional{given.get<std::uint64_t>()};
   if (!by_rev && *which > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()))
     return c->fail(errc::unknown_document, "document " + id + " has no version " + std::to_string(*which));
   edit_plan plan{id, *scoped};

@@ -116,6 +116,7 @@ struct gateway_context {
       user_logins(lim.logins_per_minute / 60.0, lim.logins_per_minute),
       ip_logins(6 * lim.logins_per_minute / 60.0, 6 * lim.logins_per_minute),
       ip_registrations(lim.registrations_per_hour / 3600.0, lim.registrations_per_hour),
+      version_names(1.0, 10.0),
       throttle(std::make_shared<read_throttle>(lim.read_backlog_frames, lim.read_backlog_frames / 2)) {
   }
 
@@ -158,6 +159,9 @@ struct gateway_context {
   auth::keyed_limiter user_logins; // keyed by username and IP
   auth::keyed_limiter ip_logins;
   auth::keyed_limiter ip_registrations;
+  /// Named versions per user (per address for anonymous callers): one a
+  /// second, ten at once; each is a whole copy of the text.
+  auth::keyed_limiter version_names;
   std::atomic<std::uint64_t> next_session{1};
   std::atomic<std::int64_t> open_sessions{0};
   /// Pauses every session's reads while the node is behind on what they read.

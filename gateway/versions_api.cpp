@@ -23,13 +23,28 @@ std::int64_t now_ms() {
   return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
 }
 
+/// Control characters (C0, DEL, C1) and the bidirectional controls that
+/// would let a name show as another in the list.
+bool shown_deceptively(char32_t cp) {
+  return cp < 0x20 || (cp >= 0x7f && cp <= 0x9f) || cp == 0x200e || cp == 0x200f || (cp >= 0x202a && cp <= 0x202e)
+         || (cp >= 0x2066 && cp <= 0x2069);
+}
+
 /// A version's name: 1-200 bytes of UTF-8 without control characters.
 bool valid_version_name(const std::string& name) {
-  return !name.empty() && name.size() <= k_max_version_name_bytes && utf8::is_valid(name)
-         && std::none_of(name.begin(), name.end(), [](char ch) {
-              auto u = static_cast<unsigned char>(ch);
-              return u < 0x20 || u == 0x7f;
-            });
+  if (name.empty() || name.size() > k_max_version_name_bytes || !utf8::is_valid(name))
+    return false;
+  for (std::size_t i = 0; i < name.size();) { // valid UTF-8: lead byte, then continuation bytes
+    auto lead = static_cast<unsigned char>(name[i]);
+    int extra = lead < 0x80 ? 0 : lead < 0xe0 ? 1 : lead < 0xf0 ? 2 : 3;
+    char32_t cp = extra == 0 ? lead : lead & (0x3f >> extra);
+    for (int k = 1; k <= extra; ++k)
+      cp = (cp << 6) | (static_cast<unsigned char>(name[i + static_cast<std::size_t>(k)]) & 0x3f);
+    if (shown_deceptively(cp))
+      return false;
+    i += static_cast<std::size_t>(extra) + 1;
+  }
+  return true;
 }
 
 } // namespace
@@ -44,16 +59,26 @@ void post_version(const call_ptr& c, const std::string& id) {
     return;
   if (!valid_version_name(*name))
     return c->fail(errc::invalid_argument, "name must be 1-200 bytes of text without control characters");
-  auto rev = body->contains("rev") ? field<std::uint64_t>(*c, *body, "rev") : std::optional{k_current_rev};
-  if (!rev)
-    return;
+  auto at = body->find("rev");
+  if (at != body->end() && !at->is_number_unsigned())
+    return c->fail(errc::invalid_argument, "rev must be a revision number (or absent: the current one)");
+  std::optional<std::uint64_t> rev;
+  if (at != body->end())
+    rev = at->get<std::uint64_t>();
+  // Versions are whole copies of the text: a burst is refused like edits.
+  if (!c->ctx.version_names.try_take(c->user.user_id != 0 ? std::to_string(c->user.user_id) : "ip:" + c->client_ip)) {
+    metrics::get().rate_limited("versions");
+    return c->fail(errc::rate_limited, "too many versions named per second; try again later");
+  }
   // Who may name versions is checked before the text is read, and again
   // (with the storing) by the storage actor.
   ask_store(
     c, id,
-    [c, id, name = *name, rev = *rev, scoped = *scoped](visible_document& d) {
+    [c, id, name = *name, rev, scoped = *scoped](visible_document& d) {
       if (!auth::can_edit(d.role))
         return c->fail(errc::forbidden, "you may not name versions of document " + id);
+      // Without a rev: the primary's committed one (a replica may lag).
+      auto wanted = rev.value_or(static_cast<std::uint64_t>(d.row.rev));
       ask(
         c, c->ctx.registry,
         [c, id, name, scoped](document_view& v) {
@@ -66,7 +91,7 @@ void post_version(const call_ptr& c, const std::string& id) {
             },
             version_atom::value, std::move(row), scoped);
         },
-        {}, get_atom::value, id, rev);
+        {}, get_atom::value, id, wanted);
     },
     open_atom::value, id, c->user.user_id, *scoped);
 }
@@ -98,6 +123,15 @@ void get_version(const call_ptr& c, const std::string& id, std::int64_t version)
       c->respond(http::status::ok, out);
     },
     version_atom::value, id, c->user.user_id, *scoped, version);
+}
+
+void delete_version(const call_ptr& c, const std::string& id, std::int64_t version) {
+  auto scoped = scoped_role(c, id);
+  if (!scoped)
+    return;
+  ask_store(
+    c, id, [c](caf::ok_atom) { c->respond(http::status::no_content, {}); }, delete_atom::value, id, c->user.user_id,
+    *scoped, version);
 }
 
 } // namespace stet::api

@@ -358,9 +358,12 @@ CREATE TABLE document_versions(
   doc_id TEXT NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
   name TEXT NOT NULL,
   rev INTEGER NOT NULL,
-  content TEXT NOT NULL,
   author_id INTEGER REFERENCES users(id) ON DELETE SET NULL,
-  created_at INTEGER NOT NULL);
+  created_at INTEGER NOT NULL,
+  bytes INTEGER NOT NULL,
+  -- Last: SQLite reads the columns before a large value without walking
+  -- its overflow pages, so listing versions does not read their text.
+  content TEXT NOT NULL);
 CREATE INDEX document_versions_doc ON document_versions(doc_id, id);
 )sql",
      R"sql(
@@ -369,9 +372,10 @@ CREATE TABLE document_versions(
   doc_id TEXT NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
   name TEXT NOT NULL,
   rev BIGINT NOT NULL,
-  content TEXT NOT NULL,
   author_id BIGINT REFERENCES users(id) ON DELETE SET NULL,
-  created_at BIGINT NOT NULL);
+  created_at BIGINT NOT NULL,
+  bytes BIGINT NOT NULL,
+  content TEXT NOT NULL);
 CREATE INDEX document_versions_doc ON document_versions(doc_id, id);
 )sql"},
   };

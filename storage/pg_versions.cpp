@@ -16,13 +16,12 @@ version_row read_version(const pg_rows& r, int i) {
 result<version_row> pg_store::create_version(const version_row& v) {
   // Two callers counting at once may both add one past the limit: it
   // bounds storage, it is not an exact quota.
-  auto count = db_->run(sql::count_versions, pg_params{}.text(v.doc_id), "count versions");
-  if (!count)
-    return count.error();
-  if (count->size() == 1 && static_cast<std::size_t>(count->i64(0, 0)) >= k_max_versions_per_document)
-    return make_error(errc::invalid_argument, "document " + v.doc_id + " keeps "
-                                                + std::to_string(k_max_versions_per_document)
-                                                + " named versions already, the most it may");
+  auto kept = db_->run(sql::count_versions, pg_params{}.text(v.doc_id), "count versions");
+  if (!kept)
+    return kept.error();
+  if (kept->size() == 1)
+    if (auto full = version_limit(v, kept->i64(0, 0), kept->i64(0, 1)))
+      return *full;
   auto r = db_->run(sql::create_version,
                     pg_params{}
                       .text(v.doc_id)
@@ -30,10 +29,13 @@ result<version_row> pg_store::create_version(const version_row& v) {
                       .number(v.rev)
                       .text(v.content)
                       .null_if_zero(v.author_id)
-                      .number(v.created_at),
+                      .number(v.created_at)
+                      .number(static_cast<std::int64_t>(v.content.size())),
                     "store a version");
   if (!r)
     return r.error();
+  if (r->size() == 0)
+    return make_error(errc::unknown_document, "no document with id " + v.doc_id);
   version_row out = v;
   out.id = r->i64(0, 0);
   return out;
@@ -52,6 +54,13 @@ result<std::optional<version_row>> pg_store::find_version(std::string_view doc_i
   auto v = read_version(*r, 0);
   v.content = r->text(0, 6);
   return std::optional<version_row>{std::move(v)};
+}
+
+result<bool> pg_store::delete_version(std::string_view doc_id, std::int64_t id) {
+  auto r = db_->run(sql::delete_version, pg_params{}.text(doc_id).number(id), "delete a version");
+  if (!r)
+    return r.error();
+  return r->changed() == 1;
 }
 
 } // namespace stet::storage

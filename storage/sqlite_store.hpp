@@ -55,6 +55,7 @@ public:
   result<version_row> create_version(const version_row& v) override;
   result<std::vector<version_row>> list_versions(std::string_view doc_id) override;
   result<std::optional<version_row>> find_version(std::string_view doc_id, std::int64_t id) override;
+  result<bool> delete_version(std::string_view doc_id, std::int64_t id) override;
   int schema_version() override;
 
 private:

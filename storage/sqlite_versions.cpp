@@ -15,17 +15,17 @@ version_row read_version(sqlite_statement& s) {
 result<version_row> sqlite_store::create_version(const version_row& v) {
   // One connection per store, used from one thread: nothing comes between
   // the count and the insert.
-  auto count = first<std::int64_t>(prepared(sql::count_versions.sqlite).bind(1, v.doc_id), "count versions",
-                                   [](sqlite_statement& s) { return s.int64(0); });
-  if (!count)
-    return count.error();
-  if (static_cast<std::size_t>(count->value_or(0)) >= k_max_versions_per_document)
-    return make_error(errc::invalid_argument, "document " + v.doc_id + " keeps "
-                                                + std::to_string(k_max_versions_per_document)
-                                                + " named versions already, the most it may");
+  auto kept = first<std::pair<std::int64_t, std::int64_t>>(
+    prepared(sql::count_versions.sqlite).bind(1, v.doc_id), "count versions",
+    [](sqlite_statement& s) { return std::pair{s.int64(0), s.int64(1)}; });
+  if (!kept)
+    return kept.error();
+  auto [count, bytes] = kept->value_or(std::pair<std::int64_t, std::int64_t>{0, 0});
+  if (auto full = version_limit(v, count, bytes))
+    return *full;
   auto& st = prepared(sql::create_version.sqlite);
   st.bind(1, v.doc_id).bind(2, v.name).bind(3, v.rev).bind(4, v.content).bind_unless_zero(5, v.author_id);
-  st.bind(6, v.created_at);
+  st.bind(6, v.created_at).bind(7, static_cast<std::int64_t>(v.content.size()));
   auto id = first<std::int64_t>(st, "store a version", [](sqlite_statement& s) { return s.int64(0); });
   if (!id)
     return id.error();
@@ -47,6 +47,12 @@ result<std::optional<version_row>> sqlite_store::find_version(std::string_view d
                               v.content = s.text(6);
                               return v;
                             });
+}
+
+result<bool> sqlite_store::delete_version(std::string_view doc_id, std::int64_t id) {
+  if (auto st = run(prepared(sql::delete_version.sqlite).bind(1, doc_id).bind(2, id), "delete a version"); !st)
+    return st.error();
+  return sqlite3_changes(db_) == 1;
 }
 
 } // namespace stet::storage

@@ -287,13 +287,18 @@ const statement history{
 
 const statement create_version{
   "create_version",
-  "INSERT INTO document_versions(doc_id, name, rev, content, author_id, created_at) VALUES(?1, ?2, ?3, ?4, ?5, ?6) "
-  "RETURNING id",
-  "INSERT INTO document_versions(doc_id, name, rev, content, author_id, created_at) "
-  "VALUES($1, $2, $3, $4, $5, $6) RETURNING id"};
+  "INSERT INTO document_versions(doc_id, name, rev, content, author_id, created_at, bytes) "
+  "SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7 WHERE EXISTS (SELECT 1 FROM documents WHERE id = ?1) RETURNING id",
+  "INSERT INTO document_versions(doc_id, name, rev, content, author_id, created_at, bytes) "
+  "SELECT $1, $2, $3::bigint, $4, $5::bigint, $6::bigint, $7::bigint "
+  "WHERE EXISTS (SELECT 1 FROM documents WHERE id = $1) RETURNING id"};
 
-const statement count_versions{"count_versions", "SELECT count(*) FROM document_versions WHERE doc_id = ?1",
-                               "SELECT count(*) FROM document_versions WHERE doc_id = $1"};
+const statement count_versions{
+  "count_versions", "SELECT count(*), COALESCE(sum(bytes), 0) FROM document_versions WHERE doc_id = ?1",
+  "SELECT count(*), COALESCE(sum(bytes), 0)::bigint FROM document_versions WHERE doc_id = $1"};
+
+const statement delete_version{"delete_version", "DELETE FROM document_versions WHERE doc_id = ?1 AND id = ?2",
+                               "DELETE FROM document_versions WHERE doc_id = $1 AND id = $2"};
 
 const statement list_versions{
   "list_versions",
@@ -321,7 +326,8 @@ const std::vector<const statement*>& postgres_prepared() {
                                       &webhook_failed, &webhooks_expire, &webhooks_depth,
                                       &revoke_tokens,    &owned_documents,  &bump_acl_version,   &remove_role,
                                       &set_role,         &access_list,      &history,
-                                      &create_version,   &count_versions,   &list_versions,      &find_version};
+                                      &create_version,   &count_versions,   &list_versions,      &find_version,
+                                      &delete_version};
     for (auto& s : delete_user_steps)
       out.push_back(&s);
     return out;

@@ -84,9 +84,12 @@ extern const statement history;
 // -- named versions --
 
 /// Names the text of a revision ($1 doc, $2 name, $3 rev, $4 content,
-/// $5 author or NULL, $6 now), returning the version's id.
+/// $5 author or NULL, $6 now, $7 the content's bytes), returning the
+/// version's id; nothing when the document is gone.
 extern const statement create_version;
+/// How many versions a document ($1) keeps, and their bytes.
 extern const statement count_versions;
+extern const statement delete_version;
 /// A document's versions ($1), oldest first, without their text.
 extern const statement list_versions;
 /// One version ($1 doc, $2 id) with its text.

@@ -88,8 +88,24 @@ struct version_row {
   std::string content{};
 };
 
-/// Versions one document may keep: each holds a whole copy of the text.
+/// Versions one document may keep, and their bytes together: each holds a
+/// whole copy of the text.
 constexpr std::size_t k_max_versions_per_document = 500;
+constexpr std::int64_t k_max_version_bytes_per_document = 256LL << 20;
+
+/// The refusal for storing `v` beside `count` versions of `bytes` bytes,
+/// or nullopt when it fits.
+inline std::optional<error> version_limit(const version_row& v, std::int64_t count, std::int64_t bytes) {
+  if (static_cast<std::size_t>(count) >= k_max_versions_per_document)
+    return error{errc::invalid_argument, "document " + v.doc_id + " keeps "
+                                           + std::to_string(k_max_versions_per_document)
+                                           + " named versions already, the most it may: delete some first"};
+  if (bytes + static_cast<std::int64_t>(v.content.size()) > k_max_version_bytes_per_document)
+    return error{errc::invalid_argument, "the named versions of document " + v.doc_id + " would hold over "
+                                           + std::to_string(k_max_version_bytes_per_document >> 20)
+                                           + " MiB of text: delete some first"};
+  return std::nullopt;
+}
 
 struct op_row {
   std::string doc_id;
@@ -249,12 +265,15 @@ public:
 
   /// Stores `v` (its id is ignored) and returns it with its id. Errors:
   /// unknown_document when the document is gone; invalid_argument when it
-  /// has k_max_versions_per_document already.
+  /// would keep more than k_max_versions_per_document versions or
+  /// k_max_version_bytes_per_document bytes of them.
   virtual result<version_row> create_version(const version_row& v) = 0;
   /// The document's versions, oldest first, without their text.
   virtual result<std::vector<version_row>> list_versions(std::string_view doc_id) = 0;
   /// One version with its text, or nullopt.
   virtual result<std::optional<version_row>> find_version(std::string_view doc_id, std::int64_t id) = 0;
+  /// Deletes one version; false when the document has no such version.
+  virtual result<bool> delete_version(std::string_view doc_id, std::int64_t id) = 0;
 
   // -- webhook outbox: written by the database in the transactions that
   // cause the events (migration 12), read and cleared by the sender --

@@ -190,6 +190,9 @@ def test_only_editors_name_and_restore_versions():
     ({"name": "nul\u0000"}, "invalid_argument"),
     ({"name": 7}, "invalid_argument"),
     ({"name": "ok", "rev": -1}, "invalid_argument"),
+    ({"name": "ok", "rev": None}, "invalid_argument"),
+    ({"name": "bidi \u202e gnp.exe"}, "invalid_argument"),
+    ({"name": "c1 \u0085 control"}, "invalid_argument"),
     ({"name": "ok", "rev": "2"}, "invalid_argument"),
     ({"name": "ok", "rev": 99}, "bad_rev"),
 ])
@@ -209,6 +212,8 @@ def test_bad_version_requests_get_clear_errors(payload, code):
     ("restore", {"version": 424242}, 404),
     ("restore", {"version": 2 ** 63}, 404),
     ("restore", {"rev": "1"}, 400),
+    ("restore", {"rev": None}, 400),
+    ("restore", {"version": None}, 400),
     ("restore", {"rev": 50}, 400),
     ("versions/abc", None, 400),
     ("versions/0", None, 400),
@@ -223,3 +228,38 @@ def test_bad_restores_and_reads_get_clear_errors(path, payload, status_code):
         status, body, _ = server.http(method, f"/api/documents/bad/{path}", payload)
         assert status == status_code and body["error"]["message"], body
         assert text_at(server, "bad") == ("kept", 1)
+
+
+def test_versions_are_deleted_by_the_owner_or_their_author_only():
+    with Server(anonymous=False) as server:
+        for name in ("owner", "writer", "other"):
+            assert server.register(name)[0] == 201
+        owner, writer, other = (server.login(n) for n in ("owner", "writer", "other"))
+        status, doc, _ = server.http("POST", "/api/documents", {"title": "t"}, token=owner)
+        doc_id = doc["id"]
+        for name in ("writer", "other"):
+            assert server.http("POST", f"/api/documents/{doc_id}/share", {"user": name, "role": "editor"},
+                               token=owner)[0] == 200
+        assert server.http("PUT", f"/api/documents/{doc_id}/text", {"text": "t"}, token=owner)[0] == 200
+        mine = server.http("POST", f"/api/documents/{doc_id}/versions", {"name": "writer's"}, token=writer)[1]
+        owners = server.http("POST", f"/api/documents/{doc_id}/versions", {"name": "owner's"}, token=owner)[1]
+        # Another editor may delete neither.
+        for v in (mine, owners):
+            status, body, _ = server.http("DELETE", f"/api/documents/{doc_id}/versions/{v['id']}", token=other)
+            assert status == 403 and body["error"]["code"] == "forbidden", body
+        # The author deletes their own, not the owner's; the owner any.
+        assert server.http("DELETE", f"/api/documents/{doc_id}/versions/{owners['id']}", token=writer)[0] == 403
+        assert server.http("DELETE", f"/api/documents/{doc_id}/versions/{mine['id']}", token=writer)[0] == 204
+        assert server.http("DELETE", f"/api/documents/{doc_id}/versions/{mine['id']}", token=owner)[0] == 404
+        assert server.http("DELETE", f"/api/documents/{doc_id}/versions/{owners['id']}", token=owner)[0] == 204
+        assert server.http("GET", f"/api/documents/{doc_id}/versions", token=owner)[1]["versions"] == []
+
+
+def test_naming_versions_is_rate_limited_per_user():
+    with Server() as server:
+        seeded(server, "burst", "text")
+        answers = [server.http("POST", "/api/documents/burst/versions", {"name": f"v{i}"})[0] for i in range(14)]
+        assert answers[:10] == [201] * 10, answers
+        assert 429 in answers[10:], answers
+        status, body, _ = server.http("POST", "/api/documents/burst/versions", {"name": "again"})
+        assert status in (201, 429) and (status == 201 or body["error"]["code"] == "rate_limited")

@@ -145,6 +145,9 @@ public:
   result<std::optional<storage::version_row>> find_version(std::string_view doc_id, std::int64_t id) override {
     return real_->find_version(doc_id, id);
   }
+  result<bool> delete_version(std::string_view doc_id, std::int64_t id) override {
+    return real_->delete_version(doc_id, id);
+  }
   int schema_version() override {
     return real_->schema_version();
   }

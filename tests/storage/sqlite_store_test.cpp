@@ -116,3 +116,17 @@ TEST_CASE("sqlite_store reports an unusable path as storage_unavailable") {
   CHECK(s.error().message.find("nonexistent-dir") == std::string::npos);
   CHECK(s.error().detail.find("nonexistent-dir") != std::string::npos);
 }
+
+TEST_CASE("named versions are bounded in number and in bytes per document") {
+  storage::version_row v{0, "d", "n", 1, 0, "", 1, std::string(1000, 'x')};
+  CHECK_FALSE(storage::version_limit(v, 0, 0));
+  CHECK_FALSE(storage::version_limit(v, storage::k_max_versions_per_document - 1, 0));
+  auto many = storage::version_limit(v, storage::k_max_versions_per_document, 0);
+  REQUIRE(many);
+  CHECK(many->code == errc::invalid_argument);
+  CHECK(many->message.find("delete some") != std::string::npos);
+  CHECK_FALSE(storage::version_limit(v, 1, storage::k_max_version_bytes_per_document - 1000));
+  auto big = storage::version_limit(v, 1, storage::k_max_version_bytes_per_document - 999);
+  REQUIRE(big);
+  CHECK(big->message.find("MiB") != std::string::npos);
+}

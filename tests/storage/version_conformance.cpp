@@ -78,6 +78,18 @@ void run_version_conformance(const store_factory& open) {
   REQUIRE_FALSE(over);
   CHECK(over.error().code == errc::invalid_argument);
 
+  // One version deleted: gone from the list, and a second delete finds nothing.
+  auto last = s->list_versions("versioned");
+  REQUIRE(last);
+  auto victim = last->back().id;
+  auto gone = s->delete_version("versioned", victim);
+  REQUIRE(gone);
+  CHECK(*gone);
+  CHECK_FALSE(s->find_version("versioned", victim)->has_value());
+  CHECK_FALSE(*s->delete_version("versioned", victim));
+  CHECK_FALSE(*s->delete_version("versions-elsewhere", first->id)); // only under its own document
+  REQUIRE(s->create_version({0, "versioned", "room again", 1, 0, "", 1, "x"}));
+
   // Deleting the document deletes its versions.
   REQUIRE(s->delete_document("versioned"));
   auto after = s->list_versions("versioned");

@@ -185,7 +185,9 @@ async function renderDocument(id) {
     const name = prompt('Name this version', `rev ${doc.rev}`);
     if (!name) return;
     try {
-      const v = await api('POST', `/api/documents/${id}/versions`, { name, rev: doc.rev });
+      // No rev: the server's committed one, with what was typed here once saved.
+      if (doc.hasUnsyncedChanges) return toast('Saving your typing first: try again in a moment');
+      const v = await api('POST', `/api/documents/${id}/versions`, { name });
       toast(`Saved “${v.name}” (rev ${v.rev})`);
       history();
     } catch (err) { toast(err.message); }
