@@ -27,6 +27,10 @@ constexpr std::size_t k_kept_queue_capacity = 16;
 // ~5% of the server's CPU at 100k edits/s. Only what a large message grew
 // is given back.
 constexpr std::size_t k_kept_buffer_bytes = 4096;
+// Larger frames (a big document's snapshot) go uncompressed, where
+// compression is on: deflating megabytes per join, per session, would let
+// a client looping on joins spend the server's CPU cheaply.
+constexpr std::size_t k_max_compressed_bytes = 256 * 1024;
 } // namespace
 
 websocket_session::websocket_session(connection_stream&& stream, gateway_context& ctx, connection_slot slot,
@@ -200,9 +204,11 @@ void websocket_session::do_write() {
   in_flight_ = 1;
   // One message (or a client that does not batch): written as it is.
   bool single = queue_.size() == 1 || queue_[1].binary != front.binary;
-  if (single || !batching_.load(std::memory_order_relaxed))
+  if (single || !batching_.load(std::memory_order_relaxed)) {
+    ws_.compress(front.frame->size() <= k_max_compressed_bytes);
     return ws_.async_write(net::buffer(*front.frame),
                            beast::bind_front_handler(&websocket_session::on_write, shared_from_this()));
+  }
   batch_.clear();
   auto limit = ctx_.limits.max_frame_bytes;
   for (auto& out : queue_) {
@@ -216,6 +222,7 @@ void websocket_session::do_write() {
       batch_.push_back('\n');
     batch_.append(*out.frame);
   }
+  ws_.compress(batch_.size() <= k_max_compressed_bytes);
   ws_.async_write(net::buffer(batch_), beast::bind_front_handler(&websocket_session::on_write, shared_from_this()));
 }
 

@@ -174,7 +174,12 @@ export class StetDocument extends Emitter {
     if (!this.synced) return;
     if (m.ack) return this._onAck(m.ack);
     if (m.applied) return this._onApplied(m.applied);
-    if (m.conflict) return this.emit('conflict', { ...m.conflict, clientSeq: Number(m.conflict.clientSeq), rev: Number(m.conflict.rev) });
+    if (m.conflict) {
+      // A later edit took back part of ours: the undo steps still hold
+      // what that part did, which the later edit has undone already.
+      this._history.clear();
+      return this.emit('conflict', { ...m.conflict, clientSeq: Number(m.conflict.clientSeq), rev: Number(m.conflict.rev) });
+    }
     if (m.presence) return this._onPresence(m.presence);
   }
 
@@ -335,6 +340,8 @@ export class StetDocument extends Emitter {
   // The edit in flight will never apply (refused, or already in the
   // text): undo it on our text and rebase what was typed after it.
   _dropInflight() {
+    // Its undo step would now undo the undoing (put text back twice).
+    this._history.clear();
     let undo = invert(this._inflight.op);
     this._inflight = null;
     if (this._buffer) {

@@ -7,7 +7,9 @@ import { compose, invert, transform } from './ot.js';
 
 export class UndoHistory {
   /** `groupMs`: edits closer together than this undo as one step. `limit`: steps kept. */
-  constructor({ groupMs = 500, limit = 500 } = {}) {
+  // Every edit of someone else's is transformed into every step kept: the
+  // limit bounds that work as well as the memory.
+  constructor({ groupMs = 500, limit = 100 } = {}) {
     this.groupMs = groupMs;
     this.limit = limit;
     this._undo = []; // inverses, the last applies to the current text

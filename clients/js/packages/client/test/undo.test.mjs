@@ -73,6 +73,32 @@ test('an undo whose text others deleted already is skipped for the step before i
   conn.destroy();
 });
 
+test('a refused edit leaves nothing to undo twice: undo never puts text back a second time', { timeout: 5000 }, async () => {
+  const { ws, doc, conn } = await joined('hello', undefined, { undoGroupMs: 0 });
+  doc.edit([{ delete: 5 }, { insert: 'a' }]); // replaces hello
+  const [edit] = ws.take('edit');
+  ws.deliver({ error: { docId: 'd1', code: 'document_too_large', message: 'too large', clientSeq: String(edit.clientSeq) } });
+  assert.equal(doc.text, 'hello'); // the refusal undid it
+  doc.undo();
+  assert.equal(doc.text, 'hello');
+  conn.destroy();
+});
+
+test('a conflict that restored our deleted text leaves no undo that would restore it again', { timeout: 5000 }, async () => {
+  const { ws, doc, conn } = await joined('hello world', undefined, { undoGroupMs: 0 });
+  doc.delete(0, 11);
+  const [edit] = ws.take('edit');
+  ws.deliver({ ack: { docId: 'd1', clientSeq: String(edit.clientSeq), rev: '4' } });
+  // A later edit (lww) replaced "world" with "there": the server put our
+  // deleted text back with it, and tells us our delete lost.
+  ws.deliver({ applied: { docId: 'd1', rev: '5', ops: [{ insert: 'hello there' }], author: 'bob', clientId: 'b' } });
+  ws.deliver({ conflict: { docId: 'd1', clientSeq: String(edit.clientSeq), rev: '5', dropped: 'hello world' } });
+  assert.equal(doc.text, 'hello there');
+  assert.equal(doc.undo(), false);
+  assert.equal(doc.text, 'hello there');
+  conn.destroy();
+});
+
 // A small deterministic generator (mulberry32).
 function rng(seed) {
   return () => {

@@ -44,7 +44,9 @@ export class MonacoBinding {
       // own edits (doc.undo()), not Monaco's stack, which would take back
       // text at positions others' edits have moved.
       editor.onKeyDown((e) => {
-        const key = e.browserEvent.key?.toLowerCase();
+        // The letter on the key; on a non-Latin layout, the key's place.
+        let key = e.browserEvent.key?.toLowerCase();
+        if (!/^[a-z]$/.test(key ?? '')) key = { KeyZ: 'z', KeyY: 'y' }[e.browserEvent.code];
         if (!(e.ctrlKey || e.metaKey) || e.altKey || (key !== 'z' && key !== 'y')) return;
         e.preventDefault();
         e.stopPropagation();
