@@ -75,6 +75,10 @@ void redis_bridge::start(bus_listener_api registry) {
         log::info("redis connection back");
         metrics::get().redis_reconnects.Increment();
         members_->settle_for(std::chrono::milliseconds{2500});
+        // A cluster repairs per shard as its channels are confirmed again
+        // (the debounced repair below).
+        if (redis_->sharded())
+          return caf::anon_send(registry, redis_atom::value, true);
         // Back for the registry (re-attaching relayed sessions) once every
         // channel is subscribed again: a join answered on this node's
         // channel before Redis confirmed it would be lost, and the session
@@ -127,7 +131,7 @@ void redis_bridge::start(bus_listener_api registry) {
         caf::anon_send(registry, redis_atom::value, true);
       } else if (back_due_ && last_awaited) {
         tell_back(registry);
-      } else if (again && !redis_->sharded() && channel == cluster_channel() && !back_due_) {
+      } else if (again && !redis_->sharded() && channel == cluster_channel() && !back_due_ && !was_down_) {
         // The subscriber alone reconnected (the server dropped it): its
         // channels come back in one burst, this one among them.
         back_due_ = true;

@@ -308,7 +308,7 @@ void post_restore(const call_ptr& c, const std::string& id) {
   if (by_rev == body->contains("version"))
     return c->fail(errc::invalid_argument, "give rev (a revision) or version (a named version's id) to restore");
   auto& given = (*body)[by_rev ? "rev" : "version"];
-  if (!given.is_number_unsigned()) // null too: never "revision 0" by accident
+  if (!given.is_number_unsigned() || given.get<std::uint64_t>() >= k_current_rev) // null: never "revision 0" by accident
     return c->fail(errc::invalid_argument, std::string{by_rev ? "rev" : "version"} + " must be a whole number");
   auto which = std::optional{given.get<std::uint64_t>()};
   if (!by_rev && *which > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()))

@@ -23,11 +23,13 @@ std::int64_t now_ms() {
   return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
 }
 
-/// Control characters (C0, DEL, C1) and the bidirectional controls that
-/// would let a name show as another in the list.
+/// Control characters (C0, DEL, C1), line separators, and the invisible
+/// and bidirectional formatting characters that would let a name show as
+/// another in the list.
 bool shown_deceptively(char32_t cp) {
-  return cp < 0x20 || (cp >= 0x7f && cp <= 0x9f) || cp == 0x200e || cp == 0x200f || (cp >= 0x202a && cp <= 0x202e)
-         || (cp >= 0x2066 && cp <= 0x2069);
+  return cp < 0x20 || (cp >= 0x7f && cp <= 0x9f) || cp == 0x061c || (cp >= 0x200b && cp <= 0x200f)
+         || (cp >= 0x2028 && cp <= 0x202e) || (cp >= 0x2060 && cp <= 0x2069) || cp == 0xfeff
+         || (cp >= 0xe0000 && cp <= 0xe007f);
 }
 
 /// A version's name: 1-200 bytes of UTF-8 without control characters.
@@ -60,7 +62,7 @@ void post_version(const call_ptr& c, const std::string& id) {
   if (!valid_version_name(*name))
     return c->fail(errc::invalid_argument, "name must be 1-200 bytes of text without control characters");
   auto at = body->find("rev");
-  if (at != body->end() && !at->is_number_unsigned())
+  if (at != body->end() && (!at->is_number_unsigned() || at->get<std::uint64_t>() >= k_current_rev))
     return c->fail(errc::invalid_argument, "rev must be a revision number (or absent: the current one)");
   std::optional<std::uint64_t> rev;
   if (at != body->end())
@@ -129,6 +131,10 @@ void delete_version(const call_ptr& c, const std::string& id, std::int64_t versi
   auto scoped = scoped_role(c, id);
   if (!scoped)
     return;
+  if (!c->ctx.version_names.try_take(c->user.user_id != 0 ? std::to_string(c->user.user_id) : "ip:" + c->client_ip)) {
+    metrics::get().rate_limited("versions");
+    return c->fail(errc::rate_limited, "too many version changes per second; try again later");
+  }
   ask_store(
     c, id, [c](caf::ok_atom) { c->respond(http::status::no_content, {}); }, delete_atom::value, id, c->user.user_id,
     *scoped, version);

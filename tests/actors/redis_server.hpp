@@ -10,6 +10,7 @@
 
 #include <chrono>
 #include <csignal>
+#include <cstdint>
 #include <cstdlib>
 #include <string>
 #include <string_view>
@@ -50,6 +51,28 @@ inline int free_port() {
   return ntohs(a.sin_port);
 }
 
+/// Whether `port` can be bound on loopback now.
+inline bool port_free(int port) {
+  int s = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = htons(static_cast<std::uint16_t>(port));
+  bool ok = ::bind(s, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+  ::close(s);
+  return ok;
+}
+
+/// A free port for a Redis Cluster node: it also listens on port + 10000
+/// (its cluster bus), which must exist and be free too.
+inline int free_cluster_port() {
+  for (;;) {
+    int p = free_port();
+    if (p + 10000 <= 65535 && port_free(p + 10000))
+      return p;
+  }
+}
+
 /// The cluster key the tests' nodes share.
 inline const std::string k_test_cluster_key = "test-cluster-key-of-at-least-32-bytes";
 
@@ -60,6 +83,8 @@ struct redis_server {
   bool cluster = false;  // a one-master Redis Cluster serving every slot
   explicit redis_server(std::string requirepass = {}, bool cluster_enabled = false)
     : password(std::move(requirepass)), cluster(cluster_enabled) {
+    if (cluster)
+      port = free_cluster_port();
     start();
   }
   ~redis_server() {

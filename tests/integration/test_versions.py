@@ -193,6 +193,8 @@ def test_only_editors_name_and_restore_versions():
     ({"name": "ok", "rev": None}, "invalid_argument"),
     ({"name": "bidi \u202e gnp.exe"}, "invalid_argument"),
     ({"name": "c1 \u0085 control"}, "invalid_argument"),
+    ({"name": "zero\u200bwidth"}, "invalid_argument"),
+    ({"name": "ok", "rev": 2 ** 64 - 1}, "invalid_argument"),
     ({"name": "ok", "rev": "2"}, "invalid_argument"),
     ({"name": "ok", "rev": 99}, "bad_rev"),
 ])
@@ -213,6 +215,7 @@ def test_bad_version_requests_get_clear_errors(payload, code):
     ("restore", {"version": 2 ** 63}, 404),
     ("restore", {"rev": "1"}, 400),
     ("restore", {"rev": None}, 400),
+    ("restore", {"rev": 2 ** 64 - 1}, 400),
     ("restore", {"version": None}, 400),
     ("restore", {"rev": 50}, 400),
     ("versions/abc", None, 400),
@@ -263,3 +266,13 @@ def test_naming_versions_is_rate_limited_per_user():
         assert 429 in answers[10:], answers
         status, body, _ = server.http("POST", "/api/documents/burst/versions", {"name": "again"})
         assert status in (201, 429) and (status == 201 or body["error"]["code"] == "rate_limited")
+
+
+def test_on_a_document_without_an_owner_only_a_signed_in_author_deletes_a_version():
+    with Server() as server:  # anonymous callers allowed: everyone edits ownerless documents
+        seeded(server, "open-doc", "text")
+        status, v, _ = server.http("POST", "/api/documents/open-doc/versions", {"name": "anonymous"})
+        assert status == 201
+        status, body, _ = server.http("DELETE", f"/api/documents/open-doc/versions/{v['id']}")
+        assert status == 403 and body["error"]["code"] == "forbidden", body
+        assert len(server.http("GET", "/api/documents/open-doc/versions")[1]["versions"]) == 1

@@ -169,21 +169,22 @@ export class StetDocument extends Emitter {
 
   _handle(m) {
     if (m.snapshot) return this._onSnapshot(m.snapshot);
+    if (m.conflict) this._history.clear(); // see _onSnapshot
     // Anything before this join's snapshot belongs to the join before it,
     // and the snapshot's replay covers it.
     if (!this.synced) return;
     if (m.ack) return this._onAck(m.ack);
     if (m.applied) return this._onApplied(m.applied);
-    if (m.conflict) {
-      // A later edit took back part of ours: the undo steps still hold
-      // what that part did, which the later edit has undone already.
-      this._history.clear();
-      return this.emit('conflict', { ...m.conflict, clientSeq: Number(m.conflict.clientSeq), rev: Number(m.conflict.rev) });
-    }
+    if (m.conflict) return this.emit('conflict', { ...m.conflict, clientSeq: Number(m.conflict.clientSeq), rev: Number(m.conflict.rev) });
     if (m.presence) return this._onPresence(m.presence);
   }
 
   _onSnapshot(s) {
+    // A later edit that took back part of ours (a conflict) makes our undo
+    // step for it put that text back twice. Conflicts missed while away
+    // are not replayed, so a join again starts a fresh history.
+    if (this._joinedOnce) this._history.clear();
+    this._joinedOnce = true;
     this.policy = s.policy || this.policy;
     const rev = Number(s.rev || 0);
     if (s.resumed) {

@@ -99,6 +99,21 @@ test('a conflict that restored our deleted text leaves no undo that would restor
   conn.destroy();
 });
 
+test('joining again starts a fresh history: conflicts missed while away are not replayed', { timeout: 5000 }, async () => {
+  const { ws, doc, conn } = await joined('hello world', undefined, { undoGroupMs: 0 });
+  doc.delete(0, 6);
+  const [edit] = ws.take('edit');
+  ws.deliver({ ack: { docId: 'd1', clientSeq: String(edit.clientSeq), rev: '4' } });
+  assert.equal(doc.canUndo, true);
+  doc._detached();
+  ws.deliver({ snapshot: { docId: 'd1', rev: '4', resumed: true } });
+  ws.deliver({ applied: { docId: 'd1', rev: '5', ops: [{ insert: 'hello ' }], author: 'bob', clientId: 'b' } });
+  assert.equal(doc.text, 'hello world');
+  assert.equal(doc.undo(), false);
+  assert.equal(doc.text, 'hello world');
+  conn.destroy();
+});
+
 // A small deterministic generator (mulberry32).
 function rng(seed) {
   return () => {
