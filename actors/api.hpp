@@ -173,7 +173,7 @@ using storage_api = caf::typed_actor<
   /// text; unknown_document when there is no such version.
   caf::replies_to<version_atom, std::string, std::int64_t, std::string, std::int64_t>::with<storage::version_row>,
   /// (document, caller, token role, version id): deletes a version (its
-  /// document's owner, its author, or any editor of an ownerless document).
+  /// document's owner, or its signed-in author while an editor).
   caf::replies_to<delete_atom, std::string, std::int64_t, std::string, std::int64_t>::with<caf::ok_atom>,
   // -- accounts --
   /// invalid_argument when the name is taken.

@@ -60,7 +60,7 @@ result<storage::version_row> version_as(storage::store& s, const std::string& do
                                         const std::string& scoped_role, std::int64_t id);
 
 /// Deletes a version. Errors: as version_as; forbidden unless the caller
-/// owns the document, wrote the version, or may edit an ownerless document.
+/// owns the document, or wrote the version (signed in) and may edit it.
 status delete_version_as(storage::store& s, const std::string& doc_id, std::int64_t user,
                          const std::string& scoped_role, std::int64_t id);
 
