@@ -49,6 +49,17 @@ bool valid_version_name(const std::string& name) {
   return true;
 }
 
+/// One naming or deleting of the caller's (per user; per address for
+/// anonymous callers); false after answering 429. Versions are whole
+/// copies of the text: a burst is refused like edits.
+bool take_version_budget(const call_ptr& c, const std::string& what) {
+  if (c->ctx.version_names.try_take(c->user.user_id != 0 ? std::to_string(c->user.user_id) : "ip:" + c->client_ip))
+    return true;
+  metrics::get().rate_limited("versions");
+  c->fail(errc::rate_limited, "too many versions " + what + " per second; try again later");
+  return false;
+}
+
 } // namespace
 
 void post_version(const call_ptr& c, const std::string& id) {
@@ -67,11 +78,8 @@ void post_version(const call_ptr& c, const std::string& id) {
   std::optional<std::uint64_t> rev;
   if (at != body->end())
     rev = at->get<std::uint64_t>();
-  // Versions are whole copies of the text: a burst is refused like edits.
-  if (!c->ctx.version_names.try_take(c->user.user_id != 0 ? std::to_string(c->user.user_id) : "ip:" + c->client_ip)) {
-    metrics::get().rate_limited("versions");
-    return c->fail(errc::rate_limited, "too many versions named per second; try again later");
-  }
+  if (!take_version_budget(c, "named"))
+    return;
   // Who may name versions is checked before the text is read, and again
   // (with the storing) by the storage actor.
   ask_store(
@@ -131,10 +139,8 @@ void delete_version(const call_ptr& c, const std::string& id, std::int64_t versi
   auto scoped = scoped_role(c, id);
   if (!scoped)
     return;
-  if (!c->ctx.version_names.try_take(c->user.user_id != 0 ? std::to_string(c->user.user_id) : "ip:" + c->client_ip)) {
-    metrics::get().rate_limited("versions");
-    return c->fail(errc::rate_limited, "too many version changes per second; try again later");
-  }
+  if (!take_version_budget(c, "deleted"))
+    return;
   ask_store(
     c, id, [c](caf::ok_atom) { c->respond(http::status::no_content, {}); }, delete_atom::value, id, c->user.user_id,
     *scoped, version);

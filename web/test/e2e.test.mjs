@@ -3,31 +3,21 @@
 // at once end with the server's text; killing and restarting the server
 // while one keeps typing loses no keystroke; a viewer cannot type.
 // Screenshots of the two editors side by side land in web/test-artifacts/.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { artifacts, editorText, launch, open, sideBySide, signIn, sleep, synced, typeAt, typeAtEnd, waitUntil, webServer } from './support.mjs';
+import { artifacts, browserTests, editorText, open, sideBySide, signIn, sleep, synced, typeAt, typeAtEnd, waitUntil } from './support.mjs';
 
-const server = webServer();
-let browser;
-
-before(async () => {
-  await server.start();
-  browser = await launch();
-}, { timeout: 60000 });
-
-after(async () => {
-  await browser?.close();
-  await server.stop();
-});
+const env = browserTests();
+const { server } = env;
 
 test('two people typing at once end with the same text as the server', { timeout: 120000 }, async () => {
   const alice = await server.login('alice');
   await server.login('bob');
   const doc = await server.createDocument(alice, { title: 'notes.md', policy: 'merge' });
   await server.rest('POST', `/api/documents/${doc.id}/share`, { user: 'bob', role: 'editor' }, alice);
-  const [a, b] = [await signIn(browser, server, 'alice'), await signIn(browser, server, 'bob')];
+  const [a, b] = [await signIn(env.browser, server, 'alice'), await signIn(env.browser, server, 'bob')];
   await open(a, doc.id);
   await open(b, doc.id);
   // One at the top, one at the bottom, at the same time.
@@ -43,14 +33,14 @@ test('two people typing at once end with the same text as the server', { timeout
   // Merge policy: every typed character is there.
   assert.deepEqual([...text].sort(), [...(aText + bText + '\n')].sort());
   assert.ok(text.startsWith(aText) && text.endsWith(bText), text);
-  await sideBySide(browser, [a, b], 'two-editors.png');
+  await sideBySide(env.browser, [a, b], 'two-editors.png');
   writeFileSync(join(artifacts, 'two-editors.txt'), text);
 });
 
 test('every keystroke lands when the server is killed and restarted mid-typing', { timeout: 120000 }, async () => {
   const token = await server.login('carla');
   const doc = await server.createDocument(token, { title: 'outage.txt' });
-  const page = await signIn(browser, server, 'carla');
+  const page = await signIn(env.browser, server, 'carla');
   await open(page, doc.id);
   const typed = 'abcdefghijklmnopqrstuvwxyz0123456789'.repeat(2);
   const typing = typeAtEnd(page, typed, 40);
@@ -69,11 +59,11 @@ test('a viewer cannot type', { timeout: 60000 }, async () => {
   await server.login('victor');
   const doc = await server.createDocument(owner, { title: 'read-only.py' });
   await server.rest('POST', `/api/documents/${doc.id}/share`, { user: 'victor', role: 'viewer' }, owner);
-  const o = await signIn(browser, server, 'olga');
+  const o = await signIn(env.browser, server, 'olga');
   await open(o, doc.id);
   await typeAtEnd(o, 'print("hello")\n', 5);
   await waitUntil(() => synced(o), 20000, 'owner edit');
-  const v = await signIn(browser, server, 'victor');
+  const v = await signIn(env.browser, server, 'victor');
   await open(v, doc.id);
   assert.equal(await editorText(v), 'print("hello")\n');
   await typeAtEnd(v, 'import os\n', 5);

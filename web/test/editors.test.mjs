@@ -3,22 +3,12 @@
 // text, each shows the other's cursor with the other's name where the other
 // is, and the cursor goes when the other leaves. Playwright in chromium
 // against a real stet serving web/dist.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { editorText, launch, open, sideBySide, signIn, synced, typeAt, typeAtEnd, waitUntil, webServer } from './support.mjs';
+import { browserTests, editorText, open, sideBySide, signIn, synced, typeAt, typeAtEnd, waitUntil } from './support.mjs';
 
-const server = webServer();
-let browser;
-
-before(async () => {
-  await server.start();
-  browser = await launch();
-}, { timeout: 60000 });
-
-after(async () => {
-  await browser?.close();
-  await server.stop();
-});
+const env = browserTests();
+const { server } = env;
 
 const codePoints = (s) => [...s].length;
 const cursorOf = (page, user) => page.evaluate((u) =>
@@ -29,8 +19,8 @@ test('a CodeMirror page and a Monaco page edit one document at once and see each
   await server.login('ben');
   const doc = await server.createDocument(ana, { title: 'both.txt' });
   await server.rest('POST', `/api/documents/${doc.id}/share`, { user: 'ben', role: 'editor' }, ana);
-  const cm = await signIn(browser, server, 'ana', '/codemirror.html');
-  const mo = await signIn(browser, server, 'ben', '/');
+  const cm = await signIn(env.browser, server, 'ana', '/codemirror.html');
+  const mo = await signIn(env.browser, server, 'ben', '/');
   await open(cm, doc.id);
   await open(mo, doc.id);
   assert.equal(await cm.locator('#editor .cm-editor').count(), 1, 'CodeMirror on codemirror.html');
@@ -69,7 +59,7 @@ test('a CodeMirror page and a Monaco page edit one document at once and see each
     return d && [d.range.startLineNumber, d.range.startColumn];
   });
   assert.deepEqual(caretAt, [1, anaText.length + 1], 'Monaco counts UTF-16 units: 😀 is two');
-  await sideBySide(browser, [cm, mo], 'codemirror-and-monaco.png');
+  await sideBySide(env.browser, [cm, mo], 'codemirror-and-monaco.png');
 
   // Ben leaves the document: his cursor goes from ana's page.
   await mo.evaluate(() => { location.hash = '#/'; });

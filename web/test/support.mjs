@@ -3,6 +3,7 @@
 // playwright-core, and the steps of a person using a page.
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { after, before } from 'node:test';
 import { chromium } from 'playwright-core';
 import { StetServer, password, root, sleep, waitUntil } from '../../clients/js/testing/stet-server.mjs';
 
@@ -11,6 +12,23 @@ export const artifacts = join(root, 'web/test-artifacts');
 
 export function webServer() {
   return new StetServer({ webRoot: join(root, 'web/dist') });
+}
+
+/**
+ * This file's real server and chromium, started before its tests and
+ * stopped after them: `env.server`, and `env.browser` once started.
+ */
+export function browserTests() {
+  const env = { server: webServer(), browser: null };
+  before(async () => {
+    await env.server.start();
+    env.browser = await launch();
+  }, { timeout: 60000 });
+  after(async () => {
+    await env.browser?.close();
+    await env.server.stop();
+  });
+  return env;
 }
 
 export async function launch() {

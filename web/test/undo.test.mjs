@@ -2,22 +2,12 @@
 // page and on the Monaco page each take back only that person's own
 // typing, transformed past the other's, and redo brings it back.
 // Playwright in chromium against a real stet serving web/dist.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { editorText, launch, open, signIn, sleep, synced, typeAt, typeAtEnd, waitUntil, webServer } from './support.mjs';
+import { browserTests, editorText, open, signIn, sleep, synced, typeAt, typeAtEnd, waitUntil } from './support.mjs';
 
-const server = webServer();
-let browser;
-
-before(async () => {
-  await server.start();
-  browser = await launch();
-}, { timeout: 60000 });
-
-after(async () => {
-  await browser?.close();
-  await server.stop();
-});
+const env = browserTests();
+const { server } = env;
 
 // Both pages show `expected`, have nothing unsent, and the server agrees.
 async function agree(pages, docId, token, expected, what) {
@@ -34,8 +24,8 @@ test('Ctrl+Z in two browsers typing at once undoes only each one\'s own text', {
   const doc = await server.createDocument(ana, { title: 'undo.txt' });
   await server.rest('POST', `/api/documents/${doc.id}/share`, { user: 'ben', role: 'editor' }, ana);
   await server.rest('PUT', `/api/documents/${doc.id}/text`, { text: 'shared base\n' }, ana);
-  const cm = await signIn(browser, server, 'ana', '/codemirror.html');
-  const mo = await signIn(browser, server, 'ben', '/');
+  const cm = await signIn(env.browser, server, 'ana', '/codemirror.html');
+  const mo = await signIn(env.browser, server, 'ben', '/');
   await open(cm, doc.id);
   await open(mo, doc.id);
   const pages = [cm, mo];

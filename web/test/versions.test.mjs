@@ -1,30 +1,20 @@
 // Named versions in the history panel: save one, type on, open it and
 // restore it; the restore reaches the other person's editor as a new
 // revision. Playwright in chromium against a real stet serving web/dist.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { editorText, launch, open, signIn, synced, typeAtEnd, waitUntil, webServer } from './support.mjs';
+import { browserTests, editorText, open, signIn, synced, typeAtEnd, waitUntil } from './support.mjs';
 
-const server = webServer();
-let browser;
-
-before(async () => {
-  await server.start();
-  browser = await launch();
-}, { timeout: 60000 });
-
-after(async () => {
-  await browser?.close();
-  await server.stop();
-});
+const env = browserTests();
+const { server } = env;
 
 test('a named version is saved, listed and restored from the history panel', { timeout: 120000 }, async () => {
   const ana = await server.login('ana');
   await server.login('ben');
   const doc = await server.createDocument(ana, { title: 'versions.txt' });
   await server.rest('POST', `/api/documents/${doc.id}/share`, { user: 'ben', role: 'editor' }, ana);
-  const page = await signIn(browser, server, 'ana', '/');
-  const other = await signIn(browser, server, 'ben', '/codemirror.html');
+  const page = await signIn(env.browser, server, 'ana', '/');
+  const other = await signIn(env.browser, server, 'ben', '/codemirror.html');
   await open(page, doc.id);
   await open(other, doc.id);
 
