@@ -53,6 +53,10 @@ using document_actor_api = document_api::extend<
   caf::reacts_to<leave_atom, std::string, std::string>,
   /// A node left the cluster: its sessions are forgotten.
   caf::reacts_to<gone_atom, std::string>,
+  /// (node or "", steady_now_ns of the loss): what was published for the
+  /// node's sessions (every other node's, for "") was lost on the bus:
+  /// those joined before the loss are told to re-attach, and forgotten.
+  caf::reacts_to<lost_atom, std::string, std::int64_t>,
   /// The committed text at a revision (k_current_rev: the newest). Errors:
   /// bad_rev, rev_too_old (no longer in memory).
   caf::replies_to<get_atom, std::uint64_t>::with<document_view>,
@@ -75,7 +79,10 @@ using remote_document_api = document_api::extend<
   /// Redis confirmed the subscription to the document's channel.
   caf::reacts_to<subscribed_atom>,
   /// Its own timer: does the owner still answer?
-  caf::reacts_to<relay_watch_atom>>;
+  caf::reacts_to<relay_watch_atom>,
+  /// (steady_now_ns of the loss): what this node sent the owner was lost
+  /// on the bus; a stand-in made before then re-attaches its sessions.
+  caf::reacts_to<lost_atom, std::int64_t>>;
 
 /// The directory of a node's documents, and its router in a cluster.
 using registry_api = caf::typed_actor<
@@ -117,12 +124,18 @@ using registry_api = caf::typed_actor<
   caf::reacts_to<ring_atom, std::vector<std::string>>,
   /// The bus is up (after it dropped: what was lost is repaired) or down
   /// (no new document opens here until it is back).
-  caf::reacts_to<redis_atom, bool>>;
+  caf::reacts_to<redis_atom, bool>,
+  /// (document, node or "", steady_now_ns of the loss): this node's
+  /// publications about the document to that node (every node, for "")
+  /// were lost, and the node listens again. Sessions re-attach: the
+  /// owner's to that node, or this node's stand-in for that owner.
+  caf::reacts_to<lost_atom, std::string, std::string, std::int64_t>>;
 
 /// What the Redis bridge hands over (the registry is it).
 using bus_listener_api = caf::typed_actor<caf::reacts_to<bus_atom, std::string>,
                                           caf::reacts_to<ring_atom, std::vector<std::string>>,
-                                          caf::reacts_to<redis_atom, bool>>;
+                                          caf::reacts_to<redis_atom, bool>,
+                                          caf::reacts_to<lost_atom, std::string, std::string, std::int64_t>>;
 
 /// The router between the bridge and the registry (cluster_router.hpp):
 /// what the bridge hands over, and the stand-ins the registry announces.

@@ -369,6 +369,7 @@ document_actor_api::behavior_type document_actor(document_self self, std::shared
     [=](gone_atom, const std::string& from) {
       leave(self, [&](const std::string&, const std::string& node) { return node == from; });
     },
+    [=](lost_atom, const std::string& node, std::int64_t at) { reattach_remote(self, node, at); },
     [=](get_atom, std::uint64_t rev) -> caf::result<document_view> {
       auto& s = self->state;
       auto committed = s.commits.committed_rev();

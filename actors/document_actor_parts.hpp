@@ -36,6 +36,11 @@ caf::result<joined> join(document_self self, join_request& req);
 void leave(document_self self, const std::function<bool(const std::string&, const std::string&)>& pred);
 /// The gateway of local sessions went down.
 void gateway_down(document_self self, const caf::actor_addr& gateway);
+/// Frames for `node`'s sessions (every other node's, for "") were lost on
+/// the bus at `lost_at` (steady_now_ns): each joined before then is told
+/// `fenced` (its node re-attaches it from the last revision it was sent)
+/// and forgotten here.
+void reattach_remote(document_self self, const std::string& node, std::int64_t lost_at);
 /// An edit of a session whose join waits: kept for after it. True when
 /// it was kept or refused here.
 bool defer_edit(document_self self, edit_request& req);

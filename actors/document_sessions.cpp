@@ -85,6 +85,7 @@ caf::error on_join(document_self self, join_request& req) {
   auto& joined = st.sessions.subscribers().emplace_back(subscriber{req.session_id, req.client_id, req.user_id,
                                                                    req.username, role, scoped, req.echo, req.sink,
                                                                    req.gateway, req.remote_node});
+  joined.joined_ns = steady_now_ns();
   record_session(self, joined, true);
   if (!st.access_recheck_armed) {
     st.access_recheck_armed = true;
@@ -232,6 +233,20 @@ void leave(document_self self, const std::function<bool(const std::string&, cons
 void gateway_down(document_self self, const caf::actor_addr& gateway) {
   drop_waiting_joins(self, [&](const join_request& r) { return r.gateway && r.gateway.address() == gateway; });
   remove_subscribers(self, [&](const subscriber& s) { return s.gateway && s.gateway.address() == gateway; });
+}
+
+void reattach_remote(document_self self, const std::string& node, std::int64_t lost_at) {
+  auto& st = self->state;
+  auto missed = [&](const subscriber& s) {
+    return !s.remote_node.empty() && (node.empty() || s.remote_node == node) && s.joined_ns < lost_at;
+  };
+  auto msg = wire::make_error(make_error(errc::fenced, "messages for document " + st.doc->id()
+                                                         + " were lost on the bus; join it again"),
+                              st.doc->id());
+  for (auto& s : st.sessions.subscribers())
+    if (missed(s))
+      s.sink->send(msg);
+  remove_subscribers(self, missed);
 }
 
 void hear_grant(document_self self, std::int64_t user_id, const std::string& role, std::uint64_t version) {

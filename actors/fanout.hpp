@@ -38,6 +38,8 @@ struct subscriber {
   std::string remote_node; // empty: a session on this node
   /// The last edit received from this (remote) session, to see one lost on the bus.
   std::uint64_t last_seq = 0;
+  /// When it joined (steady_now_ns): a bus loss before that missed nothing of it.
+  std::int64_t joined_ns = 0;
 };
 
 class fanout {

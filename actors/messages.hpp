@@ -79,6 +79,14 @@ using moved_atom = caf::atom_constant<caf::atom("moved")>;
 using rejoin_atom = caf::atom_constant<caf::atom("rejoin")>;
 using relay_watch_atom = caf::atom_constant<caf::atom("relaywatch")>;
 using leaving_atom = caf::atom_constant<caf::atom("leaving")>;
+using lost_atom = caf::atom_constant<caf::atom("lost")>;
+
+/// The steady clock in nanoseconds: when a bus publication was lost, and
+/// when what it may have concerned was made (lost_atom compares them).
+inline std::int64_t steady_now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+    .count();
+}
 
 /// Which of `n` storage actors serves `doc_id`: the registry and the REST API
 /// pick the same one, so a document's writes keep their order.

@@ -6,6 +6,7 @@
 #include "auth/token.hpp"
 #include "metrics/log.hpp"
 #include "metrics/metrics.hpp"
+#include "proto/codec.hpp"
 #include "proto/stet.pb.h"
 
 #include <boost/asio/post.hpp>
@@ -50,6 +51,7 @@ redis_bridge::~redis_bridge() {
 }
 
 void redis_bridge::start(bus_listener_api registry) {
+  registry_ = registry;
   work_.emplace(boost::asio::make_work_guard(io_));
   members_ = std::make_shared<membership>(io_, redis_, node_id_, seal_);
   boost::asio::post(io_, [this, registry] {
@@ -215,19 +217,123 @@ void redis_bridge::flush_outbox() {
     std::lock_guard<std::mutex> guard{outbox_mutex_};
     queued.swap(outbox_);
   }
-  auto now = wall_ms();
+  static const std::string node = node_channel("");
   for (auto& p : coalesce(std::move(queued), node_id_)) {
-    auto domain = redis_->order_domain(p.channel);
-    auth::bus_seal::origin origin{stream_base_ + domain, ++published_[domain]};
-    redis_->publish(p.channel, seal_->seal(p.channel, p.payload, now, origin),
-                  [handed_over = p.handed_over](const redis_reply& r) {
-                    auto& m = metrics::get();
-                    if (!r.ok)
-                      return m.redis_errors.Increment();
-                    m.redis_publish_seconds.Observe(
-                      std::chrono::duration<double>(std::chrono::steady_clock::now() - handed_over).count());
-                  });
+    auto published = [handed_over = p.handed_over](const redis_reply& r) {
+      if (r.ok)
+        metrics::get().redis_publish_seconds.Observe(
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - handed_over).count());
+      else
+        metrics::get().redis_errors.Increment();
+    };
+    auto sealed = sealed_for(p.channel, p.payload);
+    if (!redis_->sharded()) {
+      redis_->publish(p.channel, sealed, std::move(published));
+      continue;
+    }
+    // Whom a lost publication was for: the channel says, except a node's
+    // own channel (then the envelopes do).
+    auto kept = p.channel.starts_with(node) ? std::move(p.payload) : std::string{};
+    redis_->publish(p.channel, sealed,
+                    [this, channel = p.channel, kept = std::move(kept), published](const redis_reply& r) {
+                      published(r);
+                      // Redis counts who heard it. Someone always listens on a
+                      // node's channel, unless that node has not subscribed
+                      // again after a failover. (A stand-in not subscribed again
+                      // to the frames its owner sends is repaired by its node.)
+                      if (!r.ok || (r.integer == 0 && channel.starts_with(node)))
+                        publication_lost(channel, kept);
+                    });
   }
+}
+
+std::string redis_bridge::sealed_for(const std::string& channel, const std::string& payload) {
+  auto domain = redis_->order_domain(channel);
+  auth::bus_seal::origin origin{stream_base_ + domain, ++published_[domain]};
+  return seal_->seal(channel, payload, wall_ms(), origin);
+}
+
+// On a Redis Cluster each shard fails over on its own and the nodes follow
+// it one by one: a publication that waited too long for its shard is
+// dropped, and one published before its addressee subscribed again is
+// heard by nobody. The sessions it was for would wait for their relay
+// timeouts. (A single Redis or a Sentinel pair loses everything at once
+// instead, and every node repairs when it is back.)
+void redis_bridge::publication_lost(const std::string& channel, const std::string& payload) {
+  if (left_)
+    return;
+  std::set<std::pair<std::string, std::string>> to;
+  if (auto a = addressee_of(channel)) {
+    to.emplace(a->doc, a->node);
+  } else if (auto items = wire::decode_bus(payload)) { // this node's own payload
+    static const std::string node = node_channel("");
+    for (auto& item : *items)
+      if (!item.envelope.doc_id().empty())
+        to.emplace(item.envelope.doc_id(), channel.substr(node.size()));
+  }
+  if (to.empty())
+    return;
+  auto now = steady_now_ns();
+  auto [it, first] = lost_.try_emplace(channel);
+  it->second.addressees.merge(to);
+  it->second.last_ns = now;
+  if (!first)
+    return; // a probe is under way
+  it->second.first_ns = now;
+  auto timer = std::make_shared<boost::asio::steady_timer>(io_, k_first_probe);
+  timer->async_wait([this, timer, channel](const boost::system::error_code& ec) {
+    if (!ec)
+      probe(channel);
+  });
+}
+
+// Publishes an envelope with nothing in it (receivers ignore it) on the
+// channel: once Redis says someone heard it, the addressees listen again.
+// Gives up after k_probe_limit (a node gone for good; its sessions time out
+// and go where the membership says).
+void redis_bridge::probe(const std::string& channel) {
+  auto it = lost_.find(channel);
+  if (it == lost_.end())
+    return;
+  if (left_ || steady_now_ns() - it->second.first_ns > std::chrono::nanoseconds(k_probe_limit).count()) {
+    log::debug("bus publications lost; nobody listens any more", {{"channel", channel}});
+    lost_.erase(it);
+    return;
+  }
+  wire::BusEnvelope empty;
+  empty.set_from_node(node_id_);
+  redis_->publish(channel, sealed_for(channel, empty.SerializeAsString()), [this, channel](const redis_reply& r) {
+    auto it = lost_.find(channel);
+    if (it == lost_.end())
+      return;
+    if (r.ok && r.integer > 0) {
+      auto loss = std::move(it->second);
+      lost_.erase(it);
+      log::info("bus publications lost; re-attaching the sessions they were for",
+                {{"channel", channel}, {"documents", std::to_string(loss.addressees.size())}});
+      for (auto& [doc, node] : loss.addressees)
+        caf::anon_send(registry_, lost_atom::value, doc, node, loss.last_ns);
+      return;
+    }
+    auto wait = std::exchange(it->second.next_probe, std::min(2 * it->second.next_probe, std::chrono::milliseconds{1000}));
+    auto timer = std::make_shared<boost::asio::steady_timer>(io_, wait);
+    timer->async_wait([this, timer, channel](const boost::system::error_code& ec) {
+      if (!ec)
+        probe(channel);
+    });
+  });
+}
+
+std::optional<redis_bridge::addressee> redis_bridge::addressee_of(const std::string& channel) {
+  static const std::string doc = doc_channel(""), node = node_channel("");
+  if (channel.starts_with(doc))
+    return addressee{channel.substr(doc.size()), ""};
+  // "{stet:doc:D}:stet:node:N" (redis_cluster::relay_channel_of)
+  auto end = channel.rfind("}:" + node);
+  if (!channel.starts_with("{" + doc) || end == std::string::npos || end <= 1 + doc.size()
+      || end + 2 + node.size() == channel.size())
+    return std::nullopt;
+  return addressee{channel.substr(1 + doc.size(), end - 1 - doc.size()), channel.substr(end + 2 + node.size())};
 }
 
 std::vector<redis_bridge::publication> redis_bridge::coalesce(std::vector<publication> queued,

@@ -89,6 +89,15 @@ public:
   static std::vector<publication> coalesce(std::vector<publication> queued, const std::string& from_node,
                                            std::size_t max_bytes = 256 * 1024);
 
+  /// Whom a publication on `channel` was for: a document's sessions on one
+  /// node (a relay_channel), on every node (doc_channel, node ""), or
+  /// nullopt for a channel of no document.
+  struct addressee {
+    std::string doc;
+    std::string node;
+  };
+  static std::optional<addressee> addressee_of(const std::string& channel);
+
 private:
   std::string node_id_;
   redis_endpoint endpoint_;
@@ -106,6 +115,24 @@ private:
   std::mutex outbox_mutex_;
   std::vector<publication> outbox_;
   void flush_outbox();
+  bus_listener_api registry_; // set before the io thread runs
+  // Seals a payload as the next of its order domain's stream.
+  std::string sealed_for(const std::string& channel, const std::string& payload);
+  // Publications a Redis Cluster lost, per channel (io thread only): whom
+  // they were for, (document, node or ""), and when the last was lost. The
+  // channel is probed until someone hears it again; then the registry
+  // hears of the loss, and what it sends then arrives.
+  struct loss {
+    std::set<std::pair<std::string, std::string>> addressees;
+    std::int64_t first_ns = 0;
+    std::int64_t last_ns = 0;
+    std::chrono::milliseconds next_probe{k_first_probe};
+  };
+  static constexpr std::chrono::milliseconds k_first_probe{250};
+  static constexpr std::chrono::seconds k_probe_limit{10};
+  std::map<std::string, loss> lost_;
+  void publication_lost(const std::string& channel, const std::string& payload);
+  void probe(const std::string& channel);
   // This process's stream on the bus (see bus_seal): numbered where the
   // payloads are written, on the io thread, so the numbers follow the
   // order Redis receives them in.

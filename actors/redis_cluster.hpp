@@ -51,8 +51,12 @@ public:
   void subscribe(const std::string& channel) override;
   void unsubscribe(const std::string& channel) override;
   bool listening(const std::string& channel) const override;
-  /// A channel in `doc_channel`'s slot (a hash tag of the whole name).
   std::string relay_channel(const std::string& node_channel, const std::string& doc_channel) const override {
+    return relay_channel_of(node_channel, doc_channel);
+  }
+  /// A channel in `doc_channel`'s slot (a hash tag of the whole name);
+  /// redis_bridge::addressee_of reads it back.
+  static std::string relay_channel_of(const std::string& node_channel, const std::string& doc_channel) {
     return "{" + doc_channel + "}:" + node_channel;
   }
 

@@ -22,13 +22,6 @@ using namespace registry_parts;
 
 namespace {
 
-// The node that owns `doc_id`: this one when not clustered.
-std::string owner_of(const registry_state& st, const std::string& doc_id) {
-  if (!st.config.bus)
-    return {};
-  return rendezvous_owner(doc_id, st.ring);
-}
-
 bool owned_here(const registry_state& st, const std::string& doc_id) {
   return !st.config.bus || owner_of(st, doc_id) == self_node(st);
 }
@@ -376,6 +369,9 @@ registry_actor_api::behavior_type registry_actor(registry_self self, std::vector
         on_bus_back(self);
     },
     [=](repair_atom) { repair(self); },
+    [=](lost_atom, const std::string& doc, const std::string& node, std::int64_t at) {
+      on_lost(self, doc, node, at);
+    },
     [=](acl_atom, const std::string& id, std::int64_t user_id, const std::string& role, std::uint64_t version) {
       on_access_stored(self, id, user_id, role, version);
     },

@@ -1,6 +1,7 @@
 #include "actors/registry_parts.hpp"
 
 #include "actors/storage_requests.hpp"
+#include "metrics/log.hpp"
 
 #include <chrono>
 #include <limits>
@@ -112,6 +113,20 @@ void on_bus_back(registry_self self) {
   st.repair_pending = true;
   self->delayed_send(self, std::chrono::milliseconds(std::uniform_int_distribution<int>{0, 2000}(st.random)),
                      repair_atom::value);
+}
+
+// The owner tells the sessions of the node that missed its frames (of
+// every node, when its broadcasts were lost) to re-attach; the stand-in
+// whose joins or edits to that owner were lost re-attaches its sessions.
+// Either way they resume from what they were sent, and what is unanswered
+// goes again. Without this they would wait for the relay timeouts. What
+// joined or was made after the loss missed nothing and stays.
+void on_lost(registry_self self, const std::string& doc_id, const std::string& node, std::int64_t at) {
+  auto& st = self->state;
+  if (auto it = st.open.find(doc_id); it != st.open.end())
+    self->send(it->second.actor, lost_atom::value, node, at);
+  else if (auto p = st.proxies.find(doc_id); p != st.proxies.end() && !node.empty() && owner_of(st, doc_id) == node)
+    self->send(p->second, lost_atom::value, at);
 }
 
 void repair(registry_self self) {

@@ -5,12 +5,20 @@
 #pragma once
 
 #include "actors/registry_actor.hpp"
+#include "core/rendezvous.hpp"
 #include "metrics/metrics.hpp"
 
 namespace stet::registry_parts {
 
 inline const std::string& self_node(const registry_state& st) {
   return st.config.bus->node_id();
+}
+
+/// The node that owns `doc_id`: "" (this one) when not clustered.
+inline std::string owner_of(const registry_state& st, const std::string& doc_id) {
+  if (!st.config.bus)
+    return {};
+  return rendezvous_owner(doc_id, st.ring);
 }
 
 /// The gauges of this node's share of the documents.
@@ -38,5 +46,8 @@ void on_token_revoked(registry_self self, std::int64_t user, std::int64_t epoch)
 void on_bus_back(registry_self self);
 /// Reads again what bus messages lost meanwhile would have said.
 void repair(registry_self self);
+/// Publications of this node about a document were lost (see lost_atom):
+/// the sessions that missed them re-attach.
+void on_lost(registry_self self, const std::string& doc_id, const std::string& node, std::int64_t at);
 
 } // namespace stet::registry_parts

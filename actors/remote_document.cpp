@@ -291,6 +291,7 @@ remote_document_api::behavior_type remote_document(remote_document_self self, st
   st.owner = std::move(owner);
   st.bus = std::move(bus);
   st.created_at = self->clock().now();
+  st.made_ns = steady_now_ns();
   self->delayed_send(self, std::chrono::seconds(1), relay_watch_atom::value);
   // Subscribe before the first join goes out: no applied edit can slip by.
   auto channels = owner_channels(st);
@@ -382,6 +383,10 @@ remote_document_api::behavior_type remote_document(remote_document_self self, st
       }
     },
     [=](move_atom) { reattach_all(self, "moved to another node"); },
+    [=](lost_atom, std::int64_t at) {
+      if (self->state.made_ns < at)
+        reattach_all(self, "messages to node " + self->state.owner + " were lost on the bus");
+    },
     [=](relay_watch_atom) { watch_owner(self); },
   };
 }

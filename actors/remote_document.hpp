@@ -60,6 +60,7 @@ struct remote_document_state {
   std::vector<std::pair<caf::typed_response_promise<joined>, join_request>> waiting; // until subscribed
   bool subscribed = false;
   std::chrono::steady_clock::time_point created_at{};
+  std::int64_t made_ns = 0; // steady_now_ns: bus losses before it concern an earlier stand-in
   /// Last broadcast revision seen, for gap detection (0: none yet).
   std::uint64_t last_broadcast = 0;
 

@@ -44,6 +44,16 @@ struct document_fixture : actor_fixture {
     return sink;
   }
 
+  /// Joins a session of `node` (its frames go over the bus); returns its sink.
+  std::shared_ptr<recording_sink> join_remote(const document_actor_api& doc, const std::string& node,
+                                              const std::string& session) {
+    auto sink = std::make_shared<recording_sink>();
+    join_request req{"d", "lww", 0, false, "c-" + session, session, 0, "", sink, {}, node};
+    self->send(doc, join_atom::value, std::move(req));
+    run();
+    return sink;
+  }
+
   /// The error code the last join was answered with, or "" when admitted.
   std::string join_answer() {
     std::string code = "none";
@@ -314,4 +324,35 @@ TEST_CASE_FIXTURE(document_fixture, "edits stay held back across a leave and a j
   while (!store_log->commits.empty())
     answer_commit(store);
   CHECK(store_log->committed_revs == std::vector<std::uint64_t>{1});
+}
+
+TEST_CASE_FIXTURE(document_fixture, "frames lost on the bus send the sessions that missed them to re-attach") {
+  auto doc = open_document();
+  auto local = join(doc, "local");
+  join_answer();
+  auto far = join_remote(doc, "n2", "far");
+  join_answer();
+  auto other = join_remote(doc, "n3", "other");
+  join_answer();
+  answer_commit(store);
+  auto lost_at = steady_now_ns();
+  // Joined after the loss: it missed nothing, whichever node it is on.
+  auto later = join_remote(doc, "n2", "later");
+  join_answer();
+  self->send(doc, lost_atom::value, std::string{"n2"}, lost_at);
+  run();
+  CHECK(far->errors() == std::vector<std::string>{"fenced"});
+  CHECK(later->errors().empty());
+  CHECK(other->errors().empty());
+  CHECK(local->errors().empty());
+  // Broadcasts lost ("" for every node): every remote session still
+  // here that joined before, no local one; the one told before was
+  // forgotten then (its node joins it again).
+  self->send(doc, lost_atom::value, std::string{}, steady_now_ns());
+  run();
+  CHECK(other->errors() == std::vector<std::string>{"fenced"});
+  CHECK(later->errors() == std::vector<std::string>{"fenced"});
+  CHECK(far->errors() == std::vector<std::string>{"fenced"});
+  CHECK(local->errors().empty());
+  CHECK(drops->moves.empty());
 }

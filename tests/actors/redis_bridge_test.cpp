@@ -2,6 +2,7 @@
 // real redis-server (started here, skipped when it is not installed).
 #include "actors/messages.hpp"
 #include "actors/redis_bridge.hpp"
+#include "actors/redis_cluster.hpp"
 #include "proto/stet.pb.h"
 #include "tests/actors/redis_server.hpp"
 
@@ -68,6 +69,20 @@ TEST_CASE("redis_bridge::coalesce: runs per channel become one batch, order kept
   REQUIRE(capped.size() == 4); // [1,2] [3] [4,5] [6]
   CHECK(unbatch(capped[2].payload).size() == 2);
   CHECK(capped[3].payload == queued[5].payload);
+}
+
+TEST_CASE("redis_bridge::addressee_of: whom a channel's publications are for") {
+  auto of = [](const std::string& channel) { return redis_bridge::addressee_of(channel); };
+  auto relay = redis_cluster::relay_channel_of(cluster_bus::node_channel("n-2"), cluster_bus::doc_channel("a}b:c"));
+  REQUIRE(of(relay));
+  CHECK(of(relay)->doc == "a}b:c");
+  CHECK(of(relay)->node == "n-2");
+  REQUIRE(of(cluster_bus::doc_channel("d")));
+  CHECK(of(cluster_bus::doc_channel("d"))->doc == "d");
+  CHECK(of(cluster_bus::doc_channel("d"))->node.empty());
+  for (auto* none : {"stet:cluster", "stet:node:n1", "{stet:doc:}:stet:node:n1", "{stet:doc:d}:stet:node:",
+                     "{stet:doc:d}", "{other:d}:stet:node:n1", ""})
+    CHECK_MESSAGE(!of(none), none);
 }
 
 TEST_CASE("redis_bridge: a burst of publishes arrives complete and in order, in fewer messages") {

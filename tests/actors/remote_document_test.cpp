@@ -280,3 +280,22 @@ TEST_CASE_FIXTURE(stand_in_fixture, "a session's own edit, acked but not echoed,
   CHECK(s1->applied() == std::vector<std::uint64_t>{5});
   CHECK(drops->moves.empty());
 }
+
+TEST_CASE_FIXTURE(stand_in_fixture, "requests lost on the way to the owner have the sessions re-attached, unless made after") {
+  using move = std::pair<std::string, std::uint64_t>;
+  bus->confirm();
+  run();
+  join("s1");
+  REQUIRE(joined_answer());
+  // Lost before this stand-in was made: an earlier one's requests.
+  self->send(stand_in, lost_atom::value, std::int64_t{0});
+  run();
+  CHECK(drops->moves.empty());
+  self->monitor(stand_in);
+  self->send(stand_in, lost_atom::value, steady_now_ns());
+  run();
+  CHECK(drops->moves == std::vector<move>{{"d", k_unsynced}});
+  bool stopped = false;
+  self->receive([&](caf::down_msg&) { stopped = true; }, caf::after(0s) >> [] {});
+  CHECK(stopped);
+}
