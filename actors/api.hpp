@@ -125,17 +125,18 @@ using registry_api = caf::typed_actor<
   /// The bus is up (after it dropped: what was lost is repaired) or down
   /// (no new document opens here until it is back).
   caf::reacts_to<redis_atom, bool>,
-  /// (document, node or "", steady_now_ns of the loss): this node's
-  /// publications about the document to that node (every node, for "")
-  /// were lost, and the node listens again. Sessions re-attach: the
-  /// owner's to that node, or this node's stand-in for that owner.
-  caf::reacts_to<lost_atom, std::string, std::string, std::int64_t>>;
+  /// (document, node or "", to its owner, steady_now_ns of the loss):
+  /// this node's publications about the document to that node (every node,
+  /// for "") were lost, and the node listens again. Sessions re-attach: a
+  /// stand-in's requests to its owner were lost, or an owner's frames for
+  /// that node's sessions.
+  caf::reacts_to<lost_atom, std::string, std::string, bool, std::int64_t>>;
 
 /// What the Redis bridge hands over (the registry is it).
 using bus_listener_api = caf::typed_actor<caf::reacts_to<bus_atom, std::string>,
                                           caf::reacts_to<ring_atom, std::vector<std::string>>,
                                           caf::reacts_to<redis_atom, bool>,
-                                          caf::reacts_to<lost_atom, std::string, std::string, std::int64_t>>;
+                                          caf::reacts_to<lost_atom, std::string, std::string, bool, std::int64_t>>;
 
 /// The router between the bridge and the registry (cluster_router.hpp):
 /// what the bridge hands over, and the stand-ins the registry announces.

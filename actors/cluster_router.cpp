@@ -142,8 +142,8 @@ cluster_router_api::behavior_type cluster_router(cluster_router_self self, regis
     },
     [=](ring_atom, std::vector<std::string>& live) { self->send(self->state.registry, ring_atom::value, std::move(live)); },
     [=](redis_atom, bool back) { self->send(self->state.registry, redis_atom::value, back); },
-    [=](lost_atom, const std::string& doc, const std::string& node, std::int64_t at) {
-      self->send(self->state.registry, lost_atom::value, doc, node, at);
+    [=](lost_atom, const std::string& doc, const std::string& node, bool to_owner, std::int64_t at) {
+      self->send(self->state.registry, lost_atom::value, doc, node, to_owner, at);
     },
   };
 }

@@ -81,11 +81,13 @@ caf::error on_join(document_self self, join_request& req) {
   });
   if (req.gateway)
     self->monitor(req.gateway);
+  // Stamped before the welcome goes out: a bus loss of the welcome counts.
+  auto joined_ns = steady_now_ns();
   st.sessions.welcome(req, doc, st.commits.committed_rev());
   auto& joined = st.sessions.subscribers().emplace_back(subscriber{req.session_id, req.client_id, req.user_id,
                                                                    req.username, role, scoped, req.echo, req.sink,
                                                                    req.gateway, req.remote_node});
-  joined.joined_ns = steady_now_ns();
+  joined.joined_ns = joined_ns;
   record_session(self, joined, true);
   if (!st.access_recheck_armed) {
     st.access_recheck_armed = true;

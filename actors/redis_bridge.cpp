@@ -227,6 +227,7 @@ void redis_bridge::flush_outbox() {
         metrics::get().redis_errors.Increment();
     };
     auto sealed = sealed_for(p.channel, p.payload);
+    auto sealed_ns = steady_now_ns();
     if (!redis_->sharded()) {
       redis_->publish(p.channel, sealed, std::move(published));
       continue;
@@ -235,14 +236,14 @@ void redis_bridge::flush_outbox() {
     // own channel (then the envelopes do).
     auto kept = p.channel.starts_with(node) ? std::move(p.payload) : std::string{};
     redis_->publish(p.channel, sealed,
-                    [this, channel = p.channel, kept = std::move(kept), published](const redis_reply& r) {
+                    [this, channel = p.channel, kept = std::move(kept), sealed_ns, published](const redis_reply& r) {
                       published(r);
                       // Redis counts who heard it. Someone always listens on a
                       // node's channel, unless that node has not subscribed
                       // again after a failover. (A stand-in not subscribed again
                       // to the frames its owner sends is repaired by its node.)
                       if (!r.ok || (r.integer == 0 && channel.starts_with(node)))
-                        publication_lost(channel, kept);
+                        publication_lost(channel, kept, sealed_ns);
                     });
   }
 }
@@ -259,27 +260,27 @@ std::string redis_bridge::sealed_for(const std::string& channel, const std::stri
 // heard by nobody. The sessions it was for would wait for their relay
 // timeouts. (A single Redis or a Sentinel pair loses everything at once
 // instead, and every node repairs when it is back.)
-void redis_bridge::publication_lost(const std::string& channel, const std::string& payload) {
+void redis_bridge::publication_lost(const std::string& channel, const std::string& payload, std::int64_t sealed_ns) {
   if (left_)
     return;
+  static const std::string node = node_channel("");
+  bool to_owner = channel.starts_with(node);
   std::set<std::pair<std::string, std::string>> to;
   if (auto a = addressee_of(channel)) {
     to.emplace(a->doc, a->node);
   } else if (auto items = wire::decode_bus(payload)) { // this node's own payload
-    static const std::string node = node_channel("");
     for (auto& item : *items)
       if (!item.envelope.doc_id().empty())
         to.emplace(item.envelope.doc_id(), channel.substr(node.size()));
   }
   if (to.empty())
     return;
-  auto now = steady_now_ns();
   auto [it, first] = lost_.try_emplace(channel);
   it->second.addressees.merge(to);
-  it->second.last_ns = now;
+  it->second.to_owner = to_owner;
+  it->second.last_ns = std::max(it->second.last_ns, sealed_ns);
   if (!first)
     return; // a probe is under way
-  it->second.first_ns = now;
   auto timer = std::make_shared<boost::asio::steady_timer>(io_, k_first_probe);
   timer->async_wait([this, timer, channel](const boost::system::error_code& ec) {
     if (!ec)
@@ -289,13 +290,13 @@ void redis_bridge::publication_lost(const std::string& channel, const std::strin
 
 // Publishes an envelope with nothing in it (receivers ignore it) on the
 // channel: once Redis says someone heard it, the addressees listen again.
-// Gives up after k_probe_limit (a node gone for good; its sessions time out
-// and go where the membership says).
+// Gives up k_probe_limit after the last loss (a node gone for good; its
+// sessions time out and go where the membership says).
 void redis_bridge::probe(const std::string& channel) {
   auto it = lost_.find(channel);
   if (it == lost_.end())
     return;
-  if (left_ || steady_now_ns() - it->second.first_ns > std::chrono::nanoseconds(k_probe_limit).count()) {
+  if (left_ || steady_now_ns() - it->second.last_ns > std::chrono::nanoseconds(k_probe_limit).count()) {
     log::debug("bus publications lost; nobody listens any more", {{"channel", channel}});
     lost_.erase(it);
     return;
@@ -312,7 +313,7 @@ void redis_bridge::probe(const std::string& channel) {
       log::info("bus publications lost; re-attaching the sessions they were for",
                 {{"channel", channel}, {"documents", std::to_string(loss.addressees.size())}});
       for (auto& [doc, node] : loss.addressees)
-        caf::anon_send(registry_, lost_atom::value, doc, node, loss.last_ns);
+        caf::anon_send(registry_, lost_atom::value, doc, node, loss.to_owner, loss.last_ns);
       return;
     }
     auto wait = std::exchange(it->second.next_probe, std::min(2 * it->second.next_probe, std::chrono::milliseconds{1000}));

@@ -119,19 +119,20 @@ private:
   // Seals a payload as the next of its order domain's stream.
   std::string sealed_for(const std::string& channel, const std::string& payload);
   // Publications a Redis Cluster lost, per channel (io thread only): whom
-  // they were for, (document, node or ""), and when the last was lost. The
-  // channel is probed until someone hears it again; then the registry
-  // hears of the loss, and what it sends then arrives.
+  // they were for, (document, node or ""), whether they went to the
+  // document's owner (a node's channel), and when the last one lost was
+  // sealed. The channel is probed until someone hears it again; then the
+  // registry hears of the loss, and what it sends then arrives.
   struct loss {
     std::set<std::pair<std::string, std::string>> addressees;
-    std::int64_t first_ns = 0;
+    bool to_owner = false;
     std::int64_t last_ns = 0;
     std::chrono::milliseconds next_probe{k_first_probe};
   };
   static constexpr std::chrono::milliseconds k_first_probe{250};
   static constexpr std::chrono::seconds k_probe_limit{10};
   std::map<std::string, loss> lost_;
-  void publication_lost(const std::string& channel, const std::string& payload);
+  void publication_lost(const std::string& channel, const std::string& payload, std::int64_t sealed_ns);
   void probe(const std::string& channel);
   // This process's stream on the bus (see bus_seal): numbered where the
   // payloads are written, on the io thread, so the numbers follow the

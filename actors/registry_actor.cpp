@@ -369,8 +369,8 @@ registry_actor_api::behavior_type registry_actor(registry_self self, std::vector
         on_bus_back(self);
     },
     [=](repair_atom) { repair(self); },
-    [=](lost_atom, const std::string& doc, const std::string& node, std::int64_t at) {
-      on_lost(self, doc, node, at);
+    [=](lost_atom, const std::string& doc, const std::string& node, bool to_owner, std::int64_t at) {
+      on_lost(self, doc, node, to_owner, at);
     },
     [=](acl_atom, const std::string& id, std::int64_t user_id, const std::string& role, std::uint64_t version) {
       on_access_stored(self, id, user_id, role, version);

@@ -121,12 +121,14 @@ void on_bus_back(registry_self self) {
 // Either way they resume from what they were sent, and what is unanswered
 // goes again. Without this they would wait for the relay timeouts. What
 // joined or was made after the loss missed nothing and stays.
-void on_lost(registry_self self, const std::string& doc_id, const std::string& node, std::int64_t at) {
+void on_lost(registry_self self, const std::string& doc_id, const std::string& node, bool to_owner, std::int64_t at) {
   auto& st = self->state;
-  if (auto it = st.open.find(doc_id); it != st.open.end())
-    self->send(it->second.actor, lost_atom::value, node, at);
-  else if (auto p = st.proxies.find(doc_id); p != st.proxies.end() && !node.empty() && owner_of(st, doc_id) == node)
+  if (!to_owner) {
+    if (auto it = st.open.find(doc_id); it != st.open.end())
+      self->send(it->second.actor, lost_atom::value, node, at);
+  } else if (auto p = st.proxies.find(doc_id); p != st.proxies.end() && owner_of(st, doc_id) == node) {
     self->send(p->second, lost_atom::value, at);
+  }
 }
 
 void repair(registry_self self) {

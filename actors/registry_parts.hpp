@@ -48,6 +48,6 @@ void on_bus_back(registry_self self);
 void repair(registry_self self);
 /// Publications of this node about a document were lost (see lost_atom):
 /// the sessions that missed them re-attach.
-void on_lost(registry_self self, const std::string& doc_id, const std::string& node, std::int64_t at);
+void on_lost(registry_self self, const std::string& doc_id, const std::string& node, bool to_owner, std::int64_t at);
 
 } // namespace stet::registry_parts

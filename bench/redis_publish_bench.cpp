@@ -158,7 +158,7 @@ int main(int argc, char** argv) try {
         got->last_ns = now;
         got->count.fetch_add(envelopes.size(), std::memory_order_relaxed);
       },
-      [](stet::lost_atom, const std::string&, const std::string&, std::int64_t) {},
+      [](stet::lost_atom, const std::string&, const std::string&, bool, std::int64_t) {},
       [](stet::ring_atom, const std::vector<std::string>&) {},
       [](stet::redis_atom, bool) {},
     };

@@ -44,6 +44,14 @@ struct document_fixture : actor_fixture {
     return sink;
   }
 
+  /// The first steady_now_ns() past `t`: strictly after what came before.
+  static std::int64_t after_a_tick(std::int64_t t) {
+    auto now = steady_now_ns();
+    while (now <= t)
+      now = steady_now_ns();
+    return now;
+  }
+
   /// Joins a session of `node` (its frames go over the bus); returns its sink.
   std::shared_ptr<recording_sink> join_remote(const document_actor_api& doc, const std::string& node,
                                               const std::string& session) {
@@ -335,7 +343,8 @@ TEST_CASE_FIXTURE(document_fixture, "frames lost on the bus send the sessions th
   auto other = join_remote(doc, "n3", "other");
   join_answer();
   answer_commit(store);
-  auto lost_at = steady_now_ns();
+  auto lost_at = after_a_tick(steady_now_ns());
+  after_a_tick(lost_at);
   // Joined after the loss: it missed nothing, whichever node it is on.
   auto later = join_remote(doc, "n2", "later");
   join_answer();
@@ -348,7 +357,7 @@ TEST_CASE_FIXTURE(document_fixture, "frames lost on the bus send the sessions th
   // Broadcasts lost ("" for every node): every remote session still
   // here that joined before, no local one; the one told before was
   // forgotten then (its node joins it again).
-  self->send(doc, lost_atom::value, std::string{}, steady_now_ns());
+  self->send(doc, lost_atom::value, std::string{}, after_a_tick(steady_now_ns()));
   run();
   CHECK(other->errors() == std::vector<std::string>{"fenced"});
   CHECK(later->errors() == std::vector<std::string>{"fenced"});

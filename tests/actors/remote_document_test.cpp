@@ -292,7 +292,11 @@ TEST_CASE_FIXTURE(stand_in_fixture, "requests lost on the way to the owner have 
   run();
   CHECK(drops->moves.empty());
   self->monitor(stand_in);
-  self->send(stand_in, lost_atom::value, steady_now_ns());
+  auto made_by_now = steady_now_ns(); // the fixture made the stand-in before
+  auto later = steady_now_ns();
+  while (later <= made_by_now)
+    later = steady_now_ns();
+  self->send(stand_in, lost_atom::value, later);
   run();
   CHECK(drops->moves == std::vector<move>{{"d", k_unsynced}});
   bool stopped = false;
