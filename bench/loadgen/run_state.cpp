@@ -66,7 +66,8 @@ void pool::finish() {
   for (auto& io : ios)
     io->stop();
   for (auto& t : threads)
-    t.join();
+    if (t.joinable())
+      t.join();
 }
 
 } // namespace stet::loadgen

@@ -71,9 +71,17 @@ void mark(const char* what);
 /// `n` io_contexts, each on a thread of its own, until finish().
 struct pool {
   explicit pool(int n);
+  /// Finishes a run that ended early (a wait timed out): the threads are
+  /// stopped and joined, so the error is reported instead of aborting.
+  ~pool() {
+    finish();
+  }
+  pool(const pool&) = delete;
+  pool& operator=(const pool&) = delete;
   boost::asio::io_context& at(std::size_t i) {
     return *ios[i % ios.size()];
   }
+  /// Stops every io_context and joins its thread; again does nothing.
   void finish();
 
   std::vector<std::unique_ptr<boost::asio::io_context>> ios;
