@@ -136,10 +136,71 @@ export interface Conflict {
   restored?: string;
 }
 
+/** A message of a comment thread. */
+export interface CommentEntry {
+  /** The revision that added it. */
+  readonly rev: number;
+  /** The author's user id (0: anonymous). */
+  readonly userId: number;
+  /** The author's user name; null for an anonymous session. */
+  readonly user: string | null;
+  readonly text: string;
+  /** The server's hybrid clock stamp (ms << 16 | counter), exact, as a decimal string. */
+  readonly ts: string;
+  /** When, in ms since the epoch (`new Date(time)`). */
+  readonly time: number;
+}
+
+/** A comment thread on a range of the text. Records are replaced, never changed. */
+export interface CommentThread {
+  /** The revision that opened it. */
+  readonly id: number;
+  /** The range [start, end), code points of the document's `text`. */
+  readonly start: number;
+  readonly end: number;
+  /** Its text was deleted: start === end, where it was; it never anchors again. */
+  readonly detached: boolean;
+  readonly resolved: boolean;
+  /** The opening message, then the replies in order. */
+  readonly entries: readonly CommentEntry[];
+}
+
+/** A change to the threads, as a revision applied it. */
+export interface CommentAction {
+  kind: 'open' | 'reply' | 'resolve' | 'reopen' | 'delete';
+  thread: number;
+  rev: number;
+  userId: number;
+  user: string | null;
+  /** The message of `open` and `reply`; '' otherwise. */
+  text: string;
+}
+
+export interface CommentsEvent {
+  /** `StetDocument.comments`. */
+  threads: readonly CommentThread[];
+  /** The change that came; null when a snapshot replaced the threads or an edit moved them. */
+  action: CommentAction | null;
+}
+
+/** Why a comment request failed: the server's error code (or `http_<status>`, `detached`, `timeout`, `closed`). */
+export interface CommentError extends Error {
+  code: string;
+  /** The HTTP status, when the server answered. */
+  status?: number;
+}
+
+export interface AddCommentOptions {
+  /** How long to wait for the server to have every local edit (15000 ms). */
+  timeoutMs?: number;
+}
+
 export interface DocumentEvents {
   /** The join's snapshot arrived: `text` follows the server from here on. */
   synced: { rev: number };
   change: ChangeEvent;
+  /** The threads changed, or an edit moved their ranges (after its `change`). */
+  comments: CommentsEvent;
   presence: { participants: Participant[] };
   conflict: Conflict;
   error: StetError;
@@ -179,6 +240,26 @@ export declare class StetDocument extends Emitter<DocumentEvents> {
   readonly canUndo: boolean;
   readonly canRedo: boolean;
   setPresence(cursor: number, anchor?: number): void;
+  /**
+   * The comment threads in document order, ranges in code points of
+   * `text` (the server's ranges moved through this client's unacknowledged
+   * edits). The same array until something changes.
+   */
+  readonly comments: readonly CommentThread[];
+  /**
+   * Opens a thread on [start, end) of `text` through the REST API (the
+   * connection's url with http(s) and its token). Waits until the server has
+   * every local edit, moving the range with changes meanwhile, then sends
+   * it at `rev`. Resolves once the server has stored it; the thread itself
+   * comes as a `comments` event. Rejects with a RangeError for an empty or
+   * out-of-text range, and with a CommentError.
+   */
+  addComment(start: number, end: number, text: string, options?: AddCommentOptions): Promise<{ rev: number; thread: number }>;
+  replyToComment(thread: number, text: string): Promise<{ rev: number }>;
+  resolveComment(thread: number): Promise<{ rev: number }>;
+  reopenComment(thread: number): Promise<{ rev: number }>;
+  /** The thread's author or the document's owner may. */
+  deleteComment(thread: number): Promise<{ rev: number }>;
   /** Leaves the document; unsynced edits are given up. */
   close(): void;
 }
@@ -228,6 +309,18 @@ export declare function transformPosition(position: number, op: Op, insertBefore
 export declare function withRemovedText(text: string, op: Op): Op;
 export declare function diffOp(from: string, to: string): Op;
 
+export interface CommentRange {
+  start: number;
+  end: number;
+  detached: boolean;
+}
+/**
+ * The server's anchor rule: `range` after `op`. An insert at the start goes
+ * before it, at the end after it, strictly inside extends it; erasing all
+ * of it detaches it (start === end), for good.
+ */
+export declare function moveRange(range: CommentRange, op: Op): CommentRange;
+
 // -- code points and UTF-16 --
 
 export declare function cpLength(s: string): number;
@@ -235,3 +328,5 @@ export declare function cpOffset(s: string, utf16: number): number;
 export declare function cpSlice(s: string, start: number, count: number): string;
 export declare function utf16Offset(s: string, cp: number): number;
 export declare function utf16Advance(s: string, fromUtf16: number, cp: number): number;
+/** UTF-16 offsets of many code point positions, in one pass: position -> offset. */
+export declare function utf16Offsets(s: string, cps: Iterable<number>): Map<number, number>;

@@ -8,6 +8,8 @@ import { diffOp } from './diff.js';
 import { peerName } from './presence.js';
 import { cpLength } from './unicode.js';
 import { UndoHistory } from './undo.js';
+import { CommentThreads } from './comments.js';
+import { addComment, threadRequest } from './comments-api.js';
 
 // Refusals that resending the same edit cannot get past: the edit is
 // dropped and undone locally, and the application hears why.
@@ -34,6 +36,7 @@ export class StetDocument extends Emitter {
     this._timer = null; // a rejoin or resend waiting out a refusal
     this._delay = 0;
     this._history = new UndoHistory({ groupMs: undoGroupMs });
+    this._threads = new CommentThreads(); // the server's at `rev`
   }
 
   get hasUnsyncedChanges() {
@@ -48,6 +51,35 @@ export class StetDocument extends Emitter {
   /** The other participants, with cursors in code points (null until they move). */
   get participants() {
     return [...this._participants.values()];
+  }
+
+  // -- comments (comments.js, comments-api.js) --
+
+  /** The comment threads in document order, ranges in code points of `text`. */
+  get comments() {
+    return this._threads.view([this._inflight?.op, this._buffer?.op]);
+  }
+
+  /** Opens a thread on [start, end) of `text`; resolves with {rev, thread} once the server has it. */
+  addComment(start, end, text, options) {
+    return addComment(this, start, end, text, options);
+  }
+
+  replyToComment(thread, text) {
+    return threadRequest(this, thread, 'replies', text);
+  }
+
+  resolveComment(thread) {
+    return threadRequest(this, thread, 'resolve');
+  }
+
+  reopenComment(thread) {
+    return threadRequest(this, thread, 'reopen');
+  }
+
+  /** Deletes a thread (its author or the document's owner may). */
+  deleteComment(thread) {
+    return threadRequest(this, thread, 'delete');
   }
 
   // -- editing --
@@ -111,6 +143,7 @@ export class StetDocument extends Emitter {
     }
     this._history.record(op, origin);
     this.emit('change', { local: true, origin, op, ops: op.toWire(true), rev: this.rev });
+    this._commentsMoved();
     this._unsynced();
   }
 
@@ -198,7 +231,9 @@ export class StetDocument extends Emitter {
       const diff = diffOp(this._shadow, text);
       this.rev = rev;
       this._shadow = text;
+      this._threads.assign(s.comments);
       this._incoming(diff, 'merge');
+      this.emit('comments', { threads: this.comments, action: null });
     }
     this.synced = true;
     this._delay = 0;
@@ -226,6 +261,7 @@ export class StetDocument extends Emitter {
       return;
     }
     this._shadow = apply(this._shadow, this._inflight.op);
+    this._threads.move(this._inflight.op);
     this.rev = rev;
     this._inflight = null;
     this._delay = 0;
@@ -238,7 +274,12 @@ export class StetDocument extends Emitter {
     if (rev !== this.rev + 1) return this._join(); // a gap: resume from this.rev
     const op = Op.fromWire(a.ops);
     this._shadow = apply(this._shadow, op);
+    this._threads.move(op);
     this.rev = rev;
+    if (a.comment) {
+      const action = this._threads.apply(a.comment, rev, a.userId, a.ts);
+      this.emit('comments', { threads: this.comments, action });
+    }
     this._incoming(op);
   }
 
@@ -361,7 +402,13 @@ export class StetDocument extends Emitter {
     for (const p of this._participants.values()) movePeer(p, op);
     if (this._presence) movePeer(this._presence, op);
     this.emit('change', { local: false, origin: 'remote', op, ops: op.toWire(true), rev: this.rev });
+    this._commentsMoved();
     if (this._participants.size) this.emit('presence', { participants: this.participants });
+  }
+
+  // After a change of `text`: the threads' ranges moved with it.
+  _commentsMoved() {
+    if (this._threads.size) this.emit('comments', { threads: this.comments, action: null });
   }
 
   // The server names participants by user and client id; a client id

@@ -6,4 +6,5 @@ export { StetDocument } from './document.js';
 export { PALETTE, participantColor, peerName } from './presence.js';
 export { Op, apply, compose, invert, transform, transformPosition, withRemovedText } from './ot.js';
 export { diffOp } from './diff.js';
-export { cpLength, cpOffset, cpSlice, utf16Advance, utf16Offset } from './unicode.js';
+export { moveRange } from './comments.js';
+export { cpLength, cpOffset, cpSlice, utf16Advance, utf16Offset, utf16Offsets } from './unicode.js';

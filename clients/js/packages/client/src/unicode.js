@@ -45,3 +45,18 @@ export function cpSlice(s, start, count) {
   const rest = s.slice(a);
   return rest.slice(0, utf16Offset(rest, count));
 }
+
+/**
+ * UTF-16 offsets in `s` of code point positions `cps` (any order), in one
+ * pass over `s`: Map position -> offset.
+ */
+export function utf16Offsets(s, cps) {
+  const out = new Map();
+  let cp = 0, u = 0;
+  for (const p of [...new Set(cps)].sort((a, b) => a - b)) {
+    u = utf16Advance(s, u, p - cp);
+    cp = p;
+    out.set(p, u);
+  }
+  return out;
+}

@@ -1,5 +1,5 @@
 // The README's example and every declared member, checked by tsc (types.test.mjs).
-import { StetConnection, Op, transform, cpLength, participantColor, type Participant, type StetError, type WebSocketConstructor } from '@stet/client';
+import { StetConnection, Op, transform, cpLength, moveRange, participantColor, type CommentError, type CommentRange, type Participant, type StetError, type WebSocketConstructor } from '@stet/client';
 
 declare const WebSocket: WebSocketConstructor; // the ws package in Node, which ships no types
 
@@ -21,6 +21,13 @@ doc.edit(new Op().retain(2).erase(1));
 doc.setText('whole text');
 doc.setPresence(3, 1);
 if (doc.canUndo && doc.undo() && doc.canRedo) doc.redo();
+doc.on('comments', ({ threads, action }) => console.log(threads.length, action?.kind, action?.user));
+for (const t of doc.comments) console.log(t.id, doc.text.slice(t.start, t.end), t.detached, t.resolved, t.entries[0]?.time);
+doc.addComment(0, 4, 'why?', { timeoutMs: 5000 }).then(({ thread }) => doc.replyToComment(thread, 'because'))
+  .catch((e: CommentError) => console.log(e.code, e.status));
+void doc.resolveComment(1).then(({ rev }) => doc.reopenComment(rev)).then(() => doc.deleteComment(1));
+const moved: CommentRange = moveRange({ start: 1, end: 3, detached: false }, new Op().insert('x'));
+console.log(moved.start);
 const t = transform(new Op().insert('a'), new Op().erase(1), doc.policy);
 const n: number = t.later.inputLength() + doc.rev + doc.unsyncedChanges;
 console.log(n, doc.synced, connection.status === 'connected', connection.documents.get('notes') === doc);
