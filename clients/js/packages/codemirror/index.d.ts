@@ -1,7 +1,7 @@
 // Type declarations of @stet/codemirror (written by hand; src/ is plain ESM).
 import type { Annotation, ChangeSet, ChangeSpec, Extension, StateEffectType, StateField, Text } from '@codemirror/state';
-import type { DecorationSet } from '@codemirror/view';
-import type { Component, Op, StetDocument } from '@stet/client';
+import type { DecorationSet, EditorView } from '@codemirror/view';
+import type { CommentThread, Component, Op, StetDocument } from '@stet/client';
 
 export interface StetCollabOptions {
   /** CSS colours for participants (@stet/client's PALETTE). */
@@ -36,6 +36,31 @@ export interface RemoteCursor {
 /** Replaces the remote cursors shown by remoteCursorsField. */
 export declare const setRemoteCursors: StateEffectType<RemoteCursor[]>;
 export declare const remoteCursorsField: StateField<DecorationSet>;
+
+export interface StetCommentsOptions {
+  /** Which threads to highlight; default: unresolved ones whose text is still there. */
+  filter?: (thread: CommentThread) => boolean;
+}
+
+/**
+ * The extension highlighting `doc`'s comment threads (beside
+ * `stetCollab(doc)`): marks with class `cm-stet-comment` and the thread's
+ * id in `data-thread`, redrawn whenever `doc` emits `comments`.
+ */
+export declare function stetComments(doc: StetDocument, options?: StetCommentsOptions): Extension;
+/** Marks thread `id` (null: none) with `cm-stet-comment-active` in `view`. */
+export declare function setActiveComment(view: EditorView, id: number | null): void;
+
+export interface CommentMark {
+  id: number;
+  /** UTF-16 offsets in the view's document. */
+  from: number;
+  to: number;
+  active?: boolean;
+}
+/** Replaces the highlights shown by commentsField. */
+export declare const setComments: StateEffectType<CommentMark[]>;
+export declare const commentsField: StateField<DecorationSet>;
 
 /** The op of `changes` over `before`, the document they apply to. */
 export declare function opFromChangeSet(changes: ChangeSet, before: Text): Op;

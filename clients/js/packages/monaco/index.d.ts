@@ -1,6 +1,6 @@
 // Type declarations of @stet/monaco (written by hand; src/ is plain ESM).
 import type { editor as monacoEditor } from 'monaco-editor';
-import type { Op, StetDocument } from '@stet/client';
+import type { CommentThread, Op, StetDocument } from '@stet/client';
 
 export interface MonacoBindingOptions {
   /** CSS colours for participants (@stet/client's PALETTE). */
@@ -25,6 +25,32 @@ export declare class MonacoBinding {
   /** Stops following the document and removes the remote cursors. */
   destroy(): void;
 }
+
+export interface CommentHighlightsOptions {
+  /** Which threads to highlight; default: unresolved ones whose text is still there. */
+  filter?: (thread: CommentThread) => boolean;
+  /** Add the highlight CSS (commentStyles()) to the page once (true). */
+  injectStyles?: boolean;
+}
+
+/**
+ * Highlights `doc`'s comment threads in `editor` (bound to `doc` by a
+ * MonacoBinding): decorations with classes `stet-comment` and
+ * `stet-comment-<id>`, redrawn whenever `doc` emits `comments`.
+ */
+export declare class CommentHighlights {
+  constructor(doc: StetDocument, editor: monacoEditor.IStandaloneCodeEditor, options?: CommentHighlightsOptions);
+  readonly doc: StetDocument;
+  /** The thread marked `stet-comment-active`, or null. */
+  readonly active: number | null;
+  setActive(id: number | null): void;
+  /** Redraws from `doc.comments` now (it happens on its own after every change). */
+  render(): void;
+  dispose(): void;
+}
+
+/** The CSS for comment highlights (classes stet-comment, stet-comment-active). */
+export declare function commentStyles(): string;
 
 /** The CSS for remote cursors (classes stet-remote-cursor, -selection, -label, stet-color-N). */
 export declare function cursorStyles(palette?: readonly string[]): string;

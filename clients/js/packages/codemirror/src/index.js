@@ -8,6 +8,7 @@ import { changesFromOps, opFromChangeSet } from './convert.js';
 import { cursorTheme, remoteCursorsField, setRemoteCursors } from './cursors.js';
 
 export { changesFromOps, opFromChangeSet, remoteCursorsField, setRemoteCursors };
+export { commentsField, setActiveComment, setComments, stetComments } from './comments.js';
 
 /** Marks transactions that carry others' edits (they are not sent back). */
 export const remoteEdit = Annotation.define();

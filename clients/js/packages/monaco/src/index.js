@@ -5,8 +5,9 @@
 import { cpOffset, utf16Offset } from '@stet/client';
 import { monacoEditsFromOps, opFromMonacoChanges } from './convert.js';
 import { RemoteCursors, cursorStyles } from './cursors.js';
+import { CommentHighlights, commentStyles } from './comments.js';
 
-export { monacoEditsFromOps, opFromMonacoChanges, cursorStyles };
+export { monacoEditsFromOps, opFromMonacoChanges, cursorStyles, CommentHighlights, commentStyles };
 
 export class MonacoBinding {
   /**
