@@ -3,7 +3,8 @@
 // highlighting by the title's extension, and history as a diff.
 import * as monaco from 'monaco-editor/esm/vs/editor/editor.api.js';
 import 'monaco-editor/esm/vs/basic-languages/monaco.contribution.js';
-import { MonacoBinding } from '@stet/monaco';
+import { CommentHighlights, MonacoBinding } from '@stet/monaco';
+import { cpOffset, utf16Offset } from '@stet/client';
 import { startApp } from './shell.js';
 
 self.MonacoEnvironment = { getWorkerUrl: () => '/editor.worker.js' };
@@ -18,10 +19,25 @@ startApp({
     const model = monaco.editor.createModel(doc.text, languageOf(title));
     const editor = monaco.editor.create(element, { model, automaticLayout: true, readOnly, minimap: { enabled: false } });
     const binding = new MonacoBinding(doc, editor);
+    const highlights = new CommentHighlights(doc, editor);
+    const cp = (position) => cpOffset(doc.text, model.getOffsetAt(position));
     return {
       editor,
       text: () => model.getValue(),
+      selection() {
+        const s = editor.getSelection();
+        return s ? { start: cp(s.getStartPosition()), end: cp(s.getEndPosition()) } : { start: 0, end: 0 };
+      },
+      select(start, end) {
+        const a = model.getPositionAt(utf16Offset(doc.text, start)), b = model.getPositionAt(utf16Offset(doc.text, end));
+        editor.setSelection({ startLineNumber: a.lineNumber, startColumn: a.column, endLineNumber: b.lineNumber, endColumn: b.column });
+        editor.revealRangeInCenterIfOutsideViewport(editor.getSelection());
+        editor.focus();
+      },
+      setActiveComment: (id) => highlights.setActive(id),
+      onCursor: (fn) => editor.onDidChangeCursorPosition((e) => fn(cp(e.position))),
       destroy() {
+        highlights.dispose();
         binding.destroy();
         editor.dispose();
         model.dispose();

@@ -2,9 +2,11 @@
 // document list, creating and sharing documents, participants, history and
 // the connection (one @stet/client StetConnection per tab). Each page
 // brings its editor: startApp(editor) with
-//   mount(element, {doc, title, readOnly}) -> {text(), destroy(), editor}
+//   mount(element, {doc, title, readOnly, canComment}) -> {text(), destroy(), editor,
+//     selection(), select(start, end), setActiveComment(id), onCursor(fn)} (code points)
 //   showRevision(element, oldText, title, currentText) -> dispose()
 import { StetConnection, participantColor } from '@stet/client';
+import { mountComments } from './comments-panel.js';
 
 const $ = (sel) => document.querySelector(sel);
 let session = JSON.parse(localStorage.getItem('stet.session') || 'null');
@@ -135,6 +137,8 @@ async function renderDocument(id) {
     $('#view').innerHTML = `<div class="card"><h2>Cannot open this document</h2><p>${esc(err.message)}</p></div>`;
     return;
   }
+  // Commenters may comment, not edit: their editor is read-only too.
+  const canEdit = info.role === 'owner' || info.role === 'editor';
   $('#view').innerHTML = `
     <div class="editor-page">
       <div class="editor-main">
@@ -146,15 +150,17 @@ async function renderDocument(id) {
       </div>
       <aside>
         <h3>Participants</h3><div id="peers"></div>
+        <h3>Comments</h3><div id="comment-panel"></div>
         <h3>Share</h3>
         <form id="share"><input name="user" placeholder="username" required>
-          <select name="role"><option>editor</option><option>viewer</option></select><button>Share</button></form>
-        <h3>Versions <button id="version-save" title="Name the current revision"${info.role === 'viewer' ? ' hidden' : ''}>＋</button></h3><ul class="history" id="versions"></ul>
+          <select name="role"><option>editor</option><option>commenter</option><option>viewer</option></select><button>Share</button></form>
+        <h3>Versions <button id="version-save" title="Name the current revision"${canEdit ? '' : ' hidden'}>＋</button></h3><ul class="history" id="versions"></ul>
         <h3>History <button id="history-refresh" title="Reload the history">↻</button></h3><ul class="history" id="history"></ul>
       </aside>
     </div>`;
   const doc = ensureConnection().open(id);
-  const view = editorKind.mount($('#editor'), { doc, title: info.title || '', readOnly: info.role === 'viewer' });
+  const view = editorKind.mount($('#editor'), { doc, title: info.title || '', readOnly: !canEdit, canComment: info.role === 'commenter' });
+  const comments = mountComments($('#comment-panel'), { doc, view, role: info.role, user: session.user.username, toast });
   const showState = () => {
     $('#rev').textContent = `rev ${doc.rev}`;
     $('#pending').textContent = doc.hasUnsyncedChanges ? `${doc.unsyncedChanges} unsynced` : doc.synced ? 'saved' : 'joining';
@@ -177,7 +183,6 @@ async function renderDocument(id) {
       toast(`Shared with ${f.get('user')} as ${f.get('role')}`);
     } catch (err) { toast(err.message); }
   });
-  const canEdit = info.role !== 'viewer';
   const history = () => loadHistory(id, info.title || '', view, canEdit);
   history();
   $('#history-refresh').onclick = history;
@@ -193,7 +198,7 @@ async function renderDocument(id) {
     } catch (err) { toast(err.message); }
   };
   showState();
-  current = { doc, view };
+  current = { doc, view, comments };
   window.stetDocument = doc;
   window.stetEditor = view.editor;
   window.stetView = view;
@@ -247,6 +252,7 @@ function showOld(caption, text, title, view, onRestore) {
 }
 
 function closeDocument() {
+  current.comments.destroy();
   current.view.destroy();
   current.doc.close();
   current = null;
