@@ -5,6 +5,7 @@
 // document.
 import { Emitter } from './emitter.js';
 import { StetDocument } from './document.js';
+import { ConnectionStore } from './persistence.js';
 
 const OPEN = 1; // WebSocket.OPEN, which polyfills do not all put on instances
 
@@ -23,7 +24,7 @@ export class StetConnection extends Emitter {
    */
   constructor(options) {
     super();
-    const { url, token = null, clientId, WebSocketPolyfill, minDelay = 1000, maxDelay = 30000, connect = true } =
+    const { url, token = null, clientId, WebSocketPolyfill, minDelay = 1000, maxDelay = 30000, connect = true, persistence } =
       options || {};
     if (!url) throw new TypeError('StetConnection needs a url');
     this.url = url;
@@ -49,6 +50,9 @@ export class StetConnection extends Emitter {
     // client id (a reload with a stored id) never sends a number the server
     // already holds and sees its edits taken for resends.
     this._seq = Date.now();
+    // Unacked edits kept in storage (persistence.js): the client id is the
+    // stored one, known before the first hello.
+    this._persistence = persistence ? new ConnectionStore(this, persistence) : null;
     // In a microtask, so that listeners added right after the constructor
     // hear the first status too.
     if (connect) {
@@ -103,6 +107,7 @@ export class StetConnection extends Emitter {
     if (doc) return doc;
     doc = new StetDocument(this, docId, options);
     this.documents.set(docId, doc);
+    this._persistence?.attach(doc); // joins once its stored edits are back
     if (this.isConnected) doc._join();
     return doc;
   }
@@ -151,6 +156,7 @@ export class StetConnection extends Emitter {
     this._helloRetry = null;
     let token;
     try {
+      await this._persistence?.ready;
       token = typeof this.token === 'function' ? await this.token() : this.token;
     } catch (err) {
       this.emit('error', { code: 'token_unavailable', message: String(err?.message || err) });
@@ -212,6 +218,13 @@ export class StetConnection extends Emitter {
     this._attempt = 0;
     this.shownId = w.clientId || this.clientId;
     this.username = w.username || '';
+    const stored = this._persistence?.user;
+    if (stored !== undefined && stored !== this.username) {
+      // Stored edits are resent as their user's: under another, the server
+      // would take them for new ones.
+      this.emit('error', { code: 'wrong_user', message: `signed in as "${this.username}" but persistence is for "${stored}"` });
+      return this.disconnect();
+    }
     this._setStatus('connected');
     for (const doc of this.documents.values()) doc._join();
   }

@@ -185,7 +185,7 @@ export class StetDocument extends Emitter {
   // -- from the connection --
 
   _join({ full = false } = {}) {
-    if (this.closed) return;
+    if (this.closed || this._restoring) return; // persistence.js joins once the record is read
     clearTimeout(this._timer);
     this._timer = null;
     this.synced = false;
@@ -329,6 +329,8 @@ export class StetDocument extends Emitter {
 
   _sendInflight() {
     const { op, seq } = this._inflight;
+    // With persistence, stored before sent (persistence.js).
+    if (this._recorder && !this._recorder.holds(seq)) return this._recorder.sendWhenStored();
     if (this.synced)
       this.connection._send({ edit: { docId: this.id, baseRev: this.rev, clientSeq: seq, clientTs: Date.now(), ops: op.toWire() } });
   }

@@ -3,6 +3,8 @@
 export { StetConnection } from './connection.js';
 export { Emitter } from './emitter.js';
 export { StetDocument } from './document.js';
+export { IndexedDbStorage, MemoryStorage } from './persistence.js';
+export { TabConnection, TabDocument } from './tabs.js';
 export { PALETTE, participantColor, peerName } from './presence.js';
 export { Op, apply, compose, invert, transform, transformPosition, withRemovedText } from './ot.js';
 export { diffOp } from './diff.js';
