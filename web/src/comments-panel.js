@@ -5,7 +5,7 @@
 // resolved ones fold to one line. Plain DOM, updated in place (a reply
 // being typed survives others' changes); every text from the server goes
 // in as textContent.
-import { cpSlice } from '@stet/client';
+import { utf16Offsets } from '@stet/client';
 
 const QUOTE_MAX = 160; // characters of the commented text shown
 
@@ -22,9 +22,10 @@ function when(ms) {
   return d.toDateString() === new Date().toDateString() ? d.toLocaleTimeString() : d.toLocaleString();
 }
 
-function quoteOf(doc, t) {
+// `at`: UTF-16 offsets of the threads' positions in `text`.
+function quoteOf(text, at, t) {
   if (t.detached) return 'its text was deleted';
-  const q = cpSlice(doc.text, t.start, t.end - t.start);
+  const q = text.slice(at.get(t.start), at.get(t.end));
   return q.length > QUOTE_MAX ? `${q.slice(0, QUOTE_MAX)}…` : q;
 }
 
@@ -133,9 +134,9 @@ export function mountComments(root, { doc, view, role, user, toast }) {
     return { li, parts, thread: null };
   }
 
-  function update(node, t) {
+  function update(node, t, text, at) {
     const { li, parts } = node;
-    const q = quoteOf(doc, t);
+    const q = quoteOf(text, at, t);
     if (parts.quote.textContent !== q) parts.quote.textContent = q;
     li.classList.toggle('detached', t.detached);
     li.classList.toggle('resolved', t.resolved);
@@ -157,11 +158,13 @@ export function mountComments(root, { doc, view, role, user, toast }) {
 
   function render() {
     const threads = doc.comments;
+    const text = doc.text;
+    const at = utf16Offsets(text, threads.flatMap((t) => [t.start, t.end]));
     const seen = new Set();
     threads.forEach((t, i) => {
       let node = nodes.get(t.id);
       if (!node) nodes.set(t.id, (node = create(t)));
-      update(node, t);
+      update(node, t, text, at);
       seen.add(t.id);
       // Moved only when out of place: moving a node takes the focus from a reply being typed.
       if (list.children[i] !== node.li) list.insertBefore(node.li, list.children[i] || null);
