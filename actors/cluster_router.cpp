@@ -3,6 +3,7 @@
 #include "actors/remote_sink.hpp"
 #include "metrics/log.hpp"
 #include "metrics/metrics.hpp"
+#include "proto/comment_codec.hpp"
 
 #include <caf/system_messages.hpp>
 
@@ -102,6 +103,13 @@ void on_envelope(cluster_router_self self, wire::BusEnvelope& env) {
                      e.client_ts(), from, {}};
     req.chained = e.has_prev_seq();
     req.prev_seq = e.prev_seq();
+    if (e.has_comment()) {
+      auto comment = wire::to_comment(e.comment());
+      if (!comment)
+        return refuse(self, from, doc_id, e.session_id(), comment.error(), e.client_seq());
+      req.comment = std::move(*comment);
+    }
+    req.traceparent = e.traceparent();
     self->send(st.registry, edit_atom::value, doc_id, std::move(req));
   } else if (env.has_presence()) {
     auto& p = env.presence();

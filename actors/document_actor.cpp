@@ -4,6 +4,7 @@
 #include "actors/remote_sink.hpp"
 #include "metrics/log.hpp"
 #include "metrics/metrics.hpp"
+#include "proto/comment_codec.hpp"
 
 #include <caf/event_based_actor.hpp>
 #include <caf/system_messages.hpp>
@@ -89,7 +90,9 @@ void maybe_snapshot(document_self self, bool force) {
     return;
   st.snapshot_in_flight = true;
   auto prune = rev > st.config.log_tail ? rev - st.config.log_tail : 0;
-  storage::snapshot_row snap{st.doc->id(), st.doc->text_at(rev), rev, prune};
+  // The durable threads are those of the committed revision (see on_committed).
+  storage::snapshot_row snap{st.doc->id(), st.doc->text_at(rev), rev, prune,
+                             wire::encode_threads(st.doc->durable_comments().threads())};
   self->request(st.store, k_store_timeout, snapshot_atom::value, std::move(snap))
     .then(
       [=](caf::ok_atom) {
@@ -221,6 +224,21 @@ void flush(document_self self) {
     send_write(self);
 }
 
+// Whether the session may make this change to the comment threads: any
+// commenter may open, reply, resolve and reopen; deleting a thread is for
+// its author or the document's owner.
+std::optional<error> check_comment(const comment_action& a, const subscriber& author, const document& doc) {
+  if (!auth::can_comment(author.role))
+    return make_error(errc::forbidden, "you may not comment on document " + doc.id());
+  if (a.kind != comment_kind::remove || author.role == auth::role::owner)
+    return std::nullopt;
+  auto* t = doc.comments().find(a.thread);
+  if (t && !(author.user_id != 0 && t->entries.front().user_id == author.user_id))
+    return make_error(errc::forbidden, "only its author or the document's owner may delete comment thread "
+                                         + std::to_string(a.thread));
+  return std::nullopt;
+}
+
 void on_edit(document_self self, edit_request& req) {
   auto& st = self->state;
   auto& doc = *st.doc;
@@ -262,8 +280,15 @@ void on_edit(document_self self, edit_request& req) {
   // The author is who joined, not whoever the sender says.
   req.client_id = author->client_id;
   req.user_id = author->user_id;
-  if (!auth::can_edit(author->role))
-    return reject(make_error(errc::forbidden, "you may view but not edit document " + doc.id()));
+  if (req.comment) {
+    if (auto err = check_comment(*req.comment, *author, doc))
+      return reject(*err);
+    req.comment->user = author->username;
+  } else if (!auth::can_edit(author->role)) {
+    return reject(make_error(errc::forbidden, author->role == auth::role::commenter
+                                                ? "you may comment on but not edit document " + doc.id()
+                                                : "you may view but not edit document " + doc.id()));
+  }
   // Moving: the edit stays unanswered with the session's node, which sends
   // it again to the new owner once it re-attached the session.
   if (st.moving)
@@ -295,7 +320,8 @@ void on_edit(document_self self, edit_request& req) {
     n.ts = e.ts;
     n.applied = std::make_shared<wire::encoded_message>(applied_message(doc, e));
     n.conflicts = std::move(outcome->conflicts);
-    row = storage::op_row{doc.id(), e.rev, wire::encode_stored(e.op), e.client_id, e.client_seq, e.ts,
+    row = storage::op_row{doc.id(), e.rev, wire::encode_stored(e.op, e.comment ? &*e.comment : nullptr),
+                          e.client_id, e.client_seq, e.ts,
                           author->user_id, st.epoch};
   }
   st.commits.stage(std::move(row), std::move(n));
@@ -382,7 +408,10 @@ document_actor_api::behavior_type document_actor(document_self self, std::shared
         return to_caf(make_error(errc::rev_too_old, "revision " + std::to_string(rev)
                                                       + " was compacted; history reaches back to rev "
                                                       + std::to_string(s.doc->oldest_base())));
-      return document_view{s.doc->id(), s.title, s.doc->text_at(rev), rev, std::string{to_string(s.doc->policy())}};
+      document_view v{s.doc->id(), s.title, s.doc->text_at(rev), rev, std::string{to_string(s.doc->policy())}};
+      if (rev == committed)
+        v.comments = s.doc->durable_comments().threads();
+      return v;
     },
     [=](acl_atom, std::int64_t user_id, const std::string& role, std::uint64_t version) {
       hear_grant(self, user_id, role, version);

@@ -2,6 +2,7 @@
 
 #include "metrics/log.hpp"
 #include "metrics/metrics.hpp"
+#include "proto/comment_codec.hpp"
 
 namespace stet {
 
@@ -28,6 +29,8 @@ wire::ServerMessage applied_message(const document& doc, const history_entry& e)
     a->set_user_id(e.user_id);
   a->set_ts(e.ts);
   a->set_client_seq(e.client_seq);
+  if (e.comment)
+    wire::to_wire(*e.comment, a->mutable_comment());
   return m;
 }
 
@@ -47,6 +50,10 @@ void fanout::welcome(const join_request& req, const document& doc, std::uint64_t
     // once their write commits.
     snap->set_rev(committed_rev);
     snap->set_text(doc.text_at(committed_rev));
+    // The threads of the committed revision: the document marks every
+    // committed revision durable before anyone hears of it.
+    for (auto& [id, t] : doc.durable_comments().threads())
+      wire::to_wire(t, snap->add_comments());
     req.sink->send(m);
     return;
   }

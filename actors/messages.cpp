@@ -1,6 +1,7 @@
 #include "actors/messages.hpp"
 
 #include "proto/codec.hpp"
+#include "proto/comment_codec.hpp"
 
 #include <caf/make_message.hpp>
 #include <caf/message.hpp>
@@ -17,13 +18,19 @@ result<document> restore(const loaded_document& stored, document_limits limits) 
   auto& row = stored.row;
   stored_document decoded{row.id, parse_conflict_policy(row.policy).value_or(conflict_policy::lww), row.content,
                           row.snapshot_rev, row.last_ts, {}, {}};
+  auto threads = wire::decode_threads(row.comments);
+  if (!threads)
+    return make_error(errc::internal, "document " + row.id + " cannot be opened: its stored comments are damaged",
+                      threads.error().message);
+  decoded.comments = std::move(*threads);
   decoded.log.reserve(stored.ops.size());
   for (auto& r : stored.ops) {
-    auto op = wire::decode_stored(r.ops);
+    std::optional<comment_action> comment;
+    auto op = wire::decode_stored(r.ops, &comment);
     if (!op)
       return make_error(errc::internal, "document " + row.id + " cannot be opened: its stored history is damaged",
                         "rev " + std::to_string(r.rev) + ": " + op.error().message);
-    decoded.log.push_back({r.rev, std::move(*op), r.client_id, r.author_id, r.client_seq, r.ts, 0});
+    decoded.log.push_back({r.rev, std::move(*op), r.client_id, r.author_id, r.client_seq, r.ts, 0, std::move(comment)});
   }
   for (auto& c : stored.clients)
     decoded.clients.push_back({c.client_id, c.client_seq, c.rev});

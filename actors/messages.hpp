@@ -23,6 +23,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -165,6 +166,9 @@ struct edit_request : edit {
   /// none since the join); `chained` when the sender says (see RemoteEdit).
   std::uint64_t prev_seq = 0;
   bool chained = false;
+  /// W3C trace context of the span that handed the edit on (its receive
+  /// span on the session's node), or empty: the edit is not traced.
+  std::string traceparent{};
 
   /// The edit's name in logs on every node: its deduplication key.
   std::string id() const {
@@ -186,6 +190,9 @@ struct document_view {
   std::string text;
   std::uint64_t rev = 0;
   std::string policy;
+  /// The comment threads at `rev` (kept only for the committed revision: an
+  /// older `rev` shows none).
+  std::map<std::uint64_t, comment_thread> comments{};
 };
 
 /// A document as stored: snapshot row, op log tail and client sequence numbers.

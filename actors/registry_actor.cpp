@@ -209,7 +209,10 @@ void view_from_storage(registry_self self, const std::string& id, std::uint64_t 
         }
         if (replica)
           metrics::get().replica_read("replica");
-        rp.deliver(document_view{id, loaded.row.title, d->text_at(at), at, std::string{to_string(d->policy())}});
+        document_view v{id, loaded.row.title, d->text_at(at), at, std::string{to_string(d->policy())}};
+        if (at == d->rev())
+          v.comments = d->comments().threads();
+        rp.deliver(std::move(v));
       },
       [=](caf::error& err) mutable {
         if (replica)

@@ -2,6 +2,7 @@
 
 #include "metrics/log.hpp"
 #include "metrics/metrics.hpp"
+#include "proto/comment_codec.hpp"
 
 #include <caf/event_based_actor.hpp>
 #include <caf/system_messages.hpp>
@@ -341,6 +342,10 @@ remote_document_api::behavior_type remote_document(remote_document_self self, st
       if (req.chained)
         e->set_prev_seq(req.prev_seq);
       wire::to_wire(req.op, e->mutable_ops(), false);
+      if (req.comment)
+        wire::to_wire(*req.comment, e->mutable_comment());
+      if (!req.traceparent.empty())
+        e->set_traceparent(req.traceparent);
       if (log::enabled(log::level::debug))
         log::debug("edit forwarded", {{"doc", self->state.doc_id},
                                       {"edit", req.id()},

@@ -49,6 +49,7 @@ void access_tracker::reread(document_access read) {
 std::string_view to_string(role r) {
   switch (r) {
     case role::viewer: return "viewer";
+    case role::commenter: return "commenter";
     case role::editor: return "editor";
     case role::owner: return "owner";
     case role::none: break;
@@ -61,6 +62,8 @@ role parse_grant(std::string_view name) {
     return role::viewer;
   if (name == "editor")
     return role::editor;
+  if (name == "commenter")
+    return role::commenter;
   return role::none;
 }
 

@@ -9,13 +9,13 @@
 
 namespace stet::auth {
 
-enum class role { none, viewer, editor, owner };
+enum class role { none, viewer, commenter, editor, owner };
 
 struct document_access {
   /// 0: created by an anonymous session; such documents are open to all.
   std::int64_t owner_id = 0;
   bool is_public = false;
-  /// user id -> viewer | editor
+  /// user id -> viewer | commenter | editor
   std::map<std::int64_t, role> grants;
   /// The stored access list's version `grants` was read at.
   std::uint64_t version = 0;
@@ -58,11 +58,15 @@ inline bool can_view(role r) {
 inline bool can_edit(role r) {
   return r == role::editor || r == role::owner;
 }
+/// Commenters may comment on a document they may not edit.
+inline bool can_comment(role r) {
+  return r == role::commenter || can_edit(r);
+}
 
 std::string_view to_string(role r);
-/// "viewer" | "editor"; anything else is role::none.
+/// "viewer" | "commenter" | "editor"; anything else is role::none.
 role parse_grant(std::string_view name);
-/// "owner" | "editor" | "viewer" (what a token's scope may grant).
+/// "owner" | "editor" | "commenter" | "viewer" (what a token's scope may grant).
 role parse_role(std::string_view name);
 
 } // namespace stet::auth

@@ -151,7 +151,7 @@ result<document_scope> document_scope::parse(std::string_view text) {
   for (auto& [pattern, value] : docs.items()) {
     role r = value.is_string() ? parse_role(value.get<std::string>()) : role::none;
     if (r == role::none)
-      return make_error(errc::invalid_argument, "stet.docs[\"" + pattern + "\"] must be owner, editor or viewer");
+      return make_error(errc::invalid_argument, "stet.docs[\"" + pattern + "\"] must be owner, editor, commenter or viewer");
     bool prefix = !pattern.empty() && pattern.back() == '*';
     auto stem = prefix ? pattern.substr(0, pattern.size() - 1) : pattern;
     if (!(prefix && stem.empty()) && !valid_doc_id(stem))

@@ -28,7 +28,18 @@ std::size_t footprint(const history_entry& e) {
     n += heap_block(parts.capacity() * sizeof(component));
   for (auto& c : parts)
     n += heap_of(c.text);
+  if (e.comment)
+    n += heap_of(e.comment->text) + heap_of(e.comment->user);
   return n;
+}
+
+// Applies a history entry to a set of threads: the entry's comment change,
+// or its edit of the text.
+void replay(comment_threads& threads, const history_entry& e) {
+  if (e.comment)
+    threads.apply(*e.comment, e.rev, e.user_id, e.ts);
+  else
+    threads.move(e.op);
 }
 
 error damaged(const std::string& id, std::string why) {
@@ -53,6 +64,7 @@ document::document(std::string id, conflict_policy policy, document_limits limit
 
 result<document> document::restore(stored_document stored, document_limits limits) {
   document d{stored.id, stored.policy, limits, stored.snapshot, stored.snapshot_rev, stored.last_ts};
+  d.comments_.assign(std::move(stored.comments));
   // Entries at or before the snapshot only feed the history; their lengths
   // follow backwards from the snapshot's.
   std::vector<history_entry> before;
@@ -68,6 +80,7 @@ result<document> document::restore(stored_document stored, document_limits limit
     if (auto st = apply(d.text_, e.op); !st)
       return damaged(stored.id, "op log does not replay at rev " + std::to_string(e.rev) + ": " + st.error().message);
     d.rev_ = e.rev;
+    replay(d.comments_, e);
     d.clock_ = hybrid_clock{std::max(d.clock_.last(), e.ts)};
     if (!e.client_id.empty())
       d.remember_client(client_key(e.user_id, e.client_id), e.client_seq, e.rev);
@@ -88,6 +101,8 @@ result<document> document::restore(stored_document stored, document_limits limit
     d.remember_client(c.key, c.client_seq, c.rev);
   // Everything loaded is committed. Ages are judged at the next commit:
   // a document loaded to show an old revision keeps all it can.
+  d.durable_rev_ = d.rev_;
+  d.durable_comments_ = d.comments_;
   d.mark_durable(d.rev_, 0);
   return d;
 }
@@ -114,6 +129,11 @@ std::string document::text_at(std::uint64_t rev) const {
 }
 
 void document::mark_durable(std::uint64_t rev, std::uint64_t now_ms) {
+  // The durable threads follow the revisions as they become durable (the
+  // history holds every revision after durable_rev_).
+  for (auto r = durable_rev_ + 1; r <= std::min(rev, rev_); ++r)
+    if (auto* e = entry(r))
+      replay(durable_comments_, *e);
   durable_rev_ = std::max(durable_rev_, std::min(rev, rev_));
   auto expired = [&](const history_entry& e) {
     return history_.size() > limits_.history_min
@@ -195,6 +215,8 @@ result<edit_outcome> document::submit(const edit& req, std::uint64_t now_ms) {
                                             + " code points but the document had "
                                             + std::to_string(base_length) + " at rev "
                                             + std::to_string(req.base_rev));
+  if (req.comment)
+    return submit_comment(req, key, now_ms);
   edit_outcome out;
   auto op = req.op;
   std::vector<dropped_change> dropped;
@@ -215,12 +237,48 @@ result<edit_outcome> document::submit(const edit& req, std::uint64_t now_ms) {
     return make_error(errc::document_too_large, "the edit would grow the document past its limit of "
                                                   + std::to_string(limits_.max_bytes) + " bytes");
   }
+  comments_.move(op);
   ++rev_;
   history_.push_back(
     {rev_, std::move(op), req.client_id, req.user_id, req.client_seq, clock_.stamp(now_ms), length_before});
   history_bytes_ += footprint(history_.back());
   if (!req.client_id.empty())
     remember_client(key, req.client_seq, rev_);
+  out.rev = rev_;
+  return out;
+}
+
+result<edit_outcome> document::submit_comment(const edit& req, const std::string& key, std::uint64_t now_ms) {
+  if (!req.op.is_noop())
+    return make_error(errc::invalid_argument, "an edit changes the text (ops) or a comment, not both");
+  auto action = *req.comment;
+  if (action.kind == comment_kind::open) {
+    // Anchored where the client saw the text: moved past everything since.
+    comment_thread range{0, action.start, action.end};
+    auto base_length = req.base_rev == rev_ ? text_.size() : entry(req.base_rev + 1)->length_before;
+    if (range.start >= range.end || range.end > base_length)
+      return make_error(errc::invalid_argument, "a comment's range must be start < end <= "
+                                                  + std::to_string(base_length) + " (code points of the text at "
+                                                  + "baseRev " + std::to_string(req.base_rev) + ")");
+    for (auto r = req.base_rev + 1; r <= rev_; ++r)
+      move_thread(range, entry(r)->op);
+    if (range.detached)
+      return make_error(errc::invalid_argument, "the commented text was deleted meanwhile");
+    action.start = range.start;
+    action.end = range.end;
+  }
+  if (auto st = comments_.check(action, text_.size()); !st)
+    return st.error();
+  ++rev_;
+  if (action.kind == comment_kind::open)
+    action.thread = rev_;
+  auto ts = clock_.stamp(now_ms);
+  comments_.apply(action, rev_, req.user_id, ts);
+  history_.push_back({rev_, operation{}, req.client_id, req.user_id, req.client_seq, ts, text_.size(), std::move(action)});
+  history_bytes_ += footprint(history_.back());
+  if (!req.client_id.empty())
+    remember_client(key, req.client_seq, rev_);
+  edit_outcome out;
   out.rev = rev_;
   return out;
 }

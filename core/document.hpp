@@ -4,6 +4,7 @@
 // handles commits, acks and fan-out.
 #pragma once
 
+#include "core/comments.hpp"
 #include "core/error.hpp"
 #include "core/hybrid_clock.hpp"
 #include "core/text_buffer.hpp"
@@ -11,6 +12,8 @@
 
 #include <cstdint>
 #include <deque>
+#include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -58,6 +61,9 @@ struct edit {
   std::uint64_t client_seq = 0;
   std::uint64_t base_rev = 0;
   operation op;
+  /// A change to the comment threads instead of the text (`op` is then
+  /// empty); its range is of the text at `base_rev`.
+  std::optional<comment_action> comment{};
 };
 
 /// An edit as serialised: the operation as applied (removed text included).
@@ -69,6 +75,8 @@ struct history_entry {
   std::uint64_t client_seq = 0;
   std::uint64_t ts = 0;
   std::size_t length_before = 0; // code points
+  /// The comment change it made, as applied (its thread and range filled in).
+  std::optional<comment_action> comment{};
 };
 
 /// The earlier edit whose change a later one undid (policy lww).
@@ -108,6 +116,8 @@ struct stored_document {
   std::uint64_t last_ts = 0;
   std::vector<history_entry> log;
   std::vector<client_record> clients;
+  /// The comment threads at `snapshot_rev`.
+  std::map<std::uint64_t, comment_thread> comments{};
 };
 
 class document {
@@ -153,13 +163,26 @@ public:
   std::size_t clients_remembered() const noexcept {
     return clients_.size();
   }
+  /// The comment threads at rev().
+  const comment_threads& comments() const noexcept {
+    return comments_;
+  }
+  /// The comment threads at the newest revision marked durable (what a
+  /// snapshot of that revision stores with its text).
+  const comment_threads& durable_comments() const noexcept {
+    return durable_comments_;
+  }
+  std::uint64_t durable_rev() const noexcept {
+    return durable_rev_;
+  }
 
   // -- modifiers --
 
   /// Orders one edit: deduplicates by (user_id, client_id, client_seq), checks it fits
   /// the document at its base revision, transforms it against every later
   /// revision under the policy, applies it and assigns the next revision.
-  /// On error nothing changed. Errors: invalid_argument, bad_rev,
+  /// A comment edit changes the threads instead (see comment_action). On
+  /// error nothing changed. Errors: invalid_argument, bad_rev, unknown_document,
   /// rev_too_old, out_of_range, document_too_large.
   result<edit_outcome> submit(const edit& e, std::uint64_t now_ms);
 
@@ -181,6 +204,7 @@ public:
 
 private:
   void forget_oldest_clients();
+  result<edit_outcome> submit_comment(const edit& req, const std::string& key, std::uint64_t now_ms);
 
   struct client_state {
     std::uint64_t seq = 0;
@@ -198,6 +222,8 @@ private:
   std::size_t history_bytes_ = 0;
   std::uint64_t durable_rev_;
   std::unordered_map<std::string, client_state> clients_;
+  comment_threads comments_;
+  comment_threads durable_comments_;
 };
 
 } // namespace stet

@@ -206,6 +206,8 @@ void route_document(const call_ptr& c, std::string_view path) {
     if (ec != std::errc{} || end != n.data() + n.size() || version <= 0)
       return c->fail(errc::invalid_argument, "a version is named by its id, a positive whole number");
     return verb == http::verb::get ? get_version(c, id, version) : delete_version(c, id, version);
+  } else if (rest == "comments" || rest.starts_with("comments/")) {
+    return route_comments(c, id, rest);
   } else if (rest == "restore" && verb == http::verb::post) {
     return post_restore(c, id);
   } else if (rest == "text" && (verb == http::verb::put || verb == http::verb::get)) {
@@ -219,7 +221,7 @@ void route_document(const call_ptr& c, std::string_view path) {
     if (!user)
       return;
     if (auth::parse_grant(*role) == auth::role::none)
-      return c->fail(errc::invalid_argument, "role must be \"viewer\" or \"editor\"");
+      return c->fail(errc::invalid_argument, "role must be \"viewer\", \"commenter\" or \"editor\"");
     return share(c, id, *user, *role);
   } else if (rest.starts_with("share/") && verb == http::verb::delete_) {
     auto user = http_util::percent_decode(rest.substr(6));

@@ -193,6 +193,14 @@ inline std::optional<std::string> scoped_role(const call_ptr& c, const std::stri
 void post_edits(const call_ptr& c, const std::string& id);
 void put_text(const call_ptr& c, const std::string& id);
 void get_text(const call_ptr& c, const std::string& id);
+/// A change to the comment threads, applied through the document's owner
+/// as a REST edit is (commenters, editors and owners; deletes: see
+/// comment_threads); answers {rev} and, for "open", {thread}.
+void comment_as_caller(const call_ptr& c, const std::string& id, const std::string& scoped, comment_action a,
+                       std::optional<std::uint64_t> base_rev);
+/// /api/documents/{id}/comments...: `rest` is the path from "comments"
+/// (gateway/comments_api.cpp).
+void route_comments(const call_ptr& c, const std::string& id, std::string_view rest);
 /// POST /api/documents/{id}/restore: the text of a revision or a named
 /// version, applied as a new edit (history is never rewritten).
 void post_restore(const call_ptr& c, const std::string& id);

@@ -50,6 +50,9 @@ struct edit_plan {
   /// current text when there is none) to this one.
   std::optional<std::string> text{};
   std::optional<std::uint64_t> base_rev{};
+  /// POST .../comments...: this change to the comment threads (at base_rev,
+  /// or the current revision when there is none).
+  std::optional<comment_action> comment{};
 };
 
 struct editor_state {
@@ -79,6 +82,8 @@ void finish(editor* self, const std::optional<error>& err, std::uint64_t rev = 0
     st.call->fail(*err);
   } else {
     json out{{"rev", rev}};
+    if (st.plan.comment && st.plan.comment->kind == comment_kind::open)
+      out["thread"] = rev;
     if (!st.conflict.is_null())
       out["conflict"] = st.conflict;
     st.call->respond(http::status::ok, out);
@@ -89,13 +94,13 @@ void finish(editor* self, const std::optional<error>& err, std::uint64_t rev = 0
 void send_edit(editor* self, std::string_view base_text, std::uint64_t base_rev) {
   auto& st = self->state;
   auto& plan = st.plan;
-  operation op = plan.ops ? *plan.ops : diff_texts(base_text, *plan.text);
+  operation op = plan.ops ? *plan.ops : plan.text ? diff_texts(base_text, *plan.text) : operation{};
   if (op.is_noop() && plan.text)
     return finish(self, std::nullopt, st.snapshot_rev);
   using namespace std::chrono;
   auto now = static_cast<std::uint64_t>(duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count());
-  edit_request req{{plan.client_id, st.call->user.user_id, plan.client_seq, base_rev, std::move(op)}, st.session_id,
-                   now, {}, {}};
+  edit_request req{{plan.client_id, st.call->user.user_id, plan.client_seq, base_rev, std::move(op), plan.comment},
+                   st.session_id, now, {}, {}};
   self->send(st.document, edit_atom::value, std::move(req));
 }
 
@@ -108,6 +113,8 @@ void maybe_send(editor* self) {
   auto& plan = st.plan;
   if (plan.ops)
     return send_edit(self, {}, *plan.base_rev);
+  if (plan.comment)
+    return send_edit(self, {}, plan.base_rev.value_or(st.snapshot_rev));
   if (!plan.base_rev || *plan.base_rev == st.snapshot_rev)
     return send_edit(self, *st.snapshot_text, st.snapshot_rev);
   // Diffed against the text the caller started from, the edit is
@@ -203,8 +210,9 @@ void edit_as_caller(const call_ptr& c, edit_plan plan) {
   ask_store(
     c, id,
     [c, plan = std::move(plan)](visible_document& d) mutable {
-      if (!auth::can_edit(d.role))
-        return c->fail(errc::forbidden, "you may not edit document " + plan.doc_id);
+      if (plan.comment ? !auth::can_comment(d.role) : !auth::can_edit(d.role))
+        return c->fail(errc::forbidden, std::string{"you may not "} + (plan.comment ? "comment on" : "edit")
+                                          + " document " + plan.doc_id);
       c->ctx.system.spawn(edit_through_owner, c, std::move(plan));
     },
     open_atom::value, id, c->user.user_id, scoped);
@@ -249,6 +257,16 @@ std::optional<std::uint64_t> base_rev_of(const call_ptr& c, const json& body, bo
 }
 
 } // namespace
+
+void comment_as_caller(const call_ptr& c, const std::string& id, const std::string& scoped, comment_action a,
+                       std::optional<std::uint64_t> base_rev) {
+  edit_plan plan{id, scoped};
+  // A fresh client of its own: a comment is never taken for a resend.
+  plan.client_id = "rest-" + auth::random_hex(8);
+  plan.base_rev = base_rev;
+  plan.comment = std::move(a);
+  edit_as_caller(c, std::move(plan));
+}
 
 void post_edits(const call_ptr& c, const std::string& id) {
   auto scoped = scoped_role(c, id);

@@ -126,6 +126,10 @@ void on_edit(gateway_actor_type* self, const wire::Edit& edit, const document_ap
                       "an edit may have at most " + std::to_string(st.settings.limits.max_ops_per_edit)
                         + " components",
                       edit.doc_id(), edit.client_seq());
+  if (edit.has_comment())
+    return send_error(self, errc::invalid_argument,
+                      "comments are changed over REST (POST /api/documents/{id}/comments) and heard here as applied",
+                      edit.doc_id(), edit.client_seq());
   if (held_back(self, edit))
     return;
   if (!st.session_edits->try_take()

@@ -1,6 +1,7 @@
 #include "proto/codec.hpp"
 
 #include "core/utf8.hpp"
+#include "proto/comment_codec.hpp"
 #include "proto/json_fast_path.hpp"
 
 #include <google/protobuf/util/json_util.h>
@@ -176,16 +177,24 @@ void to_wire(const operation& op, google::protobuf::RepeatedPtrField<Component>*
   }
 }
 
-std::string encode_stored(const operation& op) {
+std::string encode_stored(const operation& op, const comment_action* comment) {
   StoredOperation stored;
   to_wire(op, stored.mutable_ops(), true);
+  if (comment)
+    to_wire(*comment, stored.mutable_comment());
   return stored.SerializeAsString();
 }
 
-result<operation> decode_stored(std::string_view bytes) {
+result<operation> decode_stored(std::string_view bytes, std::optional<comment_action>* comment) {
   StoredOperation stored;
   if (!stored.ParseFromArray(bytes.data(), static_cast<int>(bytes.size())))
     return stet::make_error(errc::bad_message, "corrupt operation in the op log");
+  if (comment && stored.has_comment()) {
+    auto a = to_comment(stored.comment());
+    if (!a)
+      return stet::make_error(errc::bad_message, "corrupt comment in the op log: " + a.error().message);
+    *comment = std::move(*a);
+  }
   operation op;
   for (auto& c : stored.ops()) {
     switch (c.kind_case()) {

@@ -4,10 +4,12 @@
 #pragma once
 
 #include "core/error.hpp"
+#include "core/comments.hpp"
 #include "core/operation.hpp"
 #include "proto/stet.pb.h"
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -50,10 +52,12 @@ result<operation> to_operation(const google::protobuf::RepeatedPtrField<Componen
 /// removed text.
 void to_wire(const operation& op, google::protobuf::RepeatedPtrField<Component>* out, bool with_deleted);
 
-/// The op-log encoding of an applied operation (removed text included).
-std::string encode_stored(const operation& op);
-/// Errors: bad_message when `bytes` is not a stored operation.
-result<operation> decode_stored(std::string_view bytes);
+/// The op-log encoding of an applied operation (removed text included), or
+/// of a revision that changed the comment threads (`comment`, as applied).
+std::string encode_stored(const operation& op, const comment_action* comment = nullptr);
+/// Errors: bad_message when `bytes` is not a stored operation. A stored
+/// comment change goes to `comment` when given.
+result<operation> decode_stored(std::string_view bytes, std::optional<comment_action>* comment = nullptr);
 
 /// One envelope of a bus payload, parsed, with its own encoding.
 struct bus_item {

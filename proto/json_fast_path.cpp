@@ -366,6 +366,8 @@ void print_applied(const Applied& a, std::string& out) {
     out += ",\"clientSeq\":", append_quoted(out, a.client_seq());
   if (a.has_user_id())
     out += ",\"userId\":\"", out += std::to_string(a.user_id()), out += '"';
+  if (a.has_comment())
+    out += ",\"comment\":", (void) append_message(a.comment(), out); // strings and numbers only: never false
   out += "}}";
 }
 

@@ -378,6 +378,25 @@ CREATE TABLE document_versions(
   content TEXT NOT NULL);
 CREATE INDEX document_versions_doc ON document_versions(doc_id, id);
 )sql"},
+    // Comment threads are stored with each snapshot (the op log after it
+    // holds their later changes); commenters may comment, not edit.
+    {14, "comments", R"sql(
+CREATE TABLE document_acl_roles(
+  doc_id TEXT NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  role TEXT NOT NULL CHECK(role IN ('viewer','commenter','editor')),
+  PRIMARY KEY(doc_id, user_id));
+INSERT INTO document_acl_roles(doc_id, user_id, role) SELECT doc_id, user_id, role FROM document_acl;
+DROP TABLE document_acl;
+ALTER TABLE document_acl_roles RENAME TO document_acl;
+CREATE INDEX document_acl_user ON document_acl(user_id);
+ALTER TABLE document_content ADD COLUMN comments TEXT NOT NULL DEFAULT '';
+)sql",
+     R"sql(
+ALTER TABLE document_acl DROP CONSTRAINT IF EXISTS document_acl_role_check;
+ALTER TABLE document_acl ADD CONSTRAINT document_acl_role_check CHECK(role IN ('viewer','commenter','editor'));
+ALTER TABLE documents ADD COLUMN comments TEXT NOT NULL DEFAULT '';
+)sql"},
   };
   return all;
 }

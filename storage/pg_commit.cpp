@@ -125,7 +125,8 @@ status pg_store::commit(const write_batch& batch) {
   }
   for (std::size_t i = 0; sent_all && i < batch.snapshots.size(); ++i) {
     auto& snap = batch.snapshots[i];
-    sent_all = send(sql::save_snapshot, pg_params{}.text(snap.doc_id).number(snap.rev).text(snap.content))
+    sent_all = send(sql::save_snapshot,
+                    pg_params{}.text(snap.doc_id).number(snap.rev).text(snap.content).text(snap.comments))
                && send(sql::keep_pruned_clients, pg_params{}.text(snap.doc_id).number(snap.prune_through))
                && send(sql::prune_ops, pg_params{}.text(snap.doc_id).number(snap.prune_through));
   }

@@ -99,7 +99,9 @@ result<std::optional<document_row>> pg_store::find_document(std::string_view id)
     return r.error();
   if (r->size() == 0)
     return std::optional<document_row>{};
-  return std::optional<document_row>{read_document(*r, 0)};
+  auto row = read_document(*r, 0);
+  row.comments = r->text(0, 12);
+  return std::optional<document_row>{std::move(row)};
 }
 
 result<document_row> pg_store::create_document(const document_row& row) {

@@ -69,7 +69,7 @@ status sqlite_store::commit(const write_batch& batch) {
         !st)
       return fail(st.error());
     if (sqlite3_changes(db_) == 1) // not older than the stored one
-      if (auto st = run(prepared(sql::save_content.sqlite).bind(1, snap.doc_id).bind(2, snap.content),
+      if (auto st = run(prepared(sql::save_content.sqlite).bind(1, snap.doc_id).bind(2, snap.content).bind(3, snap.comments),
                         "save snapshot");
           !st)
         return fail(st.error());

@@ -161,7 +161,12 @@ result<T> sqlite_store::in_transaction(const std::function<result<T>()>& body) {
 result<std::optional<document_row>> sqlite_store::find_document(std::string_view id) {
   if (holds_nul(id))
     return std::optional<document_row>{};
-  return first<document_row>(prepared(sql::find_document.sqlite).bind(1, id), "find document", read_document);
+  return first<document_row>(prepared(sql::find_document.sqlite).bind(1, id), "find document",
+                             [](sqlite_statement& st) {
+                               auto row = read_document(st);
+                               row.comments = st.text(12);
+                               return row;
+                             });
 }
 
 result<document_row> sqlite_store::create_document(const document_row& row) {

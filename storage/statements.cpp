@@ -7,10 +7,10 @@ namespace stet::storage::sql {
 const statement find_document{
   "find_document",
   "SELECT d.id, d.title, COALESCE(c.content, ''), d.snapshot_rev, d.rev, d.last_ts, d.policy, d.owner_epoch, "
-  "d.created_at, d.updated_at, COALESCE(d.owner_id, 0), d.is_public "
+  "d.created_at, d.updated_at, COALESCE(d.owner_id, 0), d.is_public, COALESCE(c.comments, '') "
   "FROM documents d LEFT JOIN document_content c ON c.doc_id = d.id WHERE d.id = ?1",
   "SELECT d.id, d.title, d.content, d.snapshot_rev, d.rev, d.last_ts, d.policy, d.owner_epoch, d.created_at, "
-  "d.updated_at, COALESCE(d.owner_id, 0), d.is_public FROM documents d WHERE d.id = $1"};
+  "d.updated_at, COALESCE(d.owner_id, 0), d.is_public, d.comments FROM documents d WHERE d.id = $1"};
 
 // The text is not read: a listing shows none, and documents may be large.
 const statement list_documents{
@@ -117,11 +117,12 @@ const statement session_leave{"session_leave",
 // A snapshot older than the stored one is ignored.
 const statement save_snapshot{
   "save_snapshot", "UPDATE documents SET snapshot_rev = ?2 WHERE id = ?1 AND snapshot_rev <= ?2",
-  "UPDATE documents SET content = $3, snapshot_rev = $2 WHERE id = $1 AND snapshot_rev <= $2"};
+  "UPDATE documents SET content = $3, comments = $4, snapshot_rev = $2 WHERE id = $1 AND snapshot_rev <= $2"};
 
 const statement save_content{"save_content",
-                             "INSERT INTO document_content(doc_id, content) VALUES(?1, ?2) "
-                             "ON CONFLICT(doc_id) DO UPDATE SET content = excluded.content",
+                             "INSERT INTO document_content(doc_id, content, comments) VALUES(?1, ?2, ?3) "
+                             "ON CONFLICT(doc_id) DO UPDATE SET content = excluded.content, "
+                             "comments = excluded.comments",
                              nullptr};
 
 const statement keep_pruned_clients{

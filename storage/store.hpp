@@ -30,6 +30,9 @@ struct document_row {
   bool is_public = false;    // anyone may view
   std::int64_t created_at = 0; // unix ms
   std::int64_t updated_at = 0;
+  /// The comment threads at `snapshot_rev` (encoded, opaque to the store;
+  /// empty: none). Read with the text, never listed.
+  std::string comments{};
 };
 
 struct user_row {
@@ -42,7 +45,7 @@ struct user_row {
   std::int64_t token_epoch = 0;
 };
 
-/// One entry of a document's access list: "viewer" or "editor".
+/// One entry of a document's access list: "viewer", "commenter" or "editor".
 struct acl_row {
   std::int64_t user_id = 0;
   std::string username;
@@ -155,6 +158,8 @@ struct snapshot_row {
   std::string content;
   std::uint64_t rev = 0;
   std::uint64_t prune_through = 0;
+  /// The comment threads at `rev`, encoded (see document_row::comments).
+  std::string comments{};
 };
 
 /// An event in the webhook outbox (see migration 12).
@@ -253,7 +258,7 @@ public:
   /// Deletes the document with its op log, access list and client records,
   /// and keeps a tombstone so the id is not created again.
   virtual status delete_document(std::string_view id) = 0;
-  /// Gives `user_id` the role "viewer" or "editor"; an empty role removes
+  /// Gives `user_id` the role "viewer", "commenter" or "editor"; an empty role removes
   /// it. Returns the access list's new version. Errors: unknown_document.
   virtual result<std::uint64_t> set_role(std::string_view doc_id, std::int64_t user_id, std::string_view role) = 0;
   /// One consistent read: the entries are those of the version returned.

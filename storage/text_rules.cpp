@@ -26,7 +26,7 @@ status check_texts(const write_batch& batch) {
     if (has_nul(s.session_id) || has_nul(s.doc_id) || has_nul(s.node_id) || has_nul(s.user_id))
       return refused("a session record");
   for (auto& s : batch.snapshots)
-    if (has_nul(s.doc_id) || has_nul(s.content))
+    if (has_nul(s.doc_id) || has_nul(s.content) || has_nul(s.comments))
       return refused("the text of document " + s.doc_id.substr(0, s.doc_id.find('\0')));
   return ok();
 }

@@ -169,7 +169,7 @@ TEST_CASE("the JSON reader agrees with protobuf's JSON mapping, or defers to it"
 
 TEST_CASE("every server message prints as protobuf's JSON mapping does") {
   const std::string odd = "caf\xC3\xA9 \"q\" \\ <b> & \t\x01\x1f \xF0\x9F\x98\x80\n\u2028";
-  std::vector<wire::ServerMessage> all(9);
+  std::vector<wire::ServerMessage> all(11);
   auto* w = all[0].mutable_welcome();
   w->set_client_id(odd), w->set_session_id("s"), w->set_node_id("n1"), w->set_max_frame_bytes(1u << 31);
   w->set_username("u"), w->set_batch(false);
@@ -193,6 +193,17 @@ TEST_CASE("every server message prints as protobuf's JSON mapping does") {
   all[6] = wire::make_error(stet::make_error(errc::bad_rev, odd), "d", 9);
   all[7].mutable_pong()->set_nonce(5), all[7].mutable_pong()->set_server_ts(6);
   // all[8]: no body at all
+  auto* commented = all[9].mutable_applied(); // a comment revision: no ops
+  commented->set_doc_id("d"), commented->set_rev(4), commented->set_ts(5), commented->set_user_id(2);
+  auto* action = commented->mutable_comment();
+  action->set_kind("open"), action->set_thread(4), action->set_start(0), action->set_end(3), action->set_text(odd);
+  action->set_user(odd);
+  auto* threads = all[10].mutable_snapshot();
+  threads->set_doc_id("d"), threads->set_rev(4), threads->set_text("abc");
+  auto* t = threads->add_comments();
+  t->set_id(4), t->set_start(0), t->set_end(0), t->set_detached(true), t->set_resolved(false);
+  auto* entry = t->add_entries();
+  entry->set_rev(4), entry->set_user_id(-1), entry->set_user(odd), entry->set_text(odd), entry->set_ts(1ull << 50);
   for (auto& m : all) {
     CAPTURE(m.ShortDebugString());
     auto ours = wire::encode(m, wire::frame_format::json);

@@ -123,9 +123,12 @@ void run_store_conformance(const store_factory& open) {
   auto untouched = s->find_document("doc'1");
   REQUIRE((untouched && *untouched));
   CHECK((*untouched)->snapshot_rev == 0);
-  REQUIRE(s->commit({.ops = {make_op("d2", 2, "y", 9)}, .snapshots = {{"doc'1", "snapshot text", 3, 2}}}));
+  // The comment threads are stored with their snapshot, byte-exact.
+  const std::string threads = R"({"threads":[{"id":"2","start":0,"end":4,"entries":[{"text":"\u00e9 \" '"}]}]})";
+  REQUIRE(s->commit(
+    {.ops = {make_op("d2", 2, "y", 9)}, .snapshots = {{"doc'1", "snapshot text", 3, 2, threads}}}));
   // An older snapshot arriving late changes nothing.
-  REQUIRE(s->commit({.snapshots = {{"doc'1", "older text", 2, 1}}}));
+  REQUIRE(s->commit({.snapshots = {{"doc'1", "older text", 2, 1, "older threads"}}}));
   // Identifiers with quotes and backslashes survive (PostgreSQL sends a
   // batch as array literals).
   REQUIRE(s->commit({.ops = {make_op("d2", 3, "quote\"back\\slash", 1)}}));
@@ -145,6 +148,7 @@ void run_store_conformance(const store_factory& open) {
   REQUIRE(reloaded);
   REQUIRE(reloaded->has_value());
   CHECK((*reloaded)->content == "snapshot text");
+  CHECK((*reloaded)->comments == threads);
   CHECK((*reloaded)->snapshot_rev == 3);
   CHECK((*reloaded)->rev == 3);
   // Client sequence numbers outlive compaction: "b" has no op left in the
@@ -224,9 +228,10 @@ void run_store_conformance(const store_factory& open) {
   CHECK(unshared->entries.empty());
   auto v1 = r->set_role("owned", bob->id, "viewer");
   REQUIRE(v1);
+  REQUIRE(r->set_role("owned", bob->id, "commenter"));
   auto v2 = r->set_role("owned", bob->id, "editor"); // update, not a second row
   REQUIRE(v2);
-  CHECK(*v2 == *v1 + 1);
+  CHECK(*v2 == *v1 + 2);
   auto acl = r->access_list("owned");
   REQUIRE(acl);
   CHECK(acl->version == *v2);

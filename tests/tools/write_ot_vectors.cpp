@@ -1,6 +1,8 @@
 // Writes transform/compose test vectors computed by the C++ core, so the web
-// client's JavaScript port is checked against exactly what the server does.
+// client's JavaScript port is checked against exactly what the server does
+// (and its comment anchors against move_thread: `anchor`, null for an empty doc).
 // Usage: stet_ot_vectors OUT.json [count]
+#include "core/comments.hpp"
 #include "core/operation.hpp"
 #include "core/text_buffer.hpp"
 #include "core/transform.hpp"
@@ -58,6 +60,18 @@ int main(int argc, char** argv) {
     auto b = committed(doc, test::random_operation(rng, n, la));
     auto after_a = apply_to_string(doc, a);
     auto c = test::random_operation(rng, utf8::length(after_a), la);
+    // A comment's range over `doc`, moved by `a` and then by `c` (see
+    // move_thread): the client moves its threads' ranges the same way.
+    nlohmann::json anchor;
+    if (n > 0) {
+      comment_thread t{1, rng() % n, 0};
+      t.end = t.start + 1 + rng() % (n - t.start);
+      anchor = {{"start", t.start}, {"end", t.end}};
+      move_thread(t, a);
+      anchor["afterA"] = {{"start", t.start}, {"end", t.end}, {"detached", t.detached}};
+      move_thread(t, c);
+      anchor["afterC"] = {{"start", t.start}, {"end", t.end}, {"detached", t.detached}};
+    }
     for (auto policy : {conflict_policy::lww, conflict_policy::merge}) {
       auto t = transform(a, b, policy);
       nlohmann::json dropped = nlohmann::json::array();
@@ -72,7 +86,8 @@ int main(int argc, char** argv) {
                          {"later", as_json(t.later)},
                          {"dropped", dropped},
                          {"composed", as_json(compose(a, c))},
-                         {"result", apply_to_string(after_a, t.later)}});
+                         {"result", apply_to_string(after_a, t.later)},
+                         {"anchor", anchor}});
     }
   }
   std::ofstream out{argv[1]};
