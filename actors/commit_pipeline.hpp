@@ -37,6 +37,10 @@ struct pending_notice {
   std::string author_client;
   std::vector<conflict_notice> conflicts;
   std::chrono::steady_clock::time_point received;
+  /// A traced edit: the trace context its commit and fan-out spans belong
+  /// under, and when it was staged (unix ns: the commit span's start).
+  std::string traceparent{};
+  std::int64_t staged_unix_ns = 0;
 };
 
 class commit_pipeline {

@@ -4,6 +4,7 @@
 #include "actors/remote_sink.hpp"
 #include "metrics/log.hpp"
 #include "metrics/metrics.hpp"
+#include "metrics/tracing.hpp"
 #include "proto/comment_codec.hpp"
 
 #include <caf/event_based_actor.hpp>
@@ -299,7 +300,14 @@ void on_edit(document_self self, edit_request& req) {
                              std::to_string(st.commits.edits_waiting())
                                + " edits are waiting for storage to commit; this one was not applied, retry later"));
   }
+  auto ordered = tracing::start(req.traceparent, "stet.order");
   auto outcome = doc.submit(req, now_ms());
+  if (ordered) {
+    ordered->with("stet.doc", doc.id()).with("stet.rev", std::to_string(outcome ? outcome->rev : 0));
+    if (!outcome)
+      ordered->with("stet.error", std::string{to_string(outcome.error().code)});
+    tracing::finish(std::move(*ordered));
+  }
   if (!outcome)
     return reject(outcome.error());
   (outcome->duplicate ? m.edits_duplicate : m.edits_applied).Increment();
@@ -314,6 +322,10 @@ void on_edit(document_self self, edit_request& req) {
                 {"conflicts", std::to_string(outcome->conflicts.size())}});
   pending_notice n{req.session_id, req.remote_node, req.client_seq, outcome->rev, 0, nullptr, req.client_id, {},
                    std::chrono::steady_clock::now()};
+  if (!req.traceparent.empty()) {
+    n.traceparent = std::move(req.traceparent);
+    n.staged_unix_ns = tracing::unix_now_ns();
+  }
   std::optional<storage::op_row> row;
   if (!outcome->duplicate) {
     auto& e = *doc.entry(outcome->rev);

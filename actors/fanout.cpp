@@ -2,6 +2,7 @@
 
 #include "metrics/log.hpp"
 #include "metrics/metrics.hpp"
+#include "metrics/tracing.hpp"
 #include "proto/comment_codec.hpp"
 
 namespace stet {
@@ -84,6 +85,8 @@ subscriber* fanout::find(const std::string& node, const std::string& session_id)
 
 void fanout::deliver(const std::vector<pending_notice>& notices) {
   auto now = std::chrono::steady_clock::now();
+  auto committed_ns = tracing::unix_now_ns();
+  std::vector<tracing::span> spans;
   std::vector<std::vector<std::shared_ptr<const std::string>>> out(subscribers_.size());
   wire::DocBroadcasts to_other_nodes;
   auto index_of = [&](const subscriber* s) { return static_cast<std::size_t>(s - subscribers_.data()); };
@@ -95,6 +98,14 @@ void fanout::deliver(const std::vector<pending_notice>& notices) {
                                     {"edit", n.author_client + "/" + std::to_string(n.client_seq)},
                                     {"rev", std::to_string(n.rev)},
                                     {"latency_us", std::to_string(static_cast<long>(latency * 1e6))}});
+    std::optional<tracing::span> fanned;
+    if (!n.traceparent.empty()) {
+      if (auto c = tracing::start(n.traceparent, "stet.commit", n.staged_unix_ns)) {
+        c->with("stet.doc", doc_id_).with("stet.rev", std::to_string(n.rev));
+        tracing::finish(std::move(*c), committed_ns);
+      }
+      fanned = tracing::start(n.traceparent, "stet.fanout", committed_ns);
+    }
     auto* author = find(n.author_node, n.author_session);
     if (author)
       author->sink->answered(doc_id_, n.client_seq);
@@ -121,9 +132,18 @@ void fanout::deliver(const std::vector<pending_notice>& notices) {
         b->set_author_session(n.author_session);
         if (!n.author_node.empty())
           b->set_author_node(n.author_node);
+        if (fanned)
+          b->set_traceparent(fanned->traceparent());
       }
+      if (fanned)
+        fanned->with("stet.doc", doc_id_)
+          .with("stet.rev", std::to_string(n.rev))
+          .with("stet.sessions", std::to_string(receivers))
+          .with("stet.other_nodes", remote ? "true" : "false");
       metrics::get().fanout_sessions.Observe(static_cast<double>(receivers));
     }
+    if (fanned)
+      spans.push_back(std::move(*fanned));
     for (auto& c : n.conflicts) {
       wire::ServerMessage m;
       auto* cm = m.mutable_conflict();
@@ -152,6 +172,8 @@ void fanout::deliver(const std::vector<pending_notice>& notices) {
   for (std::size_t i = 0; i < out.size(); ++i)
     if (!out[i].empty())
       subscribers_[i].sink->send(std::move(out[i]));
+  for (auto& s : spans)
+    tracing::finish(std::move(s));
 }
 
 void fanout::presence(std::vector<presence_batch::change> changes) {

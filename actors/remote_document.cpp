@@ -2,6 +2,7 @@
 
 #include "metrics/log.hpp"
 #include "metrics/metrics.hpp"
+#include "metrics/tracing.hpp"
 #include "proto/comment_codec.hpp"
 
 #include <caf/event_based_actor.hpp>
@@ -244,7 +245,11 @@ void on_broadcasts(remote_document_self self, const std::vector<const wire::DocB
   auto& st = self->state;
   std::map<std::string, std::vector<std::shared_ptr<const std::string>>> out;
   std::set<std::string> behind;
+  std::vector<tracing::span> spans;
   for (auto* b : edits) {
+    if (b->has_traceparent())
+      if (auto s = tracing::start(b->traceparent(), "stet.fanout"))
+        spans.push_back(std::move(s->with("stet.doc", st.doc_id).with("stet.rev", std::to_string(b->rev()))));
     if (st.last_broadcast != 0 && b->rev() > st.last_broadcast + 1) {
       log::warn("revision gap on the bus; resyncing", {{"doc", st.doc_id},
                                                        {"have", std::to_string(st.last_broadcast)},
@@ -279,6 +284,8 @@ void on_broadcasts(remote_document_self self, const std::vector<const wire::DocB
   }
   for (auto& [id, frames] : out)
     st.sessions[id].sink->send(std::move(frames));
+  for (auto& s : spans)
+    tracing::finish(std::move(s.with("stet.sessions", std::to_string(out.size()))));
   for (auto& id : behind)
     reattach_one(self, id, "missed revisions");
 }

@@ -6,6 +6,7 @@
 #include "core/utf8.hpp"
 #include "metrics/log.hpp"
 #include "metrics/metrics.hpp"
+#include "metrics/tracing.hpp"
 
 #include <caf/send.hpp>
 
@@ -153,6 +154,12 @@ void on_edit(gateway_actor_type* self, const wire::Edit& edit, const document_ap
                                  {"doc", edit.doc_id()},
                                  {"edit", req.id()},
                                  {"base_rev", std::to_string(edit.base_rev())}});
+  // A traced edit: its receive span here, and the owner's spans under it.
+  auto received = tracing::start(edit.traceparent(), "stet.receive");
+  if (received)
+    req.traceparent = received->with("stet.doc", edit.doc_id())
+                        .with("stet.client_seq", std::to_string(edit.client_seq()))
+                        .traceparent();
   auto& terms = st.terms[edit.doc_id()];
   req.chained = true;
   req.prev_seq = std::exchange(terms.last_forwarded, req.client_seq);
@@ -161,6 +168,8 @@ void on_edit(gateway_actor_type* self, const wire::Edit& edit, const document_ap
                           "too many edits of " + edit.doc_id() + " wait for an answer; resend this one later",
                           edit.doc_id(), edit.client_seq());
   self->send(doc, edit_atom::value, std::move(req));
+  if (received)
+    tracing::finish(std::move(*received));
 }
 
 } // namespace

@@ -174,6 +174,10 @@ parsed_flags parse_flags(int argc, const char* const* argv, node_options opt) {
   serve->add_option("--webhook-url", opt.webhook_urls,
                     "an http:// or https:// URL that receives document and session events, signed (repeatable)")
     ->take_all();
+  serve->add_option("--otlp-endpoint", opt.otlp_endpoint,
+                    "an OTLP/HTTP collector (http:// or https://) that receives spans of edits whose client sent "
+                    "a sampled W3C traceparent; spans are POSTed as JSON to <URL>/v1/traces")
+    ->envname("STET_OTLP_ENDPOINT");
   serve->add_option("--webhook-secret-file", webhook_secret_file,
                     "file holding the key (>= 32 bytes) that signs webhook bodies (X-Stet-Signature)");
   serve->add_option("--webhook-debounce-ms", webhook_debounce_ms,
@@ -305,6 +309,8 @@ parsed_flags parse_flags(int argc, const char* const* argv, node_options opt) {
   for (auto& url : opt.webhook_urls)
     if (!parse_webhook_url(url))
       return fail("--webhook-url must be an http:// or https:// URL with a host, got \"" + url + "\"");
+  if (!opt.otlp_endpoint.empty() && !parse_webhook_url(opt.otlp_endpoint))
+    return fail("--otlp-endpoint must be an http:// or https:// URL with a host, got \"" + opt.otlp_endpoint + "\"");
   // A receiver named twice would be sent everything twice.
   std::sort(opt.webhook_urls.begin(), opt.webhook_urls.end());
   opt.webhook_urls.erase(std::unique(opt.webhook_urls.begin(), opt.webhook_urls.end()), opt.webhook_urls.end());

@@ -6,6 +6,7 @@
 #include "auth/token.hpp"
 #include "gateway/listener.hpp"
 #include "gateway/webhook_client.hpp"
+#include "node/trace_exporter.hpp"
 #include "metrics/log.hpp"
 #include "storage/pg_store.hpp"
 #include "storage/sqlite_store.hpp"
@@ -287,6 +288,8 @@ int run_node(const node_options& opt) {
   gateway_context ctx{system, registry, stores_api, opt.limits, std::move(auth), opt.node_id, health,
                       opt.web_root};
   ctx.replicas = registry_opts.replicas;
+  if (!opt.otlp_endpoint.empty())
+    start_trace_exporter(ioc, std::make_shared<webhook_client>(ioc), opt.otlp_endpoint, opt.node_id);
   webhook_sender_api webhooks;
   if (!opt.webhook_urls.empty()) {
     webhook_config wc{opt.webhook_urls, opt.webhook_secret, opt.webhook_debounce, opt.webhook_max_wait};

@@ -65,6 +65,9 @@ struct node_options {
   std::string webhook_secret;
   std::chrono::milliseconds webhook_debounce{2000};
   std::chrono::milliseconds webhook_max_wait{10000};
+  /// An OTLP/HTTP collector that receives the spans of traced edits ("":
+  /// none, and no edit is traced).
+  std::string otlp_endpoint;
   /// CIDR blocks of reverse proxies whose X-Forwarded-For is believed.
   std::vector<std::string> trusted_proxies;
   /// Static web client folder ("" = none).
