@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Op, apply, compose, transform, invert, withRemovedText } from '../src/ot.js';
+import { moveRange } from '../src/comments.js';
 import { cpLength, cpOffset, utf16Advance, utf16Offset, cpSlice } from '../src/unicode.js';
 
 const path = process.env.STET_OT_VECTORS ||
@@ -26,6 +27,18 @@ test('transform agrees with the C++ core (both policies)', () => {
     assert.equal(apply(apply(v.doc, a), t.later), v.result);
     assert.equal(apply(apply(v.doc, b), t.earlier), v.result);
   }
+});
+
+test('comment ranges move as the C++ core moves them', () => {
+  let detached = 0;
+  for (const v of vectors) {
+    if (!v.anchor) continue;
+    const afterA = moveRange({ start: v.anchor.start, end: v.anchor.end, detached: false }, Op.fromWire(v.a));
+    assert.deepEqual(afterA, v.anchor.afterA, JSON.stringify(v));
+    assert.deepEqual(moveRange(afterA, Op.fromWire(v.c)), v.anchor.afterC, JSON.stringify(v));
+    if (v.anchor.afterC.detached) detached++;
+  }
+  assert.ok(detached > 50, `only ${detached} vectors detach a range`);
 });
 
 test('compose agrees with the C++ core', () => {
