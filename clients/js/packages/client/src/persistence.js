@@ -62,16 +62,20 @@ export class IndexedDbStorage {
   }
 
   put(key, value) {
-    return this._run('readwrite', (store) => store.put(value, key));
+    return this._run('readwrite', (store, done, commit) => {
+      store.put(value, key);
+      commit();
+    });
   }
 
   update(key, fn) {
-    return this._run('readwrite', (store, done) => {
+    return this._run('readwrite', (store, done, commit) => {
       const r = store.get(key);
       r.onsuccess = () => {
         const value = fn(r.result ?? null);
         store.put(value, key);
         done(value);
+        commit();
       };
     });
   }
@@ -104,12 +108,12 @@ export class IndexedDbStorage {
     return new Promise((resolve, reject) => {
       const tx = db.transaction('records', mode);
       let result;
-      fn(tx.objectStore('records'), (value) => { result = value; });
       tx.oncomplete = () => resolve(result);
       tx.onerror = tx.onabort = () => reject(tx.error || new Error('IndexedDB transaction aborted'));
-      // Committed now rather than when the event loop gets to it: a page
-      // closing right after a keystroke has one step less to survive.
-      if (mode === 'readwrite') tx.commit?.();
+      // `commit` after the last write: committed now rather than when the
+      // event loop gets to it, so a page closing right after a keystroke
+      // has one step less to survive.
+      fn(tx.objectStore('records'), (value) => { result = value; }, () => tx.commit?.());
     });
   }
 }

@@ -18,6 +18,7 @@
 // goes down with the hub.
 import { Op, transform, transformPosition, withRemovedText } from './ot.js';
 import { randomId } from './tab_link.js';
+import { hubComment, relayComments, threadsOf } from './tab_comments.js';
 
 const LOG = 1000; // hub revisions kept for edits based on older ones
 const REMEMBERED = 64; // tab client ids remembered for deduplication
@@ -75,6 +76,7 @@ export class TabHub {
     d.on('error', (e) => this._all({ error: { code: e.code, message: e.message, docId: d.id } }));
     d.on('unsyncedChanges', () => this._tellStatus());
     d.connection.on('status', this._onConnection);
+    relayComments(this);
     this._bc = new this._BC(this.name);
     this._bc.onmessage = (e) => this._onChannel(e.data);
     this.started = true;
@@ -170,6 +172,7 @@ export class TabHub {
       return;
     }
     if (m.edit) return this._edit(v, m.edit);
+    if (m.tabComment) return hubComment(this, m.tabComment, (body) => this._send(v, { tabCommentResult: { docId, call: m.tabComment.call, ...body } }));
     this._send(v, { error: { code: 'unknown_message', message: 'not a message a tab hub relays', docId } });
   }
 
@@ -180,7 +183,7 @@ export class TabHub {
     const d = this.doc;
     const people = d.participants;
     this._send(v, { snapshot: { docId: d.id, rev: this.rev, text: d.text, policy: d.policy,
-      participants: people.map((p) => ({ clientId: p.clientId, user: p.user || undefined })) } });
+      participants: people.map((p) => ({ clientId: p.clientId, user: p.user || undefined })), comments: threadsOf(d) } });
     for (const p of people)
       if (p.cursor !== null) this._send(v, { presence: { docId: d.id, clientId: p.clientId, user: p.user || undefined, cursor: p.cursor, anchor: p.anchor ?? p.cursor } });
   }
@@ -191,11 +194,11 @@ export class TabHub {
     if (!v.synced) return refuse('not_joined', `join document ${d.id} first`);
     const seen = this._seen.get(v.clientId);
     if (seen && seq <= seen.seq) return this._send(v, { ack: { docId: d.id, clientSeq: seq, rev: 0 } });
-    const base = Number(e.baseRev), first = this.rev - this._log.length;
+    const base = Number(e.baseRev);
     if (base > this.rev) return refuse('bad_rev', `baseRev ${base} is ahead of the tab hub (rev ${this.rev})`);
-    if (base < first) return refuse('rev_too_old', `baseRev ${base} is older than the tab hub keeps`);
+    if (base < this.rev - this._log.length) return refuse('rev_too_old', `baseRev ${base} is older than the tab hub keeps`);
     let op = Op.fromWire(e.ops);
-    for (const earlier of this._log.slice(base - first)) op = transform(earlier, op, d.policy).later;
+    for (const earlier of this.opsSince(base)) op = transform(earlier, op, d.policy).later;
     const by = { view: v, seq, acked: false };
     this._integrating = by;
     try {
@@ -215,16 +218,22 @@ export class TabHub {
   _onChange(e) {
     const op = withRemovedText(this._text, e.op);
     this._text = this.doc.text;
-    this.rev++;
-    this._log.push(op);
-    if (this._log.length > LOG) this._log.shift();
     // Cursors move with the text, as each tab moves its copies.
     for (const p of this._peers.values()) {
       if (p.cursor !== null) p.cursor = transformPosition(p.cursor, op);
       if (p.anchor !== null) p.anchor = transformPosition(p.anchor, op);
     }
+    this.revision(op);
+    this._tellStatus();
+  }
+
+  /** A new hub revision: `op` over the text before it, `extra` fields for `applied`; acked to the tab whose edit it is. */
+  revision(op, extra = {}) {
+    this.rev++;
+    this._log.push(op);
+    if (this._log.length > LOG) this._log.shift();
     const docId = this.doc.id, by = this._integrating;
-    const applied = { applied: { docId, rev: this.rev, ops: op.toWire(true) } };
+    const applied = { applied: { docId, rev: this.rev, ops: op.toWire(true), ...extra } };
     for (const v of this._views.values()) {
       if (!v.synced) continue;
       if (by?.view === v) {
@@ -234,7 +243,23 @@ export class TabHub {
         this._send(v, applied);
       }
     }
-    this._tellStatus();
+  }
+
+  /** The ops of the hub revisions after `rev`; throws when the log no longer has them. */
+  opsSince(rev) {
+    const first = this.rev - this._log.length;
+    if (rev < first || rev > this.rev)
+      throw Object.assign(new Error(`revision ${rev} is not one the tab hub keeps`), { code: 'rev_too_old' });
+    return this._log.slice(rev - first);
+  }
+
+  /** Every tab takes a whole snapshot again (what changed cannot be told as revisions). */
+  resync() {
+    for (const v of this._views.values()) {
+      if (!v.synced) continue;
+      v.synced = false;
+      this._send(v, { error: { code: 'rev_too_old', message: 'the document changed under the tab hub; join again', docId: this.doc.id } });
+    }
   }
 
   _onSynced() {

@@ -13,6 +13,7 @@ import { StetConnection } from './connection.js';
 import { StetDocument } from './document.js';
 import { IndexedDbStorage } from './persistence.js';
 import { TabHub } from './tab_hub.js';
+import { answered, askHub, dropCalls, tabComment } from './tab_comments.js';
 import { ChannelSocket, LocalSocket, randomId } from './tab_link.js';
 
 /**
@@ -45,7 +46,41 @@ export class TabDocument extends StetDocument {
   close() {
     if (this.closed) return;
     super.close();
+    dropCalls(this);
     this.tabs._close(this.id);
+  }
+
+  // Comment requests are made by the leader tab's real document
+  // (tab_comments.js); the promises are as StetDocument's.
+
+  addComment(start, end, text, options) {
+    return tabComment(this, start, end, text, options);
+  }
+
+  replyToComment(thread, text) {
+    return askHub(this, { kind: 'replies', thread, text });
+  }
+
+  resolveComment(thread) {
+    return askHub(this, { kind: 'resolve', thread });
+  }
+
+  reopenComment(thread) {
+    return askHub(this, { kind: 'reopen', thread });
+  }
+
+  deleteComment(thread) {
+    return askHub(this, { kind: 'delete', thread });
+  }
+
+  _handle(m) {
+    if (m.tabCommentResult) return answered(this, m.tabCommentResult);
+    return super._handle(m);
+  }
+
+  _detached() {
+    super._detached();
+    dropCalls(this);
   }
 
   _onServer(s) {

@@ -8,7 +8,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import WebSocket from 'ws';
-import { MemoryStorage, StetConnection, cpLength } from '../src/index.js';
+import { MemoryStorage, StetConnection, cpLength, cpSlice } from '../src/index.js';
 import { StetServer, sleep, waitUntil } from '../../../testing/stet-server.mjs';
 import { FakeBrowser } from './fake_tabs.mjs';
 
@@ -119,4 +119,33 @@ test('tabs share one WebSocket per document; the leading tab crashing while anot
   assert.equal(b.text, 'AAAAbbbb' + typed);
   assert.equal(await server.text(id, token), b.text);
   assert.equal(tb.sockets.size, 1);
+});
+
+test('a tab that does not hold the document comments through the one that does, and every tab sees the threads', { timeout: 60000 }, async () => {
+  const token = await server.login('sami');
+  const { id } = await server.createDocument(token, { title: 'tab-comments.txt', policy: 'merge' });
+  await server.rest('PUT', `/api/documents/${id}/text`, { text: 'the quick brown fox' }, token);
+  const browser = new FakeBrowser();
+  const options = { url: server.wsUrl, token, user: 'sami', WebSocketPolyfill: WebSocket, minDelay: 50, maxDelay: 500 };
+  const [ta, tb] = [browser.tab(options), browser.tab(options)];
+  closers.push(() => ta.tabs.destroy(), () => tb.tabs.destroy());
+  const a = ta.tabs.open(id), b = tb.tabs.open(id);
+  await waitUntil(() => a.synced && b.synced && b.text === 'the quick brown fox', 10000, 'both tabs to join');
+  const quoted = (doc) => doc.comments.map((t) => [cpSlice(doc.text, t.start, t.end - t.start), t.resolved, t.entries.map((e) => e.text)]);
+
+  b.insert(0, '> ');
+  const { thread } = await b.addComment(6, 11, 'why quick?');
+  await waitUntil(() => quoted(a).length === 1 && quoted(b).length === 1, 10000, 'the thread in both tabs');
+  assert.deepEqual(quoted(a), [['quick', false, ['why quick?']]]);
+  assert.deepEqual(quoted(b), quoted(a));
+  await typeChars(a, 'very ', () => 2);
+  await waitUntil(() => settled(a) && settled(b) && b.text === a.text, 10000, 'the typing in both');
+  assert.deepEqual(quoted(b), [['quick', false, ['why quick?']]], 'the thread moved with the text');
+  await a.replyToComment(thread, 'it is');
+  await b.resolveComment(thread);
+  await waitUntil(() => quoted(a)[0]?.[1] && quoted(b)[0]?.[1] && quoted(b)[0][2].length === 2, 10000, 'the reply and the resolve in both tabs');
+  assert.deepEqual(quoted(b), [['quick', true, ['why quick?', 'it is']]]);
+  const listed = await server.rest('GET', `/api/documents/${id}/comments`, null, token);
+  assert.equal(listed.body.threads.length, 1);
+  assert.equal(listed.body.threads[0].resolved, true);
 });
