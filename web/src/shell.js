@@ -1,11 +1,14 @@
 // The part of stet's web app every editor page shares: sign in, the
 // document list, creating and sharing documents, participants, history and
-// the connection (one @stet/client StetConnection per tab). Each page
+// the connection: a @stet/client TabConnection, so that the tabs of this
+// browser share one connection per document and typing the server has not
+// acknowledged is kept in IndexedDB and sent when the page is opened again
+// (a StetConnection per tab where Web Locks or IndexedDB are missing). Each page
 // brings its editor: startApp(editor) with
 //   mount(element, {doc, title, readOnly, canComment}) -> {text(), destroy(), editor,
 //     selection(), select(start, end), setActiveComment(id), onCursor(fn)} (code points)
 //   showRevision(element, oldText, title, currentText) -> dispose()
-import { StetConnection, participantColor } from '@stet/client';
+import { IndexedDbStorage, StetConnection, TabConnection, participantColor } from '@stet/client';
 import { mountComments } from './comments-panel.js';
 
 const $ = (sel) => document.querySelector(sel);
@@ -55,13 +58,17 @@ const STATES = { connected: 'online', connecting: 'connecting', disconnected: 'o
 function ensureConnection() {
   if (conn) return conn;
   const url = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws`;
-  conn = new StetConnection({
+  const options = {
     url,
     // Asked before every hello; a revoked token is refused and signs us out.
     token: () => session?.token,
-    // Names us to other participants and keys resends; new for every page.
+    // Names us to other participants and keys resends: with a
+    // TabConnection, the first one this browser stores for the user is kept.
     clientId: `${session.user.username}-${Math.random().toString(36).slice(2, 6)}`,
-  });
+  };
+  conn = TabConnection.supported()
+    ? new TabConnection({ ...options, user: session.user.username, storage: new IndexedDbStorage() })
+    : new StetConnection(options);
   conn.on('status', ({ status, retryIn }) => {
     const el = $('#conn');
     el.dataset.state = STATES[status];
@@ -162,12 +169,13 @@ async function renderDocument(id) {
   const view = editorKind.mount($('#editor'), { doc, title: info.title || '', readOnly: !canEdit, canComment: info.role === 'commenter' });
   const comments = mountComments($('#comment-panel'), { doc, view, role: info.role, user: session.user.username, toast });
   const showState = () => {
-    $('#rev').textContent = `rev ${doc.rev}`;
+    $('#rev').textContent = `rev ${doc.server?.rev ?? doc.rev}`; // a TabDocument's rev is its tab hub's
     $('#pending').textContent = doc.hasUnsyncedChanges ? `${doc.unsyncedChanges} unsynced` : doc.synced ? 'saved' : 'joining';
   };
   doc.on('synced', showState);
   doc.on('change', showState);
   doc.on('unsyncedChanges', showState);
+  doc.on('server', showState);
   doc.on('conflict', (c) => toast(`Your edit was overridden by a later one (rev ${c.rev}).` +
     (c.dropped ? `\nLost text: “${c.dropped}”` : '') + (c.restored ? `\nRestored: “${c.restored}”` : '')));
   doc.on('error', (e) => toast(`${e.code}: ${e.message}`));
@@ -278,7 +286,8 @@ export function startApp(editor) {
   $('#logout').addEventListener('click', logout);
   window.addEventListener('hashchange', route);
   window.addEventListener('beforeunload', (e) => {
-    if (conn?.hasUnsyncedChanges) e.preventDefault(); // asks before edits not yet saved are lost
+    // Asks before edits not yet saved are lost (a TabConnection keeps them).
+    if (conn instanceof StetConnection && conn.hasUnsyncedChanges) e.preventDefault();
   });
   route();
 }

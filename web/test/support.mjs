@@ -31,21 +31,36 @@ export function browserTests() {
   return env;
 }
 
+const chromiumOptions = {
+  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+    '--disable-component-update', '--disable-sync'],
+  timeout: 30000,
+};
+// The page's CSP forbids eval; Playwright's waitForFunction needs it (tests only).
+const contextOptions = { viewport: { width: 900, height: 600 }, bypassCSP: true };
+
 export async function launch() {
   mkdirSync(artifacts, { recursive: true });
-  return chromium.launch({
-    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync'],
-    timeout: 30000,
-  });
+  return chromium.launch(chromiumOptions);
+}
+
+/**
+ * A browser whose profile is folder `dir`: IndexedDB and localStorage
+ * outlive closing it, and a launch on the same folder finds them.
+ */
+export function launchPersistent(dir) {
+  return chromium.launchPersistentContext(dir, { ...chromiumOptions, ...contextOptions });
 }
 
 /** A new browser context signed in as `name` (registered before) on `path` ('/' is Monaco, '/codemirror.html' CodeMirror). */
 export async function signIn(browser, server, name, path = '/') {
-  // The page's CSP forbids eval; Playwright's waitForFunction needs it (tests only).
-  const context = await browser.newContext({ viewport: { width: 900, height: 600 }, bypassCSP: true });
-  const page = await context.newPage();
+  const context = await browser.newContext(contextOptions);
+  return signInOn(await context.newPage(), server, name, path);
+}
+
+/** Signs `page` in as `name` on `path` (as signIn). */
+export async function signInOn(page, server, name, path = '/') {
   page.setDefaultTimeout(20000);
   page.on('pageerror', (e) => console.error(`[${name}] page error:`, e.message));
   await page.goto(server.base + path);

@@ -33,7 +33,7 @@ test('a named version is saved, listed and restored from the history panel', { t
     (await editorText(other)) === 'the first draft', 15000, 'the restore in both editors');
   assert.equal(await server.text(doc.id, ana), 'the first draft');
   // A new revision, not a rewritten one: the text before it is still there.
-  const rev = await page.evaluate(() => window.stetDocument.rev);
+  const { rev } = (await server.rest('GET', `/api/documents/${doc.id}`, undefined, ana)).body;
   const before = await server.rest('GET', `/api/documents/${doc.id}?rev=${rev - 1}`, undefined, ana);
   assert.equal(before.body.text, 'the first draft, then more');
 });
