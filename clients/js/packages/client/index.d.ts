@@ -39,9 +39,54 @@ export interface StetConnectionOptions {
   maxDelay?: number;
   /** Connect in the constructor (true). */
   connect?: boolean;
+  /**
+   * Keep unacknowledged edits in `storage` and resend them from the next
+   * connection on it; the client id is then the stored one (`clientId` is
+   * stored the first time). Edits are sent only once stored.
+   */
+  persistence?: PersistenceOptions;
 }
 
-/** An `error` message of the server (docs/protocol.md lists the codes), or `token_unavailable` when the token function threw. */
+/**
+ * Where persisted records live: values are JSON-like objects, keys arrays
+ * of strings. `update` stores fn(current or null) with no other write in
+ * between (two tabs must not both create a client id).
+ */
+export interface RecordStorage {
+  get(key: string[]): Promise<any | null>;
+  put(key: string[], value: any): Promise<void>;
+  update(key: string[], fn: (current: any | null) => any): Promise<any>;
+}
+
+export interface PersistenceOptions {
+  storage: RecordStorage;
+  /** The user the connection's token signs in (records are keyed by it); a welcome naming another user is refused (`wrong_user`). */
+  user?: string;
+}
+
+/** Records in memory: for Node and tests; gone with the process. */
+export declare class MemoryStorage implements RecordStorage {
+  constructor();
+  get(key: string[]): Promise<any | null>;
+  put(key: string[], value: any): Promise<void>;
+  update(key: string[], fn: (current: any | null) => any): Promise<any>;
+}
+
+/** Records in the browser's IndexedDB (database `name`, 'stet' unless given): they survive reloads and browser restarts. */
+export declare class IndexedDbStorage implements RecordStorage {
+  constructor(options?: { name?: string; indexedDB?: IDBFactory });
+  readonly name: string;
+  get(key: string[]): Promise<any | null>;
+  put(key: string[], value: any): Promise<void>;
+  update(key: string[], fn: (current: any | null) => any): Promise<any>;
+}
+
+/**
+ * An `error` message of the server (docs/protocol.md lists the codes), or
+ * `token_unavailable` when the token function threw, `storage_failed` when
+ * persistence cannot store (edits then go unstored), `wrong_user` when the
+ * token signs in another user than persistence is for.
+ */
 export interface StetError {
   code: string;
   message: string;
@@ -95,7 +140,7 @@ export declare class StetConnection extends Emitter<ConnectionEvents> {
   connect(): void;
   /** Closes the socket; documents stay open and resume on `connect`. */
   disconnect(): void;
-  /** Leaves every document and closes for good; unsynced edits are lost. */
+  /** Leaves every document and closes for good; unsynced edits are lost, unless persisted. */
   destroy(): void;
 }
 
@@ -260,8 +305,91 @@ export declare class StetDocument extends Emitter<DocumentEvents> {
   reopenComment(thread: number): Promise<{ rev: number }>;
   /** The thread's author or the document's owner may. */
   deleteComment(thread: number): Promise<{ rev: number }>;
-  /** Leaves the document; unsynced edits are given up. */
+  /** Leaves the document; unsynced edits are given up, unless persisted (the next open resends them). */
   close(): void;
+}
+
+// -- tabs of one browser sharing one connection per document (tabs.js) --
+
+/** The real document's state in the tab that holds its connection. */
+export interface ServerState {
+  status: Status;
+  /** Seconds until the leader's next attempt, when disconnected and retrying. */
+  retryIn?: number;
+  /** The server's revision the real document has seen. */
+  rev: number;
+  /** Edits of any tab the server has not acknowledged. */
+  unsyncedChanges: number;
+  synced: boolean;
+}
+
+export interface TabDocumentEvents extends DocumentEvents {
+  /** `server` changed. */
+  server: ServerState;
+}
+
+/**
+ * A TabConnection's document handle: a StetDocument whose "server" is the
+ * tab hub of the tab holding the document's connection. `rev` counts the
+ * hub's revisions; `server.rev` is the server's. `hasUnsyncedChanges` and
+ * `unsyncedChanges` count what the server has not acknowledged, here or in
+ * the leader tab. Comment requests are made by the leader tab.
+ */
+export declare class TabDocument extends StetDocument {
+  readonly server: ServerState;
+  /** Whether this tab holds the document's connection. */
+  readonly isLeader: boolean;
+  on<K extends keyof TabDocumentEvents>(event: K, fn: (payload: TabDocumentEvents[K]) => void): this;
+  off<K extends keyof TabDocumentEvents>(event: K, fn: (payload: TabDocumentEvents[K]) => void): this;
+  once<K extends keyof TabDocumentEvents>(event: K, fn: (payload: TabDocumentEvents[K]) => void): this;
+  /** Leaves the document in this tab; if this tab held its connection, another tab with it open takes over. */
+  close(): void;
+}
+
+export interface TabConnectionOptions {
+  url: string;
+  token?: TokenSource;
+  /** The user the token signs in: the stored records are this user's. */
+  user?: string;
+  /** Stored as this browser's client id for the user when none is stored yet. */
+  clientId?: string;
+  /** An IndexedDbStorage unless given. */
+  storage?: RecordStorage;
+  WebSocketPolyfill?: WebSocketConstructor;
+  minDelay?: number;
+  maxDelay?: number;
+  /** navigator.locks unless given: one lock per document elects the tab that holds its connection. */
+  locks?: { request(name: string, options: { signal?: AbortSignal }, callback: (lock: unknown) => Promise<unknown>): Promise<unknown> };
+  /** The global BroadcastChannel unless given. */
+  BroadcastChannel?: new (name: string) => { postMessage(message: unknown): void; close(): void; onmessage: ((event: { data: any }) => void) | null };
+}
+
+/**
+ * The tabs of one browser sharing one connection per document, with
+ * unacknowledged typing kept in storage and resent when a page opens the
+ * document again. The tab that opened a document first holds its
+ * connection (its Web Lock); when it closes the document or goes, another
+ * tab with the document open takes over.
+ */
+export declare class TabConnection extends Emitter<ConnectionEvents> {
+  /** Whether `env` (globalThis) has Web Locks, BroadcastChannel and IndexedDB. */
+  static supported(env?: unknown): boolean;
+  constructor(options: TabConnectionOptions);
+  readonly url: string;
+  /** Replaceable: the next hello uses the new value. */
+  token: TokenSource;
+  readonly user: string;
+  readonly storage: RecordStorage;
+  /** The status of the connection of the open documents, as the leader tab reports it. */
+  readonly status: Status;
+  /** The real connection while this tab holds some document's, else null. */
+  readonly connection: StetConnection | null;
+  readonly documents: ReadonlyMap<string, TabDocument>;
+  readonly hasUnsyncedChanges: boolean;
+  /** The handle of `docId` in this tab (the same one while it is open). */
+  open(docId: string, options?: OpenOptions): TabDocument;
+  /** Closes every document; resolves once each connection held here is handed over. */
+  destroy(): Promise<void>;
 }
 
 /** `user (clientId)`, or the client id alone for an anonymous participant. */

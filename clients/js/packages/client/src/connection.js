@@ -91,7 +91,7 @@ export class StetConnection extends Emitter {
     this._setStatus('disconnected');
   }
 
-  /** Leaves every document and closes for good. Unsynced edits are lost. */
+  /** Leaves every document and closes for good. Unsynced edits are lost, unless persisted. */
   destroy() {
     for (const doc of [...this.documents.values()]) doc.close();
     this.disconnect();

@@ -171,7 +171,7 @@ export class StetDocument extends Emitter {
     this._flushPresence();
   }
 
-  /** Leaves the document. Unsynced edits are given up. */
+  /** Leaves the document. Unsynced edits are given up, unless persisted (the next open resends them). */
   close() {
     if (this.closed) return;
     this.closed = true;

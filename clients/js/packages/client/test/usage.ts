@@ -1,5 +1,5 @@
 // The README's example and every declared member, checked by tsc (types.test.mjs).
-import { StetConnection, Op, transform, cpLength, moveRange, participantColor, type CommentError, type CommentRange, type Participant, type StetError, type WebSocketConstructor } from '@stet/client';
+import { StetConnection, Op, transform, cpLength, moveRange, participantColor, IndexedDbStorage, MemoryStorage, TabConnection, type CommentError, type CommentRange, type Participant, type RecordStorage, type ServerState, type StetError, type TabDocument, type WebSocketConstructor } from '@stet/client';
 
 declare const WebSocket: WebSocketConstructor; // the ws package in Node, which ships no types
 
@@ -34,3 +34,16 @@ console.log(n, doc.synced, connection.status === 'connected', connection.documen
 connection.token = 'a new token';
 doc.close();
 connection.destroy();
+
+// Persistence and tabs sharing one connection per document.
+const persisted = new StetConnection({ url: 'ws://127.0.0.1:8080/ws', token: 'tok', WebSocketPolyfill: WebSocket,
+  persistence: { storage: new MemoryStorage(), user: 'alice' } });
+persisted.open('notes').close(); // the next open resends what was unsynced
+const storage: RecordStorage = TabConnection.supported() ? new IndexedDbStorage({ name: 'stet' }) : new MemoryStorage();
+const tabs = new TabConnection({ url: 'wss://stet.example.com/ws', token: () => 'tok', user: 'alice', clientId: 'alice-1', storage });
+tabs.on('status', ({ status, retryIn }) => console.log(status, retryIn));
+const shared: TabDocument = tabs.open('notes', { undoGroupMs: 300 });
+shared.on('server', ({ rev, unsyncedChanges, synced, status }: ServerState) => console.log(rev, unsyncedChanges, synced, status));
+shared.on('change', ({ ops }) => console.log(ops.length, shared.isLeader, shared.server.rev, tabs.connection?.clientId));
+console.log(tabs.documents.get('notes') === shared, tabs.hasUnsyncedChanges, tabs.status, tabs.user, tabs.storage === storage);
+void tabs.destroy().then(() => persisted.destroy());
