@@ -225,21 +225,6 @@ void flush(document_self self) {
     send_write(self);
 }
 
-// Whether the session may make this change to the comment threads: any
-// commenter may open, reply, resolve and reopen; deleting a thread is for
-// its author or the document's owner.
-std::optional<error> check_comment(const comment_action& a, const subscriber& author, const document& doc) {
-  if (!auth::can_comment(author.role))
-    return make_error(errc::forbidden, "you may not comment on document " + doc.id());
-  if (a.kind != comment_kind::remove || author.role == auth::role::owner)
-    return std::nullopt;
-  auto* t = doc.comments().find(a.thread);
-  if (t && !(author.user_id != 0 && t->entries.front().user_id == author.user_id))
-    return make_error(errc::forbidden, "only its author or the document's owner may delete comment thread "
-                                         + std::to_string(a.thread));
-  return std::nullopt;
-}
-
 void on_edit(document_self self, edit_request& req) {
   auto& st = self->state;
   auto& doc = *st.doc;
@@ -282,7 +267,7 @@ void on_edit(document_self self, edit_request& req) {
   req.client_id = author->client_id;
   req.user_id = author->user_id;
   if (req.comment) {
-    if (auto err = check_comment(*req.comment, *author, doc))
+    if (auto err = check_comment(st, *req.comment, *author))
       return reject(*err);
     req.comment->user = author->username;
   } else if (!auth::can_edit(author->role)) {

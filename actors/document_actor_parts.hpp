@@ -48,6 +48,11 @@ bool defer_edit(document_self self, edit_request& req);
 void hear_grant(document_self self, std::int64_t user_id, const std::string& role, std::uint64_t version);
 /// Reads who may open the document again.
 void refresh_access(document_self self);
+/// Whether `author` may make this change to the comment threads (an error
+/// naming why not): commenters, editors and owners open, reply, resolve
+/// and reopen; a thread is deleted by its signed-in author or the owner
+/// (on a document without an owner, which has no one to ask, by any editor).
+std::optional<error> check_comment(const document_actor_state& st, const comment_action& a, const subscriber& author);
 /// The periodic re-read while the document has sessions.
 void on_recheck(document_self self);
 

@@ -265,4 +265,19 @@ void on_recheck(document_self self) {
   self->delayed_send(self, s.config.access_recheck, recheck_atom::value);
 }
 
+std::optional<error> check_comment(const document_actor_state& st, const comment_action& a, const subscriber& author) {
+  auto& doc = *st.doc;
+  if (!auth::can_comment(author.role))
+    return make_error(errc::forbidden, "you may not comment on document " + doc.id());
+  if (a.kind != comment_kind::remove || author.role == auth::role::owner)
+    return std::nullopt;
+  if (st.access.current().owner_id == 0 && auth::can_edit(author.role))
+    return std::nullopt;
+  auto* t = doc.comments().find(a.thread);
+  if (t && !(author.user_id != 0 && t->entries.front().user_id == author.user_id))
+    return make_error(errc::forbidden, "only its author or the document's owner may delete comment thread "
+                                         + std::to_string(a.thread));
+  return std::nullopt;
+}
+
 } // namespace stet::document_parts

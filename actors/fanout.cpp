@@ -85,7 +85,7 @@ subscriber* fanout::find(const std::string& node, const std::string& session_id)
 
 void fanout::deliver(const std::vector<pending_notice>& notices) {
   auto now = std::chrono::steady_clock::now();
-  auto committed_ns = tracing::unix_now_ns();
+  std::int64_t committed_ns = 0; // read once, and only for a traced edit
   std::vector<tracing::span> spans;
   std::vector<std::vector<std::shared_ptr<const std::string>>> out(subscribers_.size());
   wire::DocBroadcasts to_other_nodes;
@@ -100,6 +100,8 @@ void fanout::deliver(const std::vector<pending_notice>& notices) {
                                     {"latency_us", std::to_string(static_cast<long>(latency * 1e6))}});
     std::optional<tracing::span> fanned;
     if (!n.traceparent.empty()) {
+      if (committed_ns == 0)
+        committed_ns = tracing::unix_now_ns();
       if (auto c = tracing::start(n.traceparent, "stet.commit", n.staged_unix_ns)) {
         c->with("stet.doc", doc_id_).with("stet.rev", std::to_string(n.rev));
         tracing::finish(std::move(*c), committed_ns);

@@ -30,7 +30,8 @@ result<document> restore(const loaded_document& stored, document_limits limits) 
     if (!op)
       return make_error(errc::internal, "document " + row.id + " cannot be opened: its stored history is damaged",
                         "rev " + std::to_string(r.rev) + ": " + op.error().message);
-    decoded.log.push_back({r.rev, std::move(*op), r.client_id, r.author_id, r.client_seq, r.ts, 0, std::move(comment)});
+    decoded.log.push_back({r.rev, std::move(*op), r.client_id, r.author_id, r.client_seq, r.ts, 0,
+                           comment ? std::make_shared<const comment_action>(std::move(*comment)) : nullptr});
   }
   for (auto& c : stored.clients)
     decoded.clients.push_back({c.client_id, c.client_seq, c.rev});

@@ -142,7 +142,7 @@ struct join_request {
   /// Whose quota a join that creates the document counts against:
   /// "user:<id>" or "ip:<address>"; empty: the join may not create it.
   std::string creator{};
-  /// What the session's token grants on the document ("owner", "editor",
+  /// What the session's token grants on the document ("owner", "editor", "commenter",
   /// "viewer"), instead of the stored access list; empty when the token
   /// has no document scope.
   std::string scoped_role{};

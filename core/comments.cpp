@@ -2,6 +2,7 @@
 
 #include "core/utf8.hpp"
 
+#include <algorithm>
 #include <array>
 
 namespace stet {
@@ -10,33 +11,24 @@ namespace {
 
 constexpr std::array<std::string_view, 5> k_kind_names{"open", "reply", "resolve", "reopen", "delete"};
 
-// Where a position lands after `op`: inserts at it go before it unless
-// `stay`, erases around it pull it to their start.
-std::size_t moved(std::size_t pos, const operation& op, bool stay) {
-  std::size_t at = 0, out = pos;
-  for (auto& c : op.components()) {
-    if (at > pos)
-      break;
-    switch (c.kind) {
-      case component_kind::retain: at += c.length; break;
-      case component_kind::insert:
-        if (at < pos || (at == pos && !stay))
-          out += c.length;
-        break;
-      case component_kind::erase:
-        out -= std::min(c.length, pos > at ? pos - at : 0);
-        at += c.length;
-        break;
-    }
-  }
-  return out;
+std::size_t entry_bytes(const comment_entry& e) {
+  return e.text.size() + e.user.size() + k_entry_overhead;
 }
 
-std::size_t entry_bytes(const comment_thread& t) {
+std::size_t thread_bytes(const comment_thread& t) {
   std::size_t n = 0;
   for (auto& e : t.entries)
-    n += e.text.size();
+    n += entry_bytes(e);
   return n;
+}
+
+// Newline and tab are text; other control characters are not, and each
+// costs six bytes in every JSON frame and snapshot that carries it.
+bool has_control_characters(std::string_view s) {
+  for (unsigned char c : s)
+    if ((c < 0x20 && c != '\n' && c != '\t') || c == 0x7f)
+      return true;
+  return false;
 }
 
 } // namespace
@@ -52,14 +44,53 @@ std::optional<comment_kind> parse_comment_kind(std::string_view name) noexcept {
   return std::nullopt;
 }
 
-void move_thread(comment_thread& t, const operation& op) {
-  if (t.detached) {
-    t.start = t.end = moved(t.start, op, false);
+void move_positions(std::vector<moving_position>& positions, const operation& op) {
+  if (op.is_noop() || positions.empty())
     return;
+  // The operation's inserts and erases by where they start in the text it
+  // applies to, with running totals: each position then needs two binary
+  // searches instead of a walk over every component.
+  std::vector<std::size_t> insert_at, inserted, erase_at, erase_end, erased;
+  std::size_t at = 0;
+  for (auto& c : op.components()) {
+    switch (c.kind) {
+      case component_kind::retain: at += c.length; break;
+      case component_kind::insert:
+        insert_at.push_back(at);
+        inserted.push_back((inserted.empty() ? 0 : inserted.back()) + c.length);
+        break;
+      case component_kind::erase:
+        erase_at.push_back(at);
+        erase_end.push_back(at + c.length);
+        erased.push_back((erased.empty() ? 0 : erased.back()) + c.length);
+        at += c.length;
+        break;
+    }
   }
-  t.start = moved(t.start, op, false);
-  t.end = moved(t.end, op, true);
-  if (t.end <= t.start) {
+  for (auto& p : positions) {
+    auto pos = *p.at;
+    // Inserts before it, and at it unless it stays before them.
+    auto ins = p.stay ? std::lower_bound(insert_at.begin(), insert_at.end(), pos)
+                      : std::upper_bound(insert_at.begin(), insert_at.end(), pos);
+    auto k = static_cast<std::size_t>(ins - insert_at.begin());
+    std::size_t added = k ? inserted[k - 1] : 0;
+    // Erases that start before it: whole, or up to it for one around it.
+    auto j = static_cast<std::size_t>(std::lower_bound(erase_at.begin(), erase_at.end(), pos) - erase_at.begin());
+    std::size_t removed = 0;
+    if (j > 0) {
+      bool around = erase_end[j - 1] > pos;
+      removed = (around ? (j > 1 ? erased[j - 2] : 0) + (pos - erase_at[j - 1]) : erased[j - 1]);
+    }
+    *p.at = pos + added - removed;
+  }
+}
+
+void move_thread(comment_thread& t, const operation& op) {
+  std::vector<moving_position> ends{{&t.start, false}};
+  if (!t.detached)
+    ends.push_back({&t.end, true});
+  move_positions(ends, op);
+  if (t.detached || t.end <= t.start) {
     t.detached = true;
     t.end = t.start;
   }
@@ -74,9 +105,14 @@ status comment_threads::check(const comment_action& a, std::size_t length) const
       return bad("a comment may have at most " + std::to_string(limits_.max_text_bytes) + " bytes");
     if (auto st = utf8::check_text(a.text, "comment text"); !st)
       return st;
-    if (bytes_ + a.text.size() > limits_.max_total_bytes)
+    if (has_control_characters(a.text))
+      return bad("a comment may not hold control characters other than newline and tab");
+    if (bytes_ + a.text.size() + a.user.size() + k_entry_overhead > limits_.max_total_bytes)
       return bad("this document's comments are full (" + std::to_string(limits_.max_total_bytes)
                  + " bytes); delete some threads first");
+    if (entries_ >= limits_.max_all_entries)
+      return bad("this document has " + std::to_string(limits_.max_all_entries)
+                 + " comment messages, as many as it may; delete some threads first");
   }
   if (a.kind == comment_kind::open) {
     if (a.start >= a.end || a.end > length)
@@ -98,14 +134,16 @@ void comment_threads::apply(const comment_action& a, std::uint64_t rev, std::int
   switch (a.kind) {
     case comment_kind::open: {
       comment_thread t{rev, a.start, a.end, false, false, {{rev, user_id, a.user, a.text, ts}}};
-      bytes_ += a.text.size();
+      bytes_ += entry_bytes(t.entries.back());
+      ++entries_;
       threads_[rev] = std::move(t);
       return;
     }
     case comment_kind::reply:
       if (auto it = threads_.find(a.thread); it != threads_.end()) {
         it->second.entries.push_back({rev, user_id, a.user, a.text, ts});
-        bytes_ += a.text.size();
+        bytes_ += entry_bytes(it->second.entries.back());
+        ++entries_;
       }
       return;
     case comment_kind::resolve:
@@ -115,7 +153,8 @@ void comment_threads::apply(const comment_action& a, std::uint64_t rev, std::int
       return;
     case comment_kind::remove:
       if (auto it = threads_.find(a.thread); it != threads_.end()) {
-        bytes_ -= entry_bytes(it->second);
+        bytes_ -= thread_bytes(it->second);
+        entries_ -= it->second.entries.size();
         threads_.erase(it);
       }
       return;
@@ -123,10 +162,21 @@ void comment_threads::apply(const comment_action& a, std::uint64_t rev, std::int
 }
 
 void comment_threads::move(const operation& op) {
-  if (op.is_noop())
+  if (op.is_noop() || threads_.empty())
     return;
+  std::vector<moving_position> ends;
+  ends.reserve(2 * threads_.size());
+  for (auto& [id, t] : threads_) {
+    ends.push_back({&t.start, false});
+    if (!t.detached)
+      ends.push_back({&t.end, true});
+  }
+  move_positions(ends, op);
   for (auto& [id, t] : threads_)
-    move_thread(t, op);
+    if (t.detached || t.end <= t.start) {
+      t.detached = true;
+      t.end = t.start;
+    }
 }
 
 const comment_thread* comment_threads::find(std::uint64_t id) const {
@@ -137,8 +187,11 @@ const comment_thread* comment_threads::find(std::uint64_t id) const {
 void comment_threads::assign(std::map<std::uint64_t, comment_thread> threads) {
   threads_ = std::move(threads);
   bytes_ = 0;
-  for (auto& [id, t] : threads_)
-    bytes_ += entry_bytes(t);
+  entries_ = 0;
+  for (auto& [id, t] : threads_) {
+    bytes_ += thread_bytes(t);
+    entries_ += t.entries.size();
+  }
 }
 
 } // namespace stet

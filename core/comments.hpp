@@ -15,6 +15,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace stet {
 
@@ -75,14 +76,21 @@ struct comment_thread {
 /// extends it; erasing all of it detaches the thread.
 void move_thread(comment_thread& thread, const operation& op);
 
-/// What one document may hold: bounds its memory and its snapshot.
+/// What one document may hold: bounds its memory, its snapshot and what a
+/// joining client is sent (the threads come with the text).
 struct comment_limits {
   std::size_t max_threads = 2000;
+  /// Messages in one thread, and in all of them.
   std::size_t max_entries = 500;
+  std::size_t max_all_entries = 10000;
   std::size_t max_text_bytes = 16 * 1024;
-  /// UTF-8 bytes of every message together.
-  std::size_t max_total_bytes = 8 * 1024 * 1024;
+  /// Every message's text and name, plus k_entry_overhead each.
+  std::size_t max_total_bytes = 4 * 1024 * 1024;
 };
+
+/// What a message costs beyond its text and name, in comment_limits'
+/// byte count: its numbers in memory and on the wire.
+constexpr std::size_t k_entry_overhead = 64;
 
 class comment_threads {
 public:
@@ -91,8 +99,9 @@ public:
 
   /// Checks that `a`, with its range already as of the current text of
   /// `length` code points, can be applied. Errors: invalid_argument (an
-  /// empty or too long message, a range outside the text or empty, too
-  /// many threads or replies), unknown_document (no such thread).
+  /// empty or too long message, control characters but newline and tab, a
+  /// range outside the text or empty, too many threads, messages or
+  /// bytes), nul_character, invalid_utf8, unknown_document (no such thread).
   status check(const comment_action& a, std::size_t length) const;
   /// Applies a checked action as revision `rev` of `user_id` at `ts`.
   void apply(const comment_action& a, std::uint64_t rev, std::int64_t user_id, std::uint64_t ts);
@@ -111,6 +120,16 @@ private:
   comment_limits limits_;
   std::map<std::uint64_t, comment_thread> threads_;
   std::size_t bytes_ = 0;
+  std::size_t entries_ = 0;
 };
+
+/// Where every position in `positions` lands after `op` (see move_thread:
+/// `stay` keeps a position before an insert at it), in one pass over the
+/// operation however many positions there are.
+struct moving_position {
+  std::size_t* at;
+  bool stay;
+};
+void move_positions(std::vector<moving_position>& positions, const operation& op);
 
 } // namespace stet

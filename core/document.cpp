@@ -28,8 +28,8 @@ std::size_t footprint(const history_entry& e) {
     n += heap_block(parts.capacity() * sizeof(component));
   for (auto& c : parts)
     n += heap_of(c.text);
-  if (e.comment)
-    n += heap_of(e.comment->text) + heap_of(e.comment->user);
+  if (e.comment) // the control block and the action in one allocation
+    n += heap_block(sizeof(comment_action) + 16) + heap_of(e.comment->text) + heap_of(e.comment->user);
   return n;
 }
 
@@ -64,6 +64,10 @@ document::document(std::string id, conflict_policy policy, document_limits limit
 
 result<document> document::restore(stored_document stored, document_limits limits) {
   document d{stored.id, stored.policy, limits, stored.snapshot, stored.snapshot_rev, stored.last_ts};
+  for (auto& [id, t] : stored.comments)
+    if (t.end > d.text_.size() || id > stored.snapshot_rev)
+      return damaged(stored.id, "comment thread " + std::to_string(id) + " does not fit the snapshot of rev "
+                                  + std::to_string(stored.snapshot_rev));
   d.comments_.assign(std::move(stored.comments));
   // Entries at or before the snapshot only feed the history; their lengths
   // follow backwards from the snapshot's.
@@ -129,11 +133,11 @@ std::string document::text_at(std::uint64_t rev) const {
 }
 
 void document::mark_durable(std::uint64_t rev, std::uint64_t now_ms) {
-  // The durable threads follow the revisions as they become durable (the
-  // history holds every revision after durable_rev_).
+  // The durable threads follow the revisions as they become durable: the
+  // history holds every revision after durable_rev_ (it is trimmed below
+  // only up to it).
   for (auto r = durable_rev_ + 1; r <= std::min(rev, rev_); ++r)
-    if (auto* e = entry(r))
-      replay(durable_comments_, *e);
+    replay(durable_comments_, *entry(r));
   durable_rev_ = std::max(durable_rev_, std::min(rev, rev_));
   auto expired = [&](const history_entry& e) {
     return history_.size() > limits_.history_min
@@ -252,6 +256,11 @@ result<edit_outcome> document::submit_comment(const edit& req, const std::string
   if (!req.op.is_noop())
     return make_error(errc::invalid_argument, "an edit changes the text (ops) or a comment, not both");
   auto action = *req.comment;
+  // Only what the kind uses is kept (and stored, and sent to everyone).
+  if (action.kind != comment_kind::open)
+    action.start = action.end = 0;
+  if (action.kind != comment_kind::open && action.kind != comment_kind::reply)
+    action.text.clear();
   if (action.kind == comment_kind::open) {
     // Anchored where the client saw the text: moved past everything since.
     comment_thread range{0, action.start, action.end};
@@ -274,7 +283,8 @@ result<edit_outcome> document::submit_comment(const edit& req, const std::string
     action.thread = rev_;
   auto ts = clock_.stamp(now_ms);
   comments_.apply(action, rev_, req.user_id, ts);
-  history_.push_back({rev_, operation{}, req.client_id, req.user_id, req.client_seq, ts, text_.size(), std::move(action)});
+  history_.push_back({rev_, operation{}, req.client_id, req.user_id, req.client_seq, ts, text_.size(),
+                      std::make_shared<const comment_action>(std::move(action))});
   history_bytes_ += footprint(history_.back());
   if (!req.client_id.empty())
     remember_client(key, req.client_seq, rev_);

@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <deque>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -75,8 +76,9 @@ struct history_entry {
   std::uint64_t client_seq = 0;
   std::uint64_t ts = 0;
   std::size_t length_before = 0; // code points
-  /// The comment change it made, as applied (its thread and range filled in).
-  std::optional<comment_action> comment{};
+  /// The comment change it made, as applied (its thread and range filled
+  /// in); shared, so a text edit's entry pays one pointer for it.
+  std::shared_ptr<const comment_action> comment{};
 };
 
 /// The earlier edit whose change a later one undid (policy lww).

@@ -195,9 +195,11 @@ void put_text(const call_ptr& c, const std::string& id);
 void get_text(const call_ptr& c, const std::string& id);
 /// A change to the comment threads, applied through the document's owner
 /// as a REST edit is (commenters, editors and owners; deletes: see
-/// comment_threads); answers {rev} and, for "open", {thread}.
+/// comment_threads); answers {rev} and, for "open", {thread}; 429 past
+/// five changes a second per user or address.
+/// `body`'s clientId and clientSeq, when given, make a retry apply once.
 void comment_as_caller(const call_ptr& c, const std::string& id, const std::string& scoped, comment_action a,
-                       std::optional<std::uint64_t> base_rev);
+                       std::optional<std::uint64_t> base_rev, const json& body);
 /// /api/documents/{id}/comments...: `rest` is the path from "comments"
 /// (gateway/comments_api.cpp).
 void route_comments(const call_ptr& c, const std::string& id, std::string_view rest);

@@ -3,11 +3,12 @@
 // the text, durable, and heard live by every session as `applied`).
 //
 //   GET    /api/documents/{id}/comments                  {rev, threads}
-//   POST   /api/documents/{id}/comments                  {start, end, text, baseRev?}
+//   POST   /api/documents/{id}/comments                  {start, end, text, baseRev}
 //   POST   /api/documents/{id}/comments/{thread}/replies {text}
 //   POST   /api/documents/{id}/comments/{thread}/resolve
 //   POST   /api/documents/{id}/comments/{thread}/reopen
 //   DELETE /api/documents/{id}/comments/{thread}
+// Each change may carry clientId and clientSeq, as REST edits do.
 #include "gateway/api_call.hpp"
 
 #include "core/utf8.hpp"
@@ -87,14 +88,12 @@ void open_thread(const call_ptr& c, const std::string& id, const std::string& sc
   a.start = *start;
   a.end = *end;
   a.text = std::move(*text);
-  std::optional<std::uint64_t> base_rev;
-  if (body->contains("baseRev")) {
-    auto& given = (*body)["baseRev"];
-    if (!given.is_number_unsigned() || given.get<std::uint64_t>() >= k_current_rev)
-      return c->fail(errc::invalid_argument, "baseRev must be the revision start and end count in");
-    base_rev = given.get<std::uint64_t>();
-  }
-  comment_as_caller(c, id, scoped, std::move(a), base_rev);
+  // The positions count in one revision's text: the caller names it, so
+  // typing meanwhile moves the range instead of shifting it onto other words.
+  auto given = body->find("baseRev");
+  if (given == body->end() || !given->is_number_unsigned() || given->get<std::uint64_t>() >= k_current_rev)
+    return c->fail(errc::invalid_argument, "baseRev (the revision whose text start and end count in) is required");
+  comment_as_caller(c, id, scoped, std::move(a), given->get<std::uint64_t>(), *body);
 }
 
 void change_thread(const call_ptr& c, const std::string& id, const std::string& scoped, std::uint64_t thread,
@@ -102,14 +101,17 @@ void change_thread(const call_ptr& c, const std::string& id, const std::string& 
   comment_action a;
   a.kind = kind;
   a.thread = thread;
+  // A body is optional but for replies (a DELETE has none).
+  auto body = kind == comment_kind::reply || !c->req->body().empty() ? body_json(*c) : std::optional{json::object()};
+  if (!body)
+    return;
   if (kind == comment_kind::reply) {
-    auto body = body_json(*c);
-    auto text = body ? message(*c, *body) : std::nullopt;
+    auto text = message(*c, *body);
     if (!text)
       return;
     a.text = std::move(*text);
   }
-  comment_as_caller(c, id, scoped, std::move(a), std::nullopt);
+  comment_as_caller(c, id, scoped, std::move(a), std::nullopt, *body);
 }
 
 } // namespace

@@ -259,10 +259,16 @@ std::optional<std::uint64_t> base_rev_of(const call_ptr& c, const json& body, bo
 } // namespace
 
 void comment_as_caller(const call_ptr& c, const std::string& id, const std::string& scoped, comment_action a,
-                       std::optional<std::uint64_t> base_rev) {
+                       std::optional<std::uint64_t> base_rev, const json& body) {
+  if (!c->ctx.comment_changes.try_take(c->user.user_id != 0 ? std::to_string(c->user.user_id)
+                                                             : "ip:" + c->client_ip)) {
+    metrics::get().rate_limited("comments");
+    return c->fail(errc::rate_limited, "too many comment changes per second; try again later");
+  }
   edit_plan plan{id, scoped};
-  // A fresh client of its own: a comment is never taken for a resend.
-  plan.client_id = "rest-" + auth::random_hex(8);
+  // A retry with the caller's clientId and clientSeq applies once.
+  if (!identify(c, body, plan))
+    return;
   plan.base_rev = base_rev;
   plan.comment = std::move(a);
   edit_as_caller(c, std::move(plan));

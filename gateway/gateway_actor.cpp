@@ -156,10 +156,15 @@ void on_edit(gateway_actor_type* self, const wire::Edit& edit, const document_ap
                                  {"base_rev", std::to_string(edit.base_rev())}});
   // A traced edit: its receive span here, and the owner's spans under it.
   auto received = tracing::start(edit.traceparent(), "stet.receive");
-  if (received)
+  if (received && !tracing::take_budget())
+    received.reset();
+  if (received) {
+    received->kind = 2; // the node the client sent it to: a server span
+
     req.traceparent = received->with("stet.doc", edit.doc_id())
                         .with("stet.client_seq", std::to_string(edit.client_seq()))
                         .traceparent();
+  }
   auto& terms = st.terms[edit.doc_id()];
   req.chained = true;
   req.prev_seq = std::exchange(terms.last_forwarded, req.client_seq);

@@ -117,6 +117,7 @@ struct gateway_context {
       ip_logins(6 * lim.logins_per_minute / 60.0, 6 * lim.logins_per_minute),
       ip_registrations(lim.registrations_per_hour / 3600.0, lim.registrations_per_hour),
       version_names(1.0, 10.0),
+      comment_changes(5.0, 20.0),
       throttle(std::make_shared<read_throttle>(lim.read_backlog_frames, lim.read_backlog_frames / 2)) {
   }
 
@@ -162,6 +163,10 @@ struct gateway_context {
   /// Named versions per user (per address for anonymous callers): one a
   /// second, ten at once; each is a whole copy of the text.
   auth::keyed_limiter version_names;
+  /// Changes to comment threads per user (per address for anonymous
+  /// callers): five a second, twenty at once. Each joins the document for
+  /// a moment, which costs its owner a snapshot.
+  auth::keyed_limiter comment_changes;
   std::atomic<std::uint64_t> next_session{1};
   std::atomic<std::int64_t> open_sessions{0};
   /// Pauses every session's reads while the node is behind on what they read.

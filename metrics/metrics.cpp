@@ -218,17 +218,25 @@ node_metrics::node_metrics()
                            .Name("stet_webhook_outbox_depth")
                            .Help("Webhook events waiting in the outbox (as this node last counted them)")
                            .Register(*registry)
-                           .Add({})) {
+                           .Add({})),
+    trace_spans_family(prometheus::BuildCounter()
+                         .Name("stet_trace_spans_total")
+                         .Help("Spans of traced edits by outcome: exported, dropped (buffer full), lost (the "
+                               "collector failed), over_budget (edits left untraced past the node's budget)")
+                         .Register(*registry)) {
   // Every known label value from the start: a rate over a series that
   // appears only with its first event would miss that event.
   for (auto reason : {"bad_password", "bad_token", "no_token"})
     auth_failures_family.Add({{"reason", reason}});
-  for (auto limit : {"edits", "joins", "logins", "connections", "registrations", "password_hashes", "documents"})
+  for (auto limit : {"edits", "joins", "logins", "connections", "registrations", "password_hashes", "documents",
+                     "versions", "comments"})
     rate_limited_family.Add({{"limit", limit}});
   for (auto reason : {"malformed", "bad_mac", "stale", "nested_batch", "undecodable", "foreign_member"})
     bus_rejected_family.Add({{"reason", reason}});
   for (auto outcome : {"delivered", "failed", "expired"})
     webhook_family.Add({{"outcome", outcome}});
+  for (auto outcome : {"exported", "dropped", "lost", "over_budget"})
+    trace_spans_family.Add({{"outcome", outcome}});
   prometheus::BuildGauge()
     .Name("stet_build_info")
     .Help("Build of this node (value 1)")
@@ -256,6 +264,10 @@ void node_metrics::shard_reconnected(const std::string& shard) {
 
 void node_metrics::replica_read(std::string_view served_by) {
   replica_reads_family.Add({{"served_by", std::string{served_by}}}).Increment();
+}
+
+void node_metrics::trace_spans(std::string_view outcome, double n) {
+  trace_spans_family.Add({{"outcome", std::string{outcome}}}).Increment(n);
 }
 
 void node_metrics::webhook(std::string_view outcome, double n) {

@@ -69,6 +69,10 @@ struct node_metrics {
   /// Webhook deliveries by outcome: delivered | failed | expired.
   prometheus::Family<prometheus::Counter>& webhook_family;
   prometheus::Gauge& webhook_outbox_depth;
+  /// Spans of traced edits by outcome: exported | dropped (the buffer was
+  /// full) | lost (the collector failed) | over_budget (edits not traced:
+  /// past the node's traced edits per second).
+  prometheus::Family<prometheus::Counter>& trace_spans_family;
   /// Cluster-only gauges: absent on a single node (so "Redis down" cannot fire there).
   prometheus::Gauge* redis_connected = nullptr;
   prometheus::Gauge* cluster_nodes = nullptr;
@@ -90,6 +94,7 @@ struct node_metrics {
   void shard_reconnected(const std::string& shard);
   void replica_read(std::string_view served_by);
   void webhook(std::string_view outcome, double n = 1);
+  void trace_spans(std::string_view outcome, double n);
   /// The registry in Prometheus text exposition format.
   std::string scrape() const;
 };

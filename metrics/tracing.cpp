@@ -18,6 +18,9 @@ struct recorder {
   std::size_t capacity = 0;
   std::string instance;
   std::uint64_t dropped = 0;
+  std::uint64_t over_budget = 0;
+  std::int64_t budget_second = 0; // the second the budget counts in
+  std::uint32_t budget_used = 0;
 };
 
 std::atomic<recorder*> g_recorder{nullptr};
@@ -144,7 +147,41 @@ void finish(span s, std::int64_t end_ns) {
   r->spans.push_back(std::move(s));
 }
 
-std::string take_otlp_json(std::size_t max_spans) {
+bool take_budget() {
+  auto* r = g_recorder.load(std::memory_order_acquire);
+  if (!r)
+    return false;
+  auto second = unix_now_ns() / 1'000'000'000;
+  std::lock_guard lock{r->mutex};
+  if (second != r->budget_second) {
+    r->budget_second = second;
+    r->budget_used = 0;
+  }
+  if (r->budget_used >= k_traces_per_second) {
+    ++r->over_budget;
+    return false;
+  }
+  ++r->budget_used;
+  return true;
+}
+
+std::size_t waiting() {
+  auto* r = g_recorder.load(std::memory_order_acquire);
+  if (!r)
+    return 0;
+  std::lock_guard lock{r->mutex};
+  return r->spans.size();
+}
+
+std::uint64_t over_budget() {
+  auto* r = g_recorder.load(std::memory_order_acquire);
+  if (!r)
+    return 0;
+  std::lock_guard lock{r->mutex};
+  return r->over_budget;
+}
+
+std::string take_otlp_json(std::size_t max_spans, std::size_t* taken) {
   auto* r = g_recorder.load(std::memory_order_acquire);
   if (!r)
     return {};
@@ -158,6 +195,8 @@ std::string take_otlp_json(std::size_t max_spans) {
     }
     instance = r->instance;
   }
+  if (taken)
+    *taken = batch.size();
   if (batch.empty())
     return {};
   using nlohmann::json;
@@ -171,7 +210,7 @@ std::string take_otlp_json(std::size_t max_spans) {
                      {"spanId", hex(s.ctx.span_id)},
                      {"parentSpanId", hex(s.parent)},
                      {"name", s.name},
-                     {"kind", 2}, // SPAN_KIND_SERVER
+                     {"kind", s.kind},
                      {"startTimeUnixNano", std::to_string(s.start_ns)},
                      {"endTimeUnixNano", std::to_string(s.end_ns)},
                      {"attributes", attrs}});

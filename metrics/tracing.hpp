@@ -3,9 +3,10 @@
 // node it crosses, exported as OTLP over HTTP/JSON (node/ posts them).
 //
 // Only edits whose client sent a sampled trace context are traced, so an
-// untraced edit costs one empty-string check per step. Spans wait in a
-// bounded buffer (full: new spans are dropped and counted) until the
-// exporter takes them.
+// untraced edit costs one empty-string check per step; and at most
+// k_traces_per_second of them per node, since the client decides what is
+// sampled. Spans wait in a bounded buffer (full: new spans are dropped and
+// counted) until the exporter takes them.
 #pragma once
 
 #include <array>
@@ -41,6 +42,8 @@ struct span {
   std::string name;
   std::int64_t start_ns = 0;
   std::int64_t end_ns = 0;
+  /// OTLP's SpanKind: 1 internal, 2 server (the node receiving a request).
+  int kind = 1;
   std::vector<std::pair<std::string, std::string>> attributes;
 
   /// The traceparent its children name it by.
@@ -66,10 +69,22 @@ std::optional<span> start(std::string_view parent, std::string name, std::int64_
 /// Ends `s` at `end_ns` and keeps it for the exporter.
 void finish(span s, std::int64_t end_ns = unix_now_ns());
 
+/// Traced edits a node starts per second; past it, a sampled edit is not
+/// traced (counted as over budget).
+constexpr std::uint32_t k_traces_per_second = 100;
+/// Whether one more trace may start this second: the gateway asks before
+/// it starts an edit's receive span.
+bool take_budget();
+
 /// Up to `max_spans` recorded spans, oldest first, as the body of an OTLP
-/// ExportTraceServiceRequest in its JSON encoding; "" when none wait.
-std::string take_otlp_json(std::size_t max_spans = 1024);
-/// Spans dropped because the buffer was full, since start.
+/// ExportTraceServiceRequest in its JSON encoding (how many in `taken`);
+/// "" when none wait.
+std::string take_otlp_json(std::size_t max_spans = 1024, std::size_t* taken = nullptr);
+/// Spans waiting for the exporter.
+std::size_t waiting();
+/// Since start: spans dropped because the buffer was full, and traced
+/// edits refused by take_budget.
 std::uint64_t dropped();
+std::uint64_t over_budget();
 
 } // namespace stet::tracing

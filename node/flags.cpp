@@ -309,8 +309,10 @@ parsed_flags parse_flags(int argc, const char* const* argv, node_options opt) {
   for (auto& url : opt.webhook_urls)
     if (!parse_webhook_url(url))
       return fail("--webhook-url must be an http:// or https:// URL with a host, got \"" + url + "\"");
-  if (!opt.otlp_endpoint.empty() && !parse_webhook_url(opt.otlp_endpoint))
-    return fail("--otlp-endpoint must be an http:// or https:// URL with a host, got \"" + opt.otlp_endpoint + "\"");
+  if (!opt.otlp_endpoint.empty()
+      && (!parse_webhook_url(opt.otlp_endpoint) || opt.otlp_endpoint.find_first_of("?#") != std::string::npos))
+    return fail("--otlp-endpoint must be an http:// or https:// URL with a host and no query, got \""
+                + opt.otlp_endpoint + "\"");
   // A receiver named twice would be sent everything twice.
   std::sort(opt.webhook_urls.begin(), opt.webhook_urls.end());
   opt.webhook_urls.erase(std::unique(opt.webhook_urls.begin(), opt.webhook_urls.end()), opt.webhook_urls.end());

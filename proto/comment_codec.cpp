@@ -72,13 +72,17 @@ result<std::map<std::uint64_t, comment_thread>> decode_threads(std::string_view 
   if (stored.empty())
     return out;
   CommentThreads all;
-  if (!google::protobuf::util::JsonStringToMessage(std::string{stored}, &all).ok())
-    return make_error(errc::internal, "the stored comment threads are damaged");
+  // Fields a later version adds are skipped: a rollback still opens the document.
+  google::protobuf::util::JsonParseOptions lenient;
+  lenient.ignore_unknown_fields = true;
+  if (auto st = google::protobuf::util::JsonStringToMessage(std::string{stored}, &all, lenient); !st.ok())
+    return make_error(errc::internal, "the stored comment threads are damaged: " + std::string{st.message()});
   for (auto& w : all.threads()) {
     comment_thread t{w.id(), w.start(), w.end(), w.detached(), w.resolved(), {}};
     for (auto& e : w.entries())
       t.entries.push_back({e.rev(), e.user_id(), e.user(), e.text(), e.ts()});
-    if (t.entries.empty() || t.start > t.end)
+    bool fits = t.id != 0 && !t.entries.empty() && (t.detached ? t.start == t.end : t.start < t.end);
+    if (!fits || out.count(t.id))
       return make_error(errc::internal, "the stored comment thread " + std::to_string(w.id()) + " is damaged");
     out[t.id] = std::move(t);
   }

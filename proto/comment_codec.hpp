@@ -15,7 +15,7 @@
 namespace stet::wire {
 
 /// A change as a client (or another node) sent it. Errors: invalid_argument
-/// (no such kind, a position past 2^32), invalid_utf8, nul_character.
+/// (no such kind), invalid_utf8, nul_character.
 /// Ranges and sizes are checked by the document (comment_threads::check).
 result<comment_action> to_comment(const CommentAction& in);
 void to_wire(const comment_action& a, CommentAction* out);
@@ -24,7 +24,8 @@ void to_wire(const comment_thread& t, CommentThread* out);
 /// The threads as a snapshot stores them: protobuf's JSON mapping of
 /// CommentThreads (text, so every backend stores it as text); "" for none.
 std::string encode_threads(const std::map<std::uint64_t, comment_thread>& threads);
-/// Errors: internal when `stored` is not what encode_threads makes.
+/// Errors: internal when `stored` is not what encode_threads makes (fields
+/// it does not know are skipped; a damaged thread is not).
 result<std::map<std::uint64_t, comment_thread>> decode_threads(std::string_view stored);
 
 } // namespace stet::wire

@@ -194,24 +194,101 @@ TEST_CASE("comment threads: a comment on text deleted meanwhile is refused; a re
   CHECK(d.comments().threads().size() == 1);
 }
 
-TEST_CASE("comment threads: limits on text, replies, bytes and threads") {
-  comment_limits limits{3, 2, 8, 15};
-  comment_threads threads{limits};
-  CHECK(threads.check(open_at(0, 1, "123456789"), 10).error().code == errc::invalid_argument); // one message
-  REQUIRE(threads.check(open_at(0, 1, "12345678"), 10));
-  threads.apply(open_at(0, 1, "12345678"), 1, 0, 0);
-  REQUIRE(threads.check(on_thread(comment_kind::reply, 1, "ok"), 10));
-  threads.apply(on_thread(comment_kind::reply, 1, "ok"), 2, 0, 0);
-  CHECK(threads.check(on_thread(comment_kind::reply, 1, "ok"), 10).error().code == errc::invalid_argument); // replies
-  CHECK(threads.check(open_at(0, 1, "123456"), 10).error().code == errc::invalid_argument); // 10 + 6 bytes
-  REQUIRE(threads.check(open_at(0, 1, "12345"), 10));
-  threads.apply(open_at(0, 1, "12345"), 3, 0, 0);
-  threads.apply(on_thread(comment_kind::remove, 1), 4, 0, 0); // gives back its 10 bytes
-  CHECK(threads.threads().size() == 1);
-  threads.apply(open_at(0, 1, "a"), 5, 0, 0);
-  threads.apply(open_at(0, 1, "b"), 6, 0, 0);
-  CHECK(threads.check(open_at(0, 1, "c"), 10).error().code == errc::invalid_argument); // threads
-  CHECK(threads.check(on_thread(comment_kind::resolve, 5), 10));
+TEST_CASE("comment threads: each limit refuses with a clear error, and deleting gives room back") {
+  auto refused = [](const comment_threads& t, const comment_action& a) {
+    auto st = t.check(a, 10);
+    return !st && st.error().code == errc::invalid_argument;
+  };
+  comment_threads text{{.max_text_bytes = 8}};
+  CHECK(refused(text, open_at(0, 1, "123456789")));
+  CHECK(text.check(open_at(0, 1, "12345678"), 10));
+  CHECK(refused(text, open_at(0, 1, "tab\tand\nnewline are text, \x01 is not")));
+  CHECK(text.check(open_at(0, 1, "a\tb\nc"), 10));
+
+  comment_threads replies{{.max_entries = 2}};
+  replies.apply(open_at(0, 1, "first"), 1, 0, 0);
+  replies.apply(on_thread(comment_kind::reply, 1, "second"), 2, 0, 0);
+  CHECK(refused(replies, on_thread(comment_kind::reply, 1, "third")));
+  CHECK(replies.check(on_thread(comment_kind::resolve, 1), 10));
+
+  comment_threads all{{.max_all_entries = 3}};
+  all.apply(open_at(0, 1, "a"), 1, 0, 0);
+  all.apply(open_at(0, 1, "b"), 2, 0, 0);
+  all.apply(on_thread(comment_kind::reply, 1, "c"), 3, 0, 0);
+  CHECK(refused(all, open_at(0, 1, "d")));
+  all.apply(on_thread(comment_kind::remove, 1), 4, 0, 0); // two messages back
+  CHECK(all.check(open_at(0, 1, "d"), 10));
+
+  // Bytes count each message's text and name and a fixed overhead, so
+  // many tiny messages are bounded too.
+  comment_threads bytes{{.max_total_bytes = 2 * k_entry_overhead + 10}};
+  auto named = open_at(0, 1, "12345");
+  named.user = "ann";
+  bytes.apply(named, 1, 1, 0);
+  CHECK(bytes.check(open_at(0, 1, "12"), 10));
+  CHECK(refused(bytes, open_at(0, 1, "123")));
+  bytes.apply(on_thread(comment_kind::remove, 1), 2, 0, 0);
+  CHECK(bytes.check(open_at(0, 1, "1234567890"), 10));
+
+  comment_threads threads{{.max_threads = 2}};
+  threads.apply(open_at(0, 1, "a"), 1, 0, 0);
+  threads.apply(open_at(0, 1, "b"), 2, 0, 0);
+  CHECK(refused(threads, open_at(0, 1, "c")));
+  CHECK(threads.check(on_thread(comment_kind::reply, 2, "still fine"), 10));
+}
+
+// The rule stated one position at a time, as a walk over the components:
+// move_positions must agree with it for every position at once.
+std::size_t reference_move(std::size_t pos, const operation& op, bool stay) {
+  std::size_t at = 0, out = pos;
+  for (auto& c : op.components()) {
+    if (at > pos)
+      break;
+    if (c.kind == component_kind::retain) {
+      at += c.length;
+    } else if (c.kind == component_kind::insert) {
+      if (at < pos || (at == pos && !stay))
+        out += c.length;
+    } else {
+      out -= std::min(c.length, pos > at ? pos - at : 0);
+      at += c.length;
+    }
+  }
+  return out;
+}
+
+TEST_CASE("comment anchors: every thread moved in one pass lands where the per-position rule says") {
+  const std::vector<std::string> alphabet{"a", "\xC3\xA9", "\xF0\x9F\x98\x80"};
+  for (std::uint32_t seed = 1; seed <= 200; ++seed) {
+    std::mt19937 rng{seed};
+    std::size_t length = 1 + rng() % 40;
+    comment_threads all;
+    std::vector<comment_thread> alone;
+    for (std::uint64_t id = 1; id <= 30; ++id) {
+      auto start = rng() % length;
+      auto a = open_at(start, start + 1 + rng() % (length - start));
+      all.apply(a, id, 0, 0);
+      alone.push_back(*all.find(id));
+    }
+    for (int step = 0; step < 6; ++step) {
+      auto op = test::random_operation(rng, length, alphabet);
+      all.move(op);
+      for (auto& t : alone) {
+        bool was_detached = t.detached;
+        auto start = reference_move(t.start, op, false);
+        auto end = was_detached ? start : reference_move(t.end, op, true);
+        move_thread(t, op);
+        CAPTURE(seed);
+        CHECK(t.start == start);
+        CHECK(t.end == (end <= start ? start : end));
+        CHECK(t.detached == (was_detached || end <= start));
+        CHECK(*all.find(t.id) == t);
+      }
+      length = static_cast<std::size_t>(static_cast<std::ptrdiff_t>(length) + op.length_delta());
+      if (length == 0)
+        break;
+    }
+  }
 }
 
 // The property: through any concurrent edits, ordered and transformed by
@@ -304,4 +381,17 @@ TEST_CASE("comment threads: the durable set lags the current one until marked du
   d.mark_durable(2, 0);
   CHECK(d.durable_comments().threads().begin()->second.start == 3);
   CHECK(d.durable_comments().threads() == d.comments().threads());
+}
+
+TEST_CASE("comment threads: a stored thread that does not fit its snapshot refuses to open, naming it") {
+  stored_document stored{"d", conflict_policy::lww, "short", 4, 0, {}, {}, {}};
+  stored.comments[3] = comment_thread{3, 2, 9, false, false, {{3, 0, "", "x", 0}}};
+  auto r = document::restore(stored, {});
+  REQUIRE(!r);
+  CHECK(r.error().code == errc::internal);
+  CHECK(r.error().detail.find("comment thread 3") != std::string::npos);
+  stored.comments[3].end = 5;
+  CHECK(document::restore(stored, {}));
+  stored.comments[7] = comment_thread{7, 0, 1, false, false, {{7, 0, "", "from the future", 0}}};
+  CHECK(!document::restore(stored, {})); // opened after the snapshot's revision
 }

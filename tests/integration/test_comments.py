@@ -81,7 +81,8 @@ def test_a_thread_follows_its_text_live_and_across_a_restart(backend):
             assert post(server, f"/api/documents/memo/comments/{thread}/reopen")[0] == 200
             # A second thread, then its text deleted: detached, kept.
             s2 = c.text.index("Ana")
-            status, body, _ = post(server, "/api/documents/memo/comments", {"start": s2, "end": s2 + 3, "text": "who?"})
+            status, body, _ = post(server, "/api/documents/memo/comments", {"start": s2, "end": s2 + 3, "text": "who?",
+                                                                        "baseRev": c.rev})
             assert status == 200, body
             second = body["thread"]
             await c.wait_for(lambda: c.rev >= body["rev"])
@@ -121,9 +122,10 @@ def test_commenters_comment_viewers_read_strangers_see_nothing():
         for user, role in (("critic", "commenter"), ("reader", "viewer")):
             assert server.http("POST", f"/api/documents/{d}/share", {"user": user, "role": role}, token=owner)[0] == 200
         assert server.http("PUT", f"/api/documents/{d}/text", {"text": "hello world"}, token=owner)[0] == 200
+        rev = server.get_document_as(d, owner)["rev"]
         base = f"/api/documents/{d}/comments"
         # A commenter comments, and may not edit: neither over REST nor over WebSocket.
-        status, mine, _ = post(server, base, {"start": 0, "end": 5, "text": "greeting?"}, token=critic)
+        status, mine, _ = post(server, base, {"start": 0, "end": 5, "text": "greeting?", "baseRev": rev}, token=critic)
         assert status == 200, mine
         status, body, _ = server.http("PUT", f"/api/documents/{d}/text", {"text": "hijacked"}, token=critic)
         assert status == 403 and body["error"]["code"] == "forbidden"
@@ -140,12 +142,12 @@ def test_commenters_comment_viewers_read_strangers_see_nothing():
         assert server.get_document_as(d, owner)["text"] == "hello world"
         # A viewer reads the threads but does not comment.
         assert len(comments(server, d, token=reader)[1]) == 1
-        status, body, _ = post(server, base, {"start": 0, "end": 5, "text": "me too"}, token=reader)
+        status, body, _ = post(server, base, {"start": 0, "end": 5, "text": "me too", "baseRev": rev}, token=reader)
         assert status == 403 and body["error"]["code"] == "forbidden"
         status, body, _ = post(server, f"{base}/{mine['thread']}/replies", {"text": "me too"}, token=reader)
         assert status == 403
         # Only a thread's author or the owner deletes it.
-        status, owners, _ = post(server, base, {"start": 6, "end": 11, "text": "planet"}, token=owner)
+        status, owners, _ = post(server, base, {"start": 6, "end": 11, "text": "planet", "baseRev": rev}, token=owner)
         assert status == 200
         status, body, _ = post(server, f"{base}/{owners['thread']}", token=critic, method="DELETE")
         assert status == 403 and body["error"]["code"] == "forbidden", body
@@ -154,7 +156,7 @@ def test_commenters_comment_viewers_read_strangers_see_nothing():
         assert post(server, f"{base}/{owners['thread']}", token=owner, method="DELETE")[0] == 200
         assert comments(server, d, token=owner)[1] == []
         # Someone without access learns nothing; no token: 401.
-        for method, path, body in (("GET", base, None), ("POST", base, {"start": 0, "end": 1, "text": "x"}),
+        for method, path, body in (("GET", base, None), ("POST", base, {"start": 0, "end": 1, "text": "x", "baseRev": 1}),
                                    ("POST", f"{base}/1/replies", {"text": "x"}), ("DELETE", f"{base}/1", None)):
             status, answer, _ = server.http(method, path, body, token=stranger)
             assert status == 404 and answer["error"]["code"] == "unknown_document", (path, answer)
@@ -181,8 +183,13 @@ def test_bad_comments_get_clear_errors_and_change_nothing():
             ({"start": 0, "end": 1, "text": "x" * 16385}, 400, "invalid_argument"),
             ({"start": 0, "end": 1, "text": "x", "baseRev": 99}, 400, "bad_rev"),
             ({"start": "0", "end": 1, "text": "x"}, 400, "invalid_argument"),
+            ({"start": 0, "end": 1, "text": "x", "baseRev": None}, 400, "invalid_argument"),  # required
+            ({"start": 0, "end": 1, "text": "x", "baseRev": "1"}, 400, "invalid_argument"),
+            ({"start": 0, "end": 1, "text": "bell \u0007"}, 400, "invalid_argument"),  # control characters
+            ({"start": 0, "end": 1, "text": "x", "clientId": "c"}, 400, "invalid_argument"),  # without clientSeq
         ]
         for body, status, code in cases:
+            body.setdefault("baseRev", 1)
             got, answer, _ = server.http("POST", base, body)
             assert (got, answer["error"]["code"]) == (status, code), (body, answer)
         got, answer, _ = server.http("POST", base, b"{not json")
@@ -197,7 +204,7 @@ def test_bad_comments_get_clear_errors_and_change_nothing():
         got, answer, _ = server.http("POST", f"{base}/77/frobnicate", {})
         assert got == 405
         # A comment with code points past the BMP counts them as one each.
-        got, answer, _ = server.http("POST", base, {"start": 3, "end": 4, "text": "emoji"})
+        got, answer, _ = server.http("POST", base, {"start": 3, "end": 4, "text": "emoji\nline two\ttab", "baseRev": 1})
         assert got == 200, answer
         rev, threads = comments(server, "strict")
         assert len(threads) == 1 and anchored("abc\U0001F600def", threads[0]) == "\U0001F600"
@@ -233,7 +240,7 @@ def test_a_comment_made_on_one_node_is_heard_on_every_node():
                     listener = await Client(nodes[1].ws_url, "listener").connect()
                     await listener.join(doc)
                     status, body, _ = post(nodes[0], f"/api/documents/{doc}/comments",
-                                           {"start": 5, "end": 9, "text": "which text?"})
+                                           {"start": 5, "end": 9, "text": "which text?", "baseRev": 1})
                     assert status == 200, body
                     await listener.wait_for(lambda: any(a.get("comment") for a in listener.applied))
                     for node in nodes:
@@ -245,3 +252,27 @@ def test_a_comment_made_on_one_node_is_heard_on_every_node():
             finally:
                 for n in nodes:
                     n.stop()
+
+
+def test_a_retried_comment_applies_once_and_changes_are_rate_limited():
+    with Server() as server:
+        async def seed():
+            c = await typist(server, "busy", "anonymous text")
+            await c.close()
+        asyncio.run(seed())
+        base = "/api/documents/busy/comments"
+        body = {"start": 0, "end": 9, "text": "once", "baseRev": 1, "clientId": "app-7", "clientSeq": 1}
+        first = post(server, base, body)
+        again = post(server, base, body)
+        assert first[0] == again[0] == 200, (first, again)
+        assert again[1]["rev"] == first[1]["rev"]
+        assert len(comments(server, "busy")[1]) == 1
+        # On a document without an owner any editor deletes a thread, the
+        # anonymous author's own included (no one else could).
+        assert post(server, f"{base}/{first[1]['thread']}", method="DELETE")[0] == 200
+        assert comments(server, "busy")[1] == []
+        # Five changes a second per user or address, twenty at once.
+        answers = [post(server, f"{base}/999/resolve")[:2] for _ in range(60)]
+        statuses = [status for status, _ in answers]
+        assert statuses.count(429) >= 10 and set(statuses) <= {404, 429}, statuses
+        assert all(body["error"]["code"] == "rate_limited" for status, body in answers if status == 429)

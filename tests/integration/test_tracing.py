@@ -183,3 +183,30 @@ def test_a_trace_of_one_edit_has_spans_from_both_nodes():
                 for n in nodes:
                     n.stop()
     receiver.close()
+
+
+def test_a_client_that_samples_everything_is_held_to_the_node_budget():
+    receiver = OtlpReceiver()
+    try:
+        with Server("--otlp-endpoint", receiver.url) as server:
+            async def scenario():
+                c = await Client(server.ws_url, "flood").connect()
+                await c.join("flood")
+                for seq in range(1, 401):
+                    await c.ws.send(json.dumps({"edit": {"docId": "flood", "baseRev": 0, "clientSeq": seq,
+                                                         "ops": [{"insert": "x"}], "traceparent": new_traceparent()}}))
+                await c.wait_for(lambda: len(c.acks) == 400, timeout=60)
+                await c.close()
+            t0 = time.time()
+            asyncio.run(scenario())
+            seconds = time.time() - t0
+            deadline = time.time() + 15
+            while time.time() < deadline and server.metric("stet_trace_spans_total", '{outcome="over_budget"}') in (None, 0):
+                time.sleep(0.2)
+            refused = server.metric("stet_trace_spans_total", '{outcome="over_budget"}')
+            # Every edit applied; at most 100 a second traced, the rest counted.
+            traces = {s["traceId"] for s in receiver.spans}
+            assert refused and refused > 0, refused
+            assert len(traces) <= 100 * (int(seconds) + 2), (len(traces), seconds)
+    finally:
+        receiver.close()

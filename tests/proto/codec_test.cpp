@@ -1,4 +1,5 @@
 #include "proto/codec.hpp"
+#include "proto/comment_codec.hpp"
 
 #include <doctest/doctest.h>
 #include <google/protobuf/util/json_util.h>
@@ -251,4 +252,31 @@ TEST_CASE("an error's detail stays in the log: the wire carries code and message
   REQUIRE(m.has_error());
   CHECK(m.error().message() == "the database could not commit; retry shortly");
   CHECK(m.DebugString().find("10.0.0.7") == std::string::npos);
+}
+
+TEST_CASE("stored comment threads: round trip, fields of later versions skipped, damage refused") {
+  std::map<std::uint64_t, comment_thread> threads;
+  threads[3] = {3, 1, 4, false, true, {{3, 7, "ann", "caf\xC3\xA9 \"q\"\nnext", 1ull << 40}, {5, 0, "", "r", 9}}};
+  threads[9] = {9, 2, 2, true, false, {{9, 0, "", "gone", 1}}};
+  auto stored = wire::encode_threads(threads);
+  auto back = wire::decode_threads(stored);
+  REQUIRE(back);
+  CHECK(*back == threads);
+  CHECK(wire::encode_threads({}).empty());
+  CHECK(wire::decode_threads("")->empty());
+  auto later = wire::decode_threads(R"({"threads":[{"id":"4","start":0,"end":2,"colour":"red",)"
+                                    R"("entries":[{"rev":"4","text":"x","mood":1}]}],"version":2})");
+  REQUIRE(later);
+  CHECK(later->at(4).entries.at(0).text == "x");
+  for (std::string damaged : {R"(not json)", R"({"threads":[{"id":"0","start":0,"end":1,"entries":[{"text":"x"}]}]})",
+                              R"({"threads":[{"id":"4","start":2,"end":1,"entries":[{"text":"x"}]}]})",
+                              R"({"threads":[{"id":"4","start":1,"end":2,"detached":true,"entries":[{"text":"x"}]}]})",
+                              R"({"threads":[{"id":"4","start":0,"end":1}]})",
+                              R"({"threads":[{"id":"4","start":0,"end":1,"entries":[{"text":"x"}]},)"
+                              R"({"id":"4","start":0,"end":1,"entries":[{"text":"y"}]}]})"}) {
+    CAPTURE(damaged);
+    auto r = wire::decode_threads(damaged);
+    REQUIRE(!r);
+    CHECK(r.error().code == errc::internal);
+  }
 }
