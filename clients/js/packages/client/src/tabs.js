@@ -42,12 +42,28 @@ export class TabDocument extends StetDocument {
     return super.unsyncedChanges + (this.server?.unsyncedChanges || 0);
   }
 
-  /** Leaves the document in this tab; if this tab leads it, another takes over. */
+  /**
+   * Leaves the document in this tab; if this tab leads it, another takes
+   * over. Listeners go at once, but the handle leaves (and `closed` turns
+   * true) only once a tab hub has what was typed here (DRAIN_MS at most):
+   * a hub may be changing hands at that moment.
+   */
   close() {
-    if (this.closed) return;
+    if (this.closed || this._closing) return;
+    this._closing = true;
+    this.removeAllListeners();
+    this.tabs._close(this.id);
+  }
+
+  _local(ops, origin) {
+    if (this._closing) throw new Error(`document ${this.id} is closed`);
+    return super._local(ops, origin);
+  }
+
+  // The real close, once drained (TabConnection._close).
+  _leave() {
     super.close();
     dropCalls(this);
-    this.tabs._close(this.id);
   }
 
   // Comment requests are made by the leader tab's real document
@@ -89,6 +105,25 @@ export class TabDocument extends StetDocument {
     this._unsynced();
     this.tabs._status(s);
   }
+}
+
+const DRAIN_MS = 10000;
+
+// Resolves once `doc` has no edit of its own that a hub has not applied.
+function drained(doc) {
+  const pending = () => doc._inflight || doc._buffer;
+  if (!pending()) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      if (pending() && Date.now() < end) return;
+      clearTimeout(timer);
+      doc.off('unsyncedChanges', done);
+      resolve();
+    };
+    const end = Date.now() + DRAIN_MS;
+    const timer = setTimeout(done, DRAIN_MS);
+    doc.on('unsyncedChanges', done);
+  });
 }
 
 export class TabConnection extends Emitter {
@@ -152,7 +187,9 @@ export class TabConnection extends Emitter {
     }
     // A fresh client id per handle: the hub deduplicates by it, and a
     // handle opened again must not reuse the numbers of the one before.
-    entry.link = new StetConnection({ url: entry.name, clientId: randomId('t-'), WebSocketPolyfill: TabSocket, minDelay: 10, maxDelay: 250 });
+    // Reconnects at once: the link's window of unhanded typing is short.
+    entry.link = new StetConnection({ url: entry.name, clientId: randomId('t-'), WebSocketPolyfill: TabSocket,
+      minDelay: 1, maxDelay: 100 });
     entry.doc = new TabDocument(this, entry.link, docId, { undoGroupMs: options.undoGroupMs });
     entry.link.documents.set(docId, entry.doc);
     this._entries.set(docId, entry);
@@ -189,14 +226,18 @@ export class TabConnection extends Emitter {
     await entry.done;
   }
 
+  // The lock request stays until the handle is drained: if the leader tab
+  // goes meanwhile, this one may have to run the hub that takes its edits.
   _close(docId) {
     const entry = this._entries.get(docId);
     if (!entry) return;
     this._entries.delete(docId);
-    entry.closed = true;
-    entry.abort.abort();
-    entry.link.destroy();
     entry.done = (async () => {
+      await drained(entry.doc);
+      entry.closed = true;
+      entry.abort.abort();
+      entry.doc._leave();
+      entry.link.destroy();
       if (entry.hub) await entry.hub.stop();
       if (this._conn && this._conn.documents.size === 0) {
         this._conn.destroy();

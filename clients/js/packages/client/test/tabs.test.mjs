@@ -125,3 +125,61 @@ test('a document opened after its tabs went shows the stored typing before the s
   assert.equal(server.applied.length, 1);
   await tc.tabs.destroy();
 });
+
+// mulberry32: small and seedable.
+function seeded(seed) {
+  return (n) => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return Math.floor((((t ^ (t >>> 14)) >>> 0) / 4294967296) * n);
+  };
+}
+
+test('three tabs typing while leaders close and crash: nothing applied twice, nothing of an open or closed tab lost (40 seeds)', { timeout: 120000 }, async () => {
+  for (let seed = 1; seed <= 40; seed++) {
+    FakeSocket.all = [];
+    const random = seeded(seed);
+    const browser = new FakeBrowser();
+    const server = new MiniServer(`seed-${seed}`, '', 1);
+    let made = 0;
+    const fresh = () => {
+      const tab = browser.tab(options);
+      tab.doc = tab.tabs.open(`seed-${seed}`);
+      tab.typed = [];
+      tab.mark = 0x4e00 + 500 * made++; // every character typed is unique
+      return tab;
+    };
+    let tabs = [fresh(), fresh(), fresh()];
+    const gone = []; // tabs closed or crashed, with what they typed
+    for (let step = 0; step < 60; step++) {
+      const tab = tabs[random(tabs.length)];
+      const r = random(100);
+      if (r < 4 && tabs.length > 1) {
+        // The leader goes: closed (everything handed over) or crashed.
+        const leader = tabs.find((t) => t.doc.isLeader);
+        if (leader) {
+          leader.closedGracefully = random(2) === 1;
+          if (leader.closedGracefully) await leader.tabs.destroy();
+          else leader.crash();
+          tabs = tabs.filter((t) => t !== leader);
+          gone.push(leader);
+          tabs.push(fresh());
+        }
+      } else if (tab.doc.synced) {
+        const ch = String.fromCodePoint(tab.mark + tab.typed.length);
+        tab.doc.insert(random(tab.doc.text.length + 1), ch);
+        tab.typed.push(ch);
+      }
+      // The server answers now and then.
+      if (random(3) === 0) for (const ws of FakeSocket.all) if (ws.readyState < 3) server.serve(ws, applyWire);
+      await sleep(random(4));
+    }
+    await until(server, () => tabs.every((t) => settled(t.doc) && t.doc.text === server.text), `seed ${seed}: the tabs and the server to agree`);
+    const chars = [...server.text];
+    assert.equal(new Set(chars).size, chars.length, `seed ${seed}: a character applied twice: ${server.text}`);
+    for (const t of tabs) for (const ch of t.typed) assert.ok(chars.includes(ch), `seed ${seed}: ${ch} of an open tab lost`);
+    for (const t of gone.filter((g) => g.closedGracefully)) for (const ch of t.typed) assert.ok(chars.includes(ch), `seed ${seed}: ${ch} of a closed tab lost`);
+    await Promise.all(tabs.map((t) => t.tabs.destroy()));
+  }
+});
