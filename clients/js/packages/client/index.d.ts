@@ -342,7 +342,11 @@ export declare class TabDocument extends StetDocument {
   on<K extends keyof TabDocumentEvents>(event: K, fn: (payload: TabDocumentEvents[K]) => void): this;
   off<K extends keyof TabDocumentEvents>(event: K, fn: (payload: TabDocumentEvents[K]) => void): this;
   once<K extends keyof TabDocumentEvents>(event: K, fn: (payload: TabDocumentEvents[K]) => void): this;
-  /** Leaves the document in this tab; if this tab held its connection, another tab with it open takes over. */
+  /**
+   * Leaves the document in this tab; if this tab held its connection, another
+   * tab with it open takes over. Listeners go at once; `closed` turns true
+   * once a tab hub has applied what was typed here (10 s at most).
+   */
   close(): void;
 }
 
