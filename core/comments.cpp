@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <array>
+#include <limits>
 
 namespace stet {
 
@@ -44,56 +45,67 @@ std::optional<comment_kind> parse_comment_kind(std::string_view name) noexcept {
   return std::nullopt;
 }
 
-void move_positions(std::vector<moving_position>& positions, const operation& op) {
-  if (op.is_noop() || positions.empty())
-    return;
-  // The operation's inserts and erases by where they start in the text it
-  // applies to, with running totals: each position then needs two binary
-  // searches instead of a walk over every component.
-  std::vector<std::size_t> insert_at, inserted, erase_at, erase_end, erased;
+position_mover::position_mover(const operation& op) {
+  // The inserts and erases by where they start in the text the operation
+  // applies to, with running totals.
   std::size_t at = 0;
+  first_change_ = std::numeric_limits<std::size_t>::max();
   for (auto& c : op.components()) {
+    if (c.kind != component_kind::retain)
+      first_change_ = std::min(first_change_, at);
     switch (c.kind) {
       case component_kind::retain: at += c.length; break;
       case component_kind::insert:
-        insert_at.push_back(at);
-        inserted.push_back((inserted.empty() ? 0 : inserted.back()) + c.length);
+        insert_at_.push_back(at);
+        inserted_.push_back((inserted_.empty() ? 0 : inserted_.back()) + c.length);
         break;
       case component_kind::erase:
-        erase_at.push_back(at);
-        erase_end.push_back(at + c.length);
-        erased.push_back((erased.empty() ? 0 : erased.back()) + c.length);
+        erase_at_.push_back(at);
+        erase_end_.push_back(at + c.length);
+        erased_.push_back((erased_.empty() ? 0 : erased_.back()) + c.length);
         at += c.length;
         break;
     }
   }
-  for (auto& p : positions) {
-    auto pos = *p.at;
-    // Inserts before it, and at it unless it stays before them.
-    auto ins = p.stay ? std::lower_bound(insert_at.begin(), insert_at.end(), pos)
-                      : std::upper_bound(insert_at.begin(), insert_at.end(), pos);
-    auto k = static_cast<std::size_t>(ins - insert_at.begin());
-    std::size_t added = k ? inserted[k - 1] : 0;
-    // Erases that start before it: whole, or up to it for one around it.
-    auto j = static_cast<std::size_t>(std::lower_bound(erase_at.begin(), erase_at.end(), pos) - erase_at.begin());
-    std::size_t removed = 0;
-    if (j > 0) {
-      bool around = erase_end[j - 1] > pos;
-      removed = (around ? (j > 1 ? erased[j - 2] : 0) + (pos - erase_at[j - 1]) : erased[j - 1]);
-    }
-    *p.at = pos + added - removed;
-  }
 }
 
-void move_thread(comment_thread& t, const operation& op) {
-  std::vector<moving_position> ends{{&t.start, false}};
-  if (!t.detached)
-    ends.push_back({&t.end, true});
-  move_positions(ends, op);
-  if (t.detached || t.end <= t.start) {
+std::size_t position_mover::operator()(std::size_t pos, bool stay) const {
+  if (pos < first_change_)
+    return pos;
+  // Inserts before it, and at it unless it stays before them.
+  auto ins = stay ? std::lower_bound(insert_at_.begin(), insert_at_.end(), pos)
+                  : std::upper_bound(insert_at_.begin(), insert_at_.end(), pos);
+  auto k = static_cast<std::size_t>(ins - insert_at_.begin());
+  std::size_t added = k ? inserted_[k - 1] : 0;
+  // Erases that start before it: whole, or up to it for one around it.
+  auto j = static_cast<std::size_t>(std::lower_bound(erase_at_.begin(), erase_at_.end(), pos) - erase_at_.begin());
+  std::size_t removed = 0;
+  if (j > 0)
+    removed = erase_end_[j - 1] > pos ? (j > 1 ? erased_[j - 2] : 0) + (pos - erase_at_[j - 1]) : erased_[j - 1];
+  return pos + added - removed;
+}
+
+namespace {
+
+void move_with(comment_thread& t, const position_mover& move) {
+  if (t.detached) {
+    t.start = t.end = move(t.start, false);
+    return;
+  }
+  if (t.end < move.first_change())
+    return; // wholly before the edit
+  t.start = move(t.start, false);
+  t.end = move(t.end, true);
+  if (t.end <= t.start) {
     t.detached = true;
     t.end = t.start;
   }
+}
+
+} // namespace
+
+void move_thread(comment_thread& t, const operation& op) {
+  move_with(t, position_mover{op});
 }
 
 status comment_threads::check(const comment_action& a, std::size_t length) const {
@@ -164,19 +176,9 @@ void comment_threads::apply(const comment_action& a, std::uint64_t rev, std::int
 void comment_threads::move(const operation& op) {
   if (op.is_noop() || threads_.empty())
     return;
-  std::vector<moving_position> ends;
-  ends.reserve(2 * threads_.size());
-  for (auto& [id, t] : threads_) {
-    ends.push_back({&t.start, false});
-    if (!t.detached)
-      ends.push_back({&t.end, true});
-  }
-  move_positions(ends, op);
+  position_mover mover{op};
   for (auto& [id, t] : threads_)
-    if (t.detached || t.end <= t.start) {
-      t.detached = true;
-      t.end = t.start;
-    }
+    move_with(t, mover);
 }
 
 const comment_thread* comment_threads::find(std::uint64_t id) const {

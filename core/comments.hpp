@@ -123,13 +123,22 @@ private:
   std::size_t entries_ = 0;
 };
 
-/// Where every position in `positions` lands after `op` (see move_thread:
-/// `stay` keeps a position before an insert at it), in one pass over the
-/// operation however many positions there are.
-struct moving_position {
-  std::size_t* at;
-  bool stay;
+/// Where positions land after one operation (the rule of move_thread: an
+/// insert at a position goes before it unless it `stay`s), each in two
+/// binary searches over the operation's inserts and erases, however many
+/// positions one edit moves.
+class position_mover {
+public:
+  explicit position_mover(const operation& op);
+  std::size_t operator()(std::size_t pos, bool stay) const;
+  /// Positions before this one are where they were.
+  std::size_t first_change() const noexcept {
+    return first_change_;
+  }
+
+private:
+  std::vector<std::size_t> insert_at_, inserted_, erase_at_, erase_end_, erased_;
+  std::size_t first_change_ = 0;
 };
-void move_positions(std::vector<moving_position>& positions, const operation& op);
 
 } // namespace stet

@@ -238,7 +238,7 @@ TEST_CASE("comment threads: each limit refuses with a clear error, and deleting 
 }
 
 // The rule stated one position at a time, as a walk over the components:
-// move_positions must agree with it for every position at once.
+// position_mover must agree with it for every position at once.
 std::size_t reference_move(std::size_t pos, const operation& op, bool stay) {
   std::size_t at = 0, out = pos;
   for (auto& c : op.components()) {
