@@ -95,7 +95,7 @@ test('two people comment live, the highlight follows its words, a commenter cann
   await b.keyboard.type('red ', { delay: 10 });
   await until('the wider highlight at both', async () => (await synced(a)) && (await synced(b)) &&
     same(await highlighted(a), ['brown red fox']) && same(await highlighted(b), ['brown red fox']));
-  assert.equal((await panel(a))[0].quote, 'brown red fox');
+  await until('the panel quoting the wider range at alice', async () => (await panel(a))[0]?.quote === 'brown red fox');
   await sideBySide(env.browser, [a, b], 'comments.png');
 
   // Resolve and reopen: a resolved thread folds and loses its highlight.
