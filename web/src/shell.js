@@ -286,8 +286,10 @@ export function startApp(editor) {
   $('#logout').addEventListener('click', logout);
   window.addEventListener('hashchange', route);
   window.addEventListener('beforeunload', (e) => {
-    // Asks before edits not yet saved are lost (a TabConnection keeps them).
-    if (conn instanceof StetConnection && conn.hasUnsyncedChanges) e.preventDefault();
+    // Asks before edits not yet saved are lost: all unacknowledged ones
+    // without tab sharing, those no tab hub has stored yet with it.
+    const unsaved = conn instanceof StetConnection ? conn.hasUnsyncedChanges : conn?.hasUnstoredChanges;
+    if (unsaved) e.preventDefault();
   });
   route();
 }

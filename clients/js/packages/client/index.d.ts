@@ -56,6 +56,8 @@ export interface RecordStorage {
   get(key: string[]): Promise<any | null>;
   put(key: string[], value: any): Promise<void>;
   update(key: string[], fn: (current: any | null) => any): Promise<any>;
+  /** Used when storage fails mid-session: a stale record would bring back typing the server has had. */
+  delete?(key: string[]): Promise<void>;
 }
 
 export interface PersistenceOptions {
@@ -390,6 +392,8 @@ export declare class TabConnection extends Emitter<ConnectionEvents> {
   readonly connection: StetConnection | null;
   readonly documents: ReadonlyMap<string, TabDocument>;
   readonly hasUnsyncedChanges: boolean;
+  /** Typing of this tab that no tab hub has stored yet: lost if the tab goes now. */
+  readonly hasUnstoredChanges: boolean;
   /** The handle of `docId` in this tab (the same one while it is open). */
   open(docId: string, options?: OpenOptions): TabDocument;
   /** Closes every document; resolves once each connection held here is handed over. */

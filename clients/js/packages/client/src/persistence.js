@@ -33,6 +33,10 @@ export class MemoryStorage {
     this._data.set(keyOf(key), clone(value));
   }
 
+  async delete(key) {
+    this._data.delete(keyOf(key));
+  }
+
   /** Stores `fn(current or null)` and resolves with it, with no other write in between. */
   async update(key, fn) {
     const value = fn(clone(this._data.get(keyOf(key))));
@@ -64,6 +68,13 @@ export class IndexedDbStorage {
   put(key, value) {
     return this._run('readwrite', (store, done, commit) => {
       store.put(value, key);
+      commit();
+    });
+  }
+
+  delete(key) {
+    return this._run('readwrite', (store, done, commit) => {
+      store.delete(key);
       commit();
     });
   }
@@ -233,9 +244,14 @@ export class DocumentRecorder {
     try {
       await this.store.ready;
       const rec = await this.store.storage.get(this.key);
+      // Numbers above the clock as well as the stored ones: a tab whose
+      // storage failed numbered its edits from its own start and stored
+      // none of them (and deleted its record); the clock passes any count
+      // of edits typed since.
+      doc.connection._seq = Math.max(doc.connection._seq, Date.now());
       if (rec && rec.v === VERSION) this._restore(rec);
     } catch (err) {
-      this._fail(err);
+      this._fail(err, { keep: true }); // unread, it resends nothing this time: kept for the next
     }
     doc._restoring = false;
     if (this._dirty) this._schedule();
@@ -245,8 +261,10 @@ export class DocumentRecorder {
   _restore(rec) {
     const doc = this.doc, conn = doc.connection;
     // Written under another client id (the storage was changed under us):
-    // resent under ours it could apply twice, so it is left alone.
-    if (rec.clientId !== conn.clientId) return;
+    // resent under ours it could apply twice, and overwritten it would lose
+    // its typing, so it is left alone and this document goes unstored.
+    if (rec.clientId !== conn.clientId)
+      return this._fail(new Error('the stored record belongs to another client id'), { keep: true });
     this.maxSeq = rec.maxSeq || 0;
     this._storedSeq = this.maxSeq;
     conn._seq = Math.max(conn._seq, this.maxSeq);
@@ -329,10 +347,13 @@ export class DocumentRecorder {
   }
 
   // Storage that fails is given up: the document goes on as without
-  // persistence (edits are sent unstored) and says so once.
-  _fail(err) {
+  // persistence (edits are sent unstored) and says so once. The record is
+  // deleted if it can be (unless `keep`: it is not ours): left behind, it
+  // would bring back typing the server has since had, to be applied again.
+  _fail(err, { keep = false } = {}) {
     if (this._failed) return;
     this._failed = true;
+    if (!keep) this.store.storage.delete?.(this.key).catch(() => {});
     this.store.failed(this.doc, err);
     this._notify();
   }

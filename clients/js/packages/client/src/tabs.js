@@ -166,6 +166,15 @@ export class TabConnection extends Emitter {
     return new Map([...this._entries].map(([id, e]) => [id, e.doc]));
   }
 
+  /**
+   * Typing of this tab that no tab hub has yet: lost if the tab goes now
+   * (what a hub has is stored, or is being stored within milliseconds).
+   */
+  get hasUnstoredChanges() {
+    for (const e of this._entries.values()) if (e.doc._inflight || e.doc._buffer) return true;
+    return false;
+  }
+
   get hasUnsyncedChanges() {
     for (const e of this._entries.values()) if (e.doc.hasUnsyncedChanges) return true;
     return false;

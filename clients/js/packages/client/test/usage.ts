@@ -45,5 +45,5 @@ tabs.on('status', ({ status, retryIn }) => console.log(status, retryIn));
 const shared: TabDocument = tabs.open('notes', { undoGroupMs: 300 });
 shared.on('server', ({ rev, unsyncedChanges, synced, status }: ServerState) => console.log(rev, unsyncedChanges, synced, status));
 shared.on('change', ({ ops }) => console.log(ops.length, shared.isLeader, shared.server.rev, tabs.connection?.clientId));
-console.log(tabs.documents.get('notes') === shared, tabs.hasUnsyncedChanges, tabs.status, tabs.user, tabs.storage === storage);
+console.log(tabs.documents.get('notes') === shared, tabs.hasUnsyncedChanges, tabs.hasUnstoredChanges, tabs.status, tabs.user, tabs.storage === storage);
 void tabs.destroy().then(() => persisted.destroy());
